@@ -1,0 +1,3 @@
+"""kgbuild: documents in, a provenance-rich knowledge graph out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,108 @@
+"""The data that crosses kgbuild's pipeline stages.
+
+Every offset is a character offset into ``Document.text`` (the text kgbuild
+extracted and stored), so ``document.text[m.start:m.end] == m.text`` holds for
+every mention and chunk, in every backend.
+
+Ids are deterministic (see :mod:`kgbuild.ids`): the same input gives the same
+graph on every run and every machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Document(_Model):
+    """One loaded document: its identity, stored text and content hash."""
+
+    id: str
+    source: str = Field(description="Where it came from: a file URI, or 'file.jsonl#<id>'.")
+    text: str
+    content_hash: str = Field(description="sha256 of the text; decides if a re-ingest is needed.")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Chunk(_Model):
+    """A window of a document's text, sized for the extractor."""
+
+    id: str
+    document_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @model_validator(mode="after")
+    def _offsets(self) -> Chunk:
+        if not 0 <= self.start <= self.end or self.end - self.start != len(self.text):
+            raise ValueError(f"chunk {self.id}: offsets {self.start}:{self.end} do not fit its text")
+        return self
+
+
+class Mention(_Model):
+    """A span of document text that the extractor tagged with an entity type."""
+
+    id: str
+    document_id: str
+    chunk_id: str
+    start: int = Field(description="Character offset into the document text.")
+    end: int
+    text: str
+    label: str = Field(description="Entity type phrase, e.g. 'person'.")
+    score: float
+    entity_id: str | None = Field(default=None, description="Set by entity resolution.")
+
+
+class Entity(_Model):
+    """A resolved entity: one node in the graph, many mentions."""
+
+    id: str
+    name: str = Field(description="Canonical name (most informative frequent mention).")
+    type: str = Field(description="Entity type phrase, e.g. 'person'.")
+    aliases: list[str] = Field(default_factory=list)
+    mention_count: int = 0
+    keys: list[str] = Field(
+        default_factory=list, description="Normalized blocking keys: the alias index."
+    )
+
+
+class RelationEvidence(_Model):
+    """One place in the text that supports a relation."""
+
+    document_id: str
+    chunk_id: str
+    head_mention_id: str
+    tail_mention_id: str
+    score: float
+
+
+class Relation(_Model):
+    """A typed edge between two entities, with every piece of text behind it."""
+
+    id: str
+    head_id: str
+    tail_id: str
+    type: str = Field(description="Relation type phrase, e.g. 'works for'.")
+    score: float
+    evidence: list[RelationEvidence] = Field(default_factory=list)
+
+
+class DocumentGraph(_Model):
+    """Everything kgbuild derived from one document, ready to be written.
+
+    Stores write a ``DocumentGraph`` so that a document is either fully present
+    (its Document node, the commit marker, is written last) or re-done.
+    """
+
+    document: Document
+    chunks: list[Chunk] = Field(default_factory=list)
+    mentions: list[Mention] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
