@@ -1,0 +1,194 @@
+"""Characters <-> words <-> model tokens, in one place.
+
+The model's span unit is the *word*: a character span of the input text. Raw
+text is split into words by :func:`split_words`; pre-tokenized datasets give
+their own words (joined by single spaces). Each word maps to its first and last
+WordPiece token, so every predicted span converts back to exact character
+offsets of the original text.
+
+The encoder's tokenizer may be uncased (all-MiniLM-L6-v2 is), so casing reaches
+the model as a *shape id* per token, computed from the original characters.
+
+Input layout (GLiNER-Relex)::
+
+    [CLS] [E] label1 [E] label2 ... [R] rel1 [R] rel2 ... [SEP] text tokens ... [SEP]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Words: dotted abbreviations (U.S.), words with inner hyphens/apostrophes, single symbols.
+_WORD = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:[-'’]\w+)*|[^\w\s]", re.UNICODE)
+
+# Shape ids (0 = not a text token).
+SHAPE_PAD, SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_DIGIT, SHAPE_MIXED, SHAPE_PUNCT = range(7)
+SHAPE_OTHER = 7
+NUM_SHAPES = 8
+
+MARKER_NONE, MARKER_ENTITY, MARKER_RELATION = 0, 1, 2
+
+
+def split_words(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words of ``text``; every non-space character is in one word."""
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+def join_words(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Text of pre-tokenized words joined by single spaces, with each word's span."""
+    spans, pos = [], 0
+    for w in words:
+        spans.append((pos, pos + len(w)))
+        pos += len(w) + 1
+    return " ".join(words), spans
+
+
+def token_shape(piece: str) -> int:
+    """Shape of a token's original characters: how the uncased encoder sees case and digits."""
+    if not piece:
+        return SHAPE_OTHER
+    if any(c.isdigit() for c in piece):
+        return SHAPE_DIGIT
+    letters = [c for c in piece if c.isalpha()]
+    if not letters:
+        return SHAPE_PUNCT if all(not c.isalnum() for c in piece) else SHAPE_OTHER
+    if all(c.islower() for c in letters):
+        return SHAPE_LOWER
+    if all(c.isupper() for c in letters):
+        return SHAPE_UPPER if len(letters) > 1 else SHAPE_TITLE
+    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        return SHAPE_TITLE
+    if not any(c.isupper() or c.islower() for c in letters):
+        return SHAPE_OTHER  # scripts without case (CJK, ...)
+    return SHAPE_MIXED
+
+
+@dataclass
+class EncodedText:
+    """A text ready for the model, with the maps back to characters."""
+
+    input_ids: list[int]
+    marker_types: list[int]
+    shape_ids: list[int]
+    entity_marker_positions: list[int]
+    relation_marker_positions: list[int]
+    #: per word: index of its first / last token in ``input_ids`` (-1 if it has none)
+    word_first_token: np.ndarray
+    word_last_token: np.ndarray
+    #: character span of each word in the original text
+    word_spans: list[tuple[int, int]]
+    #: number of words that fit in the window (later words were cut off)
+    num_words: int
+
+
+class TextEncoder:
+    """Builds model inputs from text and label phrases with a fast tokenizer."""
+
+    def __init__(self, tokenizer, max_length: int = 512) -> None:
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.cls_id = tokenizer.cls_token_id
+        self.sep_id = tokenizer.sep_token_id
+        vocab = tokenizer.get_vocab()
+        # Unused vocabulary slots serve as the [E] / [R] markers (their own learned
+        # embeddings are added by the model), so the tokenizer needs no new tokens.
+        self.entity_marker_id = vocab.get("[unused0]", tokenizer.unk_token_id)
+        self.relation_marker_id = vocab.get("[unused1]", tokenizer.unk_token_id)
+        self._label_cache: dict[str, list[int]] = {}
+
+    def label_ids(self, label: str) -> list[int]:
+        ids = self._label_cache.get(label)
+        if ids is None:
+            ids = self.tokenizer(label, add_special_tokens=False)["input_ids"]
+            self._label_cache[label] = ids
+        return ids
+
+    def prompt_length(self, entity_labels: list[str], relation_labels: list[str]) -> int:
+        """Tokens the labels take, including [CLS] and the two [SEP]."""
+        n = 3 + len(entity_labels) + len(relation_labels)
+        return n + sum(len(self.label_ids(x)) for x in [*entity_labels, *relation_labels])
+
+    def max_text_tokens(self, entity_labels: list[str], relation_labels: list[str]) -> int:
+        return self.max_length - self.prompt_length(entity_labels, relation_labels)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the text's tokens (no special tokens)."""
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [tuple(x) for x in enc["offset_mapping"]]
+
+    def encode(
+        self,
+        text: str,
+        word_spans: list[tuple[int, int]],
+        entity_labels: list[str],
+        relation_labels: list[str],
+    ) -> EncodedText:
+        ids = [self.cls_id]
+        markers = [MARKER_NONE]
+        ent_pos, rel_pos = [], []
+        for label in entity_labels:
+            ent_pos.append(len(ids))
+            ids.append(self.entity_marker_id)
+            markers.append(MARKER_ENTITY)
+            lab = self.label_ids(label)
+            ids.extend(lab)
+            markers.extend([MARKER_NONE] * len(lab))
+        for label in relation_labels:
+            rel_pos.append(len(ids))
+            ids.append(self.relation_marker_id)
+            markers.append(MARKER_RELATION)
+            lab = self.label_ids(label)
+            ids.extend(lab)
+            markers.extend([MARKER_NONE] * len(lab))
+        ids.append(self.sep_id)
+        markers.append(MARKER_NONE)
+        shapes = [SHAPE_PAD] * len(ids)
+        offset = len(ids)
+        budget = self.max_length - offset - 1
+
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        tok_ids = enc["input_ids"][:budget]
+        tok_offsets = enc["offset_mapping"][: len(tok_ids)]
+
+        n_words = len(word_spans)
+        first = np.full(n_words, -1, dtype=np.int64)
+        last = np.full(n_words, -1, dtype=np.int64)
+        if n_words and tok_ids:
+            starts = np.fromiter((s for s, _ in word_spans), dtype=np.int64, count=n_words)
+            tok_starts = np.fromiter((s for s, _ in tok_offsets), dtype=np.int64)
+            # the word containing each token: the last word starting at or before it
+            word_of_tok = np.searchsorted(starts, tok_starts, side="right") - 1
+            ok = word_of_tok >= 0
+            positions = np.arange(len(tok_ids)) + offset
+            # first token of a word: minimum position; last token: maximum position
+            rev = slice(None, None, -1)
+            first[word_of_tok[ok][rev]] = positions[ok][rev]
+            last[word_of_tok[ok]] = positions[ok]
+        ids.extend(tok_ids)
+        markers.extend([MARKER_NONE] * len(tok_ids))
+        shapes.extend(token_shape(text[s:e]) for s, e in tok_offsets)
+        ids.append(self.sep_id)
+        markers.append(MARKER_NONE)
+        shapes.append(SHAPE_PAD)
+
+        # words whose tokens were cut off by the window are not spans
+        num_words = n_words
+        if len(enc["input_ids"]) > len(tok_ids):
+            cut = tok_offsets[-1][1] if tok_offsets else 0
+            num_words = int(np.searchsorted([e for _, e in word_spans], cut, side="right"))
+            first[num_words:] = -1
+            last[num_words:] = -1
+        return EncodedText(
+            input_ids=ids,
+            marker_types=markers,
+            shape_ids=shapes,
+            entity_marker_positions=ent_pos,
+            relation_marker_positions=rel_pos,
+            word_first_token=first,
+            word_last_token=last,
+            word_spans=list(word_spans),
+            num_words=num_words,
+        )

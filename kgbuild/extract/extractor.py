@@ -1,0 +1,365 @@
+"""Running the joint model on text: :class:`JointExtractor` implements the pipeline's
+:class:`~kgbuild.extract.base.Extractor` protocol.
+
+Texts are split into words, encoded with the labels, batched by length and run
+through the model under ``torch.inference_mode``. Entities are decoded flat
+(greedy by score, no overlaps); relations are scored for every ordered pair of
+decoded entities, with repeated mentions of one entity in a text pooled.
+When the labels do not fit one window beside the text, they are split over
+several passes and the scores merged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kgbuild.extract.base import ExtractedEntity, ExtractedRelation, Extraction
+from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
+from kgbuild.extract.model import ExtractorConfig, JointExtractionModel, collate, resolve_encoder_path
+
+logger = logging.getLogger(__name__)
+
+#: At most this share of the window goes to labels; more labels mean more passes.
+MAX_PROMPT_SHARE = 0.4
+
+
+@dataclass
+class WordEntity:
+    start: int  # word index
+    end: int  # word index, exclusive
+    label: str
+    score: float
+
+
+@dataclass
+class WordRelation:
+    head: int  # index into the entities of the same text
+    tail: int
+    label: str
+    score: float
+
+
+class JointExtractor:
+    """The trained joint entity and relation extractor.
+
+    >>> extractor = JointExtractor.from_pretrained()            # the shipped default
+    >>> out = extractor.extract(["Tim Cook is the CEO of Apple."],
+    ...                         ["person", "organization"], ["works for"])[0]
+    >>> [(e.text, e.label) for e in out.entities]                # doctest: +SKIP
+    [('Tim Cook', 'person'), ('Apple', 'organization')]
+    """
+
+    def __init__(
+        self,
+        model: JointExtractionModel,
+        tokenizer,
+        *,
+        model_id: str,
+        batch_tokens: int = 8192,
+    ) -> None:
+        self.model = model.eval()
+        self.config: ExtractorConfig = model.config
+        self.encoder = TextEncoder(tokenizer, max_length=self.config.max_length)
+        self.model_id = model_id
+        self.batch_tokens = batch_tokens
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        directory: str | Path | None = None,
+        *,
+        quantize: bool = False,
+        num_threads: int | None = None,
+    ) -> JointExtractor:
+        """Load a checkpoint folder (default: the model shipped inside kgbuild).
+
+        ``quantize`` applies dynamic int8 quantization to the linear layers (faster
+        on CPU; see the model card for its cost in F1).
+        """
+        from transformers import AutoTokenizer
+
+        from kgbuild.extract import default_model_dir
+
+        directory = Path(directory) if directory else default_model_dir()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        model = JointExtractionModel.from_pretrained(directory)
+        if quantize:
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
+        model_id = f"{model.config.name}{'-int8' if quantize else ''}"
+        return cls(model, tokenizer, model_id=model_id)
+
+    # ------------------------------------------------------------------ Extractor protocol
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self.encoder.token_spans(text)
+
+    def max_text_tokens(self, entity_types: list[str], relation_types: list[str]) -> int:
+        passes = self.label_passes(entity_types, relation_types)
+        return min(self.encoder.max_text_tokens(e, r) for e, r in passes)
+
+    def extract(
+        self,
+        texts: list[str],
+        entity_types: list[str],
+        relation_types: list[str],
+        *,
+        entity_threshold: float | None = None,
+        relation_threshold: float | None = None,
+        symmetric_relations: list[str] | None = None,
+    ) -> list[Extraction]:
+        spans = [split_words(t) for t in texts]
+        results = self.predict(
+            texts,
+            spans,
+            entity_types,
+            relation_types,
+            entity_threshold=entity_threshold,
+            relation_threshold=relation_threshold,
+            symmetric_relations=symmetric_relations,
+        )
+        out = []
+        for text, word_spans, (ents, rels) in zip(texts, spans, results, strict=True):
+            entities = []
+            for e in ents:
+                start, end = word_spans[e.start][0], word_spans[e.end - 1][1]
+                entities.append(
+                    ExtractedEntity(
+                        start=start, end=end, text=text[start:end], label=e.label, score=round(e.score, 4)
+                    )
+                )
+            relations = [
+                ExtractedRelation(head=r.head, tail=r.tail, label=r.label, score=round(r.score, 4))
+                for r in rels
+            ]
+            out.append(Extraction(entities=entities, relations=relations))
+        return out
+
+    # ------------------------------------------------------------------ core
+
+    def label_passes(
+        self, entity_labels: list[str], relation_labels: list[str]
+    ) -> list[tuple[list[str], list[str]]]:
+        """Split labels into groups whose prompt fits ``MAX_PROMPT_SHARE`` of the window."""
+        budget = int(self.config.max_length * MAX_PROMPT_SHARE)
+
+        def groups(labels: list[str]) -> list[list[str]]:
+            out: list[list[str]] = [[]]
+            used = 0
+            for label in labels:
+                cost = 1 + len(self.encoder.label_ids(label))
+                if out[-1] and used + cost > budget // 2:
+                    out.append([])
+                    used = 0
+                out[-1].append(label)
+                used += cost
+            return out
+
+        ent, rel = groups(entity_labels), groups(relation_labels)
+        n = max(len(ent), len(rel))
+        ent += [[]] * (n - len(ent))
+        rel += [[]] * (n - len(rel))
+        return list(zip(ent, rel, strict=True))
+
+    def _batches(self, encoded: list[EncodedText]) -> list[list[int]]:
+        """Indices grouped by length so padding stays small."""
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
+        batches, current, longest = [], [], 0
+        for i in order:
+            n = len(encoded[i].input_ids)
+            if current and max(longest, n) * (len(current) + 1) > self.batch_tokens:
+                batches.append(current)
+                current, longest = [], 0
+            current.append(i)
+            longest = max(longest, n)
+        if current:
+            batches.append(current)
+        return batches
+
+    @torch.inference_mode()
+    def predict(
+        self,
+        texts: list[str],
+        word_spans: list[list[tuple[int, int]]],
+        entity_labels: list[str],
+        relation_labels: list[str],
+        *,
+        entity_threshold: float | None = None,
+        relation_threshold: float | None = None,
+        symmetric_relations: list[str] | None = None,
+    ) -> list[tuple[list[WordEntity], list[WordRelation]]]:
+        """Entities (word spans) and relations of each text, given its word spans."""
+        ent_thr = self.config.entity_threshold if entity_threshold is None else entity_threshold
+        rel_thr = self.config.relation_threshold if relation_threshold is None else relation_threshold
+        symmetric = set(symmetric_relations or [])
+        entity_labels = list(dict.fromkeys(entity_labels))
+        relation_labels = list(dict.fromkeys(relation_labels))
+        passes = self.label_passes(entity_labels, relation_labels)
+        n = len(texts)
+        entities: list[list[WordEntity]] = [[] for _ in range(n)]
+        relations: list[list[WordRelation]] = [[] for _ in range(n)]
+        if n == 0 or not entity_labels:
+            return list(zip(entities, relations, strict=True))
+
+        if len(passes) == 1:
+            ents, rels = passes[0]
+            self._run_pass(texts, word_spans, ents, rels, None, entities, relations, ent_thr, rel_thr, symmetric)
+            return list(zip(entities, relations, strict=True))
+
+        # several passes: entity scores from every pass first, then relations per pass
+        probs: list[list[np.ndarray]] = [[] for _ in range(n)]
+        for ents, _ in passes:
+            if not ents:
+                continue
+            self._run_pass(texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric)
+        all_labels = [label for ents, _ in passes for label in ents]
+        for i in range(n):
+            merged = np.concatenate(probs[i], axis=1)
+            entities[i] = self._decode_entities(merged, all_labels, ent_thr)
+        for ents, rels in passes:
+            if rels and any(entities):
+                self._run_pass(
+                    texts, word_spans, ents, rels, None, None, relations, ent_thr, rel_thr, symmetric,
+                    fixed_entities=entities,
+                )
+        return list(zip(entities, relations, strict=True))
+
+    def _run_pass(
+        self,
+        texts,
+        word_spans,
+        ent_labels,
+        rel_labels,
+        collect_probs,
+        entities_out,
+        relations_out,
+        ent_thr,
+        rel_thr,
+        symmetric,
+        fixed_entities=None,
+    ) -> None:
+        encoded = [
+            self.encoder.encode(t, s, ent_labels, rel_labels) for t, s in zip(texts, word_spans, strict=True)
+        ]
+        width = self.config.max_width
+        for batch_ids in self._batches(encoded):
+            items = [encoded[i] for i in batch_ids]
+            batch = collate(items)
+            hidden = self.model.encode(batch)
+            spans = self.model.span_embeddings(hidden, batch)
+            probs = None
+            if ent_labels and fixed_entities is None:
+                ent_emb = self.model.label_embeddings(hidden, batch["entity_markers"], self.model.entity_label_proj)
+                logits = self.model.entity_logits(spans, ent_emb)
+                mask = self.model.span_mask(batch)
+                probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
+            rel_emb = None
+            if rel_labels:
+                rel_emb = self.model.label_embeddings(
+                    hidden, batch["relation_markers"], self.model.relation_label_proj
+                )
+            for j, i in enumerate(batch_ids):
+                enc = items[j]
+                if probs is not None:
+                    p = probs[j, :, : len(ent_labels)].numpy()
+                    p = p.reshape(-1, width, len(ent_labels))[: len(enc.word_spans)].reshape(-1, len(ent_labels))
+                    if collect_probs is not None:
+                        collect_probs[i].append(p)
+                        continue
+                    found = self._decode_entities(p, ent_labels, ent_thr)
+                    entities_out[i] = found
+                if fixed_entities is not None:
+                    found = fixed_entities[i]
+                if rel_emb is None or len(found) < 2:
+                    continue
+                relations_out[i].extend(
+                    self._score_relations(
+                        hidden[j], spans[j], enc, found, rel_emb[j, : len(rel_labels)], rel_labels, rel_thr, symmetric
+                    )
+                )
+
+    def _decode_entities(self, probs: np.ndarray, labels: list[str], threshold: float) -> list[WordEntity]:
+        """Flat decoding: best label per span, greedy by score, no overlapping spans."""
+        width = self.config.max_width
+        best = probs.argmax(-1)
+        score = probs.max(-1)
+        candidates = np.nonzero(score > threshold)[0]
+        candidates = candidates[np.argsort(-score[candidates], kind="stable")]
+        taken: list[tuple[int, int]] = []
+        out = []
+        for s in candidates:
+            start, end = int(s // width), int(s // width + s % width + 1)
+            if any(start < e and b < end for b, e in taken):
+                continue
+            taken.append((start, end))
+            out.append(WordEntity(start, end, labels[int(best[s])], float(score[s])))
+        out.sort(key=lambda e: (e.start, e.end))
+        return out
+
+    def _score_relations(
+        self,
+        hidden: torch.Tensor,
+        spans: torch.Tensor,
+        enc: EncodedText,
+        found: list[WordEntity],
+        rel_emb: torch.Tensor,
+        rel_labels: list[str],
+        threshold: float,
+        symmetric: set[str],
+    ) -> list[WordRelation]:
+        width = self.config.max_width
+        span_idx = torch.tensor([e.start * width + (e.end - e.start - 1) for e in found])
+        tokens = torch.tensor(
+            [[enc.word_first_token[e.start], enc.word_last_token[e.end - 1]] for e in found]
+        )
+        # mentions with the same text and label in one text are one entity
+        keys: dict[tuple[str, str], int] = {}
+        cluster = [keys.setdefault((_token_key(enc, e), e.label), len(keys)) for e in found]
+        c = len(keys)
+        if c < 2:
+            return []
+        heads, tails = torch.meshgrid(torch.arange(c), torch.arange(c), indexing="ij")
+        off = heads != tails
+        pairs = torch.stack([heads[off], tails[off]], dim=-1)
+        cluster_t = torch.tensor(cluster)
+        logits = self.model.pair_logits(hidden, spans[span_idx], tokens, cluster_t, c, pairs, rel_emb)
+        probs = torch.sigmoid(logits).numpy()
+        members: list[list[int]] = [[] for _ in range(c)]
+        for m, k in enumerate(cluster):
+            members[k].append(m)
+        pair_index = {(int(h), int(t)): p for p, (h, t) in enumerate(pairs.tolist())}
+        out = []
+        for p, r in zip(*np.nonzero(probs > threshold), strict=True):
+            h, t = pairs[p].tolist()
+            label = rel_labels[int(r)]
+            score = float(probs[p, r])
+            if label in symmetric:
+                if h > t:
+                    continue
+                score = max(score, float(probs[pair_index[(t, h)], r]))
+            mh, mt = _closest(members[h], members[t], found)
+            out.append(WordRelation(mh, mt, label, score))
+        return out
+
+
+def _token_key(enc: EncodedText, e: WordEntity) -> str:
+    # The token ids of a span identify its text (uncased, as the encoder reads it).
+    a, b = int(enc.word_first_token[e.start]), int(enc.word_last_token[e.end - 1])
+    return ",".join(str(x) for x in enc.input_ids[a : b + 1])
+
+
+def _closest(heads: list[int], tails: list[int], found: list[WordEntity]) -> tuple[int, int]:
+    """The closest head and tail mentions: where the relation is stated."""
+    return min(
+        ((h, t) for h in heads for t in tails),
+        key=lambda ht: abs(found[ht[0]].start - found[ht[1]].start),
+    )

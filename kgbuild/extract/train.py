@@ -1,0 +1,423 @@
+"""Training the joint extractor: ``kgbuild train --config FILE``.
+
+A run mixes datasets with natural-language labels, samples each example's label
+set (all positives, some negatives, distractors from elsewhere, shuffled), and
+learns from every span and every gold entity pair of a text in one encoder pass
+(SpERT's strong negatives). After each epoch it saves a resumable checkpoint and
+logs loss and dev F1; at the end it picks thresholds on dev, writes the model
+folder (fp16, config, model card) and a JSON log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgbuild.extract.data import (
+    ENTITY_DISTRACTORS,
+    Example,
+    fewrel_relation_names,
+    read_dataset,
+    sample_labels,
+)
+from kgbuild.extract.encoding import EncodedText, TextEncoder, join_words
+from kgbuild.extract.model import ExtractorConfig, JointExtractionModel, collate
+
+logger = logging.getLogger(__name__)
+
+
+class DataSpec(BaseModel):
+    """One dataset of the training mix; paths are relative to ``TrainConfig.data_root``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    format: str
+    path: str
+    types: str | None = None
+    rel_info: str | None = None
+    skip: int = 0
+    limit: int | None = None
+    #: examples drawn per epoch (None: all, in a new order each epoch)
+    per_epoch: int | None = None
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run needs; saved beside the checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ExtractorConfig = Field(default_factory=ExtractorConfig)
+    data_root: str = "../shared/datasets"
+    train: list[DataSpec]
+    dev: list[DataSpec] = Field(default_factory=list)
+    fewrel_dir: str | None = "fewrel"
+    output_dir: str = "runs/extractor"
+    seed: int = 13
+    epochs: int = 10
+    lr_encoder: float = 8e-5
+    lr_heads: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    batch_tokens: int = 2048
+    max_sentences: int = 16
+    max_entity_labels: int = 12
+    max_relation_labels: int = 12
+    max_distractors: int = 3
+    drop_negative_prob: float = 0.15
+    max_pairs: int = 400
+    focal_gamma: float = 1.0
+    relation_loss_weight: float = 1.0
+    dev_limit: int = 200
+    num_threads: int | None = None
+
+
+@dataclass
+class Instance:
+    """An encoded example with its training targets."""
+
+    encoded: EncodedText
+    entity_targets: list[tuple[int, int]]  # (span index, label index)
+    mention_spans: list[int]
+    mention_tokens: list[tuple[int, int]]
+    mention_cluster: list[int]
+    num_clusters: int
+    pairs: list[tuple[int, int]]
+    pair_targets: list[tuple[int, int]]  # (pair index, label index)
+
+
+def build_instance(
+    ex: Example,
+    encoder: TextEncoder,
+    max_width: int,
+    rng: random.Random,
+    cfg: TrainConfig,
+    relation_distractors: list[str],
+) -> Instance:
+    pos_ent = [t for *_, t in ex.entities]
+    ent_labels = sample_labels(
+        pos_ent, ex.entity_labels, ENTITY_DISTRACTORS, rng,
+        max_labels=cfg.max_entity_labels, max_distractors=cfg.max_distractors,
+        drop_negative_prob=cfg.drop_negative_prob,
+    )  # fmt: skip
+    rel_labels = sample_labels(
+        [r for *_, r in ex.relations], ex.relation_labels, relation_distractors, rng,
+        max_labels=cfg.max_relation_labels, max_distractors=cfg.max_distractors,
+        drop_negative_prob=cfg.drop_negative_prob,
+    )  # fmt: skip
+    text, spans = join_words(ex.words)
+    enc = encoder.encode(text, spans, ent_labels, rel_labels)
+    ent_index = {x: i for i, x in enumerate(ent_labels)}
+    rel_index = {x: i for i, x in enumerate(rel_labels)}
+
+    usable = []  # gold mentions the model can see: inside the window, not too wide
+    for m, (s, e, t) in enumerate(ex.entities):
+        if e - s <= max_width and e <= enc.num_words and enc.word_first_token[s] >= 0 and enc.word_last_token[e - 1] >= 0:
+            usable.append(m)
+    targets = sorted({(ex.entities[m][0] * max_width + ex.entities[m][1] - ex.entities[m][0] - 1,
+                       ent_index[ex.entities[m][2]]) for m in usable})  # fmt: skip
+
+    # entities (clusters) with at least one usable mention
+    usable_set = set(usable)
+    cluster_ids: dict[int, int] = {}
+    mention_spans, mention_tokens, mention_cluster = [], [], []
+    for c, members in enumerate(ex.get_clusters()):
+        for m in members:
+            if m in usable_set:
+                s, e, _ = ex.entities[m]
+                mention_spans.append(s * max_width + e - s - 1)
+                mention_tokens.append((int(enc.word_first_token[s]), int(enc.word_last_token[e - 1])))
+                mention_cluster.append(cluster_ids.setdefault(c, len(cluster_ids)))
+    n = len(cluster_ids)
+    gold: dict[tuple[int, int], set[int]] = {}
+    for h, t, r in ex.relations:
+        if h in cluster_ids and t in cluster_ids and r in rel_index:
+            gold.setdefault((cluster_ids[h], cluster_ids[t]), set()).add(rel_index[r])
+            if r in ex.symmetric:
+                gold.setdefault((cluster_ids[t], cluster_ids[h]), set()).add(rel_index[r])
+    pairs = [(h, t) for h in range(n) for t in range(n) if h != t]
+    if len(pairs) > cfg.max_pairs:
+        positives = [p for p in pairs if p in gold]
+        negatives = [p for p in pairs if p not in gold]
+        pairs = positives + rng.sample(negatives, max(0, cfg.max_pairs - len(positives)))
+    pair_targets = [(i, r) for i, p in enumerate(pairs) for r in sorted(gold.get(p, ()))]
+    return Instance(enc, targets, mention_spans, mention_tokens, mention_cluster, n, pairs, pair_targets)
+
+
+def focal_bce(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Sum of focal binary cross-entropy terms (gamma 0 = plain BCE)."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    if gamma:
+        p = torch.sigmoid(logits)
+        p_t = p * targets + (1 - p) * (1 - targets)
+        bce = bce * (1 - p_t).pow(gamma)
+    return bce.sum()
+
+
+def batch_loss(model: JointExtractionModel, items: list[Instance], cfg: TrainConfig) -> tuple[torch.Tensor, float, float]:
+    batch = collate([it.encoded for it in items])
+    hidden = model.encode(batch)
+    spans = model.span_embeddings(hidden, batch)
+    ent_emb = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
+    logits = model.entity_logits(spans, ent_emb)  # (B, S, Le)
+    targets = torch.zeros_like(logits)
+    for b, it in enumerate(items):
+        if it.entity_targets:
+            idx = torch.tensor(it.entity_targets)
+            targets[b, idx[:, 0], idx[:, 1]] = 1.0
+    mask = model.span_mask(batch).unsqueeze(-1) & (batch["entity_markers"] >= 0).unsqueeze(1)
+    ent_loss = focal_bce(logits[mask], targets[mask], cfg.focal_gamma)
+
+    rel_emb = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
+    rel_loss = logits.new_zeros(())
+    for b, it in enumerate(items):
+        n_rel = len(it.encoded.relation_marker_positions)
+        if not it.pairs or not n_rel:
+            continue
+        pair_logits = model.pair_logits(
+            hidden[b],
+            spans[b, torch.tensor(it.mention_spans)],
+            torch.tensor(it.mention_tokens),
+            torch.tensor(it.mention_cluster),
+            it.num_clusters,
+            torch.tensor(it.pairs),
+            rel_emb[b, :n_rel],
+        )
+        t = torch.zeros_like(pair_logits)
+        if it.pair_targets:
+            idx = torch.tensor(it.pair_targets)
+            t[idx[:, 0], idx[:, 1]] = 1.0
+        rel_loss = rel_loss + focal_bce(pair_logits, t, cfg.focal_gamma)
+    b = len(items)
+    loss = (ent_loss + cfg.relation_loss_weight * rel_loss) / b
+    return loss, ent_loss.item() / b, rel_loss.item() / b
+
+
+def make_batches(instances: list[Instance], cfg: TrainConfig, rng: random.Random) -> list[list[Instance]]:
+    """Similar lengths together (little padding), batches in random order."""
+    order = sorted(instances, key=lambda it: len(it.encoded.input_ids) + rng.random())
+    batches, current, longest = [], [], 0
+    for it in order:
+        n = len(it.encoded.input_ids)
+        if current and (max(longest, n) * (len(current) + 1) > cfg.batch_tokens or len(current) >= cfg.max_sentences):
+            batches.append(current)
+            current, longest = [], 0
+        current.append(it)
+        longest = max(longest, n)
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch: int) -> list[list[Instance]]:
+    """The batches of one epoch: deterministic from the seed and the epoch number."""
+    rng = random.Random(cfg.seed * 1000 + epoch)
+    examples = []
+    for spec in cfg.train:
+        data = train_sets[spec.name]
+        if spec.per_epoch and spec.per_epoch < len(data):
+            examples += rng.sample(data, spec.per_epoch)
+        else:
+            examples += data
+    instances = [build_instance(ex, encoder, cfg.model.max_width, rng, cfg, rel_distractors) for ex in examples]
+    return make_batches(instances, cfg, rng)
+
+
+def _load(cfg: TrainConfig, specs: list[DataSpec]) -> dict[str, list[Example]]:
+    root = Path(cfg.data_root)
+    return {s.name: read_dataset(s.model_dump(), root) for s in specs}
+
+
+def _evaluate_dev(model, tokenizer, dev: dict[str, list[Example]], cfg: TrainConfig, thresholds=None) -> dict:
+    from kgbuild.extract.evaluate import predict_examples, score_predictions
+    from kgbuild.extract.extractor import JointExtractor
+
+    model.eval()
+    extractor = JointExtractor(model, tokenizer, model_id=cfg.model.name)
+    out = {}
+    for name, examples in dev.items():
+        kw = {}
+        if thresholds:
+            kw = {"entity_threshold": thresholds[0], "relation_threshold": thresholds[1]}
+        preds = predict_examples(extractor, examples[: cfg.dev_limit], **kw)
+        s = score_predictions(examples[: cfg.dev_limit], preds)
+        out[name] = {k: s[k] for k in ("ner_micro_f1", "ner_macro_f1", "rel_micro_f1", "rel_macro_f1")}
+    model.train()
+    return out
+
+
+def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None = None) -> Path:
+    """Train from a JSON config; returns the folder of the final model.
+
+    Resumes from ``<output_dir>/checkpoint`` when it exists (unless ``resume`` is
+    False). ``max_steps`` stops early (for tests and smoke runs).
+    """
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from kgbuild.extract.model import resolve_encoder_path
+
+    config_path = Path(config_path)
+    cfg = TrainConfig.model_validate_json(config_path.read_text())
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    out = Path(cfg.output_dir)
+    ckpt = out / "checkpoint"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
+
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(cfg.model.encoder))
+    encoder = TextEncoder(tokenizer, max_length=cfg.model.max_length)
+    train_sets = _load(cfg, cfg.train)
+    dev_sets = _load(cfg, cfg.dev)
+    rel_distractors = []
+    if cfg.fewrel_dir:
+        rel_distractors = fewrel_relation_names(Path(cfg.data_root) / cfg.fewrel_dir)
+    # relation names of the other training sets serve as distractors too
+    for examples in train_sets.values():
+        for label in examples[0].relation_labels if examples else []:
+            if label not in rel_distractors:
+                rel_distractors.append(label)
+
+    total_steps = len(_epoch_batches(cfg, train_sets, encoder, rel_distractors, 0)) * cfg.epochs
+
+    model = JointExtractionModel.from_base_encoder(cfg.model)
+    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
+    enc_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": enc_params, "lr": cfg.lr_encoder}, {"params": head_params, "lr": cfg.lr_heads}],
+        weight_decay=cfg.weight_decay,
+    )
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    start_epoch, step, history = 0, 0, []
+    if resume and (ckpt / "state.pt").is_file():
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, step, history = state["epoch"], state["step"], state["history"]
+        logger.info("resumed from %s at epoch %d (step %d)", ckpt, start_epoch, step)
+
+    model.train()
+    started = time.time() - sum(h.get("seconds", 0) for h in history)
+    for epoch in range(start_epoch, cfg.epochs):
+        batches = _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch)
+        t0 = time.time()
+        sums = np.zeros(3)
+        for i, batch in enumerate(batches):
+            loss, ent_l, rel_l = batch_loss(model, batch, cfg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            if step < total_steps - 1:
+                scheduler.step()
+            step += 1
+            sums += (loss.item(), ent_l, rel_l)
+            if (i + 1) % 50 == 0:
+                logger.info(
+                    "epoch %d batch %d/%d loss %.3f (entities %.3f relations %.3f) %.1f s",
+                    epoch + 1, i + 1, len(batches), *(sums / (i + 1)), time.time() - t0,
+                )  # fmt: skip
+            if max_steps and step >= max_steps:
+                break
+        entry = {
+            "epoch": epoch + 1,
+            "loss": round(float(sums[0] / max(1, i + 1)), 4),
+            "entity_loss": round(float(sums[1] / max(1, i + 1)), 4),
+            "relation_loss": round(float(sums[2] / max(1, i + 1)), 4),
+            "seconds": round(time.time() - t0, 1),
+        }
+        if dev_sets and not max_steps:
+            entry["dev"] = _evaluate_dev(model, tokenizer, dev_sets, cfg)
+        history.append(entry)
+        logger.info("epoch %d done: %s", epoch + 1, json.dumps(entry))
+        ckpt.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch + 1,
+                "step": step,
+                "history": history,
+            },
+            ckpt / "state.pt.tmp",
+        )
+        os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")
+        if max_steps and step >= max_steps:
+            break
+
+    model.eval()
+    if dev_sets and not max_steps:
+        best = _tune_thresholds(model, tokenizer, dev_sets, cfg)
+        model.config.entity_threshold, model.config.relation_threshold = best
+    final = out / "model"
+    model.save_pretrained(final)
+    summary = {
+        "train_seconds": round(time.time() - started, 1),
+        "history": history,
+        "entity_threshold": model.config.entity_threshold,
+        "relation_threshold": model.config.relation_threshold,
+        "config": json.loads(model.config.model_dump_json()),
+        "train_config": json.loads(cfg.model_dump_json()),
+    }
+    (final / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_model_card(final, summary)
+    logger.info("saved %s", final)
+    return final
+
+
+def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, float]:
+    """Pick the entity and relation thresholds with the best mean dev F1."""
+    best, best_score = (cfg.model.entity_threshold, cfg.model.relation_threshold), -1.0
+    for thr in (0.3, 0.4, 0.5, 0.6):
+        scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=(thr, thr))
+        mean = np.mean([v["ner_micro_f1"] + v["rel_micro_f1"] for v in scores.values()])
+        logger.info("threshold %.2f: dev %s", thr, json.dumps(scores))
+        if mean > best_score:
+            best, best_score = (thr, thr), float(mean)
+    return best
+
+
+def write_model_card(directory: Path, summary: dict, scores: dict | None = None) -> None:
+    """README.md of a model folder: what it is, how it was trained, what it scores."""
+    cfg = summary["config"]
+    lines = [
+        f"# {cfg['name']}",
+        "",
+        "A GLiNER-Relex-style joint entity and relation extractor trained by `kgbuild train`.",
+        f"Base encoder: `{cfg['encoder']}` (word embeddings frozen and loaded from it; this folder",
+        "holds the rest of the weights in fp16). Labels are read as text, so entity and relation",
+        "types are chosen at call time.",
+        "",
+        "## Training",
+        f"- training time: {summary['train_seconds'] / 60:.1f} min on this machine",
+        f"- thresholds picked on dev: entity {summary['entity_threshold']}, relation {summary['relation_threshold']}",
+        "",
+        "| epoch | loss | entity loss | relation loss | seconds | dev |",
+        "|---|---|---|---|---|---|",
+    ]
+    for h in summary["history"]:
+        lines.append(
+            f"| {h['epoch']} | {h['loss']} | {h['entity_loss']} | {h['relation_loss']} | {h['seconds']} | "
+            f"{json.dumps(h.get('dev', {}))} |"
+        )
+    if scores:
+        lines += ["", "## Scores (strict, `kgbuild eval`)", "", "| data | NER micro | NER macro | RE+ micro | RE+ macro |", "|---|---|---|---|---|"]
+        for name, s in scores.items():
+            lines.append(f"| {name} | {s['ner_micro_f1']} | {s['ner_macro_f1']} | {s['rel_micro_f1']} | {s['rel_macro_f1']} |")
+    (directory / "README.md").write_text("\n".join(lines) + "\n")
