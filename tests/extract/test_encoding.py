@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from kgbuild.extract.encoding import (
+    MARKER_ENTITY,
+    MARKER_RELATION,
+    SHAPE_DIGIT,
+    SHAPE_LOWER,
+    SHAPE_MIXED,
+    SHAPE_TITLE,
+    SHAPE_UPPER,
+    TextEncoder,
+    join_words,
+    split_words,
+    token_shape,
+)
+
+
+def test_split_words_covers_every_non_space_character():
+    text = "Dr. Müller joined IBM's U.S. office in 東京 on 3/4/2021 🎉 — really!\r\nNext."
+    spans = split_words(text)
+    covered = set()
+    for s, e in spans:
+        assert text[s:e].strip() == text[s:e] != ""
+        covered.update(range(s, e))
+    assert covered == {i for i, c in enumerate(text) if not c.isspace()}
+    assert "U.S." in [text[s:e] for s, e in spans]
+
+
+def test_join_words_spans():
+    text, spans = join_words(["John", "Smith", "works", "."])
+    assert text == "John Smith works ."
+    assert [text[s:e] for s, e in spans] == ["John", "Smith", "works", "."]
+
+
+@pytest.mark.parametrize(
+    "piece,shape",
+    [("apple", SHAPE_LOWER), ("Apple", SHAPE_TITLE), ("IBM", SHAPE_UPPER), ("iPhone", SHAPE_MIXED),
+     ("1984", SHAPE_DIGIT), ("A", SHAPE_TITLE)],
+)
+def test_token_shape(piece, shape):
+    assert token_shape(piece) == shape
+
+
+def test_encode_maps_words_to_tokens(tokenizer):
+    enc = TextEncoder(tokenizer, max_length=64)
+    text = "Ángela Merkel visited Zürich."
+    spans = split_words(text)
+    out = enc.encode(text, spans, ["person", "location"], ["lives in"])
+    assert [out.marker_types[p] for p in out.entity_marker_positions] == [MARKER_ENTITY] * 2
+    assert [out.marker_types[p] for p in out.relation_marker_positions] == [MARKER_RELATION]
+    assert len(out.input_ids) == len(out.marker_types) == len(out.shape_ids)
+    # every word has tokens, first <= last, and words are in order
+    assert (out.word_first_token >= 0).all()
+    assert (out.word_first_token <= out.word_last_token).all()
+    assert (np.diff(out.word_first_token) > 0).all()
+    # the uncased tokenizer strips the accent, the shape id keeps the capital
+    first = out.word_first_token[0]
+    assert tokenizer.convert_ids_to_tokens(out.input_ids[first]).startswith("angela")
+    assert out.shape_ids[first] == SHAPE_TITLE
+    assert out.num_words == len(spans)
+
+
+def test_encode_cuts_at_window_and_marks_words(tokenizer):
+    enc = TextEncoder(tokenizer, max_length=32)
+    words = [f"word{i}" for i in range(40)]
+    text, spans = join_words(words)
+    out = enc.encode(text, spans, ["thing"], [])
+    assert len(out.input_ids) <= 32
+    assert 0 < out.num_words < 40
+    assert (out.word_first_token[out.num_words :] == -1).all()
+    assert (out.word_first_token[: out.num_words] >= 0).all()
+    assert enc.max_text_tokens(["thing"], []) == 32 - enc.prompt_length(["thing"], [])

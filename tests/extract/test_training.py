@@ -1,0 +1,78 @@
+"""Training works on CPU in a few steps, and checkpoints round-trip exactly."""
+
+import json
+import random
+
+import torch
+
+from kgbuild.extract.data import read_spert
+from kgbuild.extract.encoding import TextEncoder
+from kgbuild.extract.extractor import JointExtractor
+from kgbuild.extract.model import ExtractorConfig, JointExtractionModel
+from kgbuild.extract.train import TrainConfig, batch_loss, build_instance, train
+
+
+def test_loss_goes_down_on_a_few_sentences(datasets, tokenizer):
+    torch.manual_seed(0)
+    examples = read_spert(datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json")[:6]
+    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0, drop_negative_prob=0.0)
+    model = JointExtractionModel.from_base_encoder(cfg.model)
+    encoder = TextEncoder(tokenizer, max_length=128)
+    rng = random.Random(0)
+    items = [build_instance(ex, encoder, cfg.model.max_width, rng, cfg, []) for ex in examples]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    losses = []
+    for _ in range(12):
+        loss, _, _ = batch_loss(model, items, cfg)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_train_command_smoke_and_round_trip(datasets, tmp_path):
+    config = {
+        "model": {"name": "smoke", "max_length": 96},
+        "data_root": str(datasets),
+        "output_dir": str(tmp_path / "run"),
+        "epochs": 1,
+        "train": [{"name": "c", "format": "spert", "path": "conll04/conll04_train.json",
+                   "types": "conll04/conll04_types.json", "limit": 8}],
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    out = train(path, max_steps=2)
+    assert (out / "config.json").is_file() and (out / "README.md").is_file()
+    assert (tmp_path / "run/checkpoint/state.pt").is_file()
+    a = JointExtractor.from_pretrained(out)
+    b = JointExtractor.from_pretrained(out)
+    texts = ["Alice Smith works for Acme Corp in Paris .", "Bob lives in Rome ."]
+    kw = {"entity_threshold": 0.0, "relation_threshold": 0.0}
+    ra = a.extract(texts, ["person", "organization"], ["works for"], **kw)
+    rb = b.extract(texts, ["person", "organization"], ["works for"], **kw)
+    assert [x.model_dump() for x in ra] == [x.model_dump() for x in rb]
+    assert ra[0].entities, "threshold 0 must return spans"
+    # resuming from the checkpoint continues instead of starting over
+    out2 = train(path, max_steps=2)
+    assert out2 == out
+
+
+def test_offsets_are_exact_and_label_passes_merge(tmp_path, datasets):
+    cfg = ExtractorConfig(name="tiny", max_length=48)
+    model = JointExtractionModel.from_base_encoder(cfg)
+    model.save_pretrained(tmp_path / "m")
+    ex = JointExtractor.from_pretrained(tmp_path / "m")
+    text = "Zoë Ünal, CEO of 株式会社 Ötzi 🎉, lives in Köln.\r\nShe founded Ötzi."
+    many = [f"entity type number {i}" for i in range(12)]
+    passes = ex.label_passes(many, ["works for", "lives in"])
+    assert len(passes) > 1  # too many labels for one window
+    assert sorted(x for e, _ in passes for x in e) == sorted(many)
+    out = ex.extract([text], many, ["works for", "lives in"], entity_threshold=0.0, relation_threshold=0.0)[0]
+    assert out.entities
+    for e in out.entities:
+        assert text[e.start : e.end] == e.text
+        assert e.label in many
+    spans = [(e.start, e.end) for e in out.entities]
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:]))
