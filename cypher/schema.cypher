@@ -1,0 +1,25 @@
+// kgbuild graph schema: constraints and indexes, safe to run any number of times.
+//
+// Neo4jStore.setup_schema() runs every statement of this file (statements end with ';',
+// lines starting with '//' are comments). Run it by hand with:
+//   cypher-shell -u neo4j -p "$NEO4J_PASSWORD" -f cypher/schema.cypher
+// Plain Cypher 5 only: it also runs on the ArcadeDB Bolt server used by the tests.
+
+// One node per deterministic id (see kgbuild/ids.py); MERGE relies on these.
+CREATE CONSTRAINT document_id IF NOT EXISTS FOR (n:Document) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT chunk_id IF NOT EXISTS FOR (n:Chunk) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT mention_id IF NOT EXISTS FOR (n:Mention) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE;
+
+// Lookups by name and type (queries in cypher/, entity resolution).
+CREATE INDEX entity_name IF NOT EXISTS FOR (n:Entity) ON (n.name);
+CREATE INDEX entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type);
+
+// Re-writing or deleting a document finds its chunks and mentions by document id.
+CREATE INDEX chunk_document_id IF NOT EXISTS FOR (n:Chunk) ON (n.document_id);
+CREATE INDEX mention_document_id IF NOT EXISTS FOR (n:Mention) ON (n.document_id);
+
+// The alias index behind find_entities(keys): range indexes do not index list elements,
+// so each key is a small helper node (:_EntityKey {key, entity_ids}) with no
+// relationships. Its label starts with '_', which no entity type can map to.
+CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (n:`_EntityKey`) REQUIRE n.key IS UNIQUE;

@@ -1,0 +1,845 @@
+"""The Neo4j backend: the graph shape of :mod:`kgbuild.store.base` on any Bolt server.
+
+Plain Cypher 5 through the official ``neo4j`` driver, nothing else: no APOC (Neo4j
+Community lacks it) and no dynamic labels such as ``$(label)`` (some Bolt servers drop
+them silently). The same code runs on Neo4j 5 and on the ArcadeDB Bolt server the tests
+use (``scripts/test-server``).
+
+How a write works
+-----------------
+:meth:`Neo4jStore.write_documents` groups documents until a group holds about
+``batch_size`` rows, then, for each group:
+
+1. **Clean up** what an earlier, maybe interrupted, write of these documents left: the
+   Document nodes first (the commit marker goes before anything else), then the
+   documents' entries in relation evidence lists (relations left without evidence are
+   deleted), then their mentions (entities left without mentions are deleted, the others
+   get ``mention_count`` recomputed), then their chunks.
+2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (aliases and keys
+   unioned with what the store has, ``REFERS_TO`` from their mentions, ``mention_count``
+   recomputed), relation edges (evidence appended to the parallel lists, ``score`` is the
+   maximum), and the Document nodes **last** (+ ``PART_OF`` from their chunks).
+
+Every statement is ``UNWIND $rows AS r MERGE ...`` on a deterministic id, run in a
+managed transaction (``session.execute_write``) of at most ``batch_size`` rows. Rows are
+grouped by entity label and relationship type; each name comes from
+:func:`kgbuild.schema.entity_label` / :func:`kgbuild.schema.relation_label`, is checked
+against :data:`kgbuild.schema.SAFE_IDENTIFIER`, and is backtick-quoted into the query
+text. Every value is a parameter. Each step is idempotent (re-running it, e.g. after a
+commit whose acknowledgement was lost, changes nothing), so transient failures
+(``ServiceUnavailable``, ``SessionExpired``, ``TransientError`` such as deadlocks) are
+retried with exponential backoff. A group that still fails raises :class:`WriteError`
+naming its documents; their Document nodes are not written, so the next ingest sees them
+as missing and writes them again, ending with the same graph as a clean run.
+
+The alias index
+---------------
+:meth:`Neo4jStore.find_entities` looks entities up by their normalized keys. Range
+indexes do not index list elements, so each key is a helper node
+``(:_EntityKey {key, entity_ids})`` under a uniqueness constraint. These nodes have no
+relationships and no label of the shared shape, so :meth:`counts` and the queries in
+``cypher/`` never see them (a bare ``MATCH (n)`` would).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path as FilePath
+from typing import Any
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j.exceptions import (
+    AuthError,
+    ConfigurationError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+from neo4j.graph import Node, Path, Relationship
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from kgbuild import __version__
+from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
+from kgbuild.store.base import DocumentState, GraphStore, StoreError
+from kgbuild.types import DocumentGraph, Entity
+
+__all__ = ["BOLT_SCHEMES", "Neo4jStore", "WriteError", "is_bolt_uri"]
+
+logger = logging.getLogger(__name__)
+
+#: URI schemes that select this backend.
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+#: Errors worth another try: the server went away, a cluster member changed, a deadlock.
+RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError)
+#: Helper label of the alias index; entity_label() never produces a leading '_'.
+KEY_LABEL = "_EntityKey"
+
+
+def is_bolt_uri(store: str) -> bool:
+    """True if a STORE string names a Bolt server (``bolt://``, ``neo4j://``, ``neo4j+s://``...)."""
+    scheme, sep, _ = store.partition("://")
+    return bool(sep) and scheme.lower() in BOLT_SCHEMES
+
+
+class WriteError(StoreError):
+    """Writing a group of documents failed for good; ``document_ids`` lists the group.
+
+    None of these documents has its Document node, so a re-run writes them again.
+    """
+
+    def __init__(self, message: str, document_ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.document_ids = list(document_ids)
+
+
+def _schema_file() -> FilePath:
+    """``cypher/schema.cypher``: inside the package if installed there, else the repository's."""
+    here = FilePath(__file__).resolve()
+    candidates = [
+        here.parents[1] / "cypher" / "schema.cypher",
+        here.parents[2] / "cypher" / "schema.cypher",
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise StoreError(f"cannot find the schema file: looked at {', '.join(map(str, candidates))}")
+
+
+def schema_statements(text: str) -> list[str]:
+    """Split a ``.cypher`` file into statements: ``//`` comment lines dropped, split on ``;``."""
+    lines = [line for line in text.splitlines() if not line.strip().startswith("//")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _quote(name: str) -> str:
+    """Backtick-quote a label or relationship type that kgbuild.schema produced.
+
+    Defence in depth: the name must still match SAFE_IDENTIFIER (or be our helper label),
+    so nothing but letters, digits and '_' ever reaches the query text.
+    """
+    if name != KEY_LABEL and not SAFE_IDENTIFIER.match(name):
+        raise InvalidTypeName(f"refusing to put {name!r} into a query: not a safe identifier")
+    return f"`{name}`"
+
+
+def _union(*lists: Iterable[str]) -> list[str]:
+    """Items of all lists, first occurrence kept, in order."""
+    seen: dict[str, None] = {}
+    for items in lists:
+        for item in items:
+            seen.setdefault(item, None)
+    return list(seen)
+
+
+def _plain(value: Any) -> Any:
+    """A driver value as plain Python: nodes and relationships become dicts of properties."""
+    if isinstance(value, Node | Relationship):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return [_plain(n) for n in value.nodes]
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if hasattr(value, "iso_format"):  # neo4j.time Date / DateTime / Duration
+        return value.iso_format()
+    return value
+
+
+def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+# ----------------------------------------------------------------------------------------
+# Cypher. Labels and relationship types are filled in with _quote(); values are parameters.
+# ----------------------------------------------------------------------------------------
+
+_DELETE_DOCUMENTS = "UNWIND $ids AS id MATCH (d:Document {id: id}) DETACH DELETE d"
+
+# Relations that hold evidence of the documents: reached through the documents' mentions
+# (evidence always names a mention of its document, and a mention refers to the entity at
+# that end of the edge), so no scan over all relationships is needed.
+_STRIP_EVIDENCE = """
+MATCH (m:Mention) WHERE m.document_id IN $ids
+MATCH (m)-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+WHERE any(d IN r.document_ids WHERE d IN $ids)
+WITH DISTINCT r LIMIT $limit
+WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
+SET r.document_ids = [i IN keep | r.document_ids[i]],
+    r.chunk_ids = [i IN keep | r.chunk_ids[i]],
+    r.head_mention_ids = [i IN keep | r.head_mention_ids[i]],
+    r.tail_mention_ids = [i IN keep | r.tail_mention_ids[i]],
+    r.evidence_scores = [i IN keep | r.evidence_scores[i]]
+SET r.evidence_count = size(r.document_ids)
+WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS touched
+FOREACH (x IN empty | DELETE x)
+RETURN touched
+"""
+
+_MENTION_BATCH = """
+MATCH (m:Mention) WHERE m.document_id IN $ids
+WITH m LIMIT $limit
+OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
+RETURN collect(DISTINCT m.id) AS mention_ids, collect(DISTINCT e.id) AS entity_ids
+"""
+
+_DELETE_MENTIONS = "UNWIND $ids AS id MATCH (m:Mention {id: id}) DETACH DELETE m"
+
+_RECOUNT_MENTIONS = """
+UNWIND $ids AS id
+MATCH (e:Entity {id: id})
+OPTIONAL MATCH (e)<-[:REFERS_TO]-(m:Mention)
+WITH e, count(m) AS n
+SET e.mention_count = n
+WITH e, n WHERE n = 0
+RETURN e.id AS id, coalesce(e.keys, []) AS keys
+"""
+
+_DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
+
+_UNINDEX_KEYS = f"""
+UNWIND $rows AS r
+MATCH (k:{_quote(KEY_LABEL)} {{key: r.key}})
+SET k.entity_ids = [i IN coalesce(k.entity_ids, []) WHERE NOT i IN r.ids]
+WITH k WHERE size(k.entity_ids) = 0
+DELETE k
+"""
+
+_INDEX_KEYS = f"""
+UNWIND $rows AS r
+MERGE (k:{_quote(KEY_LABEL)} {{key: r.key}})
+SET k.entity_ids = coalesce(k.entity_ids, [])
+    + [i IN r.ids WHERE NOT i IN coalesce(k.entity_ids, [])]
+"""
+
+_DELETE_CHUNKS = """
+MATCH (c:Chunk) WHERE c.document_id IN $ids
+WITH c LIMIT $limit
+DETACH DELETE c
+RETURN count(*) AS n
+"""
+
+_WRITE_CHUNKS = "UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) SET c += r.props"
+
+_LINK_CHUNKS = """
+UNWIND $rows AS r
+MATCH (a:Chunk {id: r.first}) MATCH (b:Chunk {id: r.second})
+MERGE (a)-[:NEXT]->(b)
+"""
+
+_WRITE_MENTIONS = """
+UNWIND $rows AS r
+MERGE (m:Mention {id: r.id}) SET m += r.props
+WITH m, r
+MATCH (c:Chunk {id: r.props.chunk_id})
+MERGE (m)-[:IN_CHUNK]->(c)
+"""
+
+_LINK_MENTIONS = """
+UNWIND $rows AS r
+MATCH (m:Mention {id: r.mention_id}) MATCH (e:Entity {id: r.entity_id})
+MERGE (m)-[:REFERS_TO]->(e)
+"""
+
+
+def _write_entities_query(label: str) -> str:
+    # MERGE with both labels at once: adding a label to an existing node (SET e:Label) is
+    # not portable, and an entity id always belongs to one type, so this never misses.
+    return f"""
+UNWIND $rows AS r
+MERGE (e:Entity:{_quote(label)} {{id: r.id}})
+SET e.name = r.name, e.type = r.type, e.label = r.label,
+    e.aliases = coalesce(e.aliases, []) + [a IN r.aliases WHERE NOT a IN coalesce(e.aliases, [])],
+    e.keys = coalesce(e.keys, []) + [k IN r.keys WHERE NOT k IN coalesce(e.keys, [])]
+"""
+
+
+def _write_relations_query(rel_type: str) -> str:
+    # Entries of this row's documents are dropped before appending, so re-running the
+    # statement (a retry after a lost commit acknowledgement) never duplicates evidence.
+    return f"""
+UNWIND $rows AS r
+MATCH (a:Entity {{id: r.head_id}}) MATCH (b:Entity {{id: r.tail_id}})
+MERGE (a)-[e:{_quote(rel_type)} {{id: r.id}}]->(b)
+WITH e, r, coalesce(e.document_ids, []) AS old
+WITH e, r, [i IN range(0, size(old) - 1) WHERE NOT old[i] IN r.own_documents] AS keep
+SET e.type = r.type,
+    e.score = CASE WHEN e.score IS NULL OR r.score > e.score THEN r.score ELSE e.score END,
+    e.document_ids = [i IN keep | e.document_ids[i]] + r.document_ids,
+    e.chunk_ids = [i IN keep | e.chunk_ids[i]] + r.chunk_ids,
+    e.head_mention_ids = [i IN keep | e.head_mention_ids[i]] + r.head_mention_ids,
+    e.tail_mention_ids = [i IN keep | e.tail_mention_ids[i]] + r.tail_mention_ids,
+    e.evidence_scores = [i IN keep | e.evidence_scores[i]] + r.evidence_scores
+SET e.evidence_count = size(e.document_ids)
+RETURN count(e) AS n
+"""
+
+
+_WRITE_DOCUMENTS = """
+UNWIND $rows AS r
+MERGE (d:Document {id: r.id}) SET d += r.props
+WITH d
+MATCH (c:Chunk {document_id: d.id})
+MERGE (c)-[:PART_OF]->(d)
+"""
+
+
+# ----------------------------------------------------------------------------------------
+# Planning: DocumentGraphs -> rows grouped by label / type, validated before any write.
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """The rows of one group of documents, ready for UNWIND."""
+
+    document_ids: list[str] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    next_links: list[dict[str, str]] = field(default_factory=list)
+    mentions: list[dict[str, Any]] = field(default_factory=list)
+    entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # label -> id
+    links: list[dict[str, str]] = field(default_factory=list)  # mention -> entity
+    relations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # type -> id
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    def size(self) -> int:
+        return (
+            len(self.chunks)
+            + len(self.mentions)
+            + sum(len(v) for v in self.entities.values())
+            + sum(len(v) for v in self.relations.values())
+        )
+
+
+def _add_graph(plan: _Plan, graph: DocumentGraph, document_props: dict[str, Any]) -> None:
+    """Validate one document's graph and add its rows to ``plan`` (merging shared ids).
+
+    Raises :class:`InvalidTypeName` naming the document before anything is written.
+    """
+    doc = graph.document
+    entity_labels: dict[str, str] = {}
+    for entity in graph.entities:
+        try:
+            entity_labels[entity.id] = entity_label(entity.type)
+        except InvalidTypeName as exc:
+            raise InvalidTypeName(f"document {doc.id} ({doc.source}): {exc}") from exc
+        _quote(entity_labels[entity.id])
+    relation_types: dict[str, str] = {}
+    for relation in graph.relations:
+        try:
+            relation_types[relation.id] = relation_label(relation.type)
+        except InvalidTypeName as exc:
+            raise InvalidTypeName(f"document {doc.id} ({doc.source}): {exc}") from exc
+        _quote(relation_types[relation.id])
+
+    plan.document_ids.append(doc.id)
+    chunks = sorted(graph.chunks, key=lambda c: c.index)
+    for chunk in chunks:
+        plan.chunks.append(
+            {
+                "id": chunk.id,
+                "props": {
+                    "document_id": chunk.document_id,
+                    "index": chunk.index,
+                    "start": chunk.start,
+                    "end": chunk.end,
+                    "text": chunk.text,
+                },
+            }
+        )
+    plan.next_links += [
+        {"first": a.id, "second": b.id} for a, b in zip(chunks, chunks[1:], strict=False)
+    ]
+
+    for m in graph.mentions:
+        plan.mentions.append(
+            {
+                "id": m.id,
+                "props": {
+                    "document_id": m.document_id,
+                    "chunk_id": m.chunk_id,
+                    "start": m.start,
+                    "end": m.end,
+                    "text": m.text,
+                    "label": m.label,
+                    "score": m.score,
+                },
+            }
+        )
+        if m.entity_id is not None:
+            plan.links.append({"mention_id": m.id, "entity_id": m.entity_id})
+
+    for entity in graph.entities:
+        label = entity_labels[entity.id]
+        row = plan.entities.setdefault(label, {}).get(entity.id)
+        if row is None:
+            plan.entities[label][entity.id] = {
+                "id": entity.id,
+                "name": entity.name,
+                "type": entity.type,
+                "label": label,
+                "aliases": _union(entity.aliases),
+                "keys": _union(entity.keys),
+            }
+        else:  # the same entity in several documents of this group: as if written in turn
+            row["name"] = entity.name
+            row["aliases"] = _union(row["aliases"], entity.aliases)
+            row["keys"] = _union(row["keys"], entity.keys)
+
+    for relation in graph.relations:
+        rel_type = relation_types[relation.id]
+        row = plan.relations.setdefault(rel_type, {}).get(relation.id)
+        if row is None:
+            row = plan.relations[rel_type][relation.id] = {
+                "id": relation.id,
+                "head_id": relation.head_id,
+                "tail_id": relation.tail_id,
+                "type": relation.type,
+                "score": relation.score,
+                "own_documents": [],
+                "document_ids": [],
+                "chunk_ids": [],
+                "head_mention_ids": [],
+                "tail_mention_ids": [],
+                "evidence_scores": [],
+            }
+        row["score"] = max(row["score"], relation.score)
+        row["own_documents"] = _union(row["own_documents"], [doc.id])
+        for ev in relation.evidence:
+            row["document_ids"].append(ev.document_id)
+            row["chunk_ids"].append(ev.chunk_id)
+            row["head_mention_ids"].append(ev.head_mention_id)
+            row["tail_mention_ids"].append(ev.tail_mention_id)
+            row["evidence_scores"].append(ev.score)
+        # Evidence may name other documents; drop their old entries on a re-run as well.
+        row["own_documents"] = _union(row["own_documents"], row["document_ids"])
+
+    plan.documents.append({"id": doc.id, "props": document_props})
+
+
+# ----------------------------------------------------------------------------------------
+# The store
+# ----------------------------------------------------------------------------------------
+
+
+class Neo4jStore(GraphStore):
+    """A knowledge graph in Neo4j 5 (or another Bolt server that speaks plain Cypher 5).
+
+    Args:
+        uri: ``bolt://``, ``neo4j://`` or ``neo4j+s://`` address of the server.
+        user: user name; defaults to ``$NEO4J_USERNAME``, then ``neo4j``.
+        password: defaults to ``$NEO4J_PASSWORD``. Never logged nor shown in errors.
+        database: defaults to ``$NEO4J_DATABASE``, then the server's default database.
+        batch_size: rows per ``UNWIND`` transaction (and about how many rows a group of
+            documents holds before it is written).
+        max_retries: further attempts of a transaction after a transient failure.
+        retry_wait: first back-off in seconds; it doubles on each attempt ...
+        retry_max_wait: ... up to this cap.
+
+    Example::
+
+        with Neo4jStore("bolt://localhost:7687", "neo4j", "secret") as store:
+            store.setup_schema()
+            store.write_documents(graphs)
+            print(store.counts())
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        batch_size: int = 1000,
+        max_retries: int = 5,
+        *,
+        retry_wait: float = 0.5,
+        retry_max_wait: float = 10.0,
+    ) -> None:
+        if not is_bolt_uri(uri):
+            raise ValueError(
+                f"store {uri!r} is not a Bolt URI: use bolt://, neo4j:// or neo4j+s:// "
+                "(e.g. bolt://localhost:7687)"
+            )
+        if "@" in uri.partition("://")[2].split("/", 1)[0]:
+            raise ValueError(
+                "put credentials in --user/--password or NEO4J_USERNAME/NEO4J_PASSWORD, "
+                "not in the store URI"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {max_retries}")
+        self.uri = uri
+        self.user = user or os.environ.get("NEO4J_USERNAME") or "neo4j"
+        self._password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
+        self.database = database or os.environ.get("NEO4J_DATABASE") or None
+        self.batch_size = batch_size
+        self.max_retries = max_retries
+        self.retry_wait = retry_wait
+        self.retry_max_wait = retry_max_wait
+        self._driver: neo4j.Driver | None = None
+
+    def __repr__(self) -> str:  # no password here, ever
+        return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _where(self) -> str:
+        db = f" database {self.database!r}" if self.database else ""
+        return f"{self.uri}{db} as user {self.user!r}"
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
+
+    def open(self) -> None:
+        """Connect and run ``RETURN 1``; raise :class:`StoreError` with a clear cause."""
+        if self._driver is not None:
+            return
+        if not self._password:
+            raise StoreError(f"no password for {self._where()}: pass one or set NEO4J_PASSWORD")
+        try:
+            # The driver's own retry loop is turned off: tenacity (see _retrying) is the one
+            # retry policy, so attempts are bounded, logged and end in a clear error.
+            driver = GraphDatabase.driver(
+                self.uri, auth=(self.user, self._password), max_transaction_retry_time=0
+            )
+        except (ConfigurationError, ValueError) as exc:
+            raise StoreError(f"invalid Bolt URI {self.uri!r}: {self._redact(str(exc))}") from None
+        try:
+            driver.verify_connectivity()
+            with driver.session(database=self.database) as session:
+                session.run("RETURN 1 AS ok").consume()
+        except AuthError:
+            driver.close()
+            raise StoreError(
+                f"authentication failed at {self._where()}: wrong user name or password "
+                "(check --user/--password or NEO4J_USERNAME/NEO4J_PASSWORD)"
+            ) from None
+        except ServiceUnavailable as exc:
+            driver.close()
+            raise StoreError(
+                f"cannot reach a Bolt server at {self.uri}: is it running and is the address "
+                f"right? ({self._redact(str(exc)).splitlines()[0]})"
+            ) from None
+        except Neo4jError as exc:
+            driver.close()
+            if exc.code and "DatabaseNotFound" in exc.code:
+                raise StoreError(
+                    f"database {self.database!r} does not exist on {self.uri} "
+                    "(check --database or NEO4J_DATABASE)"
+                ) from None
+            raise StoreError(
+                f"connection check failed at {self._where()}: {self._redact(str(exc))}"
+            ) from None
+        except DriverError as exc:
+            driver.close()
+            raise StoreError(
+                f"connection check failed at {self._where()}: {self._redact(str(exc))}"
+            ) from None
+        self._driver = driver
+        logger.info("connected to %s", self._where())
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    @property
+    def driver(self) -> neo4j.Driver:
+        if self._driver is None:
+            raise StoreError("the store is not open: use 'with Neo4jStore(...) as store:'")
+        return self._driver
+
+    # -- transactions with retries ----------------------------------------------------------
+
+    def _retrying(self, what: str) -> Retrying:
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "%s failed (attempt %d of %d), retrying: %s",
+                what,
+                state.attempt_number,
+                self.max_retries + 1,
+                self._redact(f"{type(exc).__name__}: {exc}"),
+            )
+
+        return Retrying(
+            retry=retry_if_exception_type(RETRYABLE),
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=wait_exponential(multiplier=self.retry_wait, max=self.retry_max_wait),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+
+    def _transaction(
+        self, work: Callable[[ManagedTransaction], Any], what: str, *, write: bool = True
+    ) -> Any:
+        """Run ``work`` in a managed transaction, retrying transient failures."""
+        for attempt in self._retrying(what):
+            with attempt, self.driver.session(database=self.database) as session:
+                run = session.execute_write if write else session.execute_read
+                return run(work)
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
+
+    def _write_rows(self, query: str, rows: Sequence[Any], what: str) -> None:
+        """``UNWIND $rows`` in transactions of ``batch_size`` rows."""
+        for batch in _batches(rows, self.batch_size):
+            self._transaction(lambda tx, b=batch: tx.run(query, rows=b).consume(), what)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def setup_schema(self) -> None:
+        """Run ``cypher/schema.cypher``: constraints and indexes, all ``IF NOT EXISTS``."""
+        path = _schema_file()
+        for statement in schema_statements(path.read_text(encoding="utf-8")):
+            try:
+                # Schema commands cannot share a transaction with writes: auto-commit each.
+                for attempt in self._retrying("schema set-up"):
+                    with attempt, self.driver.session(database=self.database) as session:
+                        session.run(statement).consume()
+            except Neo4jError as exc:
+                raise StoreError(f"schema statement failed ({path}): {statement}: {exc}") from exc
+        logger.info("schema ready (%s)", path)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_documents(self, graphs: Iterable[DocumentGraph]) -> None:
+        """Replace each document's previous evidence and write its graph.
+
+        Documents are written in groups of about ``batch_size`` rows. A group that fails
+        after all retries raises :class:`WriteError` naming its documents (earlier groups
+        stay written, later ones are not attempted); an invalid entity or relation type
+        raises :class:`~kgbuild.schema.InvalidTypeName` before the group is touched.
+        """
+        plan = _Plan()
+        for graph in graphs:
+            _add_graph(plan, graph, self._document_props(graph))
+            if plan.size() >= self.batch_size:
+                self._write_plan(plan)
+                plan = _Plan()
+        if plan.document_ids:
+            self._write_plan(plan)
+
+    def _document_props(self, graph: DocumentGraph) -> dict[str, Any]:
+        doc = graph.document
+        props = {
+            "source": doc.source,
+            "content_hash": doc.content_hash,
+            "text": doc.text,
+            "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str),
+            "kgbuild_version": __version__,
+            "model_id": self.model_id,
+            "schema_fingerprint": self.schema_fingerprint,
+            "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "chunk_count": len(graph.chunks),
+        }
+        return {k: v for k, v in props.items() if v is not None}
+
+    def _write_plan(self, plan: _Plan) -> None:
+        ids = plan.document_ids
+        try:
+            self._remove(ids)
+            self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
+            self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
+            self._write_rows(_WRITE_MENTIONS, plan.mentions, "writing mentions")
+            self._write_entities(plan)
+            for rel_type, rows in plan.relations.items():
+                self._write_relations(rel_type, list(rows.values()))
+            self._write_rows(_WRITE_DOCUMENTS, plan.documents, "writing documents")
+        except (Neo4jError, DriverError) as exc:
+            raise WriteError(
+                f"writing {len(ids)} document(s) failed (transient errors retried up to "
+                f"{self.max_retries} times); they are not committed and the next run writes "
+                f"them again "
+                f"({_name_ids(ids)}): {self._redact(f'{type(exc).__name__}: {exc}')}",
+                ids,
+            ) from exc
+        logger.debug("wrote %d document(s), %d rows", len(ids), plan.size())
+
+    def _write_entities(self, plan: _Plan) -> None:
+        entity_ids = {eid for rows in plan.entities.values() for eid in rows}
+        links_by_entity: dict[str, list[dict[str, str]]] = {}
+        for link in plan.links:
+            links_by_entity.setdefault(link["entity_id"], []).append(link)
+        for label, by_id in plan.entities.items():
+            query = _write_entities_query(label)
+            for batch in _batches(list(by_id.values()), self.batch_size):
+                ids = [r["id"] for r in batch]
+                links = [link for i in ids for link in links_by_entity.get(i, [])]
+                keys = _key_rows((key, r["id"]) for r in batch for key in r["keys"])
+
+                # One transaction per batch: an entity is never left behind without the
+                # REFERS_TO edges that make the clean-up of its documents find it.
+                def work(
+                    tx: ManagedTransaction, q=query, b=batch, links=links, ids=ids, keys=keys
+                ) -> None:
+                    tx.run(q, rows=b).consume()
+                    tx.run(_LINK_MENTIONS, rows=links).consume()
+                    tx.run(_RECOUNT_MENTIONS, ids=ids).consume()
+                    tx.run(_INDEX_KEYS, rows=keys).consume()
+
+                self._transaction(work, f"writing {label} entities")
+        # Mentions resolved to entities already in the store but not in these graphs.
+        outside = [link for link in plan.links if link["entity_id"] not in entity_ids]
+        for batch in _batches(outside, self.batch_size):
+
+            def relink(tx: ManagedTransaction, b=batch) -> None:
+                tx.run(_LINK_MENTIONS, rows=b).consume()
+                tx.run(_RECOUNT_MENTIONS, ids=_union(r["entity_id"] for r in b)).consume()
+
+            self._transaction(relink, "linking mentions to existing entities")
+
+    def _write_relations(self, rel_type: str, rows: list[dict[str, Any]]) -> None:
+        query = _write_relations_query(rel_type)
+        for batch in _batches(rows, self.batch_size):
+            written = self._transaction(
+                lambda tx, b=batch: tx.run(query, rows=b).single()["n"],
+                f"writing {rel_type} relations",
+            )
+            if written < len(batch):
+                logger.warning(
+                    "%d of %d %s relations skipped: their head or tail entity is not in the store",
+                    len(batch) - written,
+                    len(batch),
+                    rel_type,
+                )
+
+    # -- removal ----------------------------------------------------------------------------
+
+    def delete_documents(self, document_ids: Iterable[str]) -> None:
+        """Remove documents with their chunks, mentions and relation evidence (see base)."""
+        ids = _union(document_ids)
+        for batch in _batches(ids, self.batch_size):
+            try:
+                self._remove(list(batch))
+            except (Neo4jError, DriverError) as exc:
+                raise StoreError(
+                    f"deleting documents failed ({_name_ids(batch)}): "
+                    f"{self._redact(f'{type(exc).__name__}: {exc}')}"
+                ) from exc
+
+    def _remove(self, ids: list[str]) -> None:
+        """Remove what the store holds of these documents; each step is idempotent."""
+        limit = self.batch_size
+        self._transaction(
+            lambda tx: tx.run(_DELETE_DOCUMENTS, ids=ids).consume(), "removing documents"
+        )
+        while self._transaction(
+            lambda tx: tx.run(_STRIP_EVIDENCE, ids=ids, limit=limit).single()["touched"],
+            "removing relation evidence",
+        ):
+            pass
+
+        def mentions(tx: ManagedTransaction) -> int:
+            # Mentions and their entities' counts change in one transaction, so an entity
+            # never keeps a count (or survives) without the mentions behind it.
+            found = tx.run(_MENTION_BATCH, ids=ids, limit=limit).single()
+            if not found["mention_ids"]:
+                return 0
+            tx.run(_DELETE_MENTIONS, ids=found["mention_ids"]).consume()
+            orphans = tx.run(_RECOUNT_MENTIONS, ids=found["entity_ids"]).data()
+            if orphans:
+                tx.run(
+                    _UNINDEX_KEYS, rows=_key_rows((k, o["id"]) for o in orphans for k in o["keys"])
+                ).consume()
+                tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
+            return len(found["mention_ids"])
+
+        while self._transaction(mentions, "removing mentions"):
+            pass
+        while self._transaction(
+            lambda tx: tx.run(_DELETE_CHUNKS, ids=ids, limit=limit).single()["n"],
+            "removing chunks",
+        ):
+            pass
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def document_states(self) -> dict[str, DocumentState]:
+        rows = self.query(
+            "MATCH (d:Document) RETURN d.id AS id, d.source AS source, "
+            "d.content_hash AS content_hash, d.model_id AS model_id, "
+            "d.schema_fingerprint AS schema_fingerprint"
+        )
+        return {row["id"]: DocumentState(**row) for row in rows}
+
+    def find_entities(self, keys: Iterable[str]) -> list[Entity]:
+        wanted = _union(keys)
+        if not wanted:
+            return []
+        rows = self.query(
+            f"UNWIND $keys AS key MATCH (k:{_quote(KEY_LABEL)} {{key: key}}) "
+            "UNWIND k.entity_ids AS id MATCH (e:Entity {id: id}) "
+            "RETURN DISTINCT e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases, "
+            "e.mention_count AS mention_count, e.keys AS keys ORDER BY id",
+            {"keys": wanted},
+        )
+        return [
+            Entity(
+                id=r["id"],
+                name=r["name"],
+                type=r["type"],
+                aliases=r["aliases"] or [],
+                mention_count=r["mention_count"] or 0,
+                keys=r["keys"] or [],
+            )
+            for r in rows
+        ]
+
+    def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query; rows as dicts of column -> plain Python values.
+
+        Nodes and relationships come back as dicts of their properties, paths as lists of
+        node dicts.
+        """
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            result = tx.run(cypher, parameters or {})
+            return [{k: _plain(v) for k, v in record.items()} for record in result]
+
+        try:
+            return self._transaction(work, "query", write=False)
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"query failed: {self._redact(str(exc))}\n{cypher}") from exc
+
+    def counts(self) -> dict[str, int]:
+        row = self.query(
+            "CALL { MATCH (n:Document) RETURN count(n) AS documents } "
+            "CALL { MATCH (n:Chunk) RETURN count(n) AS chunks } "
+            "CALL { MATCH (n:Mention) RETURN count(n) AS mentions } "
+            "CALL { MATCH (n:Entity) RETURN count(n) AS entities } "
+            "CALL { MATCH (:Entity)-[r]->(:Entity) RETURN count(r) AS relations } "
+            "RETURN documents, chunks, mentions, entities, relations"
+        )[0]
+        return {k: int(v) for k, v in row.items()}
+
+
+def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """(key, entity id) pairs as one row per key, so no statement touches a key node twice."""
+    by_key: dict[str, list[str]] = {}
+    for key, entity_id in pairs:
+        ids = by_key.setdefault(key, [])
+        if entity_id not in ids:
+            ids.append(entity_id)
+    return [{"key": k, "ids": v} for k, v in by_key.items()]
+
+
+def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
+    head = ", ".join(ids[:shown])
+    return f"documents {head}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
