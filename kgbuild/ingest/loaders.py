@@ -160,33 +160,48 @@ def iter_documents(
 
 
 def _walk(folder: Path, options: LoadOptions) -> Iterator[Path]:
-    """Files under ``folder`` that the options select, depth first, sorted by name."""
-    include = [_glob_regex(p) for p in options.include or []]
-    exclude = [_glob_regex(p) for p in options.exclude or []]
-    for dirpath, dirnames, filenames in os.walk(folder):
-        rel_dir = Path(dirpath).relative_to(folder).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        # Prune in place so os.walk never descends into skipped folders.
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if (options.hidden or not d.startswith("."))
-            and not any(rx.match(prefix + d) for rx in exclude)
-        )
-        for name in sorted(filenames):
-            rel = prefix + name
-            if not options.hidden and name.startswith("."):
-                continue
-            if include and not any(rx.match(rel) for rx in include):
-                continue
-            if any(rx.match(rel) for rx in exclude):
-                continue
-            yield Path(dirpath) / name
+    """Files under ``folder`` that the options select, in sorted path order, lazily.
+
+    Entries of each folder are sorted by name and folders are entered where
+    they sort, so the order is that of the sorted relative paths. Symbolic
+    links to folders are not followed (no cycles).
+    """
+    include = [_glob_regex(p, contents=False) for p in options.include or []]
+    exclude = [_glob_regex(p, contents=True) for p in options.exclude or []]
+    # A stack of iterators over sorted folder entries, instead of recursion.
+    stack = [iter(_sorted_entries(folder))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        if not options.hidden and entry.name.startswith("."):
+            continue
+        rel = Path(entry.path).relative_to(folder).as_posix()
+        if any(rx.match(rel) for rx in exclude):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            stack.append(iter(_sorted_entries(Path(entry.path))))
+        elif not include or any(rx.match(rel) for rx in include):
+            yield Path(entry.path)
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as err:
+        logger.warning("cannot list folder %s: %s", folder, err.strerror or err)
+        return []
 
 
 @lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a glob (``*``, ``**``, ``?``, ``[...]``) to a regex over a relative POSIX path."""
+def _glob_regex(pattern: str, contents: bool) -> re.Pattern[str]:
+    """Compile a glob (``*``, ``**``, ``?``, ``[...]``) to a regex over a relative POSIX path.
+
+    With ``contents``, a pattern that matches a folder also matches everything
+    inside it (``build`` or ``build/**`` excludes the whole folder).
+    """
     pattern = pattern.strip().lstrip("/")
     if pattern.startswith("./"):
         pattern = pattern[2:]
@@ -216,8 +231,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(c))
             i += 1
-    # A pattern naming a folder ("build/**" or "build") also matches everything inside it.
-    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
+    return re.compile("".join(out) + ("(?:/.*)?" if contents else "") + r"\Z", re.DOTALL)
 
 
 # --- one file ---------------------------------------------------------------------------------
