@@ -1,3 +1,62 @@
-"""kgbuild: documents in, a provenance-rich knowledge graph out."""
+"""kgbuild: documents in, a provenance-rich knowledge graph out.
+
+The public API, imported lazily so that ``import kgbuild`` stays fast (no torch)::
+
+    import kgbuild
+
+    summary = kgbuild.build("docs/", store="graph.json")        # files -> graph
+    found = kgbuild.extract_text("Ada Lovelace was born in London.")  # text -> entities, triplets
+    builder = kgbuild.KnowledgeGraphBuilder("graph.json", entity_types=["person"])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+#: Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "build": "kgbuild.pipeline.api",
+    "extract_text": "kgbuild.pipeline.api",
+    "TextExtraction": "kgbuild.pipeline.api",
+    "KnowledgeGraphBuilder": "kgbuild.pipeline.builder",
+    "BuildConfig": "kgbuild.pipeline.builder",
+    "IngestSummary": "kgbuild.pipeline.summary",
+    "Schema": "kgbuild.schema",
+    "open_store": "kgbuild.store",
+}
+
+__all__ = [
+    "BuildConfig",
+    "IngestSummary",
+    "KnowledgeGraphBuilder",
+    "Schema",
+    "TextExtraction",
+    "__version__",
+    "build",
+    "extract_text",
+    "open_store",
+]
+
+if TYPE_CHECKING:
+    from kgbuild.pipeline.api import TextExtraction, build, extract_text
+    from kgbuild.pipeline.builder import BuildConfig, KnowledgeGraphBuilder
+    from kgbuild.pipeline.summary import IngestSummary
+    from kgbuild.schema import Schema
+    from kgbuild.store import open_store
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kgbuild' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,595 @@
+"""The ingestion pipeline: documents in, a provenance-rich knowledge graph out.
+
+:class:`KnowledgeGraphBuilder` wires the stages together and streams documents
+through them, so memory holds one batch at a time, whatever the collection size::
+
+    load (kgbuild.ingest.loaders)     files -> Document, or LoadFailure
+      -> skip unchanged               compare with store.document_states()
+      -> chunk (kgbuild.ingest.chunker)   token-budgeted by the extractor
+      -> extract (kgbuild.pipeline.extraction)  batches of chunks from several documents
+      -> resolve (kgbuild.resolve)    mentions -> entities, per document
+      -> assemble relations           mention pairs -> entity pairs, with evidence
+      -> write (kgbuild.store)        DocumentGraph batches; one bad document never stops the rest
+
+The ingestion state lives in the store (each Document node records its content
+hash, model id and schema fingerprint), so any machine can continue where
+another stopped, and an unchanged document is skipped without running the
+extractor.
+
+Example::
+
+    from kgbuild import KnowledgeGraphBuilder
+
+    builder = KnowledgeGraphBuilder("graph.json", entity_types=["person", "organization"],
+                                    relation_types=["works for"])
+    summary = builder.ingest(["docs/"])
+    print(summary.render())
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgbuild.extract.base import Extraction, Extractor
+from kgbuild.ids import mention_id, relation_id
+from kgbuild.ingest.chunker import ChunkerConfig, chunk_document
+from kgbuild.ingest.loaders import LoadFailure, LoadOptions, iter_documents
+from kgbuild.pipeline.extraction import (
+    DocumentExtraction,
+    ExtractionError,
+    merge_chunk_extractions,
+    run_extractor,
+)
+from kgbuild.pipeline.progress import StageProgress
+from kgbuild.pipeline.summary import DocumentFailure, IngestSummary
+from kgbuild.resolve.config import ResolverConfig
+from kgbuild.schema import Schema
+from kgbuild.store.base import DocumentState, GraphStore
+from kgbuild.types import (
+    Chunk,
+    Document,
+    DocumentGraph,
+    Mention,
+    Relation,
+    RelationEvidence,
+)
+
+__all__ = ["BuildConfig", "KnowledgeGraphBuilder", "PipelineError"]
+
+logger = logging.getLogger(__name__)
+
+
+class PipelineError(RuntimeError):
+    """An internal inconsistency (a bug, not bad input): the run stops."""
+
+
+class BuildConfig(BaseModel):
+    """Everything that decides what :class:`KnowledgeGraphBuilder` extracts and how.
+
+    Example::
+
+        BuildConfig(schema=Schema(entity_types=["person", "company"],
+                                  relation_types=["works for"]),
+                    chunker=ChunkerConfig(overlap_tokens=16), prune=True)
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_: Schema = Field(
+        default_factory=Schema,
+        alias="schema",
+        description="Entity and relation types (default: kgbuild.schema's defaults).",
+    )
+    chunker: ChunkerConfig = Field(default_factory=ChunkerConfig)
+    load: LoadOptions = Field(default_factory=LoadOptions)
+    resolver: ResolverConfig = Field(default_factory=ResolverConfig)
+    batch_size: int = Field(
+        default=16, ge=1, description="Chunks per extractor call (from one or more documents)."
+    )
+    write_batch_size: int = Field(
+        default=32, ge=1, description="Documents written to the store per call, at most."
+    )
+    entity_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Minimum entity score (None: the model's default)."
+    )
+    relation_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Minimum relation score (None: the model's default)."
+    )
+    reextract: bool = Field(
+        default=False,
+        description="Re-extract unchanged documents that an earlier model or schema extracted.",
+    )
+    prune: bool = Field(
+        default=False,
+        description="Remove documents from the store that are no longer in the input.",
+    )
+
+    @property
+    def schema(self) -> Schema:
+        """The schema (the field is ``schema_``, aliased ``schema``: BaseModel owns that name)."""
+        return self.schema_
+
+
+@dataclass
+class _Work:
+    """A document on its way through the pipeline."""
+
+    document: Document
+    status: str  # new, changed or reextracted
+    chunks: list[Chunk] = field(default_factory=list)
+    tokens: int = 0
+
+
+@dataclass
+class _Run:
+    """Counters of one ingest run (turned into an IngestSummary at the end)."""
+
+    summary: IngestSummary
+    entity_ids: set[str] = field(default_factory=set)
+    relation_ids: set[str] = field(default_factory=set)
+    started: float = field(default_factory=time.perf_counter)
+
+    def fail(self, source: str, stage: str, reason: str) -> None:
+        logger.warning("failed (%s): %s: %s", stage, source, reason)
+        self.summary.failures.append(DocumentFailure(source=source, stage=stage, reason=reason))
+        self.summary.documents.failed += 1
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = self.summary.seconds
+            setattr(seconds, stage, getattr(seconds, stage) + time.perf_counter() - t0)
+
+
+class KnowledgeGraphBuilder:
+    """Build (and keep up to date) a knowledge graph from document files.
+
+    Args:
+        store: A :class:`~kgbuild.store.base.GraphStore`, or a store string for
+            :func:`kgbuild.store.open_store` (a path ending in ``.json`` for NetworkX,
+            or a ``bolt://`` / ``neo4j://`` / ``neo4j+s://`` URI). A store you pass as
+            an object is yours to open and close (``with open_store(...) as store:``);
+            a store string is opened and closed by each :meth:`ingest`.
+        entity_types: Entity type phrases; override ``config.schema.entity_types``.
+        relation_types: Relation type phrases; override ``config.schema.relation_types``.
+        extractor: Any :class:`~kgbuild.extract.base.Extractor`; default: the model
+            shipped with kgbuild (loaded on first use), or ``model_dir``.
+        config: A :class:`BuildConfig`; defaults for everything not given.
+        model_dir: A checkpoint folder to load the extractor from (when ``extractor`` is None).
+        progress: Show progress bars on stderr: True, False, or None (only on a terminal).
+    """
+
+    def __init__(
+        self,
+        store: GraphStore | str | Path,
+        entity_types: Sequence[str] | None = None,
+        relation_types: Sequence[str] | None = None,
+        extractor: Extractor | None = None,
+        config: BuildConfig | None = None,
+        *,
+        model_dir: str | Path | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        config = config or BuildConfig()
+        if entity_types is not None or relation_types is not None:
+            schema = config.schema
+            update: dict[str, Any] = {}
+            if entity_types is not None:
+                update["entity_types"] = list(entity_types)
+            if relation_types is not None:
+                update["relation_types"] = list(relation_types)
+            # Re-validate: the type names become graph labels.
+            new_schema = Schema.model_validate({**schema.model_dump(), **update})
+            config = config.model_copy(update={"schema_": new_schema})
+        self.config = config
+        self.store = store
+        self.model_dir = model_dir
+        self.progress = progress
+        self._extractor = extractor
+        self._resolver = None
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def schema(self) -> Schema:
+        return self.config.schema
+
+    @property
+    def extractor(self) -> Extractor:
+        """The extractor, loaded on first use."""
+        if self._extractor is None:
+            from kgbuild.pipeline.api import load_pipeline_extractor
+
+            self._extractor = load_pipeline_extractor(self.model_dir)
+        return self._extractor
+
+    def ingest(self, paths: Iterable[str | Path] | str | Path) -> IngestSummary:
+        """Bring the store up to date with the documents under ``paths``.
+
+        New and changed documents are extracted and written; unchanged ones are
+        skipped; documents in the store that are no longer in the input are
+        reported as deleted (and removed when ``config.prune``). A document that
+        cannot be loaded, extracted or written is reported in
+        ``summary.failures`` and the run goes on; what the store held for it
+        stays as it was.
+
+        Returns:
+            An :class:`~kgbuild.pipeline.summary.IngestSummary`.
+        """
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        paths = list(paths)
+        with self._open_store() as store:
+            return self._ingest(store, paths)
+
+    # -- the run -------------------------------------------------------------------------
+
+    @contextmanager
+    def _open_store(self) -> Iterator[GraphStore]:
+        if isinstance(self.store, GraphStore):
+            yield self.store
+            return
+        from kgbuild.store import open_store
+
+        with open_store(str(self.store)) as store:
+            yield store
+
+    def _ingest(self, store: GraphStore, paths: list[str | Path]) -> IngestSummary:
+        extractor = self.extractor
+        fingerprint = self.schema.fingerprint()
+        run = _Run(
+            IngestSummary(
+                store=_describe(self.store),
+                model_id=extractor.model_id,
+                schema_fingerprint=fingerprint,
+            )
+        )
+        store.model_id = extractor.model_id
+        store.schema_fingerprint = fingerprint
+        store.setup_schema()
+        states = store.document_states()
+        resolver = self._get_resolver()
+        resolver.reset()
+        budget = self.config.chunker.resolve_max_tokens(
+            extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types)
+        )
+        logger.info(
+            "ingesting %s into %s with %s (%d text tokens per chunk)",
+            ", ".join(str(p) for p in paths),
+            run.summary.store,
+            extractor.model_id,
+            budget,
+        )
+
+        seen: set[str] = set()
+        failed_sources: list[str] = []
+        batch: list[_Work] = []
+        batch_chunks = 0
+        with StageProgress(self.progress) as progress:
+            documents = iter_documents(paths, self.config.load)
+            while True:
+                with run.timed("load"):
+                    item = next(documents, None)
+                if item is None:
+                    break
+                progress.advance("load")
+                if isinstance(item, LoadFailure):
+                    failed_sources.append(item.source)
+                    run.fail(item.source, "load", item.reason)
+                    continue
+                if item.id in seen:  # the loader already drops files named twice
+                    continue
+                seen.add(item.id)
+                status = self._status(item, states.get(item.id), extractor.model_id, fingerprint)
+                if status == "unchanged":
+                    run.summary.documents.unchanged += 1
+                    continue
+                work = self._chunk(item, status, budget, run)
+                if work is None:
+                    continue
+                batch.append(work)
+                batch_chunks += len(work.chunks)
+                if batch_chunks >= self.config.batch_size or len(batch) >= (
+                    self.config.write_batch_size
+                ):
+                    self._process(batch, store, run, progress)
+                    batch, batch_chunks = [], 0
+            if batch:
+                self._process(batch, store, run, progress)
+
+        self._handle_deleted(store, states, seen, failed_sources, paths, run)
+        run.summary.entities = len(run.entity_ids)
+        run.summary.relations = len(run.relation_ids)
+        run.summary.graph = store.counts()
+        run.summary.seconds.total = time.perf_counter() - run.started
+        logger.info("ingest finished\n%s", run.summary.render())
+        return run.summary
+
+    def _get_resolver(self):  # -> EntityResolver
+        if self._resolver is None:
+            from kgbuild.resolve import EntityResolver
+
+            self._resolver = EntityResolver(self.config.resolver)
+        return self._resolver
+
+    def _status(
+        self, doc: Document, state: DocumentState | None, model_id: str, fingerprint: str
+    ) -> str:
+        if state is None:
+            return "new"
+        if state.content_hash != doc.content_hash:
+            return "changed"
+        if self.config.reextract and (
+            state.model_id != model_id or state.schema_fingerprint != fingerprint
+        ):
+            return "reextracted"
+        return "unchanged"
+
+    def _chunk(self, doc: Document, status: str, budget: int, run: _Run) -> _Work | None:
+        """Chunk one document, counting its tokens on the way (one tokenization)."""
+        work = _Work(document=doc, status=status)
+        token_spans = self.extractor.token_spans
+
+        def counting_spans(text: str) -> list[tuple[int, int]]:
+            spans = token_spans(text)
+            if text is doc.text:  # the chunker tokenizes the whole document once
+                work.tokens = len(spans)
+            return spans
+
+        with run.timed("chunk"):
+            try:
+                work.chunks = chunk_document(
+                    doc,
+                    counting_spans,
+                    budget,
+                    self.config.chunker.overlap_tokens,
+                    self.config.chunker.sentence_splitter,
+                )
+            except ValueError as exc:
+                run.fail(doc.source, "chunk", str(exc))
+                return None
+        return work
+
+    def _process(
+        self, batch: list[_Work], store: GraphStore, run: _Run, progress: StageProgress
+    ) -> None:
+        """Extract, resolve and write a batch of documents."""
+        extractions = self._extract(batch, run, progress)
+        graphs: list[tuple[_Work, DocumentGraph]] = []
+        for work in batch:
+            found = extractions.get(work.document.id)
+            if found is None:
+                continue  # failed in extraction, already reported
+            with run.timed("resolve"):
+                try:
+                    graph = self._assemble(work, merge_chunk_extractions(work.chunks, found), store)
+                except PipelineError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one document's failure is reported
+                    run.fail(work.document.source, "resolve", _reason(exc))
+                    continue
+            graphs.append((work, graph))
+
+        for begin in range(0, len(graphs), self.config.write_batch_size):
+            self._write(graphs[begin : begin + self.config.write_batch_size], store, run)
+        progress.advance("write", len(graphs))
+
+    def _extract(
+        self, batch: list[_Work], run: _Run, progress: StageProgress
+    ) -> dict[str, list[Extraction]]:
+        """Extract every chunk of the batch; on an error, retry document by document."""
+        schema, cfg = self.schema, self.config
+
+        def extract(texts: list[str]) -> list[Extraction]:
+            return run_extractor(
+                self.extractor,
+                texts,
+                schema.entity_types,
+                schema.relation_types,
+                batch_size=cfg.batch_size,
+                entity_threshold=cfg.entity_threshold,
+                relation_threshold=cfg.relation_threshold,
+            )
+
+        out: dict[str, list[Extraction]] = {}
+        with run.timed("extract"):
+            try:
+                results = extract([c.text for w in batch for c in w.chunks])
+            except ExtractionError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the document that fails
+                logger.warning("extraction of a batch failed (%s); retrying each document", exc)
+                results = None
+            if results is not None:
+                offset = 0
+                for work in batch:
+                    out[work.document.id] = results[offset : offset + len(work.chunks)]
+                    offset += len(work.chunks)
+            else:
+                for work in batch:
+                    try:
+                        out[work.document.id] = extract([c.text for c in work.chunks])
+                    except ExtractionError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001
+                        run.fail(work.document.source, "extract", _reason(exc))
+        progress.advance("extract", sum(len(w.chunks) for w in batch))
+        return out
+
+    def _assemble(self, work: _Work, found: DocumentExtraction, store: GraphStore) -> DocumentGraph:
+        """Mentions, resolved entities and relations of one document, as a DocumentGraph."""
+        doc, chunks = work.document, work.chunks
+        entity_types = set(self.schema.entity_types)
+        relation_types = set(self.schema.relation_types)
+        symmetric = set(self.schema.symmetric_relations)
+
+        mentions: list[Mention | None] = []
+        for ent, chunk_index in zip(found.entities, found.entity_chunks, strict=True):
+            if ent.label not in entity_types:
+                logger.debug("%s: dropping entity of unknown type %r", doc.id, ent.label)
+                mentions.append(None)
+                continue
+            mentions.append(
+                Mention(
+                    id=mention_id(doc.id, ent.start, ent.end, ent.label),
+                    document_id=doc.id,
+                    chunk_id=chunks[chunk_index].id,
+                    start=ent.start,
+                    end=ent.end,
+                    text=ent.text,
+                    label=ent.label,
+                    score=ent.score,
+                )
+            )
+        kept = [m for m in mentions if m is not None]
+        for m in kept:
+            if doc.text[m.start : m.end] != m.text:
+                raise PipelineError(
+                    f"internal error: mention {m.text!r} at {m.start}:{m.end} of {doc.source} "
+                    f"does not match the document text {doc.text[m.start : m.end]!r}"
+                )
+
+        resolved = self._get_resolver().resolve_document(kept, store)
+        entity_of = {m.id: m.entity_id for m in resolved.mentions}
+
+        relations: dict[str, Relation] = {}
+        for r in found.relations:
+            head, tail = mentions[r.head], mentions[r.tail]
+            if head is None or tail is None or r.label not in relation_types:
+                continue
+            head_id, tail_id = entity_of.get(head.id), entity_of.get(tail.id)
+            if head_id is None or tail_id is None or head_id == tail_id:
+                continue  # unresolved, or a relation of an entity to itself
+            if r.label in symmetric and tail_id < head_id:
+                head_id, tail_id, head, tail = tail_id, head_id, tail, head
+            rid = relation_id(head_id, r.label, tail_id)
+            evidence = RelationEvidence(
+                document_id=doc.id,
+                chunk_id=chunks[r.chunk_index].id,
+                head_mention_id=head.id,
+                tail_mention_id=tail.id,
+                score=r.score,
+            )
+            rel = relations.get(rid)
+            if rel is None:
+                relations[rid] = Relation(
+                    id=rid,
+                    head_id=head_id,
+                    tail_id=tail_id,
+                    type=r.label,
+                    score=r.score,
+                    evidence=[evidence],
+                )
+            else:
+                rel.evidence.append(evidence)
+                rel.score = max(rel.score, r.score)
+
+        return DocumentGraph(
+            document=doc,
+            chunks=chunks,
+            mentions=list(resolved.mentions),
+            entities=list(resolved.entities),
+            relations=[relations[k] for k in sorted(relations)],
+        )
+
+    def _write(
+        self, graphs: list[tuple[_Work, DocumentGraph]], store: GraphStore, run: _Run
+    ) -> None:
+        """Write a batch; if it fails, write document by document to isolate the bad one."""
+        if not graphs:
+            return
+        with run.timed("write"):
+            try:
+                store.write_documents([g for _, g in graphs])
+                written = graphs
+            except Exception as exc:  # noqa: BLE001 - find the document that fails
+                logger.warning("writing a batch failed (%s); retrying each document", exc)
+                written = []
+                for work, graph in graphs:
+                    try:
+                        store.write_documents([graph])
+                        written.append((work, graph))
+                    except Exception as one_exc:  # noqa: BLE001
+                        run.fail(work.document.source, "write", _reason(one_exc))
+        for work, graph in written:
+            counts = run.summary.documents
+            setattr(counts, work.status, getattr(counts, work.status) + 1)
+            run.summary.chunks += len(graph.chunks)
+            run.summary.mentions += len(graph.mentions)
+            run.summary.tokens += work.tokens
+            run.summary.characters += len(graph.document.text)
+            run.entity_ids.update(e.id for e in graph.entities)
+            run.relation_ids.update(r.id for r in graph.relations)
+
+    def _handle_deleted(
+        self,
+        store: GraphStore,
+        states: dict[str, DocumentState],
+        seen: set[str],
+        failed_sources: list[str],
+        paths: list[str | Path],
+        run: _Run,
+    ) -> None:
+        """Report (and with prune, remove) stored documents that are not in the input.
+
+        A document whose file failed to load in this run is not "deleted": its
+        stored version is kept until the file loads again.
+        """
+        protected = [_as_uri(s) for s in failed_sources]
+        deleted = sorted(
+            (s for doc_id, s in states.items() if doc_id not in seen),
+            key=lambda s: s.source,
+        )
+        deleted = [s for s in deleted if not any(_under(s.source, p) for p in protected)]
+        run.summary.documents.deleted = len(deleted)
+        run.summary.deleted_sources = [s.source for s in deleted]
+        if not deleted:
+            return
+        if not self.config.prune:
+            logger.info(
+                "%d document(s) in the store are not in the input; prune to remove them",
+                len(deleted),
+            )
+            return
+        with run.timed("prune"):
+            store.delete_documents([s.id for s in deleted])
+        run.summary.documents.pruned = len(deleted)
+        logger.info("pruned %d document(s) no longer in the input", len(deleted))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if "\n" in text else text
+
+
+def _describe(store: GraphStore | str | Path) -> str:
+    if isinstance(store, GraphStore):
+        path = getattr(store, "path", None) or getattr(store, "uri", None)
+        return str(path) if path else type(store).__name__
+    return str(store)
+
+
+def _as_uri(source: str) -> str:
+    """A failure's source as a file URI (a missing path is reported as given)."""
+    if "://" in source or source.startswith("file:"):
+        return source
+    try:
+        return Path(source).resolve().as_uri()
+    except (OSError, ValueError):
+        return source
+
+
+def _under(source: str, prefix: str) -> bool:
+    """Whether a document source comes from the file or folder ``prefix``."""
+    return source == prefix or source.startswith((prefix + "#", prefix.rstrip("/") + "/"))
