@@ -233,7 +233,7 @@ ENTITY_DISTRACTORS = [
 ]  # fmt: skip
 
 
-def _norm_label(label: str) -> str:
+def norm_label(label: str) -> str:
     return re.sub(r"[^a-z0-9]", "", label.lower())
 
 
@@ -250,7 +250,7 @@ def sample_labels(
     """Label set for one training example: every positive label, some of the dataset's
     negative labels, a few distractors from elsewhere (never a synonym of an own label),
     shuffled so the model cannot learn positions."""
-    own = {_norm_label(x) for x in own_labels}
+    own = {norm_label(x) for x in own_labels}
     labels = list(dict.fromkeys(positives))
     negatives = [x for x in own_labels if x not in labels]
     rng.shuffle(negatives)
@@ -259,7 +259,7 @@ def sample_labels(
             break
         if rng.random() >= drop_negative_prob:
             labels.append(neg)
-    pool = [d for d in distractors if _norm_label(d) not in own]
+    pool = [d for d in distractors if norm_label(d) not in own]
     for d in rng.sample(pool, k=min(len(pool), rng.randint(0, max_distractors))):
         if len(labels) >= max_labels:
             break

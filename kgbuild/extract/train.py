@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kgbuild.extract.data import (
     ENTITY_DISTRACTORS,
     Example,
+    norm_label,
     fewrel_relation_names,
     read_dataset,
     sample_labels,
@@ -73,6 +74,8 @@ class TrainConfig(BaseModel):
     max_entity_labels: int = 12
     max_relation_labels: int = 12
     max_distractors: int = 3
+    #: label phrases never to use as distractors (e.g. a held-out dataset's labels)
+    exclude_distractors: list[str] = Field(default_factory=list)
     drop_negative_prob: float = 0.15
     max_pairs: int = 400
     focal_gamma: float = 1.0
@@ -102,10 +105,11 @@ def build_instance(
     rng: random.Random,
     cfg: TrainConfig,
     relation_distractors: list[str],
+    entity_distractors: list[str] = ENTITY_DISTRACTORS,
 ) -> Instance:
     pos_ent = [t for *_, t in ex.entities]
     ent_labels = sample_labels(
-        pos_ent, ex.entity_labels, ENTITY_DISTRACTORS, rng,
+        pos_ent, ex.entity_labels, entity_distractors, rng,
         max_labels=cfg.max_entity_labels, max_distractors=cfg.max_distractors,
         drop_negative_prob=cfg.drop_negative_prob,
     )  # fmt: skip
@@ -229,7 +233,13 @@ def _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch: int) -> lis
             examples += rng.sample(data, spec.per_epoch)
         else:
             examples += data
-    instances = [build_instance(ex, encoder, cfg.model.max_width, rng, cfg, rel_distractors) for ex in examples]
+    excluded = {norm_label(x) for x in cfg.exclude_distractors}
+    ent_distractors = [x for x in ENTITY_DISTRACTORS if norm_label(x) not in excluded]
+    rel_distractors = [x for x in rel_distractors if norm_label(x) not in excluded]
+    instances = [
+        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, rel_distractors, ent_distractors)
+        for ex in examples
+    ]
     return make_batches(instances, cfg, rng)
 
 
