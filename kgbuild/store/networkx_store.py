@@ -1,0 +1,596 @@
+"""The NetworkX backend: the whole knowledge graph in one ``MultiDiGraph``, saved as JSON.
+
+The graph has exactly the shape documented in :mod:`kgbuild.store.base`, so the
+queries in ``cypher/`` run on it through grand-cypher (see
+:mod:`kgbuild.store.cypher_networkx`):
+
+* node key = the node's ``id`` property (ids are prefixed by kind: ``doc:``,
+  ``chunk:``, ``mention:``, ``entity:``), node attribute ``__labels__`` = a set of
+  labels (``{"Entity", "Person"}``), and every property of the shape as an attribute;
+* edge attribute ``__labels__`` = ``{"WORKS_FOR"}``; edge key = the relation id for
+  relation edges and the relationship type (``"PART_OF"``, ``"NEXT"``, ``"IN_CHUNK"``,
+  ``"REFERS_TO"``) for provenance edges, so re-writing never duplicates an edge.
+
+The file is node-link JSON (``{"nodes": [...], "edges": [...]}``, readable by
+``networkx.node_link_graph(data, edges="edges")``) with label sets written as sorted
+lists, nodes sorted by id and edges by (source, target, key): the same graph always
+gives the same bytes. Saving writes a temporary file and renames it over the old one,
+so a killed process never leaves a half-written file.
+
+Example::
+
+    with NetworkXStore("graph.json") as store:
+        store.write_documents(graphs)
+        rows = store.query("MATCH (e:Entity) RETURN e.name AS name ORDER BY name ASC")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from kgbuild import __version__
+from kgbuild.schema import entity_label, relation_label
+from kgbuild.store.base import DocumentState, GraphStore, StoreError
+from kgbuild.store.cypher_networkx import run_cypher
+from kgbuild.types import DocumentGraph, Entity
+
+__all__ = ["NetworkXStore", "PROVENANCE_TYPES"]
+
+logger = logging.getLogger(__name__)
+
+#: Relationship types of the lexical/provenance part of the graph (not relations).
+PROVENANCE_TYPES = frozenset({"PART_OF", "NEXT", "IN_CHUNK", "REFERS_TO"})
+#: Recorded in the saved file so later versions can read or migrate it.
+FILE_FORMAT = "kgbuild-networkx/1"
+#: The parallel evidence lists of a relation edge, in the order of an evidence tuple.
+EVIDENCE_FIELDS = (
+    "document_ids",
+    "chunk_ids",
+    "head_mention_ids",
+    "tail_mention_ids",
+    "evidence_scores",
+)
+
+_Evidence = tuple[str, str, str, str, float]
+_EdgeKey = tuple[str, str, str]
+
+
+def _utc_now() -> datetime:
+    """The time recorded as ``ingested_at`` (a function so tests can fix it)."""
+    return datetime.now(UTC)
+
+
+class NetworkXStore(GraphStore):
+    """A knowledge graph in memory, loaded from and saved to a JSON file.
+
+    Args:
+        path: The JSON file. Loaded on :meth:`open` if it exists, written on
+            :meth:`close` / :meth:`save`. ``None`` keeps the graph in memory only.
+
+    The graph itself is :attr:`graph` (a ``networkx.MultiDiGraph``): read it with any
+    NetworkX algorithm, but change it only through the store so its indexes stay right.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.graph = nx.MultiDiGraph()
+        self._opened = False
+        self._dirty = False
+        # Alias index: Entity.keys entry -> ids of entities holding it.
+        self._key_index: dict[str, set[str]] = {}
+        # Per document: its chunk and mention nodes, and the relation edges it has evidence on.
+        self._doc_nodes: dict[str, set[str]] = {}
+        self._doc_relations: dict[str, set[_EdgeKey]] = {}
+
+    def __repr__(self) -> str:
+        return f"NetworkXStore({str(self.path) if self.path else None!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Load the graph file if it exists (safe to call again: loads only once)."""
+        if self._opened:
+            return
+        if self.path is not None and self.path.exists():
+            self.graph = _read_graph(self.path)
+            logger.info("loaded %s: %s", self.path, self._count())
+        self._rebuild_indexes()
+        self._opened = True
+
+    def close(self) -> None:
+        """Save the graph if it changed (or its file does not exist yet)."""
+        if not self._opened or self.path is None:
+            return
+        if self._dirty or not self.path.exists():
+            self.save()
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Write the graph atomically to ``path`` (default: the store's own file)."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise StoreError("this NetworkXStore has no file: pass save(path=...)")
+        self._ensure_open()
+        _write_atomic(target, _dumps(self.graph))
+        if target == self.path:
+            self._dirty = False
+        logger.info("saved graph to %s", target)
+
+    def _ensure_open(self) -> None:
+        # Opening lazily means a store used without `with` still sees its file, and
+        # close() never overwrites a file it has not read.
+        if not self._opened:
+            self.open()
+
+    # -- GraphStore --------------------------------------------------------------------
+
+    def setup_schema(self) -> None:
+        """Nothing to create: the alias index is kept in memory."""
+        self._ensure_open()
+
+    def document_states(self) -> dict[str, DocumentState]:
+        self._ensure_open()
+        return {
+            data["id"]: DocumentState(
+                id=data["id"],
+                source=data["source"],
+                content_hash=data["content_hash"],
+                model_id=data.get("model_id"),
+                schema_fingerprint=data.get("schema_fingerprint"),
+            )
+            for _, data in self.graph.nodes(data=True)
+            if "Document" in data.get("__labels__", ())
+        }
+
+    def write_documents(self, graphs: Iterable[DocumentGraph]) -> None:
+        """Replace each document's previous graph and write the new one.
+
+        Each :class:`DocumentGraph` is checked first (a bad one raises ``ValueError``
+        naming the document and leaves the graph untouched), then written.
+        Idempotent: writing the same graph again gives the same graph.
+        """
+        self._ensure_open()
+        for graph in graphs:
+            entity_labels, relation_labels = self._check(graph)
+            self._drop_or_recount(self._remove_document(graph.document.id))
+            self._add_document(graph, entity_labels, relation_labels)
+            self._dirty = True
+
+    def delete_documents(self, document_ids: Iterable[str]) -> None:
+        """Remove documents, their chunks, mentions and evidence; drop what is left bare.
+
+        Unknown ids are ignored, so deleting twice is harmless.
+        """
+        self._ensure_open()
+        for doc_id in document_ids:
+            touched = self._remove_document(doc_id)
+            self._drop_or_recount(touched)
+            self._dirty = True
+
+    def find_entities(self, keys: Iterable[str]) -> list[Entity]:
+        """Entities whose ``keys`` hold any of ``keys``, sorted by id."""
+        self._ensure_open()
+        ids: set[str] = set()
+        for key in keys:
+            ids |= self._key_index.get(key, set())
+        return [self._entity(i) for i in sorted(ids)]
+
+    def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query with grand-cypher (see :mod:`kgbuild.store.cypher_networkx`)."""
+        self._ensure_open()
+        return run_cypher(self.graph, cypher, parameters)
+
+    def counts(self) -> dict[str, int]:
+        self._ensure_open()
+        return self._count()
+
+    def _count(self) -> dict[str, int]:
+        out = {"documents": 0, "chunks": 0, "mentions": 0, "entities": 0, "relations": 0}
+        plural = {"Document": "documents", "Chunk": "chunks", "Mention": "mentions"}
+        for _, labels in self.graph.nodes(data="__labels__", default=()):
+            if "Entity" in labels:
+                out["entities"] += 1
+            for label, name in plural.items():
+                if label in labels:
+                    out[name] += 1
+        for _, _, labels in self.graph.edges(data="__labels__", default=()):
+            if not labels & PROVENANCE_TYPES:
+                out["relations"] += 1
+        return out
+
+    # -- export ------------------------------------------------------------------------
+
+    def export_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph as node-link JSON (the store's own file format)."""
+        self.save(path)
+
+    def export_graphml(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph as GraphML (for Gephi, yEd, Cytoscape).
+
+        GraphML holds only scalars, so lists and label sets are written as JSON strings
+        (``__labels__`` = ``'["Entity", "Person"]'``) and ``None`` values are left out.
+        """
+        self._ensure_open()
+        out = nx.MultiDiGraph()
+        for node, data in sorted(self.graph.nodes(data=True)):
+            out.add_node(node, **_graphml_attributes(data))
+        for u, v, k, data in sorted(self.graph.edges(keys=True, data=True)):
+            out.add_edge(u, v, key=k, **_graphml_attributes(data))
+        buffer = "\n".join(nx.generate_graphml(out, named_key_ids=True))
+        _write_atomic(Path(path), buffer + "\n")
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _check(self, graph: DocumentGraph) -> tuple[dict[str, str], dict[str, str]]:
+        """Check a DocumentGraph before any change; return its entity and relation labels.
+
+        Anything that would leave a dangling edge, a wrong label or a node shared with
+        another document raises ``ValueError`` naming the document.
+        """
+        doc = graph.document
+        where = f"document {doc.id} ({doc.source})"
+        try:
+            entity_labels = {e.type: entity_label(e.type) for e in graph.entities}
+            relation_labels = {r.type: relation_label(r.type) for r in graph.relations}
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+
+        chunk_ids = {c.id for c in graph.chunks}
+        mention_ids = {m.id for m in graph.mentions}
+        entity_ids = {e.id for e in graph.entities}
+        if len(chunk_ids) != len(graph.chunks) or len(mention_ids) != len(graph.mentions):
+            raise ValueError(f"{where}: duplicate chunk or mention ids")
+
+        def labels_of(node_id: str) -> set[str] | None:
+            data = self.graph.nodes.get(node_id)
+            return None if data is None else data.get("__labels__", set())
+
+        if labels_of(doc.id) not in (None, {"Document"}):
+            raise ValueError(f"{where}: its id is already used by a non-document node")
+        own = self._doc_nodes.get(doc.id, set())
+        for node_id in chunk_ids | mention_ids:
+            if labels_of(node_id) is not None and node_id not in own:
+                raise ValueError(f"{where}: id {node_id} already belongs to another node")
+        for entity_id in entity_ids:
+            if labels_of(entity_id) is not None and "Entity" not in labels_of(entity_id):
+                raise ValueError(f"{where}: entity id {entity_id} is used by a non-entity node")
+
+        def known_entity(entity_id: str) -> bool:
+            return entity_id in entity_ids or "Entity" in (labels_of(entity_id) or ())
+
+        for chunk in graph.chunks:
+            if chunk.document_id != doc.id:
+                raise ValueError(f"{where}: chunk {chunk.id} belongs to {chunk.document_id}")
+        for mention in graph.mentions:
+            if mention.document_id != doc.id or mention.chunk_id not in chunk_ids:
+                raise ValueError(
+                    f"{where}: mention {mention.id} points at document {mention.document_id}"
+                    f" / chunk {mention.chunk_id}, which this graph does not hold"
+                )
+            if mention.entity_id is not None and not known_entity(mention.entity_id):
+                raise ValueError(
+                    f"{where}: mention {mention.id} refers to unknown entity {mention.entity_id}"
+                )
+        for relation in graph.relations:
+            for end in (relation.head_id, relation.tail_id):
+                if not known_entity(end):
+                    raise ValueError(f"{where}: relation {relation.id} links unknown entity {end}")
+            for ev in relation.evidence:
+                if ev.document_id == doc.id and (
+                    ev.chunk_id not in chunk_ids
+                    or ev.head_mention_id not in mention_ids
+                    or ev.tail_mention_id not in mention_ids
+                ):
+                    raise ValueError(
+                        f"{where}: evidence of relation {relation.id} names a chunk or mention "
+                        "this graph does not hold"
+                    )
+        return entity_labels, relation_labels
+
+    def _remove_document(self, doc_id: str) -> set[str]:
+        """Remove a document's node, chunks, mentions and evidence; return touched entities.
+
+        Works from the store's indexes, not from the Document node, so it also cleans
+        up after a write that never reached the Document node.
+        """
+        graph = self.graph
+        touched: set[str] = set()
+        if doc_id in graph:
+            graph.remove_node(doc_id)
+        for node in self._doc_nodes.pop(doc_id, set()):
+            if node not in graph:
+                continue
+            for _, entity_id, key in graph.out_edges(node, keys=True):
+                if key == "REFERS_TO":
+                    touched.add(entity_id)
+            graph.remove_node(node)
+        for u, v, k in self._doc_relations.pop(doc_id, set()):
+            if not graph.has_edge(u, v, k):
+                continue
+            data = graph.edges[u, v, k]
+            kept = [e for e in _evidence(data) if e[0] != doc_id]
+            if kept:
+                _set_evidence(data, kept)
+            else:
+                graph.remove_edge(u, v, k)
+        return touched
+
+    def _add_document(
+        self,
+        graph: DocumentGraph,
+        entity_labels: dict[str, str],
+        relation_labels: dict[str, str],
+    ) -> None:
+        """Write a checked DocumentGraph whose earlier version is already removed."""
+        g = self.graph
+        doc = graph.document
+        nodes = self._doc_nodes.setdefault(doc.id, set())
+
+        chunks = sorted(graph.chunks, key=lambda c: c.index)
+        for chunk in chunks:
+            g.add_node(chunk.id, __labels__={"Chunk"}, **chunk.model_dump())
+            nodes.add(chunk.id)
+        for before, after in zip(chunks, chunks[1:], strict=False):
+            g.add_edge(before.id, after.id, key="NEXT", __labels__={"NEXT"})
+
+        for entity in graph.entities:
+            self._upsert_entity(entity, entity_labels[entity.type])
+
+        for mention in graph.mentions:
+            properties = mention.model_dump(exclude={"entity_id"})
+            g.add_node(mention.id, __labels__={"Mention"}, **properties)
+            nodes.add(mention.id)
+            g.add_edge(mention.id, mention.chunk_id, key="IN_CHUNK", __labels__={"IN_CHUNK"})
+            if mention.entity_id is not None:
+                g.add_edge(mention.id, mention.entity_id, key="REFERS_TO", __labels__={"REFERS_TO"})
+
+        edges = self._doc_relations.setdefault(doc.id, set())
+        for relation in graph.relations:
+            evidence = [
+                (e.document_id, e.chunk_id, e.head_mention_id, e.tail_mention_id, e.score)
+                for e in relation.evidence
+                if e.document_id == doc.id
+            ]
+            if not evidence:
+                logger.warning(
+                    "relation %s has no evidence in document %s: not written", relation.id, doc.id
+                )
+                continue
+            key = (relation.head_id, relation.tail_id, relation.id)
+            if g.has_edge(*key):
+                data = g.edges[key]
+                evidence += _evidence(data)
+            else:
+                g.add_edge(
+                    relation.head_id,
+                    relation.tail_id,
+                    key=relation.id,
+                    __labels__={relation_labels[relation.type]},
+                    id=relation.id,
+                    type=relation.type,
+                )
+                data = g.edges[key]
+            _set_evidence(data, evidence)
+            edges.add(key)
+
+        mentioned = {m.entity_id for m in graph.mentions if m.entity_id is not None}
+        self._recount(mentioned | {e.id for e in graph.entities})
+
+        # The Document node last: its presence marks the document as fully written.
+        properties = {
+            "id": doc.id,
+            "source": doc.source,
+            "content_hash": doc.content_hash,
+            "text": doc.text,
+            "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str),
+            "kgbuild_version": __version__,
+            "model_id": self.model_id,
+            "schema_fingerprint": self.schema_fingerprint,
+            "ingested_at": _utc_now().isoformat(timespec="seconds"),
+            "chunk_count": len(graph.chunks),
+        }
+        # As in Neo4j, where a null property does not exist: unset ones are left out.
+        properties = {k: v for k, v in properties.items() if v is not None}
+        g.add_node(doc.id, __labels__={"Document"}, **properties)
+        for chunk in chunks:
+            g.add_edge(chunk.id, doc.id, key="PART_OF", __labels__={"PART_OF"})
+
+    def _upsert_entity(self, entity: Entity, label: str) -> None:
+        """Create or merge an entity: aliases and keys are unions, the name is the new one.
+
+        Unions keep the stored entries first, then new ones in the order given.
+        """
+        old = self.graph.nodes.get(entity.id, {})
+        aliases = _union(old.get("aliases", ()), entity.aliases)
+        keys = _union(old.get("keys", ()), entity.keys)
+        self.graph.add_node(entity.id)
+        data = self.graph.nodes[entity.id]
+        data.clear()
+        data.update(
+            __labels__={"Entity", label},
+            id=entity.id,
+            name=entity.name,
+            type=entity.type,
+            label=label,
+            aliases=aliases,
+            mention_count=old.get("mention_count", 0),
+            keys=keys,
+        )
+        for key in keys:
+            self._key_index.setdefault(key, set()).add(entity.id)
+
+    def _recount(self, entity_ids: Iterable[str]) -> list[str]:
+        """Set ``mention_count`` of these entities; return those no mention refers to."""
+        g = self.graph
+        unmentioned = []
+        for entity_id in entity_ids:
+            data = g.nodes.get(entity_id)
+            if data is None or "Entity" not in data.get("__labels__", ()):
+                continue
+            count = sum(1 for _, _, k in g.in_edges(entity_id, keys=True) if k == "REFERS_TO")
+            data["mention_count"] = count
+            if not count:
+                unmentioned.append(entity_id)
+        return unmentioned
+
+    def _drop_or_recount(self, entity_ids: Iterable[str]) -> None:
+        """Recount mentions of entities that lost some; remove those left with none."""
+        g = self.graph
+        for entity_id in self._recount(entity_ids):
+            data = g.nodes[entity_id]
+            for key in data.get("keys", ()):
+                ids = self._key_index.get(key)
+                if ids is not None:
+                    ids.discard(entity_id)
+                    if not ids:
+                        del self._key_index[key]
+            g.remove_node(entity_id)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _entity(self, entity_id: str) -> Entity:
+        data = self.graph.nodes[entity_id]
+        return Entity(
+            id=data["id"],
+            name=data["name"],
+            type=data["type"],
+            aliases=list(data.get("aliases", [])),
+            mention_count=data.get("mention_count", 0),
+            keys=list(data.get("keys", [])),
+        )
+
+    def _rebuild_indexes(self) -> None:
+        """Recompute the alias index and per-document indexes from the graph."""
+        self._key_index.clear()
+        self._doc_nodes.clear()
+        self._doc_relations.clear()
+        for node, data in self.graph.nodes(data=True):
+            labels = data.get("__labels__", set())
+            if "Entity" in labels:
+                for key in data.get("keys", ()):
+                    self._key_index.setdefault(key, set()).add(node)
+            elif labels & {"Chunk", "Mention"} and "document_id" in data:
+                self._doc_nodes.setdefault(data["document_id"], set()).add(node)
+        for u, v, k, data in self.graph.edges(keys=True, data=True):
+            if data.get("__labels__", set()) & PROVENANCE_TYPES:
+                continue
+            for doc_id in data.get("document_ids", ()):
+                self._doc_relations.setdefault(doc_id, set()).add((u, v, k))
+
+
+# -- evidence lists ----------------------------------------------------------------------
+
+
+def _evidence(data: dict[str, Any]) -> list[_Evidence]:
+    """A relation edge's parallel evidence lists as tuples."""
+    return list(zip(*(data.get(f, []) for f in EVIDENCE_FIELDS), strict=True))
+
+
+def _set_evidence(data: dict[str, Any], evidence: list[_Evidence]) -> None:
+    """Store a relation edge's evidence lists and what derives from them (score, count).
+
+    Entries are grouped by document, documents in id order, each document's entries in
+    the order its graph gave them: the lists come out the same whatever order documents
+    were written or re-written in, so re-writing a document never changes the graph.
+    """
+    evidence = sorted(evidence, key=lambda e: e[0])  # stable: keeps each document's order
+    for i, field in enumerate(EVIDENCE_FIELDS):
+        data[field] = [e[i] for e in evidence]
+    data["score"] = max(data["evidence_scores"])
+    data["evidence_count"] = len(evidence)
+
+
+def _union(*lists: Iterable[str]) -> list[str]:
+    """Items of all lists without repeats, in first-seen order."""
+    return list(dict.fromkeys(item for items in lists for item in items))
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return value
+
+
+def _dumps(graph: nx.MultiDiGraph) -> str:
+    """Canonical node-link JSON: sorted nodes, edges and keys; label sets as lists."""
+    nodes = [
+        {**{k: _jsonable(v) for k, v in data.items()}, "id": node}
+        for node, data in sorted(graph.nodes(data=True))
+    ]
+    edges = [
+        {
+            **{k: _jsonable(v) for k, v in data.items()},
+            "source": u,
+            "target": v,
+            "key": k,
+        }
+        for u, v, k, data in sorted(graph.edges(keys=True, data=True))
+    ]
+    document = {
+        "directed": True,
+        "multigraph": True,
+        "graph": {"format": FILE_FORMAT},
+        "nodes": nodes,
+        "edges": edges,
+    }
+    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+def _read_graph(path: Path) -> nx.MultiDiGraph:
+    """Read a file written by :func:`_dumps`, with a clear error for anything else."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        fmt = document.get("graph", {}).get("format")
+        if fmt != FILE_FORMAT:
+            raise ValueError(f"expected graph.format {FILE_FORMAT!r}, found {fmt!r}")
+        graph = nx.MultiDiGraph()
+        for node in document["nodes"]:
+            data = dict(node)
+            data["__labels__"] = set(data.get("__labels__", ()))
+            graph.add_node(data["id"], **data)
+        for edge in document.get("edges", document.get("links", [])):
+            data = dict(edge)
+            u, v, k = data.pop("source"), data.pop("target"), data.pop("key")
+            data["__labels__"] = set(data.get("__labels__", ()))
+            graph.add_edge(u, v, key=k, **data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreError(f"cannot read graph file {path}: {exc}") from exc
+    return graph
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _graphml_attributes(data: dict[str, Any]) -> dict[str, Any]:
+    """Attributes GraphML can hold: lists and sets as JSON strings, no ``None``."""
+    out = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, set | frozenset | list | tuple | dict):
+            value = json.dumps(_jsonable(value), ensure_ascii=False)
+        out[key] = value
+    return out
