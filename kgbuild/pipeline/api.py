@@ -215,7 +215,8 @@ def extract_text(
         >>> out.triplets()                                                # doctest: +SKIP
         [('Tim Cook', 'works for', 'Apple')]
     """
-    from kgbuild.ingest.chunker import chunk_document
+    from kgbuild.ingest.chunker import ChunkerConfig, chunk_document
+    from kgbuild.pipeline.builder import chunk_budget
     from kgbuild.pipeline.extraction import merge_chunk_extractions, run_extractor
     from kgbuild.schema import Schema
 
@@ -236,11 +237,14 @@ def extract_text(
     if not text.strip():
         return result
 
-    budget = extractor.max_text_tokens(schema.entity_types, schema.relation_types)
+    budget, overlap = chunk_budget(
+        ChunkerConfig(overlap_tokens=overlap_tokens),
+        extractor.max_text_tokens(schema.entity_types, schema.relation_types),
+    )
     doc = Document(
         id=document_id("text"), source="text", text=text, content_hash=content_hash(text)
     )
-    chunks = chunk_document(doc, extractor.token_spans, budget, min(overlap_tokens, budget // 3))
+    chunks = chunk_document(doc, extractor.token_spans, budget, overlap)
     found = merge_chunk_extractions(
         chunks,
         run_extractor(

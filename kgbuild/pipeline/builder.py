@@ -62,7 +62,7 @@ from kgbuild.types import (
     RelationEvidence,
 )
 
-__all__ = ["BuildConfig", "KnowledgeGraphBuilder", "PipelineError"]
+__all__ = ["BuildConfig", "KnowledgeGraphBuilder", "PipelineError", "chunk_budget"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +138,14 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
 
     def fail(self, source: str, stage: str, reason: str) -> None:
-        logger.warning("failed (%s): %s: %s", stage, source, reason)
+        if stage != "load":  # the loader has already logged its failures
+            logger.warning("failed (%s): %s: %s", stage, source, reason)
         self.summary.failures.append(DocumentFailure(source=source, stage=stage, reason=reason))
         self.summary.documents.failed += 1
+
+    def skip(self, source: str, reason: str) -> None:
+        self.summary.skipped.append(DocumentFailure(source=source, stage="load", reason=reason))
+        self.summary.documents.skipped += 1
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -198,6 +203,7 @@ class KnowledgeGraphBuilder:
         self.progress = progress
         self._extractor = extractor
         self._resolver = None
+        self._overlap = self.config.chunker.overlap_tokens
 
     # -- public --------------------------------------------------------------------------
 
@@ -261,8 +267,9 @@ class KnowledgeGraphBuilder:
         states = store.document_states()
         resolver = self._get_resolver()
         resolver.reset()
-        budget = self.config.chunker.resolve_max_tokens(
-            extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types)
+        budget, self._overlap = chunk_budget(
+            self.config.chunker,
+            extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types),
         )
         logger.info(
             "ingesting %s into %s with %s (%d text tokens per chunk)",
@@ -286,7 +293,10 @@ class KnowledgeGraphBuilder:
                 progress.advance("load")
                 if isinstance(item, LoadFailure):
                     failed_sources.append(item.source)
-                    run.fail(item.source, "load", item.reason)
+                    if item.reason.startswith("skipped"):  # unsupported or binary: a warning
+                        run.skip(item.source, item.reason)
+                    else:
+                        run.fail(item.source, "load", item.reason)
                     continue
                 if item.id in seen:  # the loader already drops files named twice
                     continue
@@ -353,7 +363,7 @@ class KnowledgeGraphBuilder:
                     doc,
                     counting_spans,
                     budget,
-                    self.config.chunker.overlap_tokens,
+                    self._overlap,
                     self.config.chunker.sentence_splitter,
                 )
             except ValueError as exc:
@@ -566,6 +576,37 @@ class KnowledgeGraphBuilder:
             store.delete_documents([s.id for s in deleted])
         run.summary.documents.pruned = len(deleted)
         logger.info("pruned %d document(s) no longer in the input", len(deleted))
+
+
+def chunk_budget(config: ChunkerConfig, window: int) -> tuple[int, int]:
+    """(max tokens, overlap tokens) for chunks, given the extractor's text window.
+
+    ``config.max_tokens`` above the window is lowered to it; an overlap that would
+    not leave room for new text (``>= max_tokens / 2``) is lowered too, with a note.
+    """
+    if window < 2:
+        raise ValueError(
+            f"the extractor's window leaves {window} token(s) for text beside the labels: "
+            "use fewer or shorter entity and relation types"
+        )
+    budget = window if config.max_tokens is None else min(config.max_tokens, window)
+    if config.max_tokens is not None and config.max_tokens > window:
+        logger.warning(
+            "chunker max_tokens=%d exceeds the extractor's %d text tokens; using %d",
+            config.max_tokens,
+            window,
+            window,
+        )
+    overlap = config.overlap_tokens
+    if overlap >= budget / 2:
+        overlap = (budget - 1) // 2
+        logger.info(
+            "overlap_tokens=%d is too large for %d-token chunks; using %d",
+            config.overlap_tokens,
+            budget,
+            overlap,
+        )
+    return budget, overlap
 
 
 def _reason(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ class DocumentCounts(_Model):
     )
     pruned: int = Field(0, description="Deleted documents removed from the store in this run.")
     failed: int = Field(0, description="Could not be loaded, extracted or written.")
+    skipped: int = Field(0, description="Files of an unsupported or binary format, skipped.")
 
     @property
     def written(self) -> int:
@@ -68,6 +69,9 @@ class IngestSummary(_Model):
     schema_fingerprint: str
     documents: DocumentCounts = Field(default_factory=DocumentCounts)
     failures: list[DocumentFailure] = Field(default_factory=list)
+    skipped: list[DocumentFailure] = Field(
+        default_factory=list, description="Files skipped as unsupported or binary (warnings)."
+    )
     deleted_sources: list[str] = Field(
         default_factory=list, description="Sources of documents no longer in the input."
     )
@@ -90,7 +94,8 @@ class IngestSummary(_Model):
         d = self.documents
         lines = [
             f"documents: {d.new} new, {d.changed} changed, {d.reextracted} re-extracted, "
-            f"{d.unchanged} unchanged, {d.deleted} deleted ({d.pruned} pruned), {d.failed} failed",
+            f"{d.unchanged} unchanged, {d.deleted} deleted ({d.pruned} pruned), {d.failed} failed, "
+            f"{d.skipped} skipped",
             f"extracted: {self.chunks} chunks, {self.mentions} mentions, {self.entities} entities, "
             f"{self.relations} relations ({self.tokens} tokens)",
         ]
@@ -102,6 +107,8 @@ class IngestSummary(_Model):
             f"resolve {s.resolve:.2f}, write {s.write:.2f}, prune {s.prune:.2f}, "
             f"total {s.total:.2f}"
         )
+        for f in self.skipped:
+            lines.append(f"skipped: {f.source}: {f.reason}")
         for f in self.failures:
             lines.append(f"failed ({f.stage}): {f.source}: {f.reason}")
         if d.deleted > d.pruned:

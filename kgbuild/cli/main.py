@@ -1,0 +1,533 @@
+"""The ``kgbuild`` command line.
+
+::
+
+    kgbuild ingest PATH... --store STORE      documents -> graph (incremental)
+    kgbuild extract --text "..." | --file F   entities and relations of one text
+    kgbuild query STORE CYPHER                run Cypher (or a query from cypher/)
+    kgbuild export STORE --format graphml|json --output FILE
+    kgbuild train --config FILE               train an extractor checkpoint
+    kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
+
+STORE is a path ending in ``.json`` (a NetworkX graph saved there) or a
+``bolt://`` / ``neo4j://`` / ``neo4j+s://`` URI (credentials from ``--user`` /
+``--password`` / ``--database`` or NEO4J_USERNAME / NEO4J_PASSWORD / NEO4J_DATABASE).
+
+``--json`` prints exactly one JSON object on stdout (logs and progress go to
+stderr). Exit codes: 0 success, 1 user error (one line on stderr), 2 bad usage,
+3 ingest finished but some documents failed (listed in the summary).
+
+The extractor is the model shipped with kgbuild, or ``--model DIR``; the
+environment variable ``KGBUILD_EXTRACTOR=module:Class`` (or ``file.py:Class``)
+replaces it with any class following the Extractor protocol (the tests use
+``tests/fake_extractor.py:FakeExtractor``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgbuild import __version__
+from kgbuild.cli.common import (
+    EXIT_PARTIAL,
+    CLIError,
+    build_config,
+    echo_json,
+    make_schema,
+    open_store_checked,
+    parse_params,
+    parse_types,
+    remember_secret,
+    setup_logging,
+    user_errors,
+)
+
+app = typer.Typer(
+    name="kgbuild",
+    help="Turn document collections into provenance-rich knowledge graphs (NetworkX or Neo4j).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# -- shared option types ---------------------------------------------------------------------
+
+StoreOption = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        "-s",
+        help="Where the graph lives: a path ending in .json (NetworkX) or a bolt://, "
+        "neo4j:// or neo4j+s:// URI.",
+    ),
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", envvar="NEO4J_USERNAME", help="Neo4j user (env NEO4J_USERNAME)."),
+]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        envvar="NEO4J_PASSWORD",
+        show_default=False,
+        help="Neo4j password (env NEO4J_PASSWORD; prefer the variable: a command line is "
+        "visible to other users of the machine).",
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", envvar="NEO4J_DATABASE", help="Neo4j database (env NEO4J_DATABASE)."
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
+]
+EntityTypesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--entity-types",
+        "-e",
+        help='Comma-separated entity types, e.g. "person,organization,location" '
+        "(default: kgbuild's default schema).",
+    ),
+]
+RelationTypesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--relation-types",
+        "-r",
+        help='Comma-separated relation types, e.g. "works for,located in" '
+        "(default: kgbuild's default schema).",
+    ),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="Extractor checkpoint folder (default: the model shipped with kgbuild).",
+        file_okay=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kgbuild {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log debug messages and show tracebacks on errors."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Turn document collections into provenance-rich knowledge graphs (NetworkX or Neo4j)."""
+    setup_logging(verbose=verbose)
+
+
+def _load_extractor(model: Path | None):
+    from kgbuild.pipeline.api import load_pipeline_extractor
+
+    return load_pipeline_extractor(model)
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files and folders to ingest (.txt, .md, .html, .jsonl; folders recursively)."
+        ),
+    ],
+    store: StoreOption,
+    entity_types: EntityTypesOption = None,
+    relation_types: RelationTypesOption = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help='JSON file with {"entity_types": [...], "relation_types": [...]} '
+            "(or a SpERT types file); instead of --entity-types/--relation-types.",
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", help="Only load files matching this glob (repeatable), e.g. '**/*.md'."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable)."),
+    ] = None,
+    jsonl_text_field: Annotated[
+        str, typer.Option("--jsonl-text-field", help="Field holding the text in .jsonl records.")
+    ] = "text",
+    jsonl_id_field: Annotated[
+        str,
+        typer.Option(
+            "--jsonl-id-field",
+            help="Field holding the record id in .jsonl records (else the line number).",
+        ),
+    ] = "id",
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Chunks per extractor call (default 16)."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Minimum entity (and relation) score, 0-1 (default: the model's own).",
+        ),
+    ] = None,
+    relation_threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--relation-threshold",
+            min=0.0,
+            max=1.0,
+            help="Minimum relation score, 0-1 (default: --threshold, else the model's own).",
+        ),
+    ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune", help="Remove documents from the store that are no longer in PATHS."
+        ),
+    ] = False,
+    reextract: Annotated[
+        bool,
+        typer.Option(
+            "--reextract",
+            help="Re-extract unchanged documents extracted by another model or schema.",
+        ),
+    ] = False,
+    model: ModelOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="No progress bars, warnings or summary (errors still shown)."
+        ),
+    ] = False,
+) -> None:
+    """Build or update a knowledge graph from documents (only new and changed ones are
+    extracted)."""
+    remember_secret(password)
+    if quiet:
+        setup_logging(quiet=True)
+    with user_errors():
+        from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+
+        config = build_config(
+            schema=make_schema(entity_types, relation_types, schema),
+            include=include,
+            exclude=exclude,
+            jsonl_text_field=jsonl_text_field,
+            jsonl_id_field=jsonl_id_field,
+            batch_size=batch_size,
+            threshold=threshold,
+            relation_threshold=relation_threshold,
+            prune=prune,
+            reextract=reextract,
+        )
+        graph_store = open_store_checked(store, user=user, password=password, database=database)
+        extractor = _load_extractor(model)
+        with graph_store:
+            builder = KnowledgeGraphBuilder(
+                graph_store,
+                extractor=extractor,
+                config=config,
+                progress=False if (quiet or json_output) else None,
+            )
+            summary = builder.ingest(paths)
+        summary.store = store
+    if json_output:
+        echo_json(summary.model_dump(mode="json"))
+    elif not quiet:
+        typer.echo(summary.render())
+    elif summary.failures:
+        for f in summary.failures:
+            typer.echo(f"failed ({f.stage}): {f.source}: {f.reason}", err=True)
+    if summary.failures:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+# -- extract ---------------------------------------------------------------------------------
+
+
+@app.command()
+def extract(
+    text: Annotated[str | None, typer.Option("--text", "-t", help="The text to read.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Read the text from this file (.txt/.md as is; .html: its visible text).",
+        ),
+    ] = None,
+    entity_types: EntityTypesOption = None,
+    relation_types: RelationTypesOption = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", min=0.0, max=1.0, help="Minimum entity and relation score."),
+    ] = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Extract entities and (head, relation, tail) triplets from one text."""
+    with user_errors():
+        if (text is None) == (file is None):
+            raise CLIError("give exactly one of --text or --file")
+        if file is not None:
+            text = _read_text_file(file)
+        assert text is not None
+        from kgbuild.pipeline.api import extract_text
+
+        result = extract_text(
+            text,
+            parse_types(entity_types, "entity types"),
+            parse_types(relation_types, "relation types"),
+            threshold,
+            extractor=_load_extractor(model),
+        )
+    if json_output:
+        echo_json(result.model_dump(mode="json"))
+        return
+    if not result.entities:
+        typer.echo("no entities found")
+        return
+    typer.echo("entities:")
+    for e in result.entities:
+        typer.echo(f"  {e.start:>6}-{e.end:<6} {e.label:<14} {e.text}  ({e.score:.2f})")
+    typer.echo("relations:" if result.relations else "relations: none")
+    for r in result.relations:
+        typer.echo(f"  {r.head.text} --[{r.relation}]--> {r.tail.text}  ({r.score:.2f})")
+
+
+def _read_text_file(path: Path) -> str:
+    from kgbuild.ingest.loaders import LoadFailure, LoadOptions, iter_documents
+
+    if path.suffix.lower() == ".jsonl":
+        raise CLIError(f"{path}: --file takes one text document; ingest .jsonl files instead")
+    for item in iter_documents([path], LoadOptions()):
+        if isinstance(item, LoadFailure):
+            raise CLIError(f"cannot read {path}: {item.reason}")
+        return item.text
+    raise CLIError(f"cannot read {path}")
+
+
+# -- query -----------------------------------------------------------------------------------
+
+
+@app.command()
+def query(
+    store: Annotated[str, typer.Argument(help="The graph: a .json file or a Neo4j URI.")],
+    cypher: Annotated[
+        str,
+        typer.Argument(
+            help="A Cypher query, a .cypher file, or the name of a query in cypher/ "
+            "(e.g. top_entities)."
+        ),
+    ],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Query parameter NAME=VALUE (repeatable); VALUE is JSON if it parses, "
+            "else a string.",
+        ),
+    ] = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a read query (Cypher) on a graph and print its rows."""
+    remember_secret(password)
+    with user_errors():
+        text = _query_text(cypher)
+        parameters = parse_params(param)
+        graph_store = open_store_checked(
+            store, user=user, password=password, database=database, must_exist=True
+        )
+        with graph_store:
+            rows = graph_store.query(text, parameters)
+    if json_output:
+        echo_json({"rows": rows, "count": len(rows)})
+        return
+    _print_rows(rows)
+
+
+def _query_text(cypher: str) -> str:
+    """The query itself, read from a file, or from the query library by name."""
+    from kgbuild.store.queries import load_query
+
+    candidate = Path(cypher)
+    if cypher.endswith(".cypher") and candidate.is_file():
+        return candidate.read_text(encoding="utf-8")
+    if cypher.replace("_", "").replace(".cypher", "").isalnum() and " " not in cypher:
+        return load_query(cypher)  # KeyError lists the available names
+    return cypher
+
+
+def _print_rows(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    if not rows:
+        typer.echo("(no rows)")
+        return
+    table = Table(show_lines=False)
+    columns = list(rows[0])
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+    typer.echo(f"{len(rows)} row(s)")
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    store: Annotated[str, typer.Argument(help="The graph: a .json file (NetworkX store).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write (replaced if it exists).")
+    ],
+    output_format: Annotated[
+        str, typer.Option("--format", help="Output format: graphml or json (node-link).")
+    ] = "graphml",
+    json_output: JsonOption = False,
+) -> None:
+    """Export a NetworkX graph as GraphML (Gephi, yEd, Cytoscape) or node-link JSON."""
+    with user_errors():
+        fmt = output_format.lower()
+        if fmt not in {"graphml", "json"}:
+            raise CLIError(f"--format {output_format!r}: use graphml or json")
+        graph_store = open_store_checked(store, must_exist=True)
+        if not hasattr(graph_store, "export_graphml"):
+            raise CLIError(
+                f"export works on NetworkX stores (.json files); for {store} use Neo4j's own "
+                "tools (e.g. APOC export or neo4j-admin dump)"
+            )
+        with graph_store:
+            if fmt == "graphml":
+                graph_store.export_graphml(output)
+            else:
+                graph_store.export_json(output)
+            counts = graph_store.counts()
+    if json_output:
+        echo_json({"output": str(output), "format": fmt, "counts": counts})
+    else:
+        typer.echo(f"wrote {output} ({fmt}): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# -- train / eval ----------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="Training configuration (JSON), e.g. configs/*.json."),
+    ],
+) -> None:
+    """Train an extractor checkpoint (slow on CPU; see the model card)."""
+    with user_errors():
+        if not config.is_file():
+            raise CLIError(f"config file {config} does not exist")
+        from kgbuild.extract.train import train as run_training
+
+        out = run_training(config)
+    typer.echo(f"checkpoint written to {out}")
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[Path, typer.Argument(help="Labelled data file (SpERT, CrossRE or DocRED).")],
+    types: Annotated[
+        Path | None,
+        typer.Option("--types", help="Types file (SpERT *_types.json; DocRED rel_info.json)."),
+    ] = None,
+    model: ModelOption = None,
+    data_format: Annotated[
+        str, typer.Option("--format", help="Data format: spert, crossre or docred.")
+    ] = "spert",
+    json_output: JsonOption = False,
+) -> None:
+    """Score an extractor (entity and relation micro/macro F1) on a labelled data set."""
+    with user_errors():
+        if not data.exists():
+            raise CLIError(f"data file {data} does not exist")
+        if data_format not in {"spert", "crossre", "docred"}:
+            raise CLIError(f"--format {data_format!r}: use spert, crossre or docred")
+        if types is None and data_format in {"spert", "docred"}:
+            raise CLIError(f"--types is required for --format {data_format}")
+        from kgbuild.extract.evaluate import evaluate as run_evaluation
+
+        scores = run_evaluation(data, types, model_dir=model, data_format=data_format)
+    if json_output:
+        echo_json(scores)
+        return
+    for key in ("ner_micro_f1", "ner_macro_f1", "rel_micro_f1", "rel_macro_f1"):
+        if key in scores:
+            typer.echo(f"{key:<14} {scores[key]:.4f}")
+
+
+# -- commands defined in their own modules ----------------------------------------------------
+# `kgbuild watch` (scheduled, incremental ingestion) lives in kgbuild/cli/watch.py: a module
+# there exposing `register(app)` adds its command(s) to this app. It can reuse the ingest
+# options through kgbuild.cli.common (build_config, make_schema, open_store_checked).
+_COMMAND_MODULES = ("kgbuild.cli.watch",)
+
+for _name in _COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _name:
+            raise
+    else:
+        _module.register(app)
+
+
+if __name__ == "__main__":  # python -m kgbuild.cli.main
+    sys.exit(app())
