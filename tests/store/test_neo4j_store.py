@@ -1,0 +1,653 @@
+"""The Neo4j store against a live Bolt server (ArcadeDB from ``scripts/test-server``).
+
+Nothing here is mocked: every test that needs the server writes through the official
+``neo4j`` driver and reads the graph back. The documents are the real Unicode files in
+``tests/data/unicode`` (accents, a decomposed é, CRLF line ends, CJK and emoji), turned
+into DocumentGraphs by the deterministic test extractor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from neo4j.exceptions import ClientError, TransientError
+
+from kgbuild import ids
+from kgbuild.schema import InvalidTypeName, entity_label, relation_label
+from kgbuild.store.base import StoreError
+from kgbuild.store.neo4j_store import (
+    Neo4jStore,
+    WriteError,
+    is_bolt_uri,
+    schema_statements,
+)
+from kgbuild.types import (
+    Chunk,
+    Document,
+    DocumentGraph,
+    Entity,
+    Mention,
+    Relation,
+    RelationEvidence,
+)
+
+TESTS = Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+if str(TESTS) not in sys.path:  # tests/fake_extractor.py is a plain module
+    sys.path.insert(0, str(TESTS))
+
+from conftest import BoltServer, read_server_env, wipe_bolt_graph  # noqa: E402
+from fake_extractor import FakeExtractor  # noqa: E402
+
+ENTITY_TYPES = ["person", "organization", "location"]
+RELATION_TYPES = ["works for", "located in"]
+EXTRA_TEXT = (
+    "Yuki Tanaka works for Sakura Robotics Inc in Tokyo.\r\n\r\n"
+    "Émile Garnier visited Sakura Robotics Inc with Jürgen Schäfer in Zürich. 🤖\n\n"
+    "Lumière Optique Inc is in Zürich."
+)
+
+
+# ----------------------------------------------------------------------------------------
+# Test data: real files -> DocumentGraphs (paragraph chunks, regex extractor, key resolution)
+# ----------------------------------------------------------------------------------------
+
+
+def build_graph(source: str, text: str) -> DocumentGraph:
+    """A DocumentGraph as the pipeline would write it: ids from kgbuild.ids, exact offsets."""
+    doc_id = ids.document_id(source)
+    document = Document(id=doc_id, source=source, text=text, content_hash=ids.content_hash(text))
+    chunks = [
+        Chunk(
+            id=ids.chunk_id(doc_id, m.start(), m.end()),
+            document_id=doc_id,
+            index=i,
+            start=m.start(),
+            end=m.end(),
+            text=m.group(0),
+        )
+        for i, m in enumerate(re.finditer(r"[^\r\n]+(?:\r?\n[^\r\n]+)*", text))
+    ]
+    extractions = FakeExtractor().extract([c.text for c in chunks], ENTITY_TYPES, RELATION_TYPES)
+    mentions: list[Mention] = []
+    entities: dict[str, Entity] = {}
+    relations: dict[str, Relation] = {}
+    for chunk, extraction in zip(chunks, extractions, strict=True):
+        local = []
+        for e in extraction.entities:
+            start, end = chunk.start + e.start, chunk.start + e.end
+            key = " ".join(e.text.lower().split())
+            entity_id = ids.entity_id(e.label, key)
+            mention = Mention(
+                id=ids.mention_id(doc_id, start, end, e.label),
+                document_id=doc_id,
+                chunk_id=chunk.id,
+                start=start,
+                end=end,
+                text=e.text,
+                label=e.label,
+                score=e.score,
+                entity_id=entity_id,
+            )
+            mentions.append(mention)
+            local.append(mention)
+            entity = entities.setdefault(
+                entity_id, Entity(id=entity_id, name=e.text, type=e.label, keys=[key])
+            )
+            if e.text not in entity.aliases:
+                entity.aliases.append(e.text)
+            entity.mention_count += 1
+        for r in extraction.relations:
+            head, tail = local[r.head], local[r.tail]
+            rel_id = ids.relation_id(head.entity_id, r.label, tail.entity_id)
+            relation = relations.setdefault(
+                rel_id,
+                Relation(
+                    id=rel_id,
+                    head_id=head.entity_id,
+                    tail_id=tail.entity_id,
+                    type=r.label,
+                    score=r.score,
+                ),
+            )
+            relation.evidence.append(
+                RelationEvidence(
+                    document_id=doc_id,
+                    chunk_id=chunk.id,
+                    head_mention_id=head.id,
+                    tail_mention_id=tail.id,
+                    score=r.score,
+                )
+            )
+    return DocumentGraph(
+        document=document,
+        chunks=chunks,
+        mentions=mentions,
+        entities=list(entities.values()),
+        relations=list(relations.values()),
+    )
+
+
+@pytest.fixture(scope="module")
+def graphs() -> list[DocumentGraph]:
+    out = []
+    for path in sorted((TESTS / "data" / "unicode").iterdir()):
+        if path.suffix in {".txt", ".md"}:
+            # Bytes decoded by hand: read_text() would turn CRLF into LF.
+            out.append(build_graph(path.resolve().as_uri(), path.read_bytes().decode("utf-8")))
+    out.append(build_graph("memory://extra.txt", EXTRA_TEXT))
+    assert len(out) == 4 and all(g.relations for g in out), "test data must have relations"
+    return out
+
+
+def expected_counts(graphs: list[DocumentGraph]) -> dict[str, int]:
+    return {
+        "documents": len(graphs),
+        "chunks": sum(len(g.chunks) for g in graphs),
+        "mentions": sum(len(g.mentions) for g in graphs),
+        "entities": len({e.id for g in graphs for e in g.entities}),
+        "relations": len({r.id for g in graphs for r in g.relations}),
+    }
+
+
+def open_store(server: BoltServer, **options: Any) -> Neo4jStore:
+    store = Neo4jStore(server.uri, server.user, server.password, server.database, **options)
+    store.open()
+    return store
+
+
+@pytest.fixture
+def store(empty_bolt_graph: BoltServer):
+    s = open_store(empty_bolt_graph)
+    s.setup_schema()
+    yield s
+    s.close()
+
+
+def snapshot(store: Neo4jStore) -> dict[str, Any]:
+    """Every node and relationship with labels and properties (helper nodes included).
+
+    ``ingested_at`` is left out: it is the one property that differs between two runs.
+    """
+    nodes = store.query("MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
+    edges = store.query(
+        "MATCH (a)-[r]->(b) RETURN coalesce(a.id, a.key) AS a, type(r) AS type, "
+        "coalesce(b.id, b.key) AS b, properties(r) AS props"
+    )
+    for n in nodes:
+        n["props"].pop("ingested_at", None)
+    return {
+        "nodes": sorted(
+            json.dumps([sorted(n["labels"]), n["props"]], sort_keys=True) for n in nodes
+        ),
+        "edges": sorted(json.dumps(e, sort_keys=True) for e in edges),
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# No server needed
+# ----------------------------------------------------------------------------------------
+
+
+def test_bolt_uri_schemes_select_this_backend():
+    assert is_bolt_uri("bolt://localhost:7687")
+    assert is_bolt_uri("neo4j+s://abc.databases.neo4j.io")
+    assert not is_bolt_uri("graph.json")
+    assert not is_bolt_uri("http://localhost:7474")
+    with pytest.raises(ValueError, match="not a Bolt URI"):
+        Neo4jStore("graph.json", "neo4j", "pw")
+    with pytest.raises(ValueError, match="not in the store URI"):
+        Neo4jStore("bolt://neo4j:secret@localhost:7687")
+
+
+def test_schema_file_has_the_constraints_and_indexes_idempotently():
+    statements = schema_statements((REPO / "cypher" / "schema.cypher").read_text())
+    assert statements and all("IF NOT EXISTS" in s for s in statements)
+    text = " ".join(statements)
+    for label in ("Document", "Chunk", "Mention", "Entity"):
+        assert f"FOR (n:{label}) REQUIRE n.id IS UNIQUE" in text
+    assert "FOR (n:Entity) ON (n.name)" in text and "FOR (n:Entity) ON (n.type)" in text
+
+
+def test_server_down_gives_a_clear_error():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = Neo4jStore(f"bolt://127.0.0.1:{port}", "neo4j", "not-shown-anywhere-42")
+    with pytest.raises(StoreError, match="cannot reach a Bolt server") as info:
+        store.open()
+    assert "not-shown-anywhere-42" not in str(info.value)
+
+
+def test_missing_password_is_reported(monkeypatch):
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    with pytest.raises(StoreError, match="NEO4J_PASSWORD"):
+        Neo4jStore("bolt://127.0.0.1:1", "neo4j").open()
+
+
+# ----------------------------------------------------------------------------------------
+# Connection checks against the live server
+# ----------------------------------------------------------------------------------------
+
+
+def test_wrong_password_is_a_clear_error_without_the_password(bolt_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "wrong-Passw0rd-xyz"
+    store = Neo4jStore(bolt_server.uri, bolt_server.user, secret, bolt_server.database)
+    with pytest.raises(StoreError, match="authentication failed") as info:
+        store.open()
+    assert secret not in str(info.value) and secret not in repr(store)
+    assert secret not in caplog.text
+    assert bolt_server.password not in str(info.value)
+
+
+def test_unknown_database_is_a_clear_error(bolt_server):
+    store = Neo4jStore(bolt_server.uri, bolt_server.user, bolt_server.password, "no_such_db")
+    with pytest.raises(StoreError, match="database 'no_such_db' does not exist"):
+        store.open()
+
+
+def test_credentials_come_from_the_environment(bolt_server, monkeypatch):
+    monkeypatch.setenv("NEO4J_USERNAME", bolt_server.user)
+    monkeypatch.setenv("NEO4J_PASSWORD", bolt_server.password)
+    if bolt_server.database:
+        monkeypatch.setenv("NEO4J_DATABASE", bolt_server.database)
+    with Neo4jStore(bolt_server.uri) as store:
+        assert store.query("RETURN 1 AS one") == [{"one": 1}]
+
+
+# ----------------------------------------------------------------------------------------
+# Writes and reads
+# ----------------------------------------------------------------------------------------
+
+
+def test_setup_schema_is_idempotent_and_enforces_unique_ids(store):
+    store.setup_schema()  # a second time: no error
+    store.query("CREATE (:Entity {id: 'entity:dup'})")
+    with pytest.raises(StoreError):
+        store.query("CREATE (:Entity {id: 'entity:dup'})")
+
+
+def test_round_trip_has_the_documented_graph_shape(store, graphs):
+    store.model_id, store.schema_fingerprint = "fake-regex-1", "abc123"
+    store.write_documents(graphs)
+    assert store.counts() == expected_counts(graphs)
+
+    g = graphs[0]
+    doc = store.query("MATCH (d:Document {id: $id}) RETURN d", {"id": g.document.id})[0]["d"]
+    assert doc["source"] == g.document.source and doc["text"] == g.document.text
+    assert doc["content_hash"] == g.document.content_hash and json.loads(doc["metadata"]) == {}
+    assert doc["model_id"] == "fake-regex-1" and doc["schema_fingerprint"] == "abc123"
+    assert doc["chunk_count"] == len(g.chunks) and doc["kgbuild_version"]
+    assert doc["ingested_at"]
+
+    chunks = store.query(
+        "MATCH (c:Chunk)-[:PART_OF]->(d:Document {id: $id}) "
+        "OPTIONAL MATCH (c)-[:NEXT]->(n:Chunk) RETURN c, n.id AS next ORDER BY c.index",
+        {"id": g.document.id},
+    )
+    assert [r["c"] for r in chunks] == [c.model_dump() for c in g.chunks]
+    assert [r["next"] for r in chunks] == [c.id for c in g.chunks[1:]] + [None]
+
+    mentions = store.query(
+        "MATCH (m:Mention {document_id: $id})-[:IN_CHUNK]->(c:Chunk) "
+        "MATCH (m)-[:REFERS_TO]->(e:Entity) RETURN m, c.id AS chunk, e.id AS entity",
+        {"id": g.document.id},
+    )
+    want = {m.id: m for m in g.mentions}
+    assert len(mentions) == len(want)
+    for row in mentions:
+        m = want[row["m"]["id"]]
+        assert row["m"] == m.model_dump(exclude={"entity_id"})
+        assert (row["chunk"], row["entity"]) == (m.chunk_id, m.entity_id)
+
+    everywhere = {e.id: e for gr in graphs for e in gr.entities}
+    rows = store.query("MATCH (e:Entity) RETURN e, labels(e) AS labels")
+    assert len(rows) == len(everywhere)
+    for row in rows:
+        e = everywhere[row["e"]["id"]]
+        assert sorted(row["labels"]) == sorted(["Entity", entity_label(e.type)])
+        assert row["e"]["label"] == entity_label(e.type) and row["e"]["type"] == e.type
+        total = sum(1 for gr in graphs for m in gr.mentions if m.entity_id == e.id)
+        assert row["e"]["mention_count"] == total
+
+    rels = {r.id: r for gr in graphs for r in gr.relations}
+    rows = store.query(
+        "MATCH (a:Entity)-[r]->(b:Entity) RETURN a.id AS head, type(r) AS t, b.id AS tail, r"
+    )
+    assert len(rows) == len(rels)
+    for row in rows:
+        rel, props = rels[row["r"]["id"]], row["r"]
+        assert (row["head"], row["t"], row["tail"]) == (
+            rel.head_id,
+            relation_label(rel.type),
+            rel.tail_id,
+        )
+        evidence = [
+            ev for gr in graphs for r in gr.relations if r.id == rel.id for ev in r.evidence
+        ]
+        assert props["evidence_count"] == len(evidence) == len(props["document_ids"])
+        assert props["chunk_ids"] == [ev.chunk_id for ev in evidence]
+        assert props["head_mention_ids"] == [ev.head_mention_id for ev in evidence]
+        assert props["tail_mention_ids"] == [ev.tail_mention_id for ev in evidence]
+        assert props["evidence_scores"] == [ev.score for ev in evidence]
+        assert props["type"] == rel.type and props["score"] == rel.score
+
+    states = store.document_states()
+    assert set(states) == {gr.document.id for gr in graphs}
+    assert states[g.document.id].content_hash == g.document.content_hash
+    assert states[g.document.id].model_id == "fake-regex-1"
+
+
+def test_provenance_spans_slice_the_document_text_exactly(store, graphs):
+    store.write_documents(graphs)
+    rows = store.query(
+        "MATCH (h:Entity)-[r]->(t:Entity) "
+        "UNWIND range(0, size(r.document_ids) - 1) AS i "
+        # Bound with WITH first: ArcadeDB matches nothing for {id: list[i]} in a pattern.
+        "WITH h, t, r.document_ids[i] AS did, r.chunk_ids[i] AS cid, "
+        "r.head_mention_ids[i] AS hid, r.tail_mention_ids[i] AS tid "
+        "MATCH (d:Document {id: did}) "
+        "MATCH (c:Chunk {id: cid})-[:PART_OF]->(d) "
+        "MATCH (hm:Mention {id: hid})-[:IN_CHUNK]->(c) "
+        "MATCH (tm:Mention {id: tid})-[:IN_CHUNK]->(c) "
+        "RETURN d.text AS text, c.start AS cs, c.end AS ce, c.text AS chunk, "
+        "hm.start AS hs, hm.end AS he, hm.text AS head, tm.start AS ts, tm.end AS te, "
+        "tm.text AS tail, h.id AS h, t.id AS t, [(hm)-[:REFERS_TO]->(x) | x.id] AS hx"
+    )
+    assert len(rows) == sum(len(r.evidence) for g in graphs for r in g.relations)
+    for row in rows:
+        assert row["text"][row["cs"] : row["ce"]] == row["chunk"]
+        assert row["text"][row["hs"] : row["he"]] == row["head"]
+        assert row["text"][row["ts"] : row["te"]] == row["tail"]
+        assert row["hx"] == [row["h"]]  # the evidence's head mention refers to the head
+    assert any("\r\n" in row["text"] for row in rows)  # CRLF kept: offsets still exact
+    assert any(ord(ch) > 0xFFFF for row in rows for ch in row["text"])  # emoji before spans
+
+
+def test_rewriting_the_same_documents_changes_nothing(store, graphs):
+    store.write_documents(graphs)
+    before = snapshot(store)
+    store.write_documents(graphs)
+    store.write_documents(graphs[1:2])
+    assert store.counts() == expected_counts(graphs)
+    assert snapshot(store) == before
+
+
+def test_small_batches_give_the_same_graph(empty_bolt_graph, graphs):
+    with open_store(empty_bolt_graph, batch_size=3) as small:
+        small.setup_schema()
+        small.write_documents(graphs)
+        small_graph = snapshot(small)
+    wipe_bolt_graph(empty_bolt_graph)
+    with open_store(empty_bolt_graph, batch_size=10_000) as big:
+        big.write_documents(graphs)
+        assert snapshot(big) == small_graph
+
+
+def test_a_changed_document_replaces_its_old_evidence(store, empty_bolt_graph, graphs):
+    source = graphs[-1].document.source
+    old = build_graph(source, "Old Person works for Gone Corp in Berlin.")
+    store.write_documents([*graphs[:-1], old])
+    store.write_documents([graphs[-1]])  # same source, new text
+    after = snapshot(store)
+    assert not store.query("MATCH (e:Entity) WHERE e.name IN ['Old Person', 'Gone Corp'] RETURN e")
+    assert not store.find_entities(["gone corp"])
+    wipe_bolt_graph(empty_bolt_graph)
+    store.write_documents(graphs)
+    assert snapshot(store) == after
+
+
+def test_delete_a_document(store, graphs):
+    store.write_documents(graphs)
+    gone = graphs[-1]  # shares entities with the other documents
+    store.delete_documents([gone.document.id])
+    assert store.counts() == expected_counts(graphs[:-1])
+    assert gone.document.id not in store.document_states()
+    leftover = store.query(
+        "MATCH (a:Entity)-[r]->(:Entity) WHERE $id IN r.document_ids RETURN r.id AS id "
+        "UNION MATCH (n) WHERE n.document_id = $id RETURN n.id AS id",
+        {"id": gone.document.id},
+    )
+    assert leftover == []
+    # Entities mentioned by the others keep their counts; relations their other evidence.
+    for row in store.query("MATCH (e:Entity) RETURN e.id AS id, e.mention_count AS n"):
+        assert row["n"] == sum(
+            1 for g in graphs[:-1] for m in g.mentions if m.entity_id == row["id"]
+        )
+    for row in store.query("MATCH (:Entity)-[r]->(:Entity) RETURN r.evidence_count AS n"):
+        assert row["n"] > 0
+    store.delete_documents([gone.document.id])  # again: nothing to do, no error
+    assert store.counts() == expected_counts(graphs[:-1])
+
+
+def test_find_entities_uses_the_alias_keys(store, graphs):
+    store.write_documents(graphs)
+    found = store.find_entities(["yuki tanaka", "sakura robotics inc", "not there"])
+    assert sorted(e.name for e in found) == ["Sakura Robotics Inc", "Yuki Tanaka"]
+    sakura = next(e for e in found if e.type == "organization")
+    assert sakura.keys == ["sakura robotics inc"]
+    assert sakura.mention_count == sum(
+        1 for g in graphs for m in g.mentions if m.entity_id == sakura.id
+    )
+    assert store.find_entities([]) == []
+    # Helper nodes of the alias index are not part of the shared shape.
+    assert store.counts() == expected_counts(graphs)
+
+
+def test_query_returns_plain_values(store, graphs):
+    store.write_documents(graphs[:1])
+    rows = store.query("MATCH (c:Chunk)-[p:PART_OF]->(d:Document) RETURN c, p, d.id AS id LIMIT 1")
+    assert isinstance(rows[0]["c"], dict) and rows[0]["c"]["document_id"] == rows[0]["id"]
+    assert rows[0]["p"] == {}
+    with pytest.raises(StoreError, match="query failed"):
+        store.query("THIS IS NOT CYPHER")
+
+
+# ----------------------------------------------------------------------------------------
+# Injection
+# ----------------------------------------------------------------------------------------
+
+HOSTILE_TYPES = [
+    "person`) DETACH DELETE n //",
+    "person'; MATCH (n) DETACH DELETE n; //",
+    'organization" }) RETURN 1',
+    "Entity",  # a reserved label
+    "a" * 80,
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_TYPES)
+def test_injection_through_an_entity_type_is_rejected_and_writes_nothing(store, graphs, hostile):
+    store.write_documents(graphs[:1])
+    before = snapshot(store)
+    bad = graphs[1].model_copy(deep=True)
+    bad.entities[0].type = hostile
+    with pytest.raises(InvalidTypeName, match=re.escape(bad.document.id)):
+        store.write_documents([graphs[2], bad])
+    assert snapshot(store) == before
+
+
+@pytest.mark.parametrize(
+    "hostile", ["works for`]->() DETACH DELETE n //", "x; DROP", "NEXT", "works_for]-("]
+)
+def test_injection_through_a_relation_type_is_rejected_and_writes_nothing(store, graphs, hostile):
+    bad = graphs[1].model_copy(deep=True)
+    bad.relations[0].type = hostile
+    with pytest.raises(InvalidTypeName, match="relation type"):
+        store.write_documents([bad])
+    assert store.counts() == dict.fromkeys(expected_counts([]), 0)
+
+
+# ----------------------------------------------------------------------------------------
+# Reliability: retries, and a server killed in the middle of a write
+# ----------------------------------------------------------------------------------------
+
+
+def test_transient_errors_are_retried_then_succeed(store, caplog):
+    calls = []
+
+    def flaky(tx):
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientError("simulated deadlock")
+        return tx.run("RETURN 7 AS x").single()["x"]
+
+    store.retry_wait = 0.01
+    assert store._transaction(flaky, "flaky work") == 7
+    assert len(calls) == 3 and "flaky work failed (attempt 1 of 6)" in caplog.text
+
+
+def test_errors_that_are_not_transient_are_not_retried(store):
+    calls = []
+
+    def broken(tx):
+        calls.append(1)
+        raise ClientError("bad query")
+
+    with pytest.raises(ClientError):
+        store._transaction(broken, "broken work")
+    assert len(calls) == 1
+
+
+class PrivateServer:
+    """A second ArcadeDB instance of our own (scripts/test-server with its own state dir)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "test-server"), *args]
+            + ["--state-dir", str(self.state_dir)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, f"test-server {args} failed:\n{done.stdout}{done.stderr}"
+
+    def start(self, reuse_data: bool = False) -> BoltServer:
+        self._run("start", *(["--reuse-data"] if reuse_data else []))
+        env = read_server_env(self.state_dir / "env")
+        return BoltServer(
+            env["KGBUILD_TEST_BOLT_URI"],
+            env["KGBUILD_TEST_BOLT_USER"],
+            env["KGBUILD_TEST_BOLT_PASSWORD"],
+            env["KGBUILD_TEST_BOLT_DATABASE"],
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, as in a crash or a pulled plug."""
+        pid = json.loads((self.state_dir / "state.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists() and "zombie" not in _proc_state(pid):
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+class KillingStore(Neo4jStore):
+    """Kills the server just before its ``kill_at``-th transaction."""
+
+    def __init__(self, *args: Any, server: PrivateServer, kill_at: int, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.server, self.kill_at, self.transactions = server, kill_at, 0
+
+    def _transaction(self, work, what, *, write=True):
+        self.transactions += 1
+        if self.transactions == self.kill_at:
+            self.server.kill()
+        return super()._transaction(work, what, write=write)
+
+
+@pytest.mark.slow
+def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
+    empty_bolt_graph, graphs, tmp_path
+):
+    # The clean run, on the shared server.
+    with open_store(empty_bolt_graph) as clean:
+        clean.setup_schema()
+        clean.write_documents(graphs)
+        clean_graph, clean_counts = snapshot(clean), clean.counts()
+
+    # Count the transactions of a run, to kill the server in the middle of group 2 of 4.
+    counter = KillingStore(
+        empty_bolt_graph.uri,
+        empty_bolt_graph.user,
+        empty_bolt_graph.password,
+        empty_bolt_graph.database,
+        batch_size=1,  # one document per group
+        server=None,
+        kill_at=-1,
+    )
+    wipe_bolt_graph(empty_bolt_graph)
+    with counter:
+        counter.write_documents(graphs[:1])
+        first_group = counter.transactions
+        counter.write_documents(graphs[1:2])
+        second_group = counter.transactions - first_group
+
+    private = PrivateServer(tmp_path / "server")
+    server = private.start()
+    try:
+        kill_at = first_group + second_group // 2 + 1  # among the entity/relation writes
+        store = KillingStore(
+            server.uri,
+            server.user,
+            server.password,
+            server.database,
+            batch_size=1,
+            max_retries=2,
+            retry_wait=0.05,
+            server=private,
+            kill_at=kill_at,
+        )
+        store.open()
+        store.setup_schema()
+        store.transactions = 0
+        with pytest.raises(WriteError) as info:
+            store.write_documents(graphs)
+        store.close()
+        assert info.value.document_ids == [graphs[1].document.id]
+        assert graphs[1].document.id in str(info.value)
+        assert server.password not in str(info.value)
+
+        server = private.start(reuse_data=True)  # same data directory
+        with open_store(server) as rerun:
+            states = rerun.document_states()
+            # The first document was committed, the one that failed was not.
+            assert graphs[0].document.id in states
+            assert graphs[1].document.id not in states
+            # A re-run writes what is missing or changed, as the pipeline does.
+            todo = [
+                g
+                for g in graphs
+                if g.document.id not in states
+                or states[g.document.id].content_hash != g.document.content_hash
+            ]
+            assert graphs[0] not in todo
+            rerun.write_documents(todo)
+            assert rerun.counts() == clean_counts
+            assert snapshot(rerun) == clean_graph
+    finally:
+        private.stop()
