@@ -146,7 +146,7 @@ def test_relation_edge_holds_evidence_of_both_documents(store):
 def test_every_label_is_a_set_and_every_edge_key_is_deterministic(store):
     for _, data in store.graph.nodes(data=True):
         assert isinstance(data["__labels__"], set)
-    for u, v, k, data in store.graph.edges(keys=True, data=True):
+    for _, _, k, data in store.graph.edges(keys=True, data=True):
         assert isinstance(data["__labels__"], set)
         assert k == data.get("id", next(iter(data["__labels__"])))
 
