@@ -1,0 +1,198 @@
+"""Every threshold and rule of entity resolution, in one pydantic model.
+
+The defaults were chosen on the gold mention clusters of Re-DocRED dev (see
+``benchmarks/resolve_quality.py``) and favour precision: a wrong merge fuses two
+things into one node, which is harder to notice and undo than a missed one.
+
+Type phrases are compared case-insensitively with whitespace collapsed, so
+``"Person"`` and ``"person"`` are the same type here.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+# Default word lists (whitespace-separated; the config holds them as lists).
+_HONORIFICS = """
+mr mrs ms miss mx dr prof professor sir dame lord lady rev reverend hon sen senator rep
+gov governor pres president gen general col colonel capt captain lt maj major sgt adm
+admiral judge justice herr frau mme mlle sra srta dott
+"""
+_CORPORATE_SUFFIXES = """
+inc incorporated ltd limited corp corporation co llc plc gmbh ag sa nv bv ab oy oyj spa
+srl sarl pty lp llp kg kgaa as asa se bhd kk pte
+"""
+_STOPWORDS = """
+of the and for in on at de del la le du des der von van y e
+"""
+_LITERAL_TYPES = """
+date time year number num money percent quantity ordinal cardinal duration
+"""
+
+
+def type_key(label: str) -> str:
+    """How type phrases are compared: casefolded, whitespace collapsed."""
+    return " ".join(label.casefold().split())
+
+
+class ResolverConfig(BaseModel):
+    """Rules and thresholds of :class:`~kgbuild.resolve.EntityResolver`.
+
+    Scores are rapidfuzz scores on the normalized keys, from 0 to 100.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- normalization -------------------------------------------------------
+    honorifics: list[str] = Field(
+        default_factory=lambda: _HONORIFICS.split(),
+        description="Titles dropped from the front of a person name's key (kept as aliases).",
+    )
+    corporate_suffixes: list[str] = Field(
+        default_factory=lambda: _CORPORATE_SUFFIXES.split(),
+        description="Legal-form suffixes dropped from the end of a non-person name's key "
+        "(kept as aliases).",
+    )
+    name_suffixes: list[str] = Field(
+        default_factory=lambda: ["jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"],
+        description=(
+            "Generational/degree suffixes of person names. Kept in the key (King Jr. and "
+            "King Sr. are different people) but skipped when picking the last name."
+        ),
+    )
+    articles: list[str] = Field(
+        default_factory=lambda: ["the"],
+        description="Leading articles dropped from a name's key ('The Killers' ~ 'Killers').",
+    )
+    stopwords: list[str] = Field(
+        default_factory=lambda: _STOPWORDS.split(),
+        description="Words skipped when building acronyms and never a partial match alone.",
+    )
+    fold_accents: bool = Field(
+        default=True, description="Drop accents of Latin letters in keys ('María' ~ 'Maria')."
+    )
+
+    # --- type groups ------------------------------------------------------------
+    person_types: list[str] = Field(
+        default_factory=lambda: ["person", "per", "people", "human"],
+        description="Types whose names get first/last-name and initials rules.",
+    )
+    literal_types: list[str] = Field(
+        default_factory=lambda: _LITERAL_TYPES.split(),
+        description="Types matched only by identical normalized text (1990 is not 1991).",
+    )
+    compatible_types: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description=(
+            "Type pairs allowed to merge (e.g. ('organization', 'company')). By default "
+            "mentions of different types never merge."
+        ),
+    )
+
+    # --- within-document rules ---------------------------------------------------
+    fuzzy_threshold: float = Field(
+        default=90.0,
+        ge=0,
+        le=100,
+        description="rapidfuzz ratio of two normalized names at or above which they merge.",
+    )
+    fuzzy_min_length: int = Field(
+        default=8, ge=1, description="Both keys need this many characters for a fuzzy merge."
+    )
+    match_last_name: bool = Field(
+        default=True, description="'Obama' joins 'Barack Obama' when unambiguous in the document."
+    )
+    match_first_name: bool = Field(
+        default=False,
+        description="'Barack' joins 'Barack Obama' when unambiguous in the document. Off by "
+        "default: on Re-DocRED a lone first name was another person 17 times in 38.",
+    )
+    match_initials: bool = Field(
+        default=True,
+        description="'J. H. Dearle' ~ 'John Henry Dearle' ~ 'John Dearle' (same last name).",
+    )
+    match_partial: bool = Field(
+        default=True,
+        description=(
+            "A non-person name whose tokens are the start or end of a longer name of the "
+            "same type joins it when unambiguous ('Fyllingen' ~ 'Fyllingen Fotball')."
+        ),
+    )
+    partial_types: list[str] | None = Field(
+        default_factory=lambda: ["organization", "organisation", "org", "company"],
+        description="Types the partial rule applies to (None: every non-literal, non-person "
+        "type). Not locations by default: 'Albany' is not 'Albany County', 'Tokyo' not "
+        "'Tokyo Imperial Palace' (on Re-DocRED the rule was wrong 132 times in 160 there).",
+    )
+    match_acronym: bool = Field(
+        default=True,
+        description="'IBM' joins 'International Business Machines' when unambiguous.",
+    )
+    min_acronym_length: int = Field(default=2, ge=2)
+
+    # --- across documents and runs ------------------------------------------------
+    link_across_documents: bool = Field(
+        default=True, description="Link to entities of earlier documents and of the store."
+    )
+    cross_doc_fuzzy_threshold: float = Field(
+        default=92.0,
+        ge=0,
+        le=100,
+        description="Fuzzy threshold for linking to an existing entity (stricter: no context).",
+    )
+    cross_doc_acronyms: bool = Field(
+        default=True,
+        description="Link an acronym to the one existing entity whose full name it "
+        "abbreviates (never the other way round: a long name does not link to an entity "
+        "only known by an acronym).",
+    )
+    cross_doc_min_acronym_length: int = Field(
+        default=3,
+        ge=2,
+        description="Shorter acronyms ('EP', 'MP', 'SS') are too ambiguous to link without "
+        "the document's context.",
+    )
+    link_short_names: bool = Field(
+        default=True,
+        description="A person name alone in a document ('Holmes') links to the one existing "
+        "person whose short form it was in another document ('Sherlock Holmes' ... 'Holmes').",
+    )
+    max_block_size: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "A blocking key shared by more entities than this is too common to compare "
+            "against (e.g. the surname 'smith'); exact name keys are never skipped."
+        ),
+    )
+    max_candidates: int = Field(
+        default=200, ge=1, description="At most this many existing entities are scored per name."
+    )
+
+    _pairs: frozenset[tuple[str, str]] = PrivateAttr(default=frozenset())
+
+    @field_validator(
+        "honorifics",
+        "corporate_suffixes",
+        "name_suffixes",
+        "articles",
+        "stopwords",
+        "person_types",
+        "literal_types",
+    )
+    @classmethod
+    def _fold(cls, v: list[str]) -> list[str]:
+        return [type_key(x) for x in v]
+
+    @field_validator("compatible_types")
+    @classmethod
+    def _fold_pairs(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(type_key(a), type_key(b)) for a, b in v]
+
+    def model_post_init(self, __context: object) -> None:
+        pairs = {(a, b) for a, b in self.compatible_types}
+        self._pairs = frozenset(pairs | {(b, a) for a, b in pairs})
+
+    def types_compatible(self, a: str, b: str) -> bool:
+        """Whether mentions typed ``a`` and ``b`` (type keys) may be one entity."""
+        return a == b or (a, b) in self._pairs

@@ -1,0 +1,715 @@
+"""Entity resolution: the mentions of one document in, entities out.
+
+How one document is resolved (:meth:`EntityResolver.resolve_document`):
+
+1. **Normalize** every mention's text into a :class:`~kgbuild.resolve.normalize.Name`
+   (key, tokens, blocking keys). Mentions with the same type and key form a *group*.
+2. **Within the document**, groups are joined in a union-find, in three passes:
+
+   a. symmetric rules between groups that share a blocking key: same key under two
+      compatible types, same words reordered, rapidfuzz ratio above the threshold;
+   b. person names: "J. Smith" joins "John Smith" if every longer person name it fits
+      also fits the others (so not when "Jane Smith" is in the document too);
+   c. short forms: a last name, first name, the first/last words of a longer name, or
+      an acronym joins the one cluster it fits; if it fits two, it stays apart
+      ("Obama" next to "Barack Obama" and "Michelle Obama").
+
+   Names joined as the short side of (b) or (c) are *secondary*: they become
+   aliases but are never used to link across documents, so the "Obama" of a
+   Michelle Obama article cannot pull her into Barack's node.
+3. **Across documents**: each cluster's primary names look up the in-run alias index
+   (and ``store.find_entities``) by their blocking keys; the candidates are scored
+   (exact name 100, exact alias 99, reordered 98, compatible person name 95,
+   rapidfuzz ratio, acronym 90) and the single best one, if unique and not already
+   taken by another cluster of the same document, is linked. Otherwise a new
+   entity with id ``entity_id(type, canonical_key)`` is made.
+
+Every join is recorded as a :class:`MergeDecision` (rule, the two names, score).
+The same mentions in the same order give the same ids: every step iterates in
+mention order and breaks ties by it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgbuild import ids
+from kgbuild.resolve import match
+from kgbuild.resolve.config import ResolverConfig, type_key
+from kgbuild.resolve.normalize import LITERAL, OTHER, PERSON, Name, Normalizer
+from kgbuild.store.base import GraphStore
+from kgbuild.types import Entity, Mention
+
+logger = logging.getLogger(__name__)
+
+
+class MergeDecision(BaseModel):
+    """Why two names ended up in one entity: the rule, the names and the score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(description="A kgbuild.resolve.match RULE_* name.")
+    source: str = Field(description="The name that was joined (surface form).")
+    target: str = Field(description="The name or existing entity it was joined to.")
+    score: float = Field(description="100 for exact rules, the rapidfuzz score for fuzzy ones.")
+    entity_id: str | None = None
+
+
+class ResolvedDocument(BaseModel):
+    """The result of resolving one document's mentions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mentions: list[Mention] = Field(description="The input mentions, in order, entity_id set.")
+    entities: list[Entity] = Field(description="Every entity the mentions refer to.")
+    explain: list[MergeDecision] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- helpers
+class _UnionFind:
+    __slots__ = ("parent",)
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:  # the earlier group stays root: deterministic and order-preserving
+            if rb < ra:
+                ra, rb = rb, ra
+            self.parent[rb] = ra
+
+
+@dataclass(slots=True)
+class _Group:
+    """All mentions of one document sharing a type and a normalized key."""
+
+    name: Name
+    tkey: str
+    first: int
+    count: int = 0
+    surfaces: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    primary: bool = True
+
+
+@dataclass(slots=True)
+class _Cluster:
+    """One entity of a document: groups joined by the within-document rules."""
+
+    groups: list[_Group]
+    first_group: int
+    canonical: _Group
+    surface: str
+    """The canonical name: the most frequent surface form of the canonical group."""
+    label: str
+    tkey: str
+    count: int
+    slot: int = -1
+
+
+def _rank(name: Name) -> tuple[int, int, str]:
+    """A strict order on distinct keys: more words, more characters, then the key."""
+    return (len(name.tokens), len(name.key), name.key)
+
+
+# --------------------------------------------------------------------------- the engine
+class _Engine:
+    """The resolution algorithm on plain Python values, shared by the resolver and
+    :func:`~kgbuild.resolve.bulk.cluster_mentions`.
+
+    Holds the in-run memory: every entity seen so far in a *slot* (parallel lists)
+    and the alias index from blocking key to slots.
+    """
+
+    def __init__(self, config: ResolverConfig) -> None:
+        self.config = config
+        self.norm = Normalizer(config)
+        self._persons = frozenset(config.person_types)
+        self._literals = frozenset(config.literal_types)
+        self._partial_types = (
+            None if config.partial_types is None else frozenset(map(type_key, config.partial_types))
+        )
+        self._stopwords = frozenset(config.stopwords)
+        self._tkeys: dict[str, tuple[str, str]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.e_id: list[str] = []
+        self.e_label: list[str] = []
+        self.e_tkey: list[str] = []
+        self.e_name: list[Name] = []  # the canonical name, analyzed
+        self.e_display: list[str] = []  # ... and as written
+        self.e_aliases: list[dict[str, None]] = []
+        self.e_names: list[dict[str, Name]] = []
+        self.e_keys: list[dict[str, None]] = []
+        self.index: dict[str, list[int]] = {}
+        self.by_id: dict[str, int] = {}
+
+    # -- types ---------------------------------------------------------------------
+    def type_of(self, label: str) -> tuple[str, str]:
+        """(type key, name kind) of a type phrase."""
+        got = self._tkeys.get(label)
+        if got is None:
+            tk = type_key(label)
+            kind = PERSON if tk in self._persons else LITERAL if tk in self._literals else OTHER
+            got = self._tkeys[label] = (tk, kind)
+        return got
+
+    def _partial_ok(self, tkey: str) -> bool:
+        return self.config.match_partial and (
+            self._partial_types is None or tkey in self._partial_types
+        )
+
+    # -- one document --------------------------------------------------------------
+    def resolve(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        store: GraphStore | None = None,
+        explain: list[MergeDecision] | None = None,
+    ) -> tuple[list[int], list[_Cluster]]:
+        """Resolve one document's mentions; returns each mention's cluster and the clusters.
+
+        Clusters have ``slot`` set: the in-run entity they were linked to or created as.
+        """
+        groups, mention_group = self._group(texts, labels)
+        uf = _UnionFind(len(groups))
+        local = self._local_index(groups)
+        notes: list[tuple[int, MergeDecision]] | None = None if explain is None else []
+        self._symmetric(groups, local, uf, notes)
+        self._persons_pass(groups, local, uf, notes)
+        self._short_forms(groups, local, uf, notes)
+        clusters, group_cluster = self._clusters(groups, uf)
+        self._link(clusters, store, notes)
+        if explain is not None:
+            for g, decision in notes:
+                decision.entity_id = self.e_id[clusters[group_cluster[g]].slot]
+                explain.append(decision)
+        return [group_cluster[g] for g in mention_group], clusters
+
+    def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
+        by_key: dict[tuple[str, str], int] = {}
+        groups: list[_Group] = []
+        mention_group: list[int] = []
+        analyze = self.norm.analyze
+        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            tk, kind = self.type_of(label)
+            name = analyze(text, kind)
+            gk = (tk, name.key)
+            g = by_key.get(gk)
+            if g is None:
+                g = by_key[gk] = len(groups)
+                groups.append(_Group(name, tk, i))
+            grp = groups[g]
+            grp.count += 1
+            grp.surfaces[text] = grp.surfaces.get(text, 0) + 1
+            grp.labels[label] = grp.labels.get(label, 0) + 1
+            mention_group.append(g)
+        return groups, mention_group
+
+    def _local_index(self, groups: list[_Group]) -> dict[str, list[int]]:
+        """Blocking keys of this document's groups, plus lookups only the short-form
+        rules need: last names (``l:``), first names (``f:``), name starts/ends (``e:``)."""
+        local: dict[str, list[int]] = {}
+        for g, grp in enumerate(groups):
+            name = grp.name
+            keys = list(name.keys)
+            if name.kind == PERSON:
+                keys.append("l:" + name.last)
+                if name.given:
+                    keys.append("f:" + name.given[0])
+            elif name.kind == OTHER and len(name.tokens) > 1:
+                toks = name.tokens
+                keys.extend("e:" + " ".join(toks[:n]) for n in range(1, len(toks)))
+                keys.extend("e:" + " ".join(toks[-n:]) for n in range(1, len(toks)))
+            for k in keys:
+                local.setdefault(k, []).append(g)
+        return local
+
+    def _candidates(self, local: dict[str, list[int]], keys: Sequence[str]) -> list[int]:
+        cap = self.config.max_block_size
+        seen: dict[int, None] = {}
+        for k in keys:
+            block = local.get(k)
+            if block and (len(block) <= cap or k.startswith("n:")):
+                for h in block:
+                    seen[h] = None
+        return list(seen)
+
+    def _symmetric(self, groups, local, uf, explain) -> None:
+        """Pass a: same key under compatible types, reordered words, fuzzy spelling."""
+        cfg = self.config
+        compatible = cfg.types_compatible
+        for g, grp in enumerate(groups):
+            a = grp.name
+            if explain is not None and len(grp.surfaces) > 1:
+                base = next(iter(grp.surfaces))
+                for s in list(grp.surfaces)[1:]:
+                    explain.append(
+                        (
+                            g,
+                            MergeDecision(
+                                rule=match.RULE_SAME_KEY, source=s, target=base, score=100.0
+                            ),
+                        )
+                    )
+            for h in self._candidates(local, a.keys):
+                if h <= g:
+                    continue
+                other = groups[h]
+                if not compatible(grp.tkey, other.tkey):
+                    continue
+                b = other.name
+                if a.key == b.key:
+                    rule, score = match.RULE_SAME_KEY, 100.0
+                elif match.same_sorted_tokens(a, b):
+                    rule, score = match.RULE_SORTED, 100.0
+                else:
+                    score = match.fuzzy_score(a, b, cfg.fuzzy_threshold, cfg.fuzzy_min_length)
+                    if not score:
+                        continue
+                    rule = match.RULE_FUZZY
+                self._join(uf, groups, h, g, rule, score, explain)
+
+    def _persons_pass(self, groups, local, uf, explain) -> None:
+        """Pass b: a person name joins the more complete names it fits, if they all agree."""
+        if not self.config.match_initials:
+            return
+        compatible = self.config.types_compatible
+        decisions: list[tuple[int, list[int]]] = []
+        for g, grp in enumerate(groups):
+            a = grp.name
+            if a.kind != PERSON or not a.given:
+                continue
+            ra = _rank(a)
+            targets = [
+                h
+                for h in self._candidates(local, ("l:" + a.last,))
+                if compatible(grp.tkey, groups[h].tkey)
+                and _rank(groups[h].name) > ra
+                and match.person_compatible(a, groups[h].name)
+            ]
+            if not targets:
+                continue
+            agree = all(
+                uf.find(x) == uf.find(y) or match.person_compatible(groups[x].name, groups[y].name)
+                for i, x in enumerate(targets)
+                for y in targets[i + 1 :]
+            )
+            if agree:
+                decisions.append((g, targets))
+            else:
+                logger.debug("person name %r fits several people; kept apart", a.surface)
+        for g, targets in decisions:
+            groups[g].primary = False
+            for h in targets:
+                self._join(uf, groups, g, h, match.RULE_PERSON, 100.0, explain)
+
+    def _short_forms(self, groups, local, uf, explain) -> None:
+        """Pass c: last/first names, name starts/ends and acronyms join their one cluster."""
+        cfg = self.config
+        compatible = cfg.types_compatible
+        decisions: list[tuple[int, int, str]] = []
+        for g, grp in enumerate(groups):
+            a = grp.name
+            tests: list[tuple[str, str]] = []
+            if a.kind == PERSON:
+                if cfg.match_last_name:
+                    tests.append(("l:" + a.last, match.RULE_LAST))
+                if cfg.match_first_name and len(a.tokens) == 1:
+                    tests.append(("f:" + a.key, match.RULE_FIRST))
+            elif a.kind == OTHER:
+                if self._partial_ok(grp.tkey):
+                    tests.append(("e:" + a.key, match.RULE_PARTIAL))
+                if cfg.match_acronym and a.acronym_like:
+                    tests.append(("a:" + a.key.replace(" ", ""), match.RULE_ACRONYM))
+            if not tests:
+                continue
+            root = uf.find(g)
+            found: dict[int, tuple[int, str]] = {}  # target root -> (group, rule)
+            for key, rule in tests:
+                for h in self._candidates(local, (key,)):
+                    other = groups[h]
+                    if h == g or not compatible(grp.tkey, other.tkey):
+                        continue
+                    if not self._short_fits(rule, a, other.name):
+                        continue
+                    r = uf.find(h)
+                    if r != root and r not in found:
+                        found[r] = (h, rule)
+            if len(found) == 1:
+                ((h, rule),) = found.values()
+                decisions.append((g, h, rule))
+            elif len(found) > 1:
+                logger.debug("short name %r fits %d clusters; kept apart", a.surface, len(found))
+        for g, h, rule in decisions:
+            groups[g].primary = False
+            self._join(uf, groups, g, h, rule, 100.0, explain)
+
+    def _short_fits(self, rule: str, short: Name, long: Name) -> bool:
+        if rule == match.RULE_LAST:
+            return match.last_name(short, long)
+        if rule == match.RULE_FIRST:
+            return match.first_name(short, long)
+        if rule == match.RULE_PARTIAL:
+            return match.partial(short, long, self._stopwords)
+        return match.acronym(short, long)
+
+    @staticmethod
+    def _join(uf, groups, g, h, rule, score, explain) -> None:
+        uf.union(g, h)
+        if explain is not None:
+            src, dst = groups[g].name.surface, groups[h].name.surface
+            explain.append((g, MergeDecision(rule=rule, source=src, target=dst, score=score)))
+            logger.debug("joined %r to %r by %s (%.1f)", src, dst, rule, score)
+
+    def _clusters(self, groups, uf) -> tuple[list[_Cluster], list[int]]:
+        members: dict[int, list[int]] = {}
+        for g in range(len(groups)):
+            members.setdefault(uf.find(g), []).append(g)
+        clusters: list[_Cluster] = []
+        group_cluster = [0] * len(groups)
+        for gs in members.values():  # roots are the earliest group: mention order
+            grps = [groups[g] for g in gs]
+            primaries = [x for x in grps if x.primary] or grps
+            # Most informative (words), then most frequent, then longest, then earliest.
+            canonical = max(
+                primaries,
+                key=lambda x: (len(x.name.tokens), x.count, len(x.name.key), -x.first),
+            )
+            surface = max(canonical.surfaces, key=lambda s: (canonical.surfaces[s], -len(s)))
+            labels: dict[str, int] = {}
+            for x in grps:
+                for lab, n in x.labels.items():
+                    labels[lab] = labels.get(lab, 0) + n
+            label = max(labels, key=labels.__getitem__)  # ties: first seen
+            c = _Cluster(
+                grps,
+                gs[0],
+                canonical,
+                surface,
+                label,
+                self.type_of(label)[0],
+                sum(x.count for x in grps),
+            )
+            for g in gs:
+                group_cluster[g] = len(clusters)
+            clusters.append(c)
+        return clusters, group_cluster
+
+    # -- across documents ----------------------------------------------------------
+    def _link(self, clusters: list[_Cluster], store: GraphStore | None, explain) -> None:
+        link = self.config.link_across_documents
+        if link and store is not None:
+            keys: dict[str, None] = {}
+            for c in clusters:
+                for grp in c.groups:
+                    if grp.primary:
+                        keys.update(dict.fromkeys(grp.name.keys))
+            if keys:
+                for entity in store.find_entities(list(keys)):
+                    self.absorb(entity)
+        choices: list[tuple[float, int, int, str, str]] = []
+        for i, c in enumerate(clusters):
+            if link:
+                best = self._best_existing(c)
+                if best is not None:
+                    score, slot, rule, target = best
+                    choices.append((-score, i, slot, rule, target))
+        taken: set[int] = set()
+        for neg, i, slot, rule, target in sorted(choices):
+            if slot in taken:  # another cluster of this document matched it better
+                continue
+            taken.add(slot)
+            clusters[i].slot = slot
+            if explain is not None:
+                explain.append(
+                    (
+                        clusters[i].first_group,
+                        MergeDecision(
+                            rule=rule, source=clusters[i].surface, target=target, score=-neg
+                        ),
+                    )
+                )
+        for c in clusters:
+            if c.slot < 0:
+                c.slot = self._new_slot(c, taken, explain)
+                taken.add(c.slot)
+            self._remember(c)
+
+    def _best_existing(self, c: _Cluster) -> tuple[float, int, str, str] | None:
+        """The one existing entity this cluster should link to: (score, slot, rule, name)."""
+        cfg = self.config
+        compatible = cfg.types_compatible
+        names = {x.name.key: x.name for x in c.groups if x.primary}
+        if not names:
+            names = {x.name.key: x.name for x in c.groups}
+        # Exact name or alias: a dictionary lookup, no scoring.
+        exact: dict[int, float] = {}
+        for key in names:
+            for slot in self.index.get("n:" + key, ()):
+                if compatible(c.tkey, self.e_tkey[slot]):
+                    score = 100.0 if self.e_name[slot].key == key else 99.0
+                    exact[slot] = max(score, exact.get(slot, 0.0))
+        if exact:
+            return self._unique(exact, c, match.RULE_EXACT_NAME, match.RULE_EXACT_ALIAS)
+        # A bare person name that another document used as a short form ("Holmes").
+        if cfg.link_short_names and self.type_of(c.label)[1] == PERSON:
+            short = {
+                slot: 96.0
+                for key in names
+                for slot in self.index.get("x:" + key, ())
+                if compatible(c.tkey, self.e_tkey[slot])
+            }
+            if short:
+                return self._unique(short, c, match.RULE_SHORT_ALIAS, match.RULE_SHORT_ALIAS)
+        # Everything else: candidates sharing a blocking key, scored by the rules.
+        cand = self._index_candidates(names.values(), c.tkey)
+        scores: dict[int, tuple[float, str]] = {}
+        for slot in cand:
+            best = (0.0, "")
+            for a in names.values():
+                for b in self.e_names[slot].values():
+                    s = self._score(a, b)
+                    if s[0] > best[0]:
+                        best = s
+            if best[0]:
+                scores[slot] = best
+        if not scores:
+            return None
+        top = max(s for s, _ in scores.values())
+        winners = [slot for slot, (s, _) in scores.items() if s == top]
+        if len(winners) > 1:
+            logger.debug(
+                "%r fits %d existing entities equally; new entity",
+                c.canonical.name.surface,
+                len(winners),
+            )
+            return None
+        slot = winners[0]
+        return top, slot, scores[slot][1], self.e_display[slot]
+
+    def _unique(self, exact: dict[int, float], c: _Cluster, rule_name: str, rule_alias: str):
+        top = max(exact.values())
+        winners = [s for s, v in exact.items() if v == top]
+        if len(winners) > 1:  # prefer the entity of the cluster's own type
+            same = [s for s in winners if self.e_label[s] == c.label]
+            winners = same if len(same) == 1 else winners
+        if len(winners) > 1:
+            logger.debug(
+                "%r is an alias of %d entities; new entity", c.canonical.name.surface, len(winners)
+            )
+            return None
+        slot = winners[0]
+        return top, slot, rule_name if top == 100.0 else rule_alias, self.e_display[slot]
+
+    def _index_candidates(self, names, tkey: str) -> list[int]:
+        cfg = self.config
+        cap, limit = cfg.max_block_size, cfg.max_candidates
+        compatible = cfg.types_compatible
+        seen: dict[int, None] = {}
+        for a in names:
+            for k in a.keys[1:]:  # keys[0] is the exact "n:" key, looked up already
+                if not cfg.cross_doc_acronyms and k.startswith("a:"):
+                    continue
+                block = self.index.get(k)
+                if not block or len(block) > cap:
+                    continue
+                for slot in block:
+                    if slot not in seen and compatible(tkey, self.e_tkey[slot]):
+                        seen[slot] = None
+                        if len(seen) >= limit:
+                            return list(seen)
+        return list(seen)
+
+    def _score(self, a: Name, b: Name) -> tuple[float, str]:
+        """How well existing name ``b`` fits new name ``a`` (0 if no rule applies)."""
+        if a.kind == LITERAL or b.kind == LITERAL:
+            return (98.0, match.RULE_SORTED) if match.same_sorted_tokens(a, b) else (0.0, "")
+        if match.same_sorted_tokens(a, b):
+            return 98.0, match.RULE_SORTED
+        if match.person_compatible(a, b):
+            return 95.0, match.RULE_PERSON
+        cfg = self.config
+        s = match.fuzzy_score(a, b, cfg.cross_doc_fuzzy_threshold, cfg.fuzzy_min_length)
+        if s:
+            return min(s, 97.0), match.RULE_FUZZY
+        if (
+            cfg.cross_doc_acronyms
+            and len(a.key) >= cfg.cross_doc_min_acronym_length
+            and match.acronym(a, b)
+        ):
+            return 90.0, match.RULE_ACRONYM
+        return 0.0, ""
+
+    # -- the in-run memory -----------------------------------------------------------
+    def _new_slot(self, c: _Cluster, taken: set[int], explain) -> int:
+        key = c.canonical.name.key
+        eid = ids.entity_id(c.label, key)
+        n = 1
+        while eid in self.by_id:
+            slot = self.by_id[eid]
+            if slot not in taken:  # the entity this name was first made as
+                if explain is not None:
+                    explain.append(
+                        (
+                            c.first_group,
+                            MergeDecision(
+                                rule=match.RULE_SAME_ID,
+                                source=c.surface,
+                                target=self.e_display[slot],
+                                score=100.0,
+                            ),
+                        )
+                    )
+                return slot
+            n += 1  # taken by another cluster of this document: a distinct twin
+            eid = ids.entity_id(c.label, f"{key}#{n}")
+        return self._add_slot(eid, c.label, c.canonical.name, c.surface)
+
+    def _add_slot(self, eid: str, label: str, name: Name, display: str) -> int:
+        slot = len(self.e_id)
+        self.e_id.append(eid)
+        self.e_label.append(label)
+        self.e_tkey.append(self.type_of(label)[0])
+        self.e_name.append(name)
+        self.e_display.append(display)
+        self.e_aliases.append({})
+        self.e_names.append({})
+        self.e_keys.append({})
+        self.by_id[eid] = slot
+        return slot
+
+    def _add_name(self, slot: int, name: Name, primary: bool) -> None:
+        """Index a name of an entity: full names under all their blocking keys, short forms
+        (a last name, a name's first words, an acronym joined by a rule) only under
+        ``x:<key>``, so they never make fuzzy, acronym or exact-name links."""
+        self.e_aliases[slot][name.surface] = None
+        names = self.e_names[slot]
+        if name.key in names:
+            return
+        if primary:
+            names[name.key] = name
+            self._add_keys(slot, name.keys)
+        else:
+            self._add_keys(slot, ("x:" + name.key,))
+
+    def _add_keys(self, slot: int, keys) -> None:
+        have = self.e_keys[slot]
+        index = self.index
+        for k in keys:
+            if k not in have:
+                have[k] = None
+                block = index.get(k)
+                if block is None:
+                    index[k] = [slot]
+                else:
+                    block.append(slot)
+
+    def _remember(self, c: _Cluster) -> None:
+        slot = c.slot
+        for grp in c.groups:
+            self._add_name(slot, grp.name, grp.primary)
+            for s in grp.surfaces:
+                self.e_aliases[slot][s] = None
+        if _rank(c.canonical.name) > _rank(self.e_name[slot]):  # a fuller name came along
+            self.e_name[slot] = c.canonical.name
+            self.e_display[slot] = c.surface
+
+    def absorb(self, entity: Entity) -> int:
+        """Add an entity from the store to the in-run memory (or merge into it)."""
+        slot = self.by_id.get(entity.id)
+        _, kind = self.type_of(entity.type)
+        if slot is None:
+            name = self.norm.analyze(entity.name, kind)
+            slot = self._add_slot(entity.id, entity.type, name, entity.name)
+        stored = set(entity.keys)
+        for i, alias in enumerate([entity.name, *entity.aliases]):
+            name = self.norm.analyze(alias, kind)
+            # A stored alias is a short form when the store holds only its x: key.
+            primary = i == 0 or "x:" + name.key not in stored or "n:" + name.key in stored
+            self._add_name(slot, name, primary)
+        self._add_keys(slot, entity.keys)
+        return slot
+
+    def entity(self, slot: int, mention_count: int) -> Entity:
+        """The slot as an :class:`Entity` (aliases and keys so far, this document's count)."""
+        return Entity(
+            id=self.e_id[slot],
+            name=self.e_display[slot],
+            type=self.e_label[slot],
+            aliases=list(self.e_aliases[slot]),
+            mention_count=mention_count,
+            keys=sorted(self.e_keys[slot]),
+        )
+
+
+# --------------------------------------------------------------------------- public API
+class EntityResolver:
+    """Resolves each document's mentions to entities, linking across documents and runs.
+
+    Args:
+        config: rules and thresholds; the defaults are documented on
+            :class:`~kgbuild.resolve.config.ResolverConfig`.
+
+    Example:
+        >>> resolver = EntityResolver()
+        >>> result = resolver.resolve_document(mentions, store=store)  # doctest: +SKIP
+        >>> [m.entity_id for m in result.mentions]  # doctest: +SKIP
+
+    The resolver remembers the entities of the documents it resolved (the in-run
+    index) until :meth:`reset`; entities of earlier runs are found through
+    ``store.find_entities``.
+    """
+
+    def __init__(self, config: ResolverConfig | None = None) -> None:
+        self.config = config or ResolverConfig()
+        self._engine = _Engine(self.config)
+
+    def reset(self) -> None:
+        """Forget the entities of the documents resolved so far."""
+        self._engine.reset()
+
+    def resolve_document(
+        self, mentions: list[Mention], store: GraphStore | None = None
+    ) -> ResolvedDocument:
+        """Resolve the mentions of ONE document.
+
+        Returns copies of ``mentions`` (same order, ids, offsets and text) with
+        ``entity_id`` set, every entity they refer to (``mention_count`` counts this
+        document only) and the merge decisions.
+        """
+        if not mentions:
+            return ResolvedDocument(mentions=[], entities=[])
+        doc_ids = {m.document_id for m in mentions}
+        if len(doc_ids) > 1:
+            raise ValueError(
+                f"resolve_document takes the mentions of one document, got {len(doc_ids)}: "
+                f"{sorted(doc_ids)[:5]}"
+            )
+        for m in mentions:
+            if not m.text or not m.text.strip():
+                raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
+        explain: list[MergeDecision] = []
+        engine = self._engine
+        assign, clusters = engine.resolve(
+            [m.text for m in mentions], [m.label for m in mentions], store, explain
+        )
+        entities = [engine.entity(c.slot, c.count) for c in clusters]
+        out = [
+            m.model_copy(update={"entity_id": entities[k].id})
+            for m, k in zip(mentions, assign, strict=True)
+        ]
+        return ResolvedDocument(mentions=out, entities=entities, explain=explain)
