@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any, Literal
@@ -110,8 +110,9 @@ def _check_budget(max_tokens: int, overlap_tokens: int) -> None:
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 #: Sentence-final punctuation of CJK scripts: a sentence ends there, space after it or not.
 _CJK_END = re.compile(r"[。！？｡]+[」』）】〕\"'”’)\]]*")
-#: Latin-script sentence end: . ! ? … (and closing quotes/brackets), then whitespace.
-_LATIN_END = re.compile(r"[.!?…]+[\"'”’»)\]]*\s+(?=[^\s\-a-z,;:])")
+#: Sentence end in scripts that put spaces between sentences: . ! ? … । ؟ (and closing
+#: quotes/brackets), then whitespace, then not a lower-case letter or continuing punctuation.
+_LATIN_END = re.compile(r"[.!?…।؟]+[\"'”’»)\]]*\s+(?=[^\s\-a-z,;:])")
 #: Words before a period that do not end a sentence.
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st mt ft inc corp co ltd llc plc bros dept univ vs etc e.g i.e "
@@ -159,9 +160,10 @@ def _bounded(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Cut an over-long paragraph at a line break or space near the limit (rarely needed)."""
     while end - start > _MAX_SEGMENT_CHARS:
         limit = start + _MAX_SEGMENT_CHARS
-        cut = text.rfind("\n", start + _MAX_SEGMENT_CHARS // 2, limit)
+        half = start + _MAX_SEGMENT_CHARS // 2
+        cut = text.rfind("\n", half, limit)
         if cut == -1:
-            cut = max(text.rfind(" ", start + _MAX_SEGMENT_CHARS // 2, limit), -1)
+            cut = text.rfind(" ", half, limit)
         cut = limit if cut == -1 else cut + 1
         yield start, cut
         start = cut
@@ -179,14 +181,20 @@ def _regex_sentences(text: str) -> list[tuple[int, int]]:
     for seg_start, seg_end in _segments(text):
         cuts.append(seg_start)
         for m in _LATIN_END.finditer(text, seg_start, seg_end):
-            word = (
-                text[text.rfind(" ", seg_start, m.start()) + 1 : m.start()].lower().lstrip("(\"'")
-            )
+            word = _word_before(text, m.start(), seg_start).lower().lstrip("(\"'")
             if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
                 continue  # "Dr. Smith", "J. Doe"
             cuts.append(m.end())
         cuts.extend(_cjk_cuts(text, seg_start, seg_end))
     return _spans_from_cuts(text, cuts)
+
+
+def _word_before(text: str, i: int, lo: int) -> str:
+    """The (at most 20 characters of the) word ending at ``i``."""
+    j = i
+    while j > lo and i - j < 20 and not text[j - 1].isspace():
+        j -= 1
+    return text[j:i]
 
 
 @lru_cache(maxsize=1)
@@ -399,11 +407,26 @@ def _pieces(
                 if starts[cand] > ends[cand - 1]:  # a gap (space) before token `cand`
                     stop = cand
                     break
+            stop = _boundary(starts, stop, t, t1) or t1
         piece_end = starts[stop] if stop < t1 else b
         span = _trim(text, piece_start, piece_end)
         if span is not None:
             yield _Unit(span[0], span[1], t, stop)
         piece_start, t = piece_end, stop
+
+
+def _boundary(starts: list[int], k: int, lo: int, hi: int) -> int | None:
+    """A token index in ``(lo, hi)`` at or near ``k`` where a new character begins.
+
+    Several tokens can share one character (WordPiece turns a Hangul syllable
+    into three jamo tokens): a cut must not separate them, or a character's
+    tokens would be counted in one unit while the character lies in the next.
+    """
+    first = bisect_left(starts, starts[k], lo, k + 1)  # first token at that character
+    if first > lo:
+        return first
+    after = bisect_right(starts, starts[lo], lo, hi)  # else the next character after lo
+    return after if after < hi else None
 
 
 def _shrink_to_fit(
@@ -431,8 +454,8 @@ def _shrink_to_fit(
             continue
         unit = units[i]
         excess = count - max_tokens
-        cut_token = max(unit.t0 + 1, unit.t1 - max(excess, 1))
-        if cut_token >= unit.t1:
+        cut_token = _boundary(starts, max(unit.t0 + 1, unit.t1 - excess), unit.t0, unit.t1)
+        if cut_token is None:
             # One token that the tokenizer counts as many on its own: nothing left to cut.
             raise ValueError(
                 f"{doc_id}: the text at {start}:{end} is {count} tokens on its own, "
