@@ -132,7 +132,10 @@ def build(
         unknown = set(config_fields) - set(BuildConfig.model_fields) - {"schema"}
         if unknown:
             raise TypeError(f"build() got unexpected keyword argument(s): {sorted(unknown)}")
-        data = base.model_dump(by_alias=True)
+        # Field values as objects (not dumps): nested models given by the user pass as they are.
+        data = {name: getattr(base, name) for name in BuildConfig.model_fields}
+        if "schema" in config_fields:
+            data["schema_"] = config_fields.pop("schema")
         data.update(config_fields)
         builder_kwargs["config"] = BuildConfig.model_validate(data)
     return KnowledgeGraphBuilder(store, **builder_kwargs).ingest(paths)
