@@ -30,6 +30,8 @@ Example::
 from __future__ import annotations
 
 import codecs
+import io
+import itertools
 import json
 import logging
 import os
@@ -62,14 +64,14 @@ FORMATS = {
 
 #: Leading bytes of common binary formats that may hide behind a text extension.
 _MAGIC = (
-    b"%PDF",
+    b"%PDF-",
     b"\x89PNG",
-    b"GIF8",
+    b"GIF87a",
+    b"GIF89a",
     b"\xff\xd8\xff",  # JPEG
     b"PK\x03\x04",  # zip, docx, xlsx, epub
     b"\x1f\x8b",  # gzip
     b"\x7fELF",
-    b"BZh",
     b"\xfd7zXZ\x00",
     b"7z\xbc\xaf\x27\x1c",
 )
@@ -83,8 +85,10 @@ class LoadOptions(BaseModel):
     folder, with ``/`` as separator: ``*`` matches within one path segment,
     ``**`` any number of segments (``**/*.md`` matches ``a.md`` and
     ``x/y/a.md``). A pattern without ``/`` matches the file name at any depth
-    (``*.md`` is the same as ``**/*.md``). Files named directly in ``paths``
-    are always loaded.
+    (``*.md`` is the same as ``**/*.md``). An ``exclude`` pattern that matches
+    a folder skips everything inside it (``build``, ``sub/drafts/**``). Names
+    starting with ``.`` are skipped unless ``hidden``. Files named directly in
+    ``paths`` are always loaded.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -160,11 +164,11 @@ def iter_documents(
 
 
 def _walk(folder: Path, options: LoadOptions) -> Iterator[Path]:
-    """Files under ``folder`` that the options select, in sorted path order, lazily.
+    """Files under ``folder`` that the options select, lazily, in a fixed order.
 
-    Entries of each folder are sorted by name and folders are entered where
-    they sort, so the order is that of the sorted relative paths. Symbolic
-    links to folders are not followed (no cycles).
+    Entries of each folder are sorted by name (code point order, the same on
+    every machine) and subfolders are entered where they sort. Symbolic links
+    to folders are not followed (no cycles); excluded folders are not entered.
     """
     include = [_glob_regex(p, contents=False) for p in options.include or []]
     exclude = [_glob_regex(p, contents=True) for p in options.exclude or []]
@@ -323,24 +327,41 @@ def _decode(data: bytes, uri: str, where: str = "", base: int = 0) -> str | Load
 
 # --- markdown ---------------------------------------------------------------------------------
 
-_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*\r?$")
-_SETEXT = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*\r?$")
+_ATX = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
+_SETEXT = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
+_FRONT_TITLE = re.compile(r"^title:[ \t]*(.+?)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 def _markdown_title(text: str) -> str | None:
-    """The first heading (``# Title`` or an underlined one), ignoring fenced code blocks."""
+    """The front matter's ``title:``, else the first heading (``# Title`` or underlined).
+
+    Headings inside fenced code blocks do not count. Lines are read lazily: a
+    large file with an early heading costs little.
+    """
+    lines = io.StringIO(text, newline="")
+    first = lines.readline()
+    if first.rstrip("\r\n") == "---":  # YAML front matter
+        for line in lines:
+            if line.rstrip("\r\n") in ("---", "..."):
+                break
+            if m := _FRONT_TITLE.match(line):
+                return m.group(1).strip().strip("\"'") or None
+        first = ""
     fence: str | None = None
     previous = ""
-    for line in text.splitlines():
+    for line in itertools.chain([first], lines):
+        line = line.rstrip("\r\n")
         if m := _FENCE.match(line):
             fence = None if fence == m.group(1) else (fence or m.group(1))
-        elif fence is None:
+            previous = ""
+            continue
+        if fence is None:
             if m := _ATX.match(line):
                 return m.group(1).strip()
-            if previous.strip() and _SETEXT.match(line) and not _FENCE.match(previous):
+            if previous.strip() and _SETEXT.match(line):
                 return previous.strip()
-        previous = "" if fence else line
+            previous = line
     return None
 
 

@@ -245,6 +245,17 @@ def test_markdown_heading_inside_a_code_fence_is_not_a_title(tmp_path):
     assert doc.metadata["title"] == "Usage"
 
 
+def test_markdown_front_matter(tmp_path):
+    with_title = tmp_path / "a.md"
+    with_title.write_text('---\r\ntitle: "Rapport annuel"\r\n---\r\n# Intro\r\n', "utf-8")
+    without = tmp_path / "b.md"
+    without.write_text("---\nauthor: Zoë\n---\nPlain text, no heading.\n", "utf-8")
+    a, b = iter_documents([with_title, without])
+    assert a.metadata["title"] == "Rapport annuel"
+    assert a.text.startswith("---\r\ntitle")  # the text itself is untouched
+    assert "title" not in b.metadata  # "author: Zoë" above "---" is not a heading
+
+
 # --- JSONL --------------------------------------------------------------------------------------
 
 
