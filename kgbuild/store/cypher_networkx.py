@@ -19,6 +19,10 @@ labels and property maps, several ``MATCH`` clauses, ``WHERE`` with comparisons,
   between conditions on different variables as ``AND`` (rows go missing), so hints
   are switched off for queries with ``OR``; an aggregate-only ``RETURN`` over no
   matches gives one row (``COUNT`` 0) as in Neo4j instead of none.
+* **A relationship looked up by id is found first.** grand-cypher applies ``WHERE`` only
+  after matching the whole pattern, so ``MATCH (h)-[r]->(t) ... WHERE r.id = $id``
+  would enumerate every match in the graph; when ``WHERE`` requires ``r.id`` to equal a
+  string, the search starts from the source node(s) of that relationship instead.
 
 Portable queries (that also run on Neo4j 5) stay within: double-quoted strings,
 upper-case aggregate names, one pattern per ``MATCH`` (no commas), a single ``WHERE``
@@ -32,6 +36,7 @@ relationships distinct.
 
 from __future__ import annotations
 
+import ast
 import logging
 import math
 import re
@@ -229,6 +234,47 @@ def _empty_aggregate(function: str) -> Any:
     return {"COUNT": 0, "COLLECT": [], "SUM": 0}.get(function)
 
 
+# `(a ...)-[r ...]->(b ...)` or `(a ...)<-[r ...]-(b ...)`, single hop; a lookahead so
+# that chained patterns yield every hop.
+_HOP = re.compile(
+    r"(?=\(\s*(?P<a>\w+)[^()]*\)\s*(?P<left><)?-\[\s*(?P<r>\w+)\s*(?::[^\]*]*)?\]-"
+    r"(?P<right>>)?\s*\(\s*(?P<b>\w+))"
+)
+_ID_EQUALS = re.compile(r"\b(?P<r>\w+)\.id\s*=\s*(?=\")")
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def _edge_id_hints(graph: nx.MultiDiGraph, bound: str) -> list[dict[str, Any]] | None:
+    """Start-node hints for ``WHERE r.id = "<id>"`` on a relationship variable ``r``.
+
+    Returns ``None`` when the query has no such condition (or one this cannot prove is
+    a plain conjunct), ``[]`` when no relationship has that id, else one hint per
+    source node: ``[{"h": "entity:..."}]``. Every match of the query maps the pattern's
+    source node to the source of an edge with that id, so the hints lose no row.
+    (Hinting both ends would be tighter, but grand-cypher 1.2 then drops the matches.)
+    """
+    code = _code_only(bound)
+    if re.search(r"\b(OR|NOT|EXISTS)\b", code, re.IGNORECASE):
+        return None
+    where = re.search(r"\bWHERE\b", code, re.IGNORECASE)
+    if where is None:
+        return None
+    sources: dict[str, str] = {}  # relationship variable -> its source node variable
+    for hop in _HOP.finditer(code[: where.start()]):
+        if bool(hop.group("left")) != bool(hop.group("right")):
+            sources[hop.group("r")] = hop.group("b") if hop.group("left") else hop.group("a")
+    for condition in _ID_EQUALS.finditer(bound, where.end()):
+        variable = condition.group("r")
+        inside_string = code[condition.start() : condition.end("r")] != variable
+        literal = _STRING.match(bound, condition.end())
+        if variable not in sources or inside_string or literal is None:
+            continue
+        wanted = ast.literal_eval(literal.group(0))  # grand-cypher reads strings the same way
+        starts = sorted({u for u, _, i in graph.edges(data="id") if i == wanted})
+        return [{sources[variable]: u} for u in starts]
+    return None
+
+
 def run_cypher(
     graph: nx.MultiDiGraph, cypher: str, parameters: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
@@ -238,6 +284,9 @@ def run_cypher(
     run it, or a parameter is missing or unsupported.
     """
     bound = bind_parameters(cypher, parameters)
+    hints = _edge_id_hints(graph, bound)
+    if hints == []:
+        graph = nx.MultiDiGraph()  # no such relationship: no rows (the query is still parsed)
     engine = GrandCypher(graph)
     if re.search(r"\bOR\b", _code_only(cypher), re.IGNORECASE):
         # grand-cypher 1.2's index hints intersect the two sides of an OR that name
@@ -245,7 +294,7 @@ def run_cypher(
         engine.auto_where_hints = False
         engine.auto_node_jsondata_hints = False
     try:
-        result = engine.run(bound)
+        result = engine.run(bound, hints=hints or None)
     except (LarkError, AssertionError, NotImplementedError, TypeError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise CypherError(
