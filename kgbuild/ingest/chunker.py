@@ -269,7 +269,9 @@ def chunk_document(
     Args:
         document: The document; offsets refer to ``document.text``.
         token_spans: The extractor's tokenizer: character spans of its tokens in a
-            text, without special tokens (``Extractor.token_spans``).
+            text, without special tokens (``Extractor.token_spans``). It is called
+            once with ``document.text`` itself (the same object), then once per
+            chunk text when ``verify`` is on.
         max_tokens: Most tokens of text in one chunk (as counted by ``token_spans``
             on the chunk's own text).
         overlap_tokens: Consecutive chunks share whole trailing sentences of the
@@ -355,7 +357,8 @@ def _units(
     character that is not whitespace belongs to exactly one unit, whatever the
     splitter returned. A cut inside a token moves to that token's start.
     """
-    cuts = sorted({0} | {_snap(s, starts, ends) for s, _ in sentences} | {len(text)})
+    inner = {_snap(s, starts, ends) for s, _ in sentences if 0 < s < len(text)}
+    cuts = sorted({0, len(text)} | inner)
     units: list[_Unit] = []
     for a, b in zip(cuts, cuts[1:], strict=False):
         span = _trim(text, a, b)

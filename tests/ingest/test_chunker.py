@@ -190,6 +190,10 @@ def test_a_custom_splitter_cannot_lose_text(whitespace_spans):
     # A splitter that reports only one sentence in the middle: the rest is still chunked.
     chunks = chunk_document(doc, whitespace_spans, 8, 2, splitter=lambda text: [(26, 38)])
     _check(doc, chunks, whitespace_spans, 8)
+    # Spans outside the text, or cutting through a word, change nothing either.
+    odd = chunk_document(doc, whitespace_spans, 8, 2, splitter=lambda text: [(-5, 2), (999, 1000)])
+    _check(doc, odd, whitespace_spans, 8)
+    assert odd[0].text.startswith("Aa bb")
 
 
 def test_sentence_splitters():
