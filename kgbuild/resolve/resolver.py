@@ -418,6 +418,7 @@ class _Engine:
                 for grp in c.groups:
                     if grp.primary:
                         keys.update(dict.fromkeys(grp.name.keys))
+                        keys["x:" + grp.name.key] = None  # as another entity's short form
             if keys:
                 for entity in store.find_entities(list(keys)):
                     self.absorb(entity)

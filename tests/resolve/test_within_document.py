@@ -1,0 +1,204 @@
+"""Resolving the mentions of one document: which mentions become one entity, and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgbuild import ids
+from kgbuild.resolve import EntityResolver, ResolvedDocument, ResolverConfig
+
+
+def resolve(doc, text: str, spans, config: ResolverConfig | None = None) -> ResolvedDocument:
+    _, mentions = doc("news.txt", text, spans)
+    return EntityResolver(config).resolve_document(mentions)
+
+
+def groups(result: ResolvedDocument) -> list[list[str]]:
+    """Mention texts by entity, in order of first mention."""
+    by_entity: dict[str, list[str]] = {}
+    for m in result.mentions:
+        by_entity.setdefault(m.entity_id, []).append(m.text)
+    return list(by_entity.values())
+
+
+def rules(result: ResolvedDocument) -> set[str]:
+    return {d.rule for d in result.explain}
+
+
+def test_last_name_joins_full_name(doc) -> None:
+    text = "Barack Obama spoke in Chicago. Later Obama met Mr. Obama's staff."
+    spans = [("Barack Obama", "person"), ("Chicago", "location"), ("Obama", "person"),
+             ("Mr. Obama's", "person")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert groups(result) == [["Barack Obama", "Obama", "Mr. Obama's"], ["Chicago"]]
+    obama = result.entities[0]
+    assert obama.name == "Barack Obama"
+    assert obama.id == ids.entity_id("person", "barack obama")
+    assert set(obama.aliases) == {"Barack Obama", "Obama", "Mr. Obama's"}
+    assert obama.mention_count == 3
+    assert "last_name" in rules(result)
+
+
+def test_ambiguous_last_name_stays_apart(doc) -> None:
+    text = "Barack Obama and Michelle Obama arrived. Obama waved."
+    spans = [("Barack Obama", "person"), ("Michelle Obama", "person"), ("Obama", "person")]
+    result = resolve(doc, text, spans)
+    assert groups(result) == [["Barack Obama"], ["Michelle Obama"], ["Obama"]]
+
+
+def test_acronym_joins_its_expansion(doc) -> None:
+    text = "International Business Machines reported profits; IBM also hired. IBM grew."
+    spans = [("International Business Machines", "organization"), ("IBM", "organization"),
+             ("IBM", "organization")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert groups(result) == [["International Business Machines", "IBM", "IBM"]]
+    assert result.entities[0].name == "International Business Machines"
+    decision = next(d for d in result.explain if d.rule == "acronym")
+    assert (decision.source, decision.target) == ("IBM", "International Business Machines")
+    assert decision.entity_id == result.entities[0].id
+
+
+def test_ambiguous_acronym_stays_apart(doc) -> None:
+    text = "Electronic Arts and Eastern Airlines both say EA is theirs."
+    spans = [("Electronic Arts", "organization"), ("Eastern Airlines", "organization"),
+             ("EA", "organization")]  # fmt: skip
+    assert len(groups(resolve(doc, text, spans))) == 3
+
+
+def test_corporate_suffix_and_case(doc) -> None:
+    text = "Acme Corp. sued ACME Inc over Acme's logo; Acme won."
+    spans = [("Acme Corp.", "organization"), ("ACME Inc", "organization"),
+             ("Acme's", "organization"), ("Acme", "organization")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert len(result.entities) == 1
+    entity = result.entities[0]
+    assert set(entity.aliases) == {"Acme Corp.", "ACME Inc", "Acme's", "Acme"}
+    assert "n:acme" in entity.keys
+    assert entity.id == ids.entity_id("organization", "acme")
+
+
+def test_org_head_word_joins_when_unambiguous(doc) -> None:
+    text = "The San Antonio Spurs won. The Spurs celebrated."
+    spans = [("San Antonio Spurs", "organization"), ("Spurs", "organization")]
+    assert groups(resolve(doc, text, spans)) == [["San Antonio Spurs", "Spurs"]]
+
+
+def test_location_head_word_is_not_the_place(doc) -> None:
+    text = "Albany County surrounds Albany."
+    spans = [("Albany County", "location"), ("Albany", "location")]
+    assert len(groups(resolve(doc, text, spans))) == 2
+
+
+def test_different_types_stay_apart(doc) -> None:
+    text = "Washington crossed the Delaware; Washington state is far from Washington."
+    spans = [("Washington", "person"), ("Delaware", "location"),
+             ("Washington", "location"), ("Washington", "location")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert groups(result) == [["Washington"], ["Delaware"], ["Washington", "Washington"]]
+    assert {e.type for e in result.entities} == {"person", "location"}
+
+
+def test_type_rule_can_be_relaxed_per_pair(doc) -> None:
+    text = "Acme Corp makes anvils; Acme Corp ships them."
+    spans = [("Acme Corp", "organization"), ("Acme Corp", "company")]
+    assert len(groups(resolve(doc, text, spans))) == 2
+    config = ResolverConfig(compatible_types=[("Organization", "company")])
+    result = resolve(doc, text, spans, config)
+    assert len(result.entities) == 1
+    assert "same_key" in rules(result)
+
+
+def test_initials_and_middle_names(doc) -> None:
+    text = "John Henry Dearle designed it. J. H. Dearle signed; Dearle left. John Dearle too."
+    spans = [("John Henry Dearle", "person"), ("J. H. Dearle", "person"),
+             ("Dearle", "person"), ("John Dearle", "person")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert len(result.entities) == 1
+    assert result.entities[0].name == "John Henry Dearle"
+    assert "person_name" in rules(result)
+
+
+def test_initial_fitting_two_people_stays_apart(doc) -> None:
+    text = "John Smith and Jane Smith met J. Smith."
+    spans = [("John Smith", "person"), ("Jane Smith", "person"), ("J. Smith", "person")]
+    assert len(groups(resolve(doc, text, spans))) == 3
+
+
+def test_generational_suffixes_are_different_people(doc) -> None:
+    text = "Martin Luther King Sr. raised Martin Luther King Jr."
+    spans = [("Martin Luther King Sr.", "person"), ("Martin Luther King Jr.", "person")]
+    assert len(groups(resolve(doc, text, spans))) == 2
+
+
+def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
+    text = (
+        "Internatonal Business Machines and International Business Machines; "
+        "World War I and World War II; Kyoto Imperial Palace and Tokyo Imperial Palace."
+    )
+    spans = [("Internatonal Business Machines", "organization"),
+             ("International Business Machines", "organization"),
+             ("World War I", "event"), ("World War II", "event"),
+             ("Kyoto Imperial Palace", "location"), ("Tokyo Imperial Palace", "location")]  # fmt: skip
+    result = resolve(doc, text, spans)
+    assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1]
+    assert "fuzzy" in rules(result)
+
+
+def test_dates_match_only_exactly(doc) -> None:
+    text = "On 13 March 1963, or March 13, 1963, not 15 March 1963."
+    spans = [("13 March 1963", "date"), ("March 13, 1963", "date"), ("15 March 1963", "date")]
+    assert [len(g) for g in groups(resolve(doc, text, spans))] == [2, 1]
+
+
+def test_reordered_names(doc) -> None:
+    text = "Obama Barack (as listed) is Barack Obama."
+    spans = [("Obama Barack", "person"), ("Barack Obama", "person")]
+    result = resolve(doc, text, spans)
+    assert len(result.entities) == 1
+    assert "sorted_tokens" in rules(result)
+
+
+def test_mentions_are_returned_unchanged_but_for_entity_id(doc) -> None:
+    text = "Ada Lovelace met Charles Babbage. Lovelace wrote notes."
+    spans = [("Ada Lovelace", "person"), ("Charles Babbage", "person"), ("Lovelace", "person")]
+    _, mentions = doc("a.txt", text, spans)
+    result = EntityResolver().resolve_document(mentions)
+    assert [m.model_dump(exclude={"entity_id"}) for m in result.mentions] == [
+        m.model_dump(exclude={"entity_id"}) for m in mentions
+    ]
+    assert all(m.entity_id is None for m in mentions)  # inputs untouched
+    ids_by_entity = {e.id for e in result.entities}
+    assert {m.entity_id for m in result.mentions} == ids_by_entity
+    assert sum(e.mention_count for e in result.entities) == len(mentions)
+
+
+def test_same_input_twice_gives_the_same_ids(doc) -> None:
+    text = "Grace Hopper joined Remington Rand. Hopper wrote COBOL at Remington Rand Inc."
+    spans = [("Grace Hopper", "person"), ("Remington Rand", "organization"),
+             ("Hopper", "person"), ("COBOL", "product"), ("Remington Rand Inc.", "organization")]  # fmt: skip
+    _, mentions = doc("h.txt", text, spans)
+    first = EntityResolver().resolve_document(mentions)
+    second = EntityResolver().resolve_document(mentions)
+    assert first == second
+    # The same resolver again (its memory holds the first result): still the same ids.
+    resolver = EntityResolver()
+    once = resolver.resolve_document(mentions)
+    again = resolver.resolve_document(mentions)
+    assert [m.entity_id for m in once.mentions] == [m.entity_id for m in again.mentions]
+    resolver.reset()
+    assert resolver.resolve_document(mentions) == once
+
+
+def test_empty_document() -> None:
+    result = EntityResolver().resolve_document([])
+    assert result.mentions == [] and result.entities == []
+
+
+def test_bad_input_is_named(doc) -> None:
+    _, a = doc("a.txt", "Ada Lovelace", [("Ada Lovelace", "person")])
+    _, b = doc("b.txt", "Alan Turing", [("Alan Turing", "person")])
+    with pytest.raises(ValueError, match="one document"):
+        EntityResolver().resolve_document(a + b)
+    blank = a[0].model_copy(update={"text": "  "})
+    with pytest.raises(ValueError, match=a[0].id):
+        EntityResolver().resolve_document([blank])
