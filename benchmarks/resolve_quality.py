@@ -107,7 +107,7 @@ def b_cubed(pred: list, gold: list) -> tuple[float, float, int]:
         pred_sets[p].add(i)
         gold_sets[g].add(i)
     p_sum = r_sum = 0.0
-    for i, (p, g) in enumerate(zip(pred, gold, strict=True)):
+    for p, g in zip(pred, gold, strict=True):
         overlap = len(pred_sets[p] & gold_sets[g])
         p_sum += overlap / len(pred_sets[p])
         r_sum += overlap / len(gold_sets[g])
@@ -214,9 +214,8 @@ def _errors(doc: dict, pred: list) -> list[dict]:
             groups = defaultdict(set)
             for p, t, _ in members:
                 groups[p].add(t)
-            out.append(
-                {"kind": "missed", "doc": doc["title"], "mentions": sorted(map(sorted, groups.values()))}
-            )
+            found = sorted(map(sorted, groups.values()))
+            out.append({"kind": "missed", "doc": doc["title"], "mentions": found})
     return out
 
 
@@ -320,8 +319,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Re-DocRED dev: {len(docs)} documents, {n_mentions} mentions, {n_gold} gold entities")
     print("\nWithin documents (micro over mentions / mention pairs)")
-    print(f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
-          f"{'pair F1':>7}")  # fmt: skip
+    print(
+        f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
+        f"{'pair F1':>7}"
+    )
     for name, r in within.items():
         print(_row(name, r, "pairwise"))
     print(f"kgbuild time: {within['kgbuild']['seconds']:.2f} s; merge rules used: {rules}")
@@ -329,8 +330,10 @@ def main(argv: list[str] | None = None) -> int:
         f"\nAcross documents ({across['clusters']} gold clusters, {across['gold_pairs']} "
         "same-name pairs in different documents)"
     )
-    print(f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
-          f"{'pair F1':>7}   linked pairs")  # fmt: skip
+    print(
+        f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
+        f"{'pair F1':>7}   linked pairs"
+    )
     for name in ("exact full name", "any shared alias", "kgbuild"):
         r = across[name]
         print(_row(name, r, "cross_doc_pairs") + f"   {r['linked_pairs']}")

@@ -23,13 +23,22 @@ def test_documents_link_in_order_of_first_appearance() -> None:
 
 def test_same_partition_as_the_resolver(doc) -> None:
     texts = [
-        ("a.txt", "Ada Lovelace met Charles Babbage. Lovelace wrote.",
-         [("Ada Lovelace", "person"), ("Charles Babbage", "person"), ("Lovelace", "person")]),
-        ("b.txt", "Babbage built engines in London.",
-         [("Babbage", "person"), ("London", "location")]),
-        ("c.txt", "Charles Babbage left London for Turin.",
-         [("Charles Babbage", "person"), ("London", "location"), ("Turin", "location")]),
-    ]  # fmt: skip
+        (
+            "a.txt",
+            "Ada Lovelace met Charles Babbage. Lovelace wrote.",
+            [("Ada Lovelace", "person"), ("Charles Babbage", "person"), ("Lovelace", "person")],
+        ),
+        (
+            "b.txt",
+            "Babbage built engines in London.",
+            [("Babbage", "person"), ("London", "location")],
+        ),
+        (
+            "c.txt",
+            "Charles Babbage left London for Turin.",
+            [("Charles Babbage", "person"), ("London", "location"), ("Turin", "location")],
+        ),
+    ]
     resolver = EntityResolver()
     names, types, docs, entity_ids = [], [], [], []
     for source, text, spans in texts:

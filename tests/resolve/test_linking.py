@@ -21,12 +21,27 @@ def entity_of(result: ResolvedDocument, text: str) -> str:
 
 def test_later_documents_link_to_earlier_entities(doc) -> None:
     resolver = EntityResolver()
-    _, a = run(resolver, doc, "a.txt", "Barack Obama visited IBM. Obama smiled.",
-               [("Barack Obama", "person"), ("IBM", "organization"), ("Obama", "person")])  # fmt: skip
-    _, b = run(resolver, doc, "b.txt", "President Barack Obama spoke.",
-               [("President Barack Obama", "person")])  # fmt: skip
-    _, c = run(resolver, doc, "c.txt", "Obama returned to IBM Corp.",
-               [("Obama", "person"), ("IBM Corp.", "organization")])  # fmt: skip
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Barack Obama visited IBM. Obama smiled.",
+        [("Barack Obama", "person"), ("IBM", "organization"), ("Obama", "person")],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "President Barack Obama spoke.",
+        [("President Barack Obama", "person")],
+    )
+    _, c = run(
+        resolver,
+        doc,
+        "c.txt",
+        "Obama returned to IBM Corp.",
+        [("Obama", "person"), ("IBM Corp.", "organization")],
+    )
     obama = entity_of(a, "Barack Obama")
     assert entity_of(b, "President Barack Obama") == obama  # honorific dropped: same name
     assert entity_of(c, "Obama") == obama  # the only Obama so far
@@ -40,10 +55,20 @@ def test_later_documents_link_to_earlier_entities(doc) -> None:
 
 def test_homonyms_in_different_documents_stay_apart(doc) -> None:
     resolver = EntityResolver()
-    _, a = run(resolver, doc, "a.txt", "Barack Obama was president. Obama left.",
-               [("Barack Obama", "person"), ("Obama", "person")])  # fmt: skip
-    _, b = run(resolver, doc, "b.txt", "Michelle Obama wrote a book. Obama toured.",
-               [("Michelle Obama", "person"), ("Obama", "person")])  # fmt: skip
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Barack Obama was president. Obama left.",
+        [("Barack Obama", "person"), ("Obama", "person")],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Michelle Obama wrote a book. Obama toured.",
+        [("Michelle Obama", "person"), ("Obama", "person")],
+    )
     # Both documents know an "Obama", but their full names disagree: two people.
     assert entity_of(a, "Obama") != entity_of(b, "Obama")
     assert entity_of(b, "Obama") == entity_of(b, "Michelle Obama")
@@ -63,21 +88,41 @@ def test_same_surname_without_shared_first_name_stays_apart(doc) -> None:
 
 def test_person_and_place_with_one_name_stay_apart(doc) -> None:
     resolver = EntityResolver()
-    _, a = run(resolver, doc, "a.txt", "Michael Jordan scored. Jordan smiled.",
-               [("Michael Jordan", "person"), ("Jordan", "person")])  # fmt: skip
-    _, b = run(resolver, doc, "b.txt", "Amman is the capital of Jordan.",
-               [("Amman", "location"), ("Jordan", "location")])  # fmt: skip
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Michael Jordan scored. Jordan smiled.",
+        [("Michael Jordan", "person"), ("Jordan", "person")],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Amman is the capital of Jordan.",
+        [("Amman", "location"), ("Jordan", "location")],
+    )
     assert entity_of(a, "Jordan") != entity_of(b, "Jordan")
     assert next(e for e in b.entities if e.id == entity_of(b, "Jordan")).type == "location"
 
 
 def test_typos_and_acronyms_link_across_documents(doc) -> None:
     resolver = EntityResolver()
-    _, a = run(resolver, doc, "a.txt", "Overseas Private Investment Corporation lent money.",
-               [("Overseas Private Investment Corporation", "organization")])  # fmt: skip
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Overseas Private Investment Corporation lent money.",
+        [("Overseas Private Investment Corporation", "organization")],
+    )
     _, b = run(resolver, doc, "b.txt", "OPIC lent more.", [("OPIC", "organization")])
-    _, c = run(resolver, doc, "c.txt", "The Overseas Private Investmnet Corporation paid.",
-               [("Overseas Private Investmnet Corporation", "organization")])  # fmt: skip
+    _, c = run(
+        resolver,
+        doc,
+        "c.txt",
+        "The Overseas Private Investmnet Corporation paid.",
+        [("Overseas Private Investmnet Corporation", "organization")],
+    )
     opic = entity_of(a, "Overseas Private Investment Corporation")
     assert entity_of(b, "OPIC") == opic
     assert entity_of(c, "Overseas Private Investmnet Corporation") == opic
@@ -85,35 +130,58 @@ def test_typos_and_acronyms_link_across_documents(doc) -> None:
 
 def test_short_acronyms_do_not_link_without_context(doc) -> None:
     resolver = EntityResolver()
-    _, a = run(resolver, doc, "a.txt", "The Emancipation Proclamation was read.",
-               [("Emancipation Proclamation", "misc")])  # fmt: skip
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "The Emancipation Proclamation was read.",
+        [("Emancipation Proclamation", "misc")],
+    )
     _, b = run(resolver, doc, "b.txt", "The band released an EP.", [("EP", "misc")])
     assert entity_of(b, "EP") != entity_of(a, "Emancipation Proclamation")
 
 
 def test_one_existing_entity_per_cluster_of_a_document(doc) -> None:
     resolver = EntityResolver()
-    run(resolver, doc, "a.txt", "Barack Obama spoke. Obama left.",
-        [("Barack Obama", "person"), ("Obama", "person")])  # fmt: skip
+    run(
+        resolver,
+        doc,
+        "a.txt",
+        "Barack Obama spoke. Obama left.",
+        [("Barack Obama", "person"), ("Obama", "person")],
+    )
     # Here "Obama" is ambiguous (two Obamas): it must not reach Barack through the index.
-    _, b = run(resolver, doc, "b.txt", "Barack Obama and Michelle Obama came. Obama waved.",
-               [("Barack Obama", "person"), ("Michelle Obama", "person"), ("Obama", "person")])  # fmt: skip
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Barack Obama and Michelle Obama came. Obama waved.",
+        [("Barack Obama", "person"), ("Michelle Obama", "person"), ("Obama", "person")],
+    )
     assert len({m.entity_id for m in b.mentions}) == 3
 
 
 def test_incremental_linking_against_a_stored_graph(doc, tmp_path: Path) -> None:
     path = tmp_path / "graph.json"
     text_a = "Sherlock Holmes lives at Baker Street. Holmes plays the violin for Acme Corp."
-    spans_a = [("Sherlock Holmes", "person"), ("Baker Street", "location"),
-               ("Holmes", "person"), ("Acme Corp", "organization")]  # fmt: skip
+    spans_a = [
+        ("Sherlock Holmes", "person"),
+        ("Baker Street", "location"),
+        ("Holmes", "person"),
+        ("Acme Corp", "organization"),
+    ]
     with NetworkXStore(path) as store:
         document, first = run(EntityResolver(), doc, "a.txt", text_a, spans_a, store)
         store.write_documents([document_graph(document, first.mentions, first.entities)])
 
     # A later run, another resolver: all it knows comes from the file.
     text_b = "Mr. Holmes met Dr. Watson near Baker St at ACME Inc."
-    spans_b = [("Mr. Holmes", "person"), ("Dr. Watson", "person"),
-               ("Baker St", "location"), ("ACME Inc", "organization")]  # fmt: skip
+    spans_b = [
+        ("Mr. Holmes", "person"),
+        ("Dr. Watson", "person"),
+        ("Baker St", "location"),
+        ("ACME Inc", "organization"),
+    ]
     with NetworkXStore(path) as store:
         document, second = run(EntityResolver(), doc, "b.txt", text_b, spans_b, store)
         store.write_documents([document_graph(document, second.mentions, second.entities)])
@@ -141,7 +209,13 @@ def test_store_is_asked_with_the_blocking_keys(doc) -> None:
             return super().find_entities(keys)
 
     with Recording() as store:
-        run(EntityResolver(), doc, "a.txt", "Ada Lovelace wrote.", [("Ada Lovelace", "person")],
-            store)  # fmt: skip
+        run(
+            EntityResolver(),
+            doc,
+            "a.txt",
+            "Ada Lovelace wrote.",
+            [("Ada Lovelace", "person")],
+            store,
+        )
     assert len(calls) == 1  # one query per document
     assert "n:ada lovelace" in calls[0] and "p:a lovelace" in calls[0]

@@ -27,8 +27,12 @@ def rules(result: ResolvedDocument) -> set[str]:
 
 def test_last_name_joins_full_name(doc) -> None:
     text = "Barack Obama spoke in Chicago. Later Obama met Mr. Obama's staff."
-    spans = [("Barack Obama", "person"), ("Chicago", "location"), ("Obama", "person"),
-             ("Mr. Obama's", "person")]  # fmt: skip
+    spans = [
+        ("Barack Obama", "person"),
+        ("Chicago", "location"),
+        ("Obama", "person"),
+        ("Mr. Obama's", "person"),
+    ]
     result = resolve(doc, text, spans)
     assert groups(result) == [["Barack Obama", "Obama", "Mr. Obama's"], ["Chicago"]]
     obama = result.entities[0]
@@ -48,8 +52,11 @@ def test_ambiguous_last_name_stays_apart(doc) -> None:
 
 def test_acronym_joins_its_expansion(doc) -> None:
     text = "International Business Machines reported profits; IBM also hired. IBM grew."
-    spans = [("International Business Machines", "organization"), ("IBM", "organization"),
-             ("IBM", "organization")]  # fmt: skip
+    spans = [
+        ("International Business Machines", "organization"),
+        ("IBM", "organization"),
+        ("IBM", "organization"),
+    ]
     result = resolve(doc, text, spans)
     assert groups(result) == [["International Business Machines", "IBM", "IBM"]]
     assert result.entities[0].name == "International Business Machines"
@@ -60,15 +67,22 @@ def test_acronym_joins_its_expansion(doc) -> None:
 
 def test_ambiguous_acronym_stays_apart(doc) -> None:
     text = "Electronic Arts and Eastern Airlines both say EA is theirs."
-    spans = [("Electronic Arts", "organization"), ("Eastern Airlines", "organization"),
-             ("EA", "organization")]  # fmt: skip
+    spans = [
+        ("Electronic Arts", "organization"),
+        ("Eastern Airlines", "organization"),
+        ("EA", "organization"),
+    ]
     assert len(groups(resolve(doc, text, spans))) == 3
 
 
 def test_corporate_suffix_and_case(doc) -> None:
     text = "Acme Corp. sued ACME Inc over Acme's logo; Acme won."
-    spans = [("Acme Corp.", "organization"), ("ACME Inc", "organization"),
-             ("Acme's", "organization"), ("Acme", "organization")]  # fmt: skip
+    spans = [
+        ("Acme Corp.", "organization"),
+        ("ACME Inc", "organization"),
+        ("Acme's", "organization"),
+        ("Acme", "organization"),
+    ]
     result = resolve(doc, text, spans)
     assert len(result.entities) == 1
     entity = result.entities[0]
@@ -91,8 +105,12 @@ def test_location_head_word_is_not_the_place(doc) -> None:
 
 def test_different_types_stay_apart(doc) -> None:
     text = "Washington crossed the Delaware; Washington state is far from Washington."
-    spans = [("Washington", "person"), ("Delaware", "location"),
-             ("Washington", "location"), ("Washington", "location")]  # fmt: skip
+    spans = [
+        ("Washington", "person"),
+        ("Delaware", "location"),
+        ("Washington", "location"),
+        ("Washington", "location"),
+    ]
     result = resolve(doc, text, spans)
     assert groups(result) == [["Washington"], ["Delaware"], ["Washington", "Washington"]]
     assert {e.type for e in result.entities} == {"person", "location"}
@@ -110,8 +128,12 @@ def test_type_rule_can_be_relaxed_per_pair(doc) -> None:
 
 def test_initials_and_middle_names(doc) -> None:
     text = "John Henry Dearle designed it. J. H. Dearle signed; Dearle left. John Dearle too."
-    spans = [("John Henry Dearle", "person"), ("J. H. Dearle", "person"),
-             ("Dearle", "person"), ("John Dearle", "person")]  # fmt: skip
+    spans = [
+        ("John Henry Dearle", "person"),
+        ("J. H. Dearle", "person"),
+        ("Dearle", "person"),
+        ("John Dearle", "person"),
+    ]
     result = resolve(doc, text, spans)
     assert len(result.entities) == 1
     assert result.entities[0].name == "John Henry Dearle"
@@ -135,10 +157,14 @@ def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
         "Internatonal Business Machines and International Business Machines; "
         "World War I and World War II; Kyoto Imperial Palace and Tokyo Imperial Palace."
     )
-    spans = [("Internatonal Business Machines", "organization"),
-             ("International Business Machines", "organization"),
-             ("World War I", "event"), ("World War II", "event"),
-             ("Kyoto Imperial Palace", "location"), ("Tokyo Imperial Palace", "location")]  # fmt: skip
+    spans = [
+        ("Internatonal Business Machines", "organization"),
+        ("International Business Machines", "organization"),
+        ("World War I", "event"),
+        ("World War II", "event"),
+        ("Kyoto Imperial Palace", "location"),
+        ("Tokyo Imperial Palace", "location"),
+    ]
     result = resolve(doc, text, spans)
     assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1]
     assert "fuzzy" in rules(result)
@@ -174,8 +200,13 @@ def test_mentions_are_returned_unchanged_but_for_entity_id(doc) -> None:
 
 def test_same_input_twice_gives_the_same_ids(doc) -> None:
     text = "Grace Hopper joined Remington Rand. Hopper wrote COBOL at Remington Rand Inc."
-    spans = [("Grace Hopper", "person"), ("Remington Rand", "organization"),
-             ("Hopper", "person"), ("COBOL", "product"), ("Remington Rand Inc.", "organization")]  # fmt: skip
+    spans = [
+        ("Grace Hopper", "person"),
+        ("Remington Rand", "organization"),
+        ("Hopper", "person"),
+        ("COBOL", "product"),
+        ("Remington Rand Inc.", "organization"),
+    ]
     _, mentions = doc("h.txt", text, spans)
     first = EntityResolver().resolve_document(mentions)
     second = EntityResolver().resolve_document(mentions)
