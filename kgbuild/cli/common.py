@@ -70,21 +70,31 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """Log kgbuild's messages to stderr: warnings by default, INFO/DEBUG with --verbose."""
+    """Log kgbuild's messages to stderr: warnings by default, DEBUG with --verbose."""
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
     root = logging.getLogger("kgbuild")
     root.setLevel(level)
-    if not any(getattr(h, "_kgbuild_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
         handler.setFormatter(_ScrubbingFormatter("%(levelname)s %(name)s: %(message)s"))
-        handler._kgbuild_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    for handler in root.handlers:
-        if getattr(handler, "_kgbuild_cli", False):
-            handler.setLevel(level)
-            # Follow the current stderr (tests swap it per command).
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(sys.stderr)
+    handler.setLevel(level)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (test runners swap it per command)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 class _ScrubbingFormatter(logging.Formatter):

@@ -63,13 +63,14 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         "-s",
+        metavar="STORE",
         help="Where the graph lives: a path ending in .json (NetworkX) or a bolt://, "
         "neo4j:// or neo4j+s:// URI.",
     ),
 ]
 UserOption = Annotated[
     str | None,
-    typer.Option("--user", envvar="NEO4J_USERNAME", help="Neo4j user (env NEO4J_USERNAME)."),
+    typer.Option("--user", envvar="NEO4J_USERNAME", metavar="USER", help="Neo4j user."),
 ]
 PasswordOption = Annotated[
     str | None,
@@ -77,15 +78,14 @@ PasswordOption = Annotated[
         "--password",
         envvar="NEO4J_PASSWORD",
         show_default=False,
-        help="Neo4j password (env NEO4J_PASSWORD; prefer the variable: a command line is "
-        "visible to other users of the machine).",
+        metavar="PASSWORD",
+        help="Neo4j password (prefer the environment variable: a command line is visible "
+        "to other users of the machine).",
     ),
 ]
 DatabaseOption = Annotated[
     str | None,
-    typer.Option(
-        "--database", envvar="NEO4J_DATABASE", help="Neo4j database (env NEO4J_DATABASE)."
-    ),
+    typer.Option("--database", envvar="NEO4J_DATABASE", metavar="NAME", help="Neo4j database."),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
@@ -95,6 +95,7 @@ EntityTypesOption = Annotated[
     typer.Option(
         "--entity-types",
         "-e",
+        metavar="TYPES",
         help='Comma-separated entity types, e.g. "person,organization,location" '
         "(default: kgbuild's default schema).",
     ),
@@ -104,6 +105,7 @@ RelationTypesOption = Annotated[
     typer.Option(
         "--relation-types",
         "-r",
+        metavar="TYPES",
         help='Comma-separated relation types, e.g. "works for,located in" '
         "(default: kgbuild's default schema).",
     ),
@@ -112,6 +114,7 @@ ModelOption = Annotated[
     Path | None,
     typer.Option(
         "--model",
+        metavar="DIR",
         help="Extractor checkpoint folder (default: the model shipped with kgbuild).",
         file_okay=False,
     ),
@@ -155,7 +158,8 @@ def ingest(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="Files and folders to ingest (.txt, .md, .html, .jsonl; folders recursively)."
+            metavar="PATH",
+            help="Files and folders to ingest (.txt, .md, .html, .jsonl; folders recursively).",
         ),
     ],
     store: StoreOption,
@@ -165,6 +169,7 @@ def ingest(
         Path | None,
         typer.Option(
             "--schema",
+            metavar="FILE",
             help='JSON file with {"entity_types": [...], "relation_types": [...]} '
             "(or a SpERT types file); instead of --entity-types/--relation-types.",
         ),
@@ -172,12 +177,18 @@ def ingest(
     include: Annotated[
         list[str] | None,
         typer.Option(
-            "--include", help="Only load files matching this glob (repeatable), e.g. '**/*.md'."
+            "--include",
+            metavar="GLOB",
+            help="Only load files matching this glob (repeatable), e.g. '**/*.md'.",
         ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", help="Skip files and folders matching this glob (repeatable)."),
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Skip files and folders matching this glob (repeatable).",
+        ),
     ] = None,
     jsonl_text_field: Annotated[
         str, typer.Option("--jsonl-text-field", help="Field holding the text in .jsonl records.")
@@ -236,8 +247,7 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Build or update a knowledge graph from documents (only new and changed ones are
-    extracted)."""
+    """Build or update a graph from documents (only new and changed ones are extracted)."""
     remember_secret(password)
     if quiet:
         setup_logging(quiet=True)
@@ -301,7 +311,7 @@ def extract(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Extract entities and (head, relation, tail) triplets from one text."""
+    """Extract entities and (head, relation, tail) triplets from a text."""
     with user_errors():
         if (text is None) == (file is None):
             raise CLIError("give exactly one of --text or --file")
@@ -438,7 +448,7 @@ def export(
     ] = "graphml",
     json_output: JsonOption = False,
 ) -> None:
-    """Export a NetworkX graph as GraphML (Gephi, yEd, Cytoscape) or node-link JSON."""
+    """Export a NetworkX graph as GraphML (Gephi, yEd, Cytoscape) or JSON."""
     with user_errors():
         fmt = output_format.lower()
         if fmt not in {"graphml", "json"}:
@@ -494,7 +504,7 @@ def evaluate(
     ] = "spert",
     json_output: JsonOption = False,
 ) -> None:
-    """Score an extractor (entity and relation micro/macro F1) on a labelled data set."""
+    """Score an extractor (entity and relation F1) on labelled data."""
     with user_errors():
         if not data.exists():
             raise CLIError(f"data file {data} does not exist")
