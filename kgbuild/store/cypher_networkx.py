@@ -269,7 +269,10 @@ def _edge_id_hints(graph: nx.MultiDiGraph, bound: str) -> list[dict[str, Any]] |
         literal = _STRING.match(bound, condition.end())
         if variable not in sources or inside_string or literal is None:
             continue
-        wanted = ast.literal_eval(literal.group(0))  # grand-cypher reads strings the same way
+        try:
+            wanted = ast.literal_eval(literal.group(0))  # how grand-cypher reads strings
+        except (ValueError, SyntaxError):
+            return None  # grand-cypher will report the literal itself
         starts = sorted({u for u, _, i in graph.edges(data="id") if i == wanted})
         return [{sources[variable]: u} for u in starts]
     return None

@@ -38,7 +38,7 @@ from typing import Any
 import networkx as nx
 
 from kgbuild import __version__
-from kgbuild.schema import entity_label, relation_label
+from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.store.base import DocumentState, GraphStore, StoreError
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
@@ -240,8 +240,8 @@ class NetworkXStore(GraphStore):
         try:
             entity_labels = {e.type: entity_label(e.type) for e in graph.entities}
             relation_labels = {r.type: relation_label(r.type) for r in graph.relations}
-        except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from exc
+        except InvalidTypeName as exc:
+            raise InvalidTypeName(f"{where}: {exc}") from exc
 
         chunk_ids = {c.id for c in graph.chunks}
         mention_ids = {m.id for m in graph.mentions}
