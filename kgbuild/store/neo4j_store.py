@@ -3,42 +3,51 @@
 Plain Cypher 5 through the official ``neo4j`` driver, nothing else: no APOC (Neo4j
 Community lacks it) and no dynamic labels such as ``$(label)`` (some Bolt servers drop
 them silently). The same code runs on Neo4j 5 and on the ArcadeDB Bolt server the tests
-use (``scripts/test-server``).
+use (``scripts/test-server``), and it writes the same graph as the NetworkX store
+(:mod:`kgbuild.store.networkx_store`), so the queries in ``cypher/`` give the same rows.
 
 How a write works
 -----------------
-:meth:`Neo4jStore.write_documents` groups documents until a group holds about
-``batch_size`` rows, then, for each group:
+:meth:`Neo4jStore.write_documents` checks each DocumentGraph first (types must map to
+safe labels, every id it points at must exist), then collects documents until about
+``batch_size`` rows are pending and writes them as one *group*:
 
-1. **Clean up** what an earlier, maybe interrupted, write of these documents left: the
-   Document nodes first (the commit marker goes before anything else), then the
-   documents' entries in relation evidence lists (relations left without evidence are
-   deleted), then their mentions (entities left without mentions are deleted, the others
-   get ``mention_count`` recomputed), then their chunks.
+1. **Clean up** what an earlier, maybe interrupted, write of a document left: its
+   Document node first (the commit marker goes before anything else), then its entries
+   in relation evidence lists (relations left without evidence are deleted), then its
+   mentions (entities left without mentions are deleted, the others get
+   ``mention_count`` recomputed), then its chunks. A document the store holds nothing of
+   needs no clean-up: new documents are written together, a document being *re*-written
+   forms a group of its own, so the result is what writing documents one at a time gives.
 2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (aliases and keys
    unioned with what the store has, ``REFERS_TO`` from their mentions, ``mention_count``
-   recomputed), relation edges (evidence appended to the parallel lists, ``score`` is the
-   maximum), and the Document nodes **last** (+ ``PART_OF`` from their chunks).
+   recomputed), relation edges (evidence merged into the parallel lists, grouped by
+   document id; ``score`` is the best evidence score), and the Document nodes **last**
+   (+ ``PART_OF`` from their chunks).
 
 Every statement is ``UNWIND $rows AS r MERGE ...`` on a deterministic id, run in a
 managed transaction (``session.execute_write``) of at most ``batch_size`` rows. Rows are
 grouped by entity label and relationship type; each name comes from
 :func:`kgbuild.schema.entity_label` / :func:`kgbuild.schema.relation_label`, is checked
 against :data:`kgbuild.schema.SAFE_IDENTIFIER`, and is backtick-quoted into the query
-text. Every value is a parameter. Each step is idempotent (re-running it, e.g. after a
-commit whose acknowledgement was lost, changes nothing), so transient failures
+text. Every value is a parameter. Each step is idempotent (running it twice, e.g. after
+a commit whose acknowledgement was lost, changes nothing), so transient failures
 (``ServiceUnavailable``, ``SessionExpired``, ``TransientError`` such as deadlocks) are
 retried with exponential backoff. A group that still fails raises :class:`WriteError`
 naming its documents; their Document nodes are not written, so the next ingest sees them
 as missing and writes them again, ending with the same graph as a clean run.
+
+Clean-up finds a document's relations through its mentions: evidence names mentions of
+its document, and those mentions refer to the relation's head or tail entity (the
+pipeline builds relations that way; :meth:`Neo4jStore.write_documents` checks it).
 
 The alias index
 ---------------
 :meth:`Neo4jStore.find_entities` looks entities up by their normalized keys. Range
 indexes do not index list elements, so each key is a helper node
 ``(:_EntityKey {key, entity_ids})`` under a uniqueness constraint. These nodes have no
-relationships and no label of the shared shape, so :meth:`counts` and the queries in
-``cypher/`` never see them (a bare ``MATCH (n)`` would).
+relationships and no label of the shared shape, so :meth:`Neo4jStore.counts` and the
+queries in ``cypher/`` never see them (only a bare ``MATCH (n)`` would).
 """
 
 from __future__ import annotations
@@ -77,7 +86,7 @@ from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relat
 from kgbuild.store.base import DocumentState, GraphStore, StoreError
 from kgbuild.types import DocumentGraph, Entity
 
-__all__ = ["BOLT_SCHEMES", "Neo4jStore", "WriteError", "is_bolt_uri"]
+__all__ = ["BOLT_SCHEMES", "Neo4jStore", "WriteError", "is_bolt_uri", "schema_statements"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +96,14 @@ BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError)
 #: Helper label of the alias index; entity_label() never produces a leading '_'.
 KEY_LABEL = "_EntityKey"
+#: The parallel evidence lists of a relation edge, in the order of an evidence tuple.
+EVIDENCE_FIELDS = (
+    "document_ids",
+    "chunk_ids",
+    "head_mention_ids",
+    "tail_mention_ids",
+    "evidence_scores",
+)
 
 
 def is_bolt_uri(store: str) -> bool:
@@ -107,12 +124,9 @@ class WriteError(StoreError):
 
 
 def _schema_file() -> FilePath:
-    """``cypher/schema.cypher``: inside the package if installed there, else the repository's."""
-    here = FilePath(__file__).resolve()
-    candidates = [
-        here.parents[1] / "cypher" / "schema.cypher",
-        here.parents[2] / "cypher" / "schema.cypher",
-    ]
+    """``cypher/schema.cypher``: inside the package if shipped there, else the checkout's."""
+    package = FilePath(__file__).resolve().parents[1]
+    candidates = [package / "cypher" / "schema.cypher", package.parent / "cypher" / "schema.cypher"]
     for path in candidates:
         if path.is_file():
             return path
@@ -126,7 +140,7 @@ def schema_statements(text: str) -> list[str]:
 
 
 def _quote(name: str) -> str:
-    """Backtick-quote a label or relationship type that kgbuild.schema produced.
+    """Backtick-quote a label or relationship type that :mod:`kgbuild.schema` produced.
 
     Defence in depth: the name must still match SAFE_IDENTIFIER (or be our helper label),
     so nothing but letters, digits and '_' ever reaches the query text.
@@ -137,12 +151,8 @@ def _quote(name: str) -> str:
 
 
 def _union(*lists: Iterable[str]) -> list[str]:
-    """Items of all lists, first occurrence kept, in order."""
-    seen: dict[str, None] = {}
-    for items in lists:
-        for item in items:
-            seen.setdefault(item, None)
-    return list(seen)
+    """Items of all lists without repeats, in first-seen order."""
+    return list(dict.fromkeys(item for items in lists for item in items))
 
 
 def _plain(value: Any) -> Any:
@@ -167,13 +177,24 @@ def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 # ----------------------------------------------------------------------------------------
 # Cypher. Labels and relationship types are filled in with _quote(); values are parameters.
+# Note for ArcadeDB: a pattern like (d {id: list[i]}) matches nothing there, so list
+# elements are always bound with WITH (or come in as rows) before they are matched.
 # ----------------------------------------------------------------------------------------
+
+_DOCUMENTS_WITH_STATE = """
+MATCH (d:Document) WHERE d.id IN $ids RETURN d.id AS id
+UNION
+MATCH (c:Chunk) WHERE c.document_id IN $ids RETURN DISTINCT c.document_id AS id
+UNION
+MATCH (m:Mention) WHERE m.document_id IN $ids RETURN DISTINCT m.document_id AS id
+"""
+
+_EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id"
 
 _DELETE_DOCUMENTS = "UNWIND $ids AS id MATCH (d:Document {id: id}) DETACH DELETE d"
 
-# Relations that hold evidence of the documents: reached through the documents' mentions
-# (evidence always names a mention of its document, and a mention refers to the entity at
-# that end of the edge), so no scan over all relationships is needed.
+# Relations holding evidence of the documents, reached through the documents' mentions
+# (no scan over all relationships). The score is recomputed from the evidence kept.
 _STRIP_EVIDENCE = """
 MATCH (m:Mention) WHERE m.document_id IN $ids
 MATCH (m)-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
@@ -185,7 +206,9 @@ SET r.document_ids = [i IN keep | r.document_ids[i]],
     r.head_mention_ids = [i IN keep | r.head_mention_ids[i]],
     r.tail_mention_ids = [i IN keep | r.tail_mention_ids[i]],
     r.evidence_scores = [i IN keep | r.evidence_scores[i]]
-SET r.evidence_count = size(r.document_ids)
+SET r.evidence_count = size(r.evidence_scores),
+    r.score = reduce(best = null, s IN r.evidence_scores |
+                     CASE WHEN best IS NULL OR s > best THEN s ELSE best END)
 WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS touched
 FOREACH (x IN empty | DELETE x)
 RETURN touched
@@ -256,6 +279,14 @@ MATCH (m:Mention {id: r.mention_id}) MATCH (e:Entity {id: r.entity_id})
 MERGE (m)-[:REFERS_TO]->(e)
 """
 
+_WRITE_DOCUMENTS = """
+UNWIND $rows AS r
+MERGE (d:Document {id: r.id}) SET d += r.props
+WITH d
+MATCH (c:Chunk {document_id: d.id})
+MERGE (c)-[:PART_OF]->(d)
+"""
+
 
 def _write_entities_query(label: str) -> str:
     # MERGE with both labels at once: adding a label to an existing node (SET e:Label) is
@@ -269,39 +300,102 @@ SET e.name = r.name, e.type = r.type, e.label = r.label,
 """
 
 
+def _read_evidence_query(rel_type: str) -> str:
+    return f"""
+UNWIND $rows AS r
+MATCH (a:Entity {{id: r.head_id}})-[e:{_quote(rel_type)}]->(b:Entity {{id: r.tail_id}})
+WHERE e.id = r.id
+RETURN e.id AS id, {", ".join(f"e.{f} AS {f}" for f in EVIDENCE_FIELDS)}
+"""
+
+
 def _write_relations_query(rel_type: str) -> str:
-    # Entries of this row's documents are dropped before appending, so re-running the
-    # statement (a retry after a lost commit acknowledgement) never duplicates evidence.
     return f"""
 UNWIND $rows AS r
 MATCH (a:Entity {{id: r.head_id}}) MATCH (b:Entity {{id: r.tail_id}})
 MERGE (a)-[e:{_quote(rel_type)} {{id: r.id}}]->(b)
-WITH e, r, coalesce(e.document_ids, []) AS old
-WITH e, r, [i IN range(0, size(old) - 1) WHERE NOT old[i] IN r.own_documents] AS keep
-SET e.type = r.type,
-    e.score = CASE WHEN e.score IS NULL OR r.score > e.score THEN r.score ELSE e.score END,
-    e.document_ids = [i IN keep | e.document_ids[i]] + r.document_ids,
-    e.chunk_ids = [i IN keep | e.chunk_ids[i]] + r.chunk_ids,
-    e.head_mention_ids = [i IN keep | e.head_mention_ids[i]] + r.head_mention_ids,
-    e.tail_mention_ids = [i IN keep | e.tail_mention_ids[i]] + r.tail_mention_ids,
-    e.evidence_scores = [i IN keep | e.evidence_scores[i]] + r.evidence_scores
-SET e.evidence_count = size(e.document_ids)
+SET e += r.props
 RETURN count(e) AS n
 """
 
 
-_WRITE_DOCUMENTS = """
-UNWIND $rows AS r
-MERGE (d:Document {id: r.id}) SET d += r.props
-WITH d
-MATCH (c:Chunk {document_id: d.id})
-MERGE (c)-[:PART_OF]->(d)
-"""
+# ----------------------------------------------------------------------------------------
+# Checking and planning: DocumentGraphs -> rows grouped by label / type
+# ----------------------------------------------------------------------------------------
 
 
-# ----------------------------------------------------------------------------------------
-# Planning: DocumentGraphs -> rows grouped by label / type, validated before any write.
-# ----------------------------------------------------------------------------------------
+@dataclass
+class _Checked:
+    """A DocumentGraph that passed the checks, with what writing it needs."""
+
+    graph: DocumentGraph
+    entity_labels: dict[str, str]  # entity id -> node label
+    relation_types: dict[str, str]  # relation id -> relationship type
+    external_entities: set[str]  # entity ids it points at but does not carry
+
+    @property
+    def id(self) -> str:
+        return self.graph.document.id
+
+    def size(self) -> int:
+        g = self.graph
+        return len(g.chunks) + len(g.mentions) + len(g.entities) + len(g.relations)
+
+
+def _check(graph: DocumentGraph) -> _Checked:
+    """Check a DocumentGraph before anything is written; ``ValueError`` names the document.
+
+    Type names must map to safe labels (:class:`InvalidTypeName`), chunks and mentions
+    must belong to the document, and relation evidence of the document must name its
+    chunks and mentions, one of them referring to the relation's head or tail.
+    """
+    doc = graph.document
+    where = f"document {doc.id} ({doc.source})"
+    try:
+        entity_labels = {e.id: entity_label(e.type) for e in graph.entities}
+        relation_types = {r.id: relation_label(r.type) for r in graph.relations}
+        for name in (*entity_labels.values(), *relation_types.values()):
+            _quote(name)
+    except InvalidTypeName as exc:
+        raise InvalidTypeName(f"{where}: {exc}") from exc
+
+    chunk_ids = {c.id for c in graph.chunks}
+    mentions = {m.id: m for m in graph.mentions}
+    if len(chunk_ids) != len(graph.chunks) or len(mentions) != len(graph.mentions):
+        raise ValueError(f"{where}: duplicate chunk or mention ids")
+    for chunk in graph.chunks:
+        if chunk.document_id != doc.id:
+            raise ValueError(f"{where}: chunk {chunk.id} belongs to {chunk.document_id}")
+    for m in graph.mentions:
+        if m.document_id != doc.id or m.chunk_id not in chunk_ids:
+            raise ValueError(
+                f"{where}: mention {m.id} points at document {m.document_id} / chunk "
+                f"{m.chunk_id}, which this graph does not hold"
+            )
+    referenced = {m.entity_id for m in graph.mentions if m.entity_id is not None}
+    for relation in graph.relations:
+        referenced |= {relation.head_id, relation.tail_id}
+        ends = {relation.head_id, relation.tail_id}
+        for ev in relation.evidence:
+            if ev.document_id != doc.id:
+                continue  # ignored when written, as by the NetworkX store
+            head, tail = mentions.get(ev.head_mention_id), mentions.get(ev.tail_mention_id)
+            if ev.chunk_id not in chunk_ids or head is None or tail is None:
+                raise ValueError(
+                    f"{where}: evidence of relation {relation.id} names a chunk or mention "
+                    "this graph does not hold"
+                )
+            if not {head.entity_id, tail.entity_id} & ends:
+                raise ValueError(
+                    f"{where}: evidence of relation {relation.id} names mentions that refer "
+                    "to neither its head nor its tail entity"
+                )
+    return _Checked(
+        graph=graph,
+        entity_labels=entity_labels,
+        relation_types=relation_types,
+        external_entities=referenced - set(entity_labels),
+    )
 
 
 @dataclass
@@ -325,111 +419,100 @@ class _Plan:
             + sum(len(v) for v in self.relations.values())
         )
 
+    def add(self, checked: _Checked, document_props: dict[str, Any]) -> None:
+        """Add one document's rows; ids shared with earlier documents merge as if written
+        one after the other (names: the last; aliases, keys, evidence: all)."""
+        graph, doc_id = checked.graph, checked.id
+        self.document_ids.append(doc_id)
+        chunks = sorted(graph.chunks, key=lambda c: c.index)
+        self.chunks += [{"id": c.id, "props": c.model_dump(exclude={"id"})} for c in chunks]
+        self.next_links += [
+            {"first": a.id, "second": b.id} for a, b in zip(chunks, chunks[1:], strict=False)
+        ]
+        for m in graph.mentions:
+            self.mentions.append({"id": m.id, "props": m.model_dump(exclude={"id", "entity_id"})})
+            if m.entity_id is not None:
+                self.links.append({"mention_id": m.id, "entity_id": m.entity_id})
 
-def _add_graph(plan: _Plan, graph: DocumentGraph, document_props: dict[str, Any]) -> None:
-    """Validate one document's graph and add its rows to ``plan`` (merging shared ids).
+        for entity in graph.entities:
+            label = checked.entity_labels[entity.id]
+            row = self.entities.setdefault(label, {}).get(entity.id)
+            if row is None:
+                self.entities[label][entity.id] = {
+                    "id": entity.id,
+                    "name": entity.name,
+                    "type": entity.type,
+                    "label": label,
+                    "aliases": _union(entity.aliases),
+                    "keys": _union(entity.keys),
+                }
+            else:
+                row["name"] = entity.name
+                row["aliases"] = _union(row["aliases"], entity.aliases)
+                row["keys"] = _union(row["keys"], entity.keys)
 
-    Raises :class:`InvalidTypeName` naming the document before anything is written.
+        for relation in graph.relations:
+            # Only the document's own evidence is written (as by the NetworkX store).
+            evidence = [
+                (e.document_id, e.chunk_id, e.head_mention_id, e.tail_mention_id, e.score)
+                for e in relation.evidence
+                if e.document_id == doc_id
+            ]
+            if not evidence:
+                logger.warning(
+                    "relation %s has no evidence in document %s: not written", relation.id, doc_id
+                )
+                continue
+            rel_type = checked.relation_types[relation.id]
+            row = self.relations.setdefault(rel_type, {}).setdefault(
+                relation.id,
+                {
+                    "id": relation.id,
+                    "head_id": relation.head_id,
+                    "tail_id": relation.tail_id,
+                    "type": relation.type,
+                    "evidence": [],
+                },
+            )
+            row["evidence"] += evidence
+
+        self.documents.append({"id": doc_id, "props": document_props})
+
+
+def _merge_evidence(
+    old: dict[str, Any] | None, new: list[tuple], replaced: set[str]
+) -> dict[str, Any]:
+    """A relation edge's properties from its stored evidence and this group's evidence.
+
+    Stored entries of the documents being written (``replaced``) are dropped, so writing
+    twice never duplicates evidence. Entries are grouped by document, documents in id
+    order, each document's entries in the order its graph gave them: the lists come out
+    the same whatever order documents are written in (as in the NetworkX store).
     """
-    doc = graph.document
-    entity_labels: dict[str, str] = {}
-    for entity in graph.entities:
-        try:
-            entity_labels[entity.id] = entity_label(entity.type)
-        except InvalidTypeName as exc:
-            raise InvalidTypeName(f"document {doc.id} ({doc.source}): {exc}") from exc
-        _quote(entity_labels[entity.id])
-    relation_types: dict[str, str] = {}
-    for relation in graph.relations:
-        try:
-            relation_types[relation.id] = relation_label(relation.type)
-        except InvalidTypeName as exc:
-            raise InvalidTypeName(f"document {doc.id} ({doc.source}): {exc}") from exc
-        _quote(relation_types[relation.id])
+    entries = []
+    if old is not None:
+        stored = zip(*(old[f] or [] for f in EVIDENCE_FIELDS), strict=True)
+        entries = [e for e in stored if e[0] not in replaced]
+    entries = sorted(entries + new, key=lambda e: e[0])  # stable within a document
+    props: dict[str, Any] = {f: [e[i] for e in entries] for i, f in enumerate(EVIDENCE_FIELDS)}
+    props["score"] = max(props["evidence_scores"])
+    props["evidence_count"] = len(entries)
+    return props
 
-    plan.document_ids.append(doc.id)
-    chunks = sorted(graph.chunks, key=lambda c: c.index)
-    for chunk in chunks:
-        plan.chunks.append(
-            {
-                "id": chunk.id,
-                "props": {
-                    "document_id": chunk.document_id,
-                    "index": chunk.index,
-                    "start": chunk.start,
-                    "end": chunk.end,
-                    "text": chunk.text,
-                },
-            }
-        )
-    plan.next_links += [
-        {"first": a.id, "second": b.id} for a, b in zip(chunks, chunks[1:], strict=False)
-    ]
 
-    for m in graph.mentions:
-        plan.mentions.append(
-            {
-                "id": m.id,
-                "props": {
-                    "document_id": m.document_id,
-                    "chunk_id": m.chunk_id,
-                    "start": m.start,
-                    "end": m.end,
-                    "text": m.text,
-                    "label": m.label,
-                    "score": m.score,
-                },
-            }
-        )
-        if m.entity_id is not None:
-            plan.links.append({"mention_id": m.id, "entity_id": m.entity_id})
+def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """(key, entity id) pairs as one row per key, so no statement touches a key node twice."""
+    by_key: dict[str, list[str]] = {}
+    for key, entity_id in pairs:
+        ids = by_key.setdefault(key, [])
+        if entity_id not in ids:
+            ids.append(entity_id)
+    return [{"key": k, "ids": v} for k, v in by_key.items()]
 
-    for entity in graph.entities:
-        label = entity_labels[entity.id]
-        row = plan.entities.setdefault(label, {}).get(entity.id)
-        if row is None:
-            plan.entities[label][entity.id] = {
-                "id": entity.id,
-                "name": entity.name,
-                "type": entity.type,
-                "label": label,
-                "aliases": _union(entity.aliases),
-                "keys": _union(entity.keys),
-            }
-        else:  # the same entity in several documents of this group: as if written in turn
-            row["name"] = entity.name
-            row["aliases"] = _union(row["aliases"], entity.aliases)
-            row["keys"] = _union(row["keys"], entity.keys)
 
-    for relation in graph.relations:
-        rel_type = relation_types[relation.id]
-        row = plan.relations.setdefault(rel_type, {}).get(relation.id)
-        if row is None:
-            row = plan.relations[rel_type][relation.id] = {
-                "id": relation.id,
-                "head_id": relation.head_id,
-                "tail_id": relation.tail_id,
-                "type": relation.type,
-                "score": relation.score,
-                "own_documents": [],
-                "document_ids": [],
-                "chunk_ids": [],
-                "head_mention_ids": [],
-                "tail_mention_ids": [],
-                "evidence_scores": [],
-            }
-        row["score"] = max(row["score"], relation.score)
-        row["own_documents"] = _union(row["own_documents"], [doc.id])
-        for ev in relation.evidence:
-            row["document_ids"].append(ev.document_id)
-            row["chunk_ids"].append(ev.chunk_id)
-            row["head_mention_ids"].append(ev.head_mention_id)
-            row["tail_mention_ids"].append(ev.tail_mention_id)
-            row["evidence_scores"].append(ev.score)
-        # Evidence may name other documents; drop their old entries on a re-run as well.
-        row["own_documents"] = _union(row["own_documents"], row["document_ids"])
-
-    plan.documents.append({"id": doc.id, "props": document_props})
+def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
+    head = ", ".join(ids[:shown])
+    return f"documents {head}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 # ----------------------------------------------------------------------------------------
@@ -445,8 +528,8 @@ class Neo4jStore(GraphStore):
         user: user name; defaults to ``$NEO4J_USERNAME``, then ``neo4j``.
         password: defaults to ``$NEO4J_PASSWORD``. Never logged nor shown in errors.
         database: defaults to ``$NEO4J_DATABASE``, then the server's default database.
-        batch_size: rows per ``UNWIND`` transaction (and about how many rows a group of
-            documents holds before it is written).
+        batch_size: rows per ``UNWIND`` transaction, and about how many rows of new
+            documents are written together as one group.
         max_retries: further attempts of a transaction after a transient failure.
         retry_wait: first back-off in seconds; it doubles on each attempt ...
         retry_max_wait: ... up to this cap.
@@ -514,8 +597,8 @@ class Neo4jStore(GraphStore):
         if not self._password:
             raise StoreError(f"no password for {self._where()}: pass one or set NEO4J_PASSWORD")
         try:
-            # The driver's own retry loop is turned off: tenacity (see _retrying) is the one
-            # retry policy, so attempts are bounded, logged and end in a clear error.
+            # The driver's own retry loop is off: tenacity (see _retrying) is the one retry
+            # policy, so attempts are bounded, logged and end in a clear error.
             driver = GraphDatabase.driver(
                 self.uri, auth=(self.user, self._password), max_transaction_retry_time=0
             )
@@ -533,9 +616,10 @@ class Neo4jStore(GraphStore):
             ) from None
         except ServiceUnavailable as exc:
             driver.close()
+            first_line = self._redact(str(exc)).splitlines()[0]
             raise StoreError(
                 f"cannot reach a Bolt server at {self.uri}: is it running and is the address "
-                f"right? ({self._redact(str(exc)).splitlines()[0]})"
+                f"right? ({first_line})"
             ) from None
         except Neo4jError as exc:
             driver.close()
@@ -602,6 +686,9 @@ class Neo4jStore(GraphStore):
         for batch in _batches(rows, self.batch_size):
             self._transaction(lambda tx, b=batch: tx.run(query, rows=b).consume(), what)
 
+    def _read(self, query: str, what: str, **parameters: Any) -> list[dict[str, Any]]:
+        return self._transaction(lambda tx: tx.run(query, parameters).data(), what, write=False)
+
     # -- schema -----------------------------------------------------------------------------
 
     def setup_schema(self) -> None:
@@ -613,28 +700,78 @@ class Neo4jStore(GraphStore):
                 for attempt in self._retrying("schema set-up"):
                     with attempt, self.driver.session(database=self.database) as session:
                         session.run(statement).consume()
-            except Neo4jError as exc:
+            except (Neo4jError, DriverError) as exc:
                 raise StoreError(f"schema statement failed ({path}): {statement}: {exc}") from exc
         logger.info("schema ready (%s)", path)
 
     # -- writes -----------------------------------------------------------------------------
 
     def write_documents(self, graphs: Iterable[DocumentGraph]) -> None:
-        """Replace each document's previous evidence and write its graph.
+        """Replace each document's previous graph and write the new one.
 
-        Documents are written in groups of about ``batch_size`` rows. A group that fails
-        after all retries raises :class:`WriteError` naming its documents (earlier groups
-        stay written, later ones are not attempted); an invalid entity or relation type
-        raises :class:`~kgbuild.schema.InvalidTypeName` before the group is touched.
+        Each graph is checked before anything of it is written: a bad one raises
+        ``ValueError`` (:class:`~kgbuild.schema.InvalidTypeName` for a type that cannot be
+        a label) naming the document, after the documents before it are written. A group
+        of documents that fails for good raises :class:`WriteError` naming them; earlier
+        groups stay written, later ones are not attempted.
         """
-        plan = _Plan()
+        pending: list[_Checked] = []
+        rows = 0
         for graph in graphs:
-            _add_graph(plan, graph, self._document_props(graph))
-            if plan.size() >= self.batch_size:
-                self._write_plan(plan)
-                plan = _Plan()
-        if plan.document_ids:
-            self._write_plan(plan)
+            try:
+                checked = _check(graph)
+            except ValueError:
+                self._flush(pending)  # the documents before it, as if written one by one
+                raise
+            pending.append(checked)
+            rows += checked.size()
+            if rows >= self.batch_size:
+                self._flush(pending)
+                pending, rows = [], 0
+        self._flush(pending)
+
+    def _flush(self, pending: list[_Checked]) -> None:
+        """Write checked documents: new ones in groups, re-written ones one at a time."""
+        if not pending:
+            return
+        needed = set().union(*(c.external_entities for c in pending))
+        known = self._existing_entities(needed)
+        for i, checked in enumerate(pending):
+            missing = checked.external_entities - known
+            if missing:
+                self._flush(pending[:i])
+                doc = checked.graph.document
+                raise ValueError(
+                    f"document {doc.id} ({doc.source}): refers to unknown entity "
+                    f"{sorted(missing)[0]} (neither in its graph nor in the store)"
+                )
+            known |= set(checked.entity_labels)
+
+        # Documents the store holds something of (written before, or interrupted) are
+        # cleaned up and written alone; new ones need no clean-up and go together.
+        has_state = self._documents_with_state([c.id for c in pending])
+        group: list[_Checked] = []
+        for checked in pending:
+            if checked.id in has_state or any(c.id == checked.id for c in group):
+                if group:
+                    self._write_group(group, clean=False)
+                    group = []
+                self._write_group([checked], clean=True)
+                has_state.add(checked.id)
+            else:
+                group.append(checked)
+        if group:
+            self._write_group(group, clean=False)
+
+    def _existing_entities(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self._read(_EXISTING_ENTITIES, "looking up entities", ids=sorted(ids))
+        return {r["id"] for r in rows}
+
+    def _documents_with_state(self, ids: list[str]) -> set[str]:
+        rows = self._read(_DOCUMENTS_WITH_STATE, "looking up documents", ids=ids)
+        return {r["id"] for r in rows}
 
     def _document_props(self, graph: DocumentGraph) -> dict[str, Any]:
         doc = graph.document
@@ -649,25 +786,30 @@ class Neo4jStore(GraphStore):
             "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "chunk_count": len(graph.chunks),
         }
+        # As in the NetworkX store (and Neo4j, where null means "no property"): unset
+        # properties are left out.
         return {k: v for k, v in props.items() if v is not None}
 
-    def _write_plan(self, plan: _Plan) -> None:
+    def _write_group(self, group: list[_Checked], *, clean: bool) -> None:
+        plan = _Plan()
+        for checked in group:
+            plan.add(checked, self._document_props(checked.graph))
         ids = plan.document_ids
         try:
-            self._remove(ids)
+            if clean:
+                self._remove(ids)
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
             self._write_rows(_WRITE_MENTIONS, plan.mentions, "writing mentions")
             self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
-                self._write_relations(rel_type, list(rows.values()))
+                self._write_relations(rel_type, list(rows.values()), set(ids))
             self._write_rows(_WRITE_DOCUMENTS, plan.documents, "writing documents")
         except (Neo4jError, DriverError) as exc:
             raise WriteError(
                 f"writing {len(ids)} document(s) failed (transient errors retried up to "
                 f"{self.max_retries} times); they are not committed and the next run writes "
-                f"them again "
-                f"({_name_ids(ids)}): {self._redact(f'{type(exc).__name__}: {exc}')}",
+                f"them again ({_name_ids(ids)}): {self._redact(f'{type(exc).__name__}: {exc}')}",
                 ids,
             ) from exc
         logger.debug("wrote %d document(s), %d rows", len(ids), plan.size())
@@ -684,8 +826,8 @@ class Neo4jStore(GraphStore):
                 links = [link for i in ids for link in links_by_entity.get(i, [])]
                 keys = _key_rows((key, r["id"]) for r in batch for key in r["keys"])
 
-                # One transaction per batch: an entity is never left behind without the
-                # REFERS_TO edges that make the clean-up of its documents find it.
+                # One transaction per batch: an entity never exists without the REFERS_TO
+                # edges through which the clean-up of its documents finds it.
                 def work(
                     tx: ManagedTransaction, q=query, b=batch, links=links, ids=ids, keys=keys
                 ) -> None:
@@ -695,7 +837,7 @@ class Neo4jStore(GraphStore):
                     tx.run(_INDEX_KEYS, rows=keys).consume()
 
                 self._transaction(work, f"writing {label} entities")
-        # Mentions resolved to entities already in the store but not in these graphs.
+        # Mentions resolved to entities the store holds but these graphs do not carry.
         outside = [link for link in plan.links if link["entity_id"] not in entity_ids]
         for batch in _batches(outside, self.batch_size):
 
@@ -705,16 +847,36 @@ class Neo4jStore(GraphStore):
 
             self._transaction(relink, "linking mentions to existing entities")
 
-    def _write_relations(self, rel_type: str, rows: list[dict[str, Any]]) -> None:
-        query = _write_relations_query(rel_type)
+    def _write_relations(
+        self, rel_type: str, rows: list[dict[str, Any]], replaced: set[str]
+    ) -> None:
+        read, write = _read_evidence_query(rel_type), _write_relations_query(rel_type)
         for batch in _batches(rows, self.batch_size):
-            written = self._transaction(
-                lambda tx, b=batch: tx.run(query, rows=b).single()["n"],
-                f"writing {rel_type} relations",
-            )
-            if written < len(batch):
+            # Read and merge the stored evidence in the same transaction as the write, so
+            # no other write can slip in between.
+            def work(tx: ManagedTransaction, b=batch) -> int:
+                keys = [
+                    {"id": r["id"], "head_id": r["head_id"], "tail_id": r["tail_id"]} for r in b
+                ]
+                stored = {rec["id"]: rec for rec in tx.run(read, rows=keys).data()}
+                out = [
+                    {
+                        "id": r["id"],
+                        "head_id": r["head_id"],
+                        "tail_id": r["tail_id"],
+                        "props": {
+                            "type": r["type"],
+                            **_merge_evidence(stored.get(r["id"]), r["evidence"], replaced),
+                        },
+                    }
+                    for r in b
+                ]
+                return tx.run(write, rows=out).single()["n"]
+
+            written = self._transaction(work, f"writing {rel_type} relations")
+            if written < len(batch):  # cannot happen after _flush's checks; say so if it does
                 logger.warning(
-                    "%d of %d %s relations skipped: their head or tail entity is not in the store",
+                    "%d of %d %s relations not written: head or tail entity missing",
                     len(batch) - written,
                     len(batch),
                     rel_type,
@@ -723,9 +885,12 @@ class Neo4jStore(GraphStore):
     # -- removal ----------------------------------------------------------------------------
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
-        """Remove documents with their chunks, mentions and relation evidence (see base)."""
-        ids = _union(document_ids)
-        for batch in _batches(ids, self.batch_size):
+        """Remove documents with their chunks, mentions and relation evidence.
+
+        Entities and relations left without evidence are removed; the rest stay, with
+        ``mention_count``, evidence lists and ``score`` updated. Unknown ids are ignored.
+        """
+        for batch in _batches(_union(document_ids), self.batch_size):
             try:
                 self._remove(list(batch))
             except (Neo4jError, DriverError) as exc:
@@ -737,14 +902,17 @@ class Neo4jStore(GraphStore):
     def _remove(self, ids: list[str]) -> None:
         """Remove what the store holds of these documents; each step is idempotent."""
         limit = self.batch_size
+
+        def loop(query: str, column: str, what: str) -> None:
+            while self._transaction(
+                lambda tx: tx.run(query, ids=ids, limit=limit).single()[column], what
+            ):
+                pass
+
         self._transaction(
             lambda tx: tx.run(_DELETE_DOCUMENTS, ids=ids).consume(), "removing documents"
         )
-        while self._transaction(
-            lambda tx: tx.run(_STRIP_EVIDENCE, ids=ids, limit=limit).single()["touched"],
-            "removing relation evidence",
-        ):
-            pass
+        loop(_STRIP_EVIDENCE, "touched", "removing relation evidence")
 
         def mentions(tx: ManagedTransaction) -> int:
             # Mentions and their entities' counts change in one transaction, so an entity
@@ -755,19 +923,14 @@ class Neo4jStore(GraphStore):
             tx.run(_DELETE_MENTIONS, ids=found["mention_ids"]).consume()
             orphans = tx.run(_RECOUNT_MENTIONS, ids=found["entity_ids"]).data()
             if orphans:
-                tx.run(
-                    _UNINDEX_KEYS, rows=_key_rows((k, o["id"]) for o in orphans for k in o["keys"])
-                ).consume()
+                keys = _key_rows((k, o["id"]) for o in orphans for k in o["keys"])
+                tx.run(_UNINDEX_KEYS, rows=keys).consume()
                 tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
             return len(found["mention_ids"])
 
         while self._transaction(mentions, "removing mentions"):
             pass
-        while self._transaction(
-            lambda tx: tx.run(_DELETE_CHUNKS, ids=ids, limit=limit).single()["n"],
-            "removing chunks",
-        ):
-            pass
+        loop(_DELETE_CHUNKS, "n", "removing chunks")
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -780,6 +943,7 @@ class Neo4jStore(GraphStore):
         return {row["id"]: DocumentState(**row) for row in rows}
 
     def find_entities(self, keys: Iterable[str]) -> list[Entity]:
+        """Entities whose ``keys`` hold any of ``keys``, sorted by id."""
         wanted = _union(keys)
         if not wanted:
             return []
@@ -805,8 +969,8 @@ class Neo4jStore(GraphStore):
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of column -> plain Python values.
 
-        Nodes and relationships come back as dicts of their properties, paths as lists of
-        node dicts.
+        Nodes and relationships come back as dicts of their properties, paths as lists
+        of node dicts, temporal values as ISO 8601 strings.
         """
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
@@ -819,6 +983,7 @@ class Neo4jStore(GraphStore):
             raise StoreError(f"query failed: {self._redact(str(exc))}\n{cypher}") from exc
 
     def counts(self) -> dict[str, int]:
+        """Numbers of documents, chunks, mentions, entities and relations (Entity->Entity)."""
         row = self.query(
             "CALL { MATCH (n:Document) RETURN count(n) AS documents } "
             "CALL { MATCH (n:Chunk) RETURN count(n) AS chunks } "
@@ -828,18 +993,3 @@ class Neo4jStore(GraphStore):
             "RETURN documents, chunks, mentions, entities, relations"
         )[0]
         return {k: int(v) for k, v in row.items()}
-
-
-def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """(key, entity id) pairs as one row per key, so no statement touches a key node twice."""
-    by_key: dict[str, list[str]] = {}
-    for key, entity_id in pairs:
-        ids = by_key.setdefault(key, [])
-        if entity_id not in ids:
-            ids.append(entity_id)
-    return [{"key": k, "ids": v} for k, v in by_key.items()]
-
-
-def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
-    head = ", ".join(ids[:shown])
-    return f"documents {head}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

@@ -43,11 +43,16 @@ from kgbuild.types import (
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-if str(TESTS) not in sys.path:  # tests/fake_extractor.py is a plain module
-    sys.path.insert(0, str(TESTS))
+for folder in (TESTS, TESTS / "store"):  # fake_extractor.py, sample_graphs.py: plain modules
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from conftest import BoltServer, read_server_env, wipe_bolt_graph  # noqa: E402
 from fake_extractor import FakeExtractor  # noqa: E402
+from sample_graphs import document_a, document_b, make_document  # noqa: E402
+
+from kgbuild.store.networkx_store import NetworkXStore  # noqa: E402
+from kgbuild.store.queries import list_queries  # noqa: E402
 
 ENTITY_TYPES = ["person", "organization", "location"]
 RELATION_TYPES = ["works for", "located in"]
@@ -476,8 +481,14 @@ def test_injection_through_an_entity_type_is_rejected_and_writes_nothing(store, 
     bad = graphs[1].model_copy(deep=True)
     bad.entities[0].type = hostile
     with pytest.raises(InvalidTypeName, match=re.escape(bad.document.id)):
-        store.write_documents([graphs[2], bad])
+        store.write_documents([bad])
     assert snapshot(store) == before
+    # In a longer call, the documents before the bad one are written, it and later not.
+    with pytest.raises(InvalidTypeName, match=re.escape(bad.document.id)):
+        store.write_documents([graphs[2], bad, graphs[3]])
+    assert set(store.document_states()) == {graphs[0].document.id, graphs[2].document.id}
+    assert store.counts() == expected_counts([graphs[0], graphs[2]])
+    assert not store.query("MATCH (n) WHERE n.document_id = $id RETURN n", {"id": bad.document.id})
 
 
 @pytest.mark.parametrize(
@@ -651,3 +662,144 @@ def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
             assert snapshot(rerun) == clean_graph
     finally:
         private.stop()
+
+
+# ----------------------------------------------------------------------------------------
+# The same graph as the NetworkX store
+# ----------------------------------------------------------------------------------------
+
+
+def nx_snapshot(store: NetworkXStore) -> dict[str, Any]:
+    """:func:`snapshot` of a NetworkX store, in the same form."""
+    nodes, edges = [], []
+    for _, data in store.graph.nodes(data=True):
+        props = {k: v for k, v in data.items() if k not in ("__labels__", "ingested_at")}
+        nodes.append(json.dumps([sorted(data["__labels__"]), props], sort_keys=True))
+    for u, v, data in store.graph.edges(data=True):
+        (rel_type,) = data["__labels__"]
+        props = {k: val for k, val in data.items() if k != "__labels__"}
+        edges.append(json.dumps({"a": u, "type": rel_type, "b": v, "props": props}, sort_keys=True))
+    return {"nodes": sorted(nodes), "edges": sorted(edges)}
+
+
+def shared_shape(snap: dict[str, Any]) -> dict[str, Any]:
+    """A Neo4j snapshot without the alias-index helper nodes (not part of the shared shape)."""
+    return {
+        "nodes": [n for n in snap["nodes"] if json.loads(n)[0] != ["_EntityKey"]],
+        "edges": snap["edges"],
+    }
+
+
+def library_rows(store, graphs: list[DocumentGraph]) -> dict[str, list[str]]:
+    """Every query of cypher/ with every parameter value the graphs offer, rows sorted."""
+    names = sorted({e.name for g in graphs for e in g.entities})
+    values = {
+        "type": sorted({e.type for g in graphs for e in g.entities}),
+        "name": names[:: max(1, len(names) // 8)],
+        "relation_id": sorted({r.id for g in graphs for r in g.relations})[:8],
+        "limit": [1000],
+    }
+    out = {}
+    for name, text in list_queries().items():
+        params = sorted(set(re.findall(r"\$([A-Za-z_]\w*)", _code(text))))
+        assert len(params) <= 1, f"{name}: extend library_rows for {params}"
+        for value in values[params[0]] if params else [None]:
+            rows = store.query(text, {params[0]: value} if params else None)
+            out[f"{name}({value})"] = sorted(json.dumps(r, sort_keys=True) for r in rows)
+    return out
+
+
+def _code(cypher: str) -> str:
+    return "\n".join(line for line in cypher.splitlines() if not line.strip().startswith("//"))
+
+
+@pytest.fixture
+def both(store):
+    nx_store = NetworkXStore(None)
+    for s in (store, nx_store):
+        s.model_id, s.schema_fingerprint = "fake-regex-1", "f00d"
+    return store, nx_store
+
+
+def assert_same(neo: Neo4jStore, nx_store: NetworkXStore, graphs: list[DocumentGraph]) -> None:
+    assert neo.counts() == nx_store.counts()
+    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    assert neo.document_states() == nx_store.document_states()
+    keys = sorted({k for g in graphs for e in g.entities for k in e.keys})
+    assert neo.find_entities(keys) == nx_store.find_entities(keys)
+    assert library_rows(neo, graphs) == library_rows(nx_store, graphs)
+
+
+def test_same_graph_and_query_rows_as_networkx_through_every_kind_of_write(both, graphs):
+    neo, nx_store = both
+    a, b = document_a(), document_b()
+    everything = [*graphs, a, b]
+
+    def apply(action, *args):
+        for s in (neo, nx_store):
+            getattr(s, action)(*args)
+        assert_same(neo, nx_store, everything)
+
+    apply("write_documents", everything)
+    assert library_rows(neo, everything)["relation_counts(None)"]  # the queries found rows
+    apply("write_documents", everything)  # again: unchanged
+    apply("write_documents", [b, a])  # re-written together, other order
+    changed = make_document(
+        "a.txt",
+        ["Alice Smith works for Acme Corp."],
+        [(0, "Alice Smith"), (0, "Acme Corp")],
+        [(0, "works for", 1, 0.5)],
+    )
+    apply("write_documents", [changed, graphs[0]])  # a changed document and an unchanged one
+    apply("delete_documents", [b.document.id, "doc:unknown"])
+    # A mention resolved to an entity the store holds but the graph does not carry.
+    outside = document_b()
+    outside.entities = [e for e in outside.entities if e.name != "Alice Smith"]
+    apply("write_documents", [outside])
+    apply("delete_documents", [g.document.id for g in everything])
+    assert neo.counts() == dict.fromkeys(neo.counts(), 0)
+    assert snapshot(neo) == {"nodes": [], "edges": []}  # no helper node left either
+
+
+def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
+    """A full ingest through KnowledgeGraphBuilder (examples/ when it has documents)."""
+    builder_module = pytest.importorskip("kgbuild.pipeline.builder")
+    examples = REPO / "examples"
+    has_examples = examples.is_dir() and any(
+        p.suffix in {".txt", ".md", ".html", ".jsonl"} for p in examples.rglob("*")
+    )
+    source = examples if has_examples else TESTS / "data" / "unicode"
+    neo, nx_store = both
+
+    def ingest(store):
+        builder = builder_module.KnowledgeGraphBuilder(
+            store,
+            entity_types=ENTITY_TYPES,
+            relation_types=RELATION_TYPES,
+            extractor=FakeExtractor(),
+            progress=False,
+        )
+        return builder.ingest([source])
+
+    summaries = [ingest(neo), ingest(nx_store)]
+    assert not summaries[0].failures and not summaries[1].failures
+    assert neo.counts() == nx_store.counts() and neo.counts()["relations"] > 0
+    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    graphs_like = [
+        DocumentGraph(
+            document=Document(id="x", source="x", text="", content_hash="x"),
+            entities=nx_store.find_entities(
+                [k for _, d in nx_store.graph.nodes(data="keys") if d for k in d]
+            ),
+            relations=[
+                Relation(id=d["id"], head_id=u, tail_id=v, type=d["type"], score=d["score"])
+                for u, v, d in nx_store.graph.edges(data=True)
+                if "id" in d
+            ],
+        )
+    ]
+    assert library_rows(neo, graphs_like) == library_rows(nx_store, graphs_like)
+    # Re-ingesting unchanged documents changes no counts.
+    before = neo.counts()
+    ingest(neo)
+    assert neo.counts() == before
