@@ -36,7 +36,9 @@ def corpus(min_bytes: int) -> list[str]:
         for split in ("test", "dev", "train"):
             sentences += [
                 " ".join(ex.words)
-                for ex in read_spert(DATA / name / f"{name}_{split}.json", DATA / name / f"{name}_types.json")
+                for ex in read_spert(
+                    DATA / name / f"{name}_{split}.json", DATA / name / f"{name}_types.json"
+                )
             ]
     for path in sorted((DATA / "crossre" / "crossre_data").glob("*-test.json")):
         sentences += [" ".join(ex.words) for ex in read_crossre(path)]
@@ -85,7 +87,11 @@ def run(model: str | None, threads: int, int8: bool, min_bytes: int) -> dict:
     from kgbuild.extract.extractor import JointExtractor
 
     torch.set_num_threads(threads)
-    results = {"threads": threads, "entity_labels": ENTITY_LABELS, "relation_labels": RELATION_LABELS}
+    results = {
+        "threads": threads,
+        "entity_labels": ENTITY_LABELS,
+        "relation_labels": RELATION_LABELS,
+    }
     variants = [("fp32", False)] + ([("int8", True)] if int8 else [])
     for name, quantize in variants:
         ex = JointExtractor.from_pretrained(model, quantize=quantize)
@@ -113,21 +119,31 @@ def run(model: str | None, threads: int, int8: bool, min_bytes: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    parser.add_argument("--int8", action="store_true", help="also measure dynamic int8 quantization")
-    parser.add_argument("--min-bytes", type=int, default=200_000, help="text to process (default 200 KB)")
+    parser.add_argument(
+        "--int8", action="store_true", help="also measure dynamic int8 quantization"
+    )
+    parser.add_argument(
+        "--min-bytes", type=int, default=200_000, help="text to process (default 200 KB)"
+    )
     parser.add_argument("--output", default=str(ROOT / "benchmarks/results/extract_speed.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = run(args.model, args.threads, args.int8, args.min_bytes)
-    print(f"{'variant':8} {'KB':>6} {'tokens':>8} {'extract tok/s':>14} {'encoder tok/s':>14} {'ratio':>6}")
+    print(
+        f"{'variant':8} {'KB':>6} {'tokens':>8} {'extract tok/s':>14} "
+        f"{'encoder tok/s':>14} {'ratio':>6}"
+    )
     for name in ("fp32", "int8"):
         if name in results:
             r = results[name]
             print(
-                f"{name:8} {r['bytes'] / 1000:6.0f} {r['text_tokens']:8d} {r['extract_tokens_per_s']:14d} "
+                f"{name:8} {r['bytes'] / 1000:6.0f} {r['text_tokens']:8d} "
+                f"{r['extract_tokens_per_s']:14d} "
                 f"{r['encoder_tokens_per_s']:14d} {r['ratio']:6.2f}"
             )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -38,13 +38,17 @@ class Example:
     source: str = ""
 
     def get_clusters(self) -> list[list[int]]:
-        return self.clusters if self.clusters is not None else [[i] for i in range(len(self.entities))]
+        return (
+            self.clusters if self.clusters is not None else [[i] for i in range(len(self.entities))]
+        )
 
 
 # --------------------------------------------------------------------------- SpERT
 
 
-def read_spert(path: str | Path, types_path: str | Path, source: str | None = None) -> list[Example]:
+def read_spert(
+    path: str | Path, types_path: str | Path, source: str | None = None
+) -> list[Example]:
     """Read SpERT JSON (CoNLL04, SciERC, ADE) with label phrases from the types file."""
     path, types_path = Path(path), Path(types_path)
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +118,11 @@ def read_crossre(path: str | Path) -> list[Example]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     ent_labels = sorted({CROSSRE_ENTITY_PHRASES.get(t, t) for r in rows for *_, t in r["ner"]})
     rel_labels = sorted(
-        {CROSSRE_RELATION_PHRASES.get(x[4], x[4].replace("-", " ")) for r in rows for x in r["relations"]}
+        {
+            CROSSRE_RELATION_PHRASES.get(x[4], x[4].replace("-", " "))
+            for r in rows
+            for x in r["relations"]
+        }
     )
     out = []
     for r in rows:

@@ -111,7 +111,9 @@ def predict_examples(extractor, examples: list[Example], **kwargs) -> list:
     return out
 
 
-def read_examples(data: str | Path, types: str | Path | None, data_format: str = "spert") -> list[Example]:
+def read_examples(
+    data: str | Path, types: str | Path | None, data_format: str = "spert"
+) -> list[Example]:
     """Read evaluation data in SpERT, CrossRE or DocRED format."""
     data = Path(data)
     if not data.is_file():

@@ -21,7 +21,12 @@ import torch
 
 from kgbuild.extract.base import ExtractedEntity, ExtractedRelation, Extraction
 from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
-from kgbuild.extract.model import ExtractorConfig, JointExtractionModel, collate, resolve_encoder_path
+from kgbuild.extract.model import (
+    ExtractorConfig,
+    JointExtractionModel,
+    collate,
+    resolve_encoder_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +98,9 @@ class JointExtractor:
             torch.set_num_threads(num_threads)
         model = JointExtractionModel.from_pretrained(directory)
         if quantize:
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
         return cls(model, tokenizer, model_id=model_id)
@@ -134,7 +141,11 @@ class JointExtractor:
                 start, end = word_spans[e.start][0], word_spans[e.end - 1][1]
                 entities.append(
                     ExtractedEntity(
-                        start=start, end=end, text=text[start:end], label=e.label, score=round(e.score, 4)
+                        start=start,
+                        end=end,
+                        text=text[start:end],
+                        label=e.label,
+                        score=round(e.score, 4),
                     )
                 )
             relations = [
@@ -199,7 +210,9 @@ class JointExtractor:
     ) -> list[tuple[list[WordEntity], list[WordRelation]]]:
         """Entities (word spans) and relations of each text, given its word spans."""
         ent_thr = self.config.entity_threshold if entity_threshold is None else entity_threshold
-        rel_thr = self.config.relation_threshold if relation_threshold is None else relation_threshold
+        rel_thr = (
+            self.config.relation_threshold if relation_threshold is None else relation_threshold
+        )
         symmetric = set(symmetric_relations or [])
         entity_labels = list(dict.fromkeys(entity_labels))
         relation_labels = list(dict.fromkeys(relation_labels))
@@ -212,7 +225,18 @@ class JointExtractor:
 
         if len(passes) == 1:
             ents, rels = passes[0]
-            self._run_pass(texts, word_spans, ents, rels, None, entities, relations, ent_thr, rel_thr, symmetric)
+            self._run_pass(
+                texts,
+                word_spans,
+                ents,
+                rels,
+                None,
+                entities,
+                relations,
+                ent_thr,
+                rel_thr,
+                symmetric,
+            )
             return list(zip(entities, relations, strict=True))
 
         # several passes: entity scores from every pass first, then relations per pass
@@ -220,7 +244,9 @@ class JointExtractor:
         for ents, _ in passes:
             if not ents:
                 continue
-            self._run_pass(texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric)
+            self._run_pass(
+                texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric
+            )
         all_labels = [label for ents, _ in passes for label in ents]
         for i in range(n):
             merged = np.concatenate(probs[i], axis=1)
@@ -228,7 +254,16 @@ class JointExtractor:
         for ents, rels in passes:
             if rels and any(entities):
                 self._run_pass(
-                    texts, word_spans, ents, rels, None, None, relations, ent_thr, rel_thr, symmetric,
+                    texts,
+                    word_spans,
+                    ents,
+                    rels,
+                    None,
+                    None,
+                    relations,
+                    ent_thr,
+                    rel_thr,
+                    symmetric,
                     fixed_entities=entities,
                 )
         return list(zip(entities, relations, strict=True))
@@ -248,7 +283,8 @@ class JointExtractor:
         fixed_entities=None,
     ) -> None:
         encoded = [
-            self.encoder.encode(t, s, ent_labels, rel_labels) for t, s in zip(texts, word_spans, strict=True)
+            self.encoder.encode(t, s, ent_labels, rel_labels)
+            for t, s in zip(texts, word_spans, strict=True)
         ]
         width = self.config.max_width
         for batch_ids in self._batches(encoded):
@@ -258,7 +294,9 @@ class JointExtractor:
             spans = self.model.span_embeddings(hidden, batch)
             probs = None
             if ent_labels and fixed_entities is None:
-                ent_emb = self.model.label_embeddings(hidden, batch["entity_markers"], self.model.entity_label_proj)
+                ent_emb = self.model.label_embeddings(
+                    hidden, batch["entity_markers"], self.model.entity_label_proj
+                )
                 logits = self.model.entity_logits(spans, ent_emb)
                 mask = self.model.span_mask(batch)
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -271,7 +309,9 @@ class JointExtractor:
                 enc = items[j]
                 if probs is not None:
                     p = probs[j, :, : len(ent_labels)].numpy()
-                    p = p.reshape(-1, width, len(ent_labels))[: len(enc.word_spans)].reshape(-1, len(ent_labels))
+                    p = p.reshape(-1, width, len(ent_labels))[: len(enc.word_spans)].reshape(
+                        -1, len(ent_labels)
+                    )
                     if collect_probs is not None:
                         collect_probs[i].append(p)
                         continue
@@ -283,11 +323,20 @@ class JointExtractor:
                     continue
                 relations_out[i].extend(
                     self._score_relations(
-                        hidden[j], spans[j], enc, found, rel_emb[j, : len(rel_labels)], rel_labels, rel_thr, symmetric
+                        hidden[j],
+                        spans[j],
+                        enc,
+                        found,
+                        rel_emb[j, : len(rel_labels)],
+                        rel_labels,
+                        rel_thr,
+                        symmetric,
                     )
                 )
 
-    def _decode_entities(self, probs: np.ndarray, labels: list[str], threshold: float) -> list[WordEntity]:
+    def _decode_entities(
+        self, probs: np.ndarray, labels: list[str], threshold: float
+    ) -> list[WordEntity]:
         """Flat decoding: best label per span, greedy by score, no overlapping spans."""
         width = self.config.max_width
         best = probs.argmax(-1)
@@ -331,7 +380,9 @@ class JointExtractor:
         off = heads != tails
         pairs = torch.stack([heads[off], tails[off]], dim=-1)
         cluster_t = torch.tensor(cluster)
-        logits = self.model.pair_logits(hidden, spans[span_idx], tokens, cluster_t, c, pairs, rel_emb)
+        logits = self.model.pair_logits(
+            hidden, spans[span_idx], tokens, cluster_t, c, pairs, rel_emb
+        )
         probs = torch.sigmoid(logits).numpy()
         members: list[list[int]] = [[] for _ in range(c)]
         for m, k in enumerate(cluster):

@@ -70,7 +70,9 @@ def resolve_encoder_path(encoder: str) -> str:
 
 
 def _mlp(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_out * 2), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_out * 2, d_out))
+    return nn.Sequential(
+        nn.Linear(d_in, d_out * 2), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_out * 2, d_out)
+    )
 
 
 class JointExtractionModel(nn.Module):
@@ -233,7 +235,9 @@ class JointExtractionModel(nn.Module):
         between = between.reshape(m * m, t).to(hidden.dtype)
         counts = between.sum(-1, keepdim=True).clamp(min=1)
         ctx = self.context_proj((between @ hidden) / counts)  # (M*M, D)
-        key = (mention_cluster.unsqueeze(1) * num_clusters + mention_cluster.unsqueeze(0)).reshape(-1)
+        key = (mention_cluster.unsqueeze(1) * num_clusters + mention_cluster.unsqueeze(0)).reshape(
+            -1
+        )
         ctx_c = ctx.new_full((num_clusters * num_clusters, d), -1e4)
         ctx_c = ctx_c.scatter_reduce(0, key.unsqueeze(-1).expand(-1, d), ctx, "amax")
         head, tail = pairs[:, 0], pairs[:, 1]

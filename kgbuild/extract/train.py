@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from kgbuild.extract.data import (
     ENTITY_DISTRACTORS,
     Example,
-    norm_label,
     fewrel_relation_names,
+    norm_label,
     read_dataset,
     sample_labels,
 )
@@ -124,8 +124,13 @@ def build_instance(
     rel_index = {x: i for i, x in enumerate(rel_labels)}
 
     usable = []  # gold mentions the model can see: inside the window, not too wide
-    for m, (s, e, t) in enumerate(ex.entities):
-        if e - s <= max_width and e <= enc.num_words and enc.word_first_token[s] >= 0 and enc.word_last_token[e - 1] >= 0:
+    for m, (s, e, _) in enumerate(ex.entities):
+        if (
+            e - s <= max_width
+            and e <= enc.num_words
+            and enc.word_first_token[s] >= 0
+            and enc.word_last_token[e - 1] >= 0
+        ):
             usable.append(m)
     targets = sorted({(ex.entities[m][0] * max_width + ex.entities[m][1] - ex.entities[m][0] - 1,
                        ent_index[ex.entities[m][2]]) for m in usable})  # fmt: skip
@@ -139,7 +144,9 @@ def build_instance(
             if m in usable_set:
                 s, e, _ = ex.entities[m]
                 mention_spans.append(s * max_width + e - s - 1)
-                mention_tokens.append((int(enc.word_first_token[s]), int(enc.word_last_token[e - 1])))
+                mention_tokens.append(
+                    (int(enc.word_first_token[s]), int(enc.word_last_token[e - 1]))
+                )
                 mention_cluster.append(cluster_ids.setdefault(c, len(cluster_ids)))
     n = len(cluster_ids)
     gold: dict[tuple[int, int], set[int]] = {}
@@ -154,7 +161,9 @@ def build_instance(
         negatives = [p for p in pairs if p not in gold]
         pairs = positives + rng.sample(negatives, max(0, cfg.max_pairs - len(positives)))
     pair_targets = [(i, r) for i, p in enumerate(pairs) for r in sorted(gold.get(p, ()))]
-    return Instance(enc, targets, mention_spans, mention_tokens, mention_cluster, n, pairs, pair_targets)
+    return Instance(
+        enc, targets, mention_spans, mention_tokens, mention_cluster, n, pairs, pair_targets
+    )
 
 
 def focal_bce(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -167,7 +176,9 @@ def focal_bce(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torc
     return bce.sum()
 
 
-def batch_loss(model: JointExtractionModel, items: list[Instance], cfg: TrainConfig) -> tuple[torch.Tensor, float, float]:
+def batch_loss(
+    model: JointExtractionModel, items: list[Instance], cfg: TrainConfig
+) -> tuple[torch.Tensor, float, float]:
     batch = collate([it.encoded for it in items])
     hidden = model.encode(batch)
     spans = model.span_embeddings(hidden, batch)
@@ -206,13 +217,18 @@ def batch_loss(model: JointExtractionModel, items: list[Instance], cfg: TrainCon
     return loss, ent_loss.item() / b, rel_loss.item() / b
 
 
-def make_batches(instances: list[Instance], cfg: TrainConfig, rng: random.Random) -> list[list[Instance]]:
+def make_batches(
+    instances: list[Instance], cfg: TrainConfig, rng: random.Random
+) -> list[list[Instance]]:
     """Similar lengths together (little padding), batches in random order."""
     order = sorted(instances, key=lambda it: len(it.encoded.input_ids) + rng.random())
     batches, current, longest = [], [], 0
     for it in order:
         n = len(it.encoded.input_ids)
-        if current and (max(longest, n) * (len(current) + 1) > cfg.batch_tokens or len(current) >= cfg.max_sentences):
+        if current and (
+            max(longest, n) * (len(current) + 1) > cfg.batch_tokens
+            or len(current) >= cfg.max_sentences
+        ):
             batches.append(current)
             current, longest = [], 0
         current.append(it)
@@ -248,7 +264,9 @@ def _load(cfg: TrainConfig, specs: list[DataSpec]) -> dict[str, list[Example]]:
     return {s.name: read_dataset(s.model_dump(), root) for s in specs}
 
 
-def _evaluate_dev(model, tokenizer, dev: dict[str, list[Example]], cfg: TrainConfig, thresholds=None) -> dict:
+def _evaluate_dev(
+    model, tokenizer, dev: dict[str, list[Example]], cfg: TrainConfig, thresholds=None
+) -> dict:
     from kgbuild.extract.evaluate import predict_examples, score_predictions
     from kgbuild.extract.extractor import JointExtractor
 
@@ -261,7 +279,9 @@ def _evaluate_dev(model, tokenizer, dev: dict[str, list[Example]], cfg: TrainCon
             kw = {"entity_threshold": thresholds[0], "relation_threshold": thresholds[1]}
         preds = predict_examples(extractor, examples[: cfg.dev_limit], **kw)
         s = score_predictions(examples[: cfg.dev_limit], preds)
-        out[name] = {k: s[k] for k in ("ner_micro_f1", "ner_macro_f1", "rel_micro_f1", "rel_macro_f1")}
+        out[name] = {
+            k: s[k] for k in ("ner_micro_f1", "ner_macro_f1", "rel_micro_f1", "rel_macro_f1")
+        }
     model.train()
     return out
 
@@ -305,13 +325,19 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
     total_steps = len(_epoch_batches(cfg, train_sets, encoder, rel_distractors, 0)) * cfg.epochs
 
     model = JointExtractionModel.from_base_encoder(cfg.model)
-    head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
-    enc_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    head_params = [
+        p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad
+    ]
+    enc_params = [
+        p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad
+    ]
     optimizer = torch.optim.AdamW(
         [{"params": enc_params, "lr": cfg.lr_encoder}, {"params": head_params, "lr": cfg.lr_heads}],
         weight_decay=cfg.weight_decay,
     )
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(cfg.warmup_ratio * total_steps), total_steps
+    )
     start_epoch, step, history = 0, 0, []
     if resume and (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", weights_only=False)
@@ -416,18 +442,31 @@ def write_model_card(directory: Path, summary: dict, scores: dict | None = None)
         "",
         "## Training",
         f"- training time: {summary['train_seconds'] / 60:.1f} min on this machine",
-        f"- thresholds picked on dev: entity {summary['entity_threshold']}, relation {summary['relation_threshold']}",
+        f"- thresholds picked on dev: entity {summary['entity_threshold']}, "
+        f"relation {summary['relation_threshold']}",
         "",
         "| epoch | loss | entity loss | relation loss | seconds | dev |",
         "|---|---|---|---|---|---|",
     ]
     for h in summary["history"]:
         lines.append(
-            f"| {h['epoch']} | {h['loss']} | {h['entity_loss']} | {h['relation_loss']} | {h['seconds']} | "
-            f"{json.dumps(h.get('dev', {}))} |"
+            f"| {h['epoch']} | {h['loss']} | {h['entity_loss']} | {h['relation_loss']} | "
+            f"{h['seconds']} | {json.dumps(h.get('dev', {}))} |"
         )
-    if scores:
-        lines += ["", "## Scores (strict, `kgbuild eval`)", "", "| data | NER micro | NER macro | RE+ micro | RE+ macro |", "|---|---|---|---|---|"]
-        for name, s in scores.items():
-            lines.append(f"| {name} | {s['ner_micro_f1']} | {s['ner_macro_f1']} | {s['rel_micro_f1']} | {s['rel_macro_f1']} |")
+    for variant, table in (scores or {}).items():
+        lines += [
+            "",
+            f"## Scores: {variant} (strict, `kgbuild eval`)",
+            "",
+            "| data | NER micro | NER macro | RE+ micro | RE+ macro |",
+            "|---|---|---|---|---|",
+        ]
+        for name, sc in table.items():
+            lines.append(
+                f"| {name} | {sc['ner_micro_f1']} | {sc['ner_macro_f1']} | "
+                f"{sc['rel_micro_f1']} | {sc['rel_macro_f1']} |"
+            )
+    notes = directory / "NOTES.md"
+    if notes.is_file():
+        lines += ["", notes.read_text().strip()]
     (directory / "README.md").write_text("\n".join(lines) + "\n")

@@ -35,8 +35,14 @@ def test_join_words_spans():
 
 @pytest.mark.parametrize(
     "piece,shape",
-    [("apple", SHAPE_LOWER), ("Apple", SHAPE_TITLE), ("IBM", SHAPE_UPPER), ("iPhone", SHAPE_MIXED),
-     ("1984", SHAPE_DIGIT), ("A", SHAPE_TITLE)],
+    [
+        ("apple", SHAPE_LOWER),
+        ("Apple", SHAPE_TITLE),
+        ("IBM", SHAPE_UPPER),
+        ("iPhone", SHAPE_MIXED),
+        ("1984", SHAPE_DIGIT),
+        ("A", SHAPE_TITLE),
+    ],
 )
 def test_token_shape(piece, shape):
     assert token_shape(piece) == shape

@@ -16,15 +16,32 @@ def _example():
 
 def test_strict_scores():
     ex = _example()
-    ents = [WordEntity(0, 2, "people", 0.9), WordEntity(4, 5, "organization", 0.9),  # boundary wrong
-            WordEntity(7, 8, "location", 0.9)]
-    rels = [WordRelation(0, 1, "work for", 0.9),  # tail boundary wrong -> not correct
-            WordRelation(1, 2, "organization based in", 0.9)]
+    ents = [
+        WordEntity(0, 2, "people", 0.9),
+        WordEntity(4, 5, "organization", 0.9),  # boundary wrong
+        WordEntity(7, 8, "location", 0.9),
+    ]
+    rels = [
+        WordRelation(0, 1, "work for", 0.9),  # tail boundary wrong -> not correct
+        WordRelation(1, 2, "organization based in", 0.9),
+    ]
     s = score_predictions([ex], [(ents, rels)])
     assert round(s["ner_micro_f1"], 2) == round(100 * 2 / 3, 2)
     assert s["rel_micro_f1"] == 0.0
-    perfect = [WordEntity(0, 2, "people", 1), WordEntity(4, 6, "organization", 1), WordEntity(7, 8, "location", 1)]
-    s = score_predictions([ex], [(perfect, [WordRelation(0, 1, "work for", 1), WordRelation(1, 2, "organization based in", 1)])])
+    perfect = [
+        WordEntity(0, 2, "people", 1),
+        WordEntity(4, 6, "organization", 1),
+        WordEntity(7, 8, "location", 1),
+    ]
+    s = score_predictions(
+        [ex],
+        [
+            (
+                perfect,
+                [WordRelation(0, 1, "work for", 1), WordRelation(1, 2, "organization based in", 1)],
+            )
+        ],
+    )
     assert s["ner_micro_f1"] == s["rel_micro_f1"] == 100.0
     # wrong entity type makes the relation wrong (RE+)
     typed = [WordEntity(0, 2, "location", 1), *perfect[1:]]
@@ -35,7 +52,11 @@ def test_strict_scores():
 def test_symmetric_relation_counts_either_direction():
     ex = _example()
     ex.relations = [(1, 2, "near")]
-    ents = [WordEntity(0, 2, "people", 1), WordEntity(4, 6, "organization", 1), WordEntity(7, 8, "location", 1)]
+    ents = [
+        WordEntity(0, 2, "people", 1),
+        WordEntity(4, 6, "organization", 1),
+        WordEntity(7, 8, "location", 1),
+    ]
     s = score_predictions([ex], [(ents, [WordRelation(2, 1, "near", 1)])])
     assert s["rel_micro_f1"] == 100.0
     assert s["rel"]["per_type"]["near"]["f1"] == 100.0

@@ -14,8 +14,12 @@ from kgbuild.extract.train import TrainConfig, batch_loss, build_instance, train
 
 def test_loss_goes_down_on_a_few_sentences(datasets, tokenizer):
     torch.manual_seed(0)
-    examples = read_spert(datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json")[:6]
-    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0, drop_negative_prob=0.0)
+    examples = read_spert(
+        datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
+    )[:6]
+    cfg = TrainConfig(
+        train=[], model=ExtractorConfig(max_length=128), max_distractors=0, drop_negative_prob=0.0
+    )
     model = JointExtractionModel.from_base_encoder(cfg.model)
     encoder = TextEncoder(tokenizer, max_length=128)
     rng = random.Random(0)
@@ -38,8 +42,15 @@ def test_train_command_smoke_and_round_trip(datasets, tmp_path):
         "data_root": str(datasets),
         "output_dir": str(tmp_path / "run"),
         "epochs": 1,
-        "train": [{"name": "c", "format": "spert", "path": "conll04/conll04_train.json",
-                   "types": "conll04/conll04_types.json", "limit": 8}],
+        "train": [
+            {
+                "name": "c",
+                "format": "spert",
+                "path": "conll04/conll04_train.json",
+                "types": "conll04/conll04_types.json",
+                "limit": 8,
+            }
+        ],
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
@@ -69,10 +80,15 @@ def test_offsets_are_exact_and_label_passes_merge(tmp_path, datasets):
     passes = ex.label_passes(many, ["works for", "lives in"])
     assert len(passes) > 1  # too many labels for one window
     assert sorted(x for e, _ in passes for x in e) == sorted(many)
-    out = ex.extract([text], many, ["works for", "lives in"], entity_threshold=0.0, relation_threshold=0.0)[0]
+    out = ex.extract(
+        [text], many, ["works for", "lives in"], entity_threshold=0.0, relation_threshold=0.0
+    )[0]
     assert out.entities
     for e in out.entities:
         assert text[e.start : e.end] == e.text
         assert e.label in many
     spans = [(e.start, e.end) for e in out.entities]
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:]))
+    assert all(
+        a_end <= b_start
+        for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:], strict=False)
+    )
