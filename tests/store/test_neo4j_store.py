@@ -705,6 +705,8 @@ def library_rows(store, graphs: list[DocumentGraph]) -> dict[str, list[str]]:
         assert len(params) <= 1, f"{name}: extend library_rows for {params}"
         for value in values[params[0]] if params else [None]:
             rows = store.query(text, {params[0]: value} if params else None)
+            for row in rows:
+                row.pop("ingested_at", None)  # the clock, not the graph
             out[f"{name}({value})"] = sorted(json.dumps(r, sort_keys=True) for r in rows)
     return out
 
