@@ -9,7 +9,8 @@ the lock, or waits for it (``BuildConfig(lock_wait=SECONDS)``).
 
 NetworkX (``graph.json``)
     An OS file lock (``flock`` / ``LockFileEx`` through the ``filelock`` package) on
-    ``graph.json.lock`` beside the graph. The holder writes its host, pid and start time
+    ``.graph.json.lock`` beside the graph (hidden, so a store kept inside an ingested
+    folder does not add a file to skip). The holder writes its host, pid and start time
     into that file so a second run can say who holds it. The operating system drops the
     lock when its process dies, SIGKILL included, so a stale lock cannot exist. The
     graph is loaded after the lock is taken and saved before it is released; a store
@@ -153,14 +154,14 @@ class RunLock:
 
 
 class FileRunLock(RunLock):
-    """An OS file lock on ``<graph file>.lock``, holding its owner's details as JSON."""
+    """An OS file lock on ``.<graph file name>.lock``, holding its owner's details as JSON."""
 
     def __init__(self, graph_path: str | os.PathLike[str]) -> None:
         super().__init__()
         from filelock import FileLock
 
         self.graph_path = Path(graph_path)
-        self.path = self.graph_path.with_name(self.graph_path.name + ".lock")
+        self.path = self.graph_path.with_name(f".{self.graph_path.name}.lock")
         self._lock = FileLock(str(self.path))
 
     def acquire(self, wait: float = 0.0) -> None:

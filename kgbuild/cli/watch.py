@@ -1,0 +1,233 @@
+"""``kgbuild watch``: keep a graph in step with folders, on a timer and on file changes.
+
+::
+
+    kgbuild watch docs/ --store graph.json --interval 300 -e "person,organization"
+
+Runs an incremental ingest at once, then every ``--interval`` seconds and soon after a
+supported file under PATH changes (unless ``--no-watch-files``); see
+:mod:`kgbuild.pipeline.watch`. Each cycle prints one line (``--json``: one JSON object
+per line) on stdout. SIGTERM or Ctrl-C ends it after the documents in flight, with exit
+code 0; a second one stops at once (exit code 130), which is safe as well.
+
+The ingest options are those of ``kgbuild ingest``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kgbuild.cli.common import (
+    build_config,
+    echo_json,
+    make_schema,
+    open_store_checked,
+    remember_secret,
+    setup_logging,
+    user_errors,
+)
+
+__all__ = ["register", "watch"]
+
+#: Exit code after a second signal interrupted a cycle (128 + SIGINT, as shells do).
+EXIT_INTERRUPTED = 130
+
+
+def watch(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH",
+            help="Files and folders to keep in the graph (.txt, .md, .html, .jsonl).",
+        ),
+    ],
+    store: Annotated[
+        str,
+        typer.Option(
+            "--store",
+            "-s",
+            metavar="STORE",
+            help="Where the graph lives: a path ending in .json (NetworkX) or a bolt://, "
+            "neo4j:// or neo4j+s:// URI.",
+        ),
+    ],
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            "-i",
+            min=0.1,
+            metavar="SECONDS",
+            help="Seconds between the starts of two ingest cycles.",
+        ),
+    ] = 300.0,
+    watch_files: Annotated[
+        bool,
+        typer.Option(
+            "--watch-files/--no-watch-files",
+            help="Also run a cycle soon after a file under PATH is added, changed or removed.",
+        ),
+    ] = True,
+    max_cycles: Annotated[
+        int | None,
+        typer.Option("--max-cycles", min=1, metavar="N", help="Stop after N cycles."),
+    ] = None,
+    entity_types: Annotated[
+        str | None,
+        typer.Option(
+            "--entity-types",
+            "-e",
+            metavar="TYPES",
+            help='Comma-separated entity types, e.g. "person,organization,location" '
+            "(default: kgbuild's default schema).",
+        ),
+    ] = None,
+    relation_types: Annotated[
+        str | None,
+        typer.Option(
+            "--relation-types",
+            "-r",
+            metavar="TYPES",
+            help='Comma-separated relation types, e.g. "works for,located in" '
+            "(default: kgbuild's default schema).",
+        ),
+    ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            metavar="FILE",
+            help='JSON file with {"entity_types": [...], "relation_types": [...]}; '
+            "instead of --entity-types/--relation-types.",
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", metavar="GLOB", help="Only load files matching this glob."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="Skip files and folders matching this."),
+    ] = None,
+    jsonl_text_field: Annotated[
+        str, typer.Option("--jsonl-text-field", help="Field holding the text in .jsonl records.")
+    ] = "text",
+    jsonl_id_field: Annotated[
+        str,
+        typer.Option("--jsonl-id-field", help="Field holding the record id in .jsonl records."),
+    ] = "id",
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, help="Chunks per extractor call (default 16)."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--threshold", min=0.0, max=1.0, help="Minimum entity (and relation) score."),
+    ] = None,
+    relation_threshold: Annotated[
+        float | None,
+        typer.Option("--relation-threshold", min=0.0, max=1.0, help="Minimum relation score."),
+    ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Remove documents from the store that are no longer in PATH."),
+    ] = False,
+    reextract: Annotated[
+        bool,
+        typer.Option(
+            "--reextract",
+            help="Re-extract unchanged documents extracted by another model or schema.",
+        ),
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            metavar="DIR",
+            help="Extractor checkpoint folder (default: the model shipped with kgbuild).",
+            file_okay=False,
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", envvar="NEO4J_USERNAME", metavar="USER", help="Neo4j user."),
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="NEO4J_PASSWORD",
+            show_default=False,
+            metavar="PASSWORD",
+            help="Neo4j password (prefer the environment variable).",
+        ),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option("--database", envvar="NEO4J_DATABASE", metavar="NAME", help="Neo4j database."),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per cycle, one per line.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors and failed documents.")
+    ] = False,
+) -> None:
+    """Keep a graph up to date: ingest on a timer and when files change (Ctrl-C to stop)."""
+    remember_secret(password)
+    if quiet:
+        setup_logging(quiet=True)
+    with user_errors():
+        from kgbuild.pipeline.api import load_pipeline_extractor
+        from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+        from kgbuild.pipeline.watch import CycleReport, Watcher
+
+        config = build_config(
+            schema=make_schema(entity_types, relation_types, schema),
+            include=include,
+            exclude=exclude,
+            jsonl_text_field=jsonl_text_field,
+            jsonl_id_field=jsonl_id_field,
+            batch_size=batch_size,
+            threshold=threshold,
+            relation_threshold=relation_threshold,
+            prune=prune,
+            reextract=reextract,
+        )
+        # Not opened here: each cycle's run lock opens it (a NetworkX file after locking).
+        graph_store = open_store_checked(store, user=user, password=password, database=database)
+        builder = KnowledgeGraphBuilder(
+            graph_store,
+            extractor=load_pipeline_extractor(model),
+            config=config,
+            progress=False,
+        )
+        watcher = Watcher(builder, paths, interval=interval, watch_files=watch_files)
+
+    def report(cycle: CycleReport) -> None:
+        if cycle.summary is not None:
+            cycle.summary.store = store
+        if json_output:
+            echo_json(cycle.model_dump(mode="json"))
+        elif not quiet or cycle.error or (cycle.summary and cycle.summary.failures):
+            typer.echo(cycle.line(), err=quiet)
+        if cycle.summary is not None and not json_output:
+            for f in cycle.summary.failures:
+                typer.echo(f"  failed ({f.stage}): {f.source}: {f.reason}", err=quiet)
+
+    try:
+        with watcher.stop_on_signals():
+            watcher.run(max_cycles=max_cycles, on_cycle=report)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        graph_store.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``watch`` to the ``kgbuild`` command line (called by kgbuild.cli.main)."""
+    app.command(name="watch")(watch)
