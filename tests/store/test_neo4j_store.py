@@ -584,11 +584,11 @@ class KillingStore(Neo4jStore):
         super().__init__(*args, **kw)
         self.server, self.kill_at, self.transactions = server, kill_at, 0
 
-    def _transaction(self, work, what, *, write=True):
+    def _transaction(self, work, what, **options):
         self.transactions += 1
         if self.transactions == self.kill_at:
             self.server.kill()
-        return super()._transaction(work, what, write=write)
+        return super()._transaction(work, what, **options)
 
 
 @pytest.mark.slow
