@@ -96,6 +96,12 @@ class ResolverConfig(BaseModel):
         le=100,
         description="rapidfuzz ratio of two normalized names at or above which they merge.",
     )
+    within_doc_all_pairs: int = Field(
+        default=300,
+        ge=0,
+        description="Documents with up to this many distinct names compare them all pairwise "
+        "for fuzzy matches (in C); larger ones rely on blocking keys alone.",
+    )
     fuzzy_min_length: int = Field(
         default=8, ge=1, description="Both keys need this many characters for a fuzzy merge."
     )

@@ -29,6 +29,9 @@ RULE_EXACT_ALIAS = "linked_exact_alias"
 RULE_SHORT_ALIAS = "linked_short_alias"
 RULE_SAME_ID = "linked_same_id"
 
+#: Cross-document links by a full name (not a short form, acronym or partial name).
+FULL_NAME_RULES = frozenset({RULE_EXACT_NAME, RULE_EXACT_ALIAS, RULE_SORTED, RULE_FUZZY})
+
 
 def same_sorted_tokens(a: Name, b: Name) -> bool:
     """Same words in another order ("Obama Barack", "13 March 1963" ~ "March 13, 1963")."""
@@ -44,10 +47,11 @@ def fuzzy_score(a: Name, b: Name, threshold: float, min_length: int) -> float:
 
     A typo changes letters inside words; it does not change the number of words, a
     whole word ("Kyoto"/"Tokyo Imperial Palace", "Actor"/"Actress"), a word ending
-    ("Korea"/"Korean", "Award"/"Awards": often another entity), or a number ("Apollo
-    11"/"Apollo 12", "World War I"/"II"). So: same number of words, and every differing
-    word pair has 4+ letters, neither is the start of the other, and their ratio is at
-    least :data:`WORD_TYPO_RATIO`. Never for literals (dates, numbers) or keys shorter
+    ("Korea"/"Korean", "Award"/"Awards": often another entity), a first letter
+    ("Eastern"/"Western") or a number ("Apollo 11"/"Apollo 12", "World War I"/"II").
+    So: same number of words, and every differing word pair has 4+ letters, the same
+    first letter, neither is the start of the other, and their ratio is at least
+    :data:`WORD_TYPO_RATIO`. Never for literals (dates, numbers) or keys shorter
     than ``min_length``.
     """
     if a.kind == LITERAL or b.kind == LITERAL or a.numbers != b.numbers:
@@ -60,7 +64,7 @@ def fuzzy_score(a: Name, b: Name, threshold: float, min_length: int) -> float:
     for x, y in zip(a.tokens, b.tokens, strict=True):
         if x == y:
             continue
-        if len(x) < 4 or len(y) < 4 or x.startswith(y) or y.startswith(x):
+        if len(x) < 4 or len(y) < 4 or x[0] != y[0] or x.startswith(y) or y.startswith(x):
             return 0.0
         if not fuzz.ratio(x, y, score_cutoff=WORD_TYPO_RATIO):
             return 0.0
@@ -71,10 +75,11 @@ def _given_match(x: str, y: str) -> bool:
     return x == y or (len(x) == 1 and y[0] == x) or (len(y) == 1 and x[0] == y)
 
 
-def _embeds(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+def _embeds(short: tuple[str, ...], long: tuple[str, ...], initials: bool = True) -> bool:
     """The first given names match, and each further given name of ``short`` matches one
-    of ``long`` in order (an initial matches a name it starts)."""
-    if not _given_match(short[0], long[0]):
+    of ``long`` in order (an initial matches a name it starts). With ``initials=False``
+    the first given names must be spelled out and equal."""
+    if not (_given_match(short[0], long[0]) if initials else short[0] == long[0]):
         return False
     i = 1
     for t in short[1:]:
@@ -86,7 +91,7 @@ def _embeds(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
     return True
 
 
-def person_compatible(a: Name, b: Name) -> bool:
+def person_compatible(a: Name, b: Name, initials: bool = True) -> bool:
     """Two full person names that may be one person.
 
     Same last name; the same suffix if both have one, and the same roman numeral
@@ -95,6 +100,10 @@ def person_compatible(a: Name, b: Name) -> bool:
     other's in order: "J. H. Dearle" ~ "John Henry Dearle" ~ "John Dearle"; "Tigran
     Petrosian" ~ "Tigran Vartanovich Petrosian"; not "John Smith" ~ "Jane Smith",
     not "David Rockefeller" ~ "John D. Rockefeller".
+
+    ``initials=False`` (used across documents, where no context vouches for it): the first
+    given names must be written out and equal, so "J. Smith" does not become "John Smith"
+    just because he was the first J. Smith seen.
     """
     if a.kind != PERSON or b.kind != PERSON or not a.given or not b.given:
         return False
@@ -102,7 +111,7 @@ def person_compatible(a: Name, b: Name) -> bool:
         return False
     if a.suffix != b.suffix and ((a.suffix and b.suffix) or set(a.numbers) != set(b.numbers)):
         return False
-    return _embeds(a.given, b.given) or _embeds(b.given, a.given)
+    return _embeds(a.given, b.given, initials) or _embeds(b.given, a.given, initials)
 
 
 def last_name(short: Name, long: Name) -> bool:

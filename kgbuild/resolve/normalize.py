@@ -29,7 +29,10 @@ prefix    what                                           finds
 ``k:``    consonant skeleton of the sorted tokens        vowel typos, "Jonh", "Smyth"
 ``a:``    acronym (of a multi-word name, or the          "IBM" ~ "International
           acronym-looking name itself)                   Business Machines"
-``p:``    first initial + last name (persons)            "B. Obama", middle names
+``f:``    first + last name (persons)                    middle names: "Barack
+                                                         Hussein Obama"
+``p:``    first initial + last name (persons)            "B. Obama" (in a document)
+``t:``    two words, one cut to its first 3 letters      a typo after the 3rd letter
 ``w:``    the name with one word left out (3+ words)     a typo in any one word
 ========  =============================================  ==========================
 """
@@ -197,8 +200,14 @@ class Normalizer:
             keys.append("a:" + key)
         keys.extend("a:" + a for a in acronyms)
         if kind == PERSON and given:
+            if len(given[0]) > 1:  # the middle names may differ: "Barack (Hussein) Obama"
+                keys.append("f:" + given[0] + " " + last)
             keys.append("p:" + given[0][0] + " " + last)
-        if len(tokens) > 2:
+        if len(tokens) == 2:
+            a, b = tokens
+            keys.append("t:" + a + " " + b[:3])
+            keys.append("t:" + a[:3] + " " + b)
+        elif len(tokens) > 2:
             keys.extend("w:" + " ".join(tokens[:i] + tokens[i + 1 :]) for i in range(len(tokens)))
         return tuple(dict.fromkeys(keys))
 

@@ -35,7 +35,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz import fuzz, process
 
 from kgbuild import ids
 from kgbuild.resolve import match
@@ -102,6 +104,8 @@ class _Group:
     surfaces: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
     primary: bool = True
+    ambiguous: bool = False
+    """A short form that fit several clusters of the document: it never links elsewhere."""
 
 
 @dataclass(slots=True)
@@ -252,6 +256,7 @@ class _Engine:
         """Pass a: same key under compatible types, reordered words, fuzzy spelling."""
         cfg = self.config
         compatible = cfg.types_compatible
+        close = self._close_pairs(groups)
         for g, grp in enumerate(groups):
             a = grp.name
             if explain is not None and len(grp.surfaces) > 1:
@@ -265,7 +270,10 @@ class _Engine:
                             ),
                         )
                     )
-            for h in self._candidates(local, a.keys):
+            cands = self._candidates(local, a.keys)
+            if g in close:
+                cands = list(dict.fromkeys(cands + close[g]))
+            for h in cands:
                 if h <= g:
                     continue
                 other = groups[h]
@@ -282,6 +290,30 @@ class _Engine:
                         continue
                     rule = match.RULE_FUZZY
                 self._join(uf, groups, h, g, rule, score, explain)
+
+    def _close_pairs(self, groups: list[_Group]) -> dict[int, list[int]]:
+        """Groups whose keys reach the fuzzy threshold, compared all against all (in C).
+
+        Blocking keys miss some typos ("Wudral"/"Wural"); a document is small enough to
+        compare its names pairwise, up to ``within_doc_all_pairs`` names.
+        """
+        cfg = self.config
+        idx = [
+            g
+            for g, grp in enumerate(groups)
+            if grp.name.kind != LITERAL and len(grp.name.key) >= cfg.fuzzy_min_length
+        ]
+        if len(idx) < 2 or len(idx) > cfg.within_doc_all_pairs:
+            return {}
+        keys = [groups[g].name.key for g in idx]
+        scores = process.cdist(
+            keys, keys, scorer=fuzz.ratio, score_cutoff=cfg.fuzzy_threshold, dtype=np.uint8
+        )
+        out: dict[int, list[int]] = {}
+        for i, j in zip(*np.nonzero(scores), strict=True):
+            if i < j:
+                out.setdefault(idx[i], []).append(idx[j])
+        return out
 
     def _persons_pass(self, groups, local, uf, explain) -> None:
         """Pass b: a person name joins the more complete names it fits, if they all agree."""
@@ -353,6 +385,7 @@ class _Engine:
                 ((h, rule),) = found.values()
                 decisions.append((g, h, rule))
             elif len(found) > 1:
+                grp.ambiguous = True
                 logger.debug("short name %r fits %d clusters; kept apart", a.surface, len(found))
         for g, h, rule in decisions:
             groups[g].primary = False
@@ -417,23 +450,31 @@ class _Engine:
             for c in clusters:
                 for grp in c.groups:
                     if grp.primary:
-                        keys.update(dict.fromkeys(grp.name.keys))
-                        keys["x:" + grp.name.key] = None  # as another entity's short form
+                        name = grp.name
+                        keys["n:" + name.key] = None
+                        keys["x:" + name.key] = None  # as another entity's short form
+                        keys.update(dict.fromkeys(self._link_keys(name)))
             if keys:
                 for entity in store.find_entities(list(keys)):
                     self.absorb(entity)
         choices: list[tuple[float, int, int, str, str]] = []
         for i, c in enumerate(clusters):
-            if link:
+            # A name the document itself could not place ("Obama" beside two Obamas) is
+            # not guessed elsewhere either; only its own exact id can still match.
+            if link and not all(x.ambiguous for x in c.groups):
                 best = self._best_existing(c)
                 if best is not None:
                     score, slot, rule, target = best
                     choices.append((-score, i, slot, rule, target))
-        taken: set[int] = set()
+        # Two clusters of this document may share an entity only when both match it by
+        # its full name (the document just missed that they are one); a weaker link
+        # (short form, acronym, person name) goes to the best-scoring cluster alone.
+        taken: dict[int, bool] = {}  # slot -> taken by full-name links only
         for neg, i, slot, rule, target in sorted(choices):
-            if slot in taken:  # another cluster of this document matched it better
+            strong = rule in match.FULL_NAME_RULES
+            if slot in taken and not (strong and taken[slot]):
                 continue
-            taken.add(slot)
+            taken[slot] = taken.get(slot, True) and strong
             clusters[i].slot = slot
             if explain is not None:
                 explain.append(
@@ -447,7 +488,7 @@ class _Engine:
         for c in clusters:
             if c.slot < 0:
                 c.slot = self._new_slot(c, taken, explain)
-                taken.add(c.slot)
+                taken[c.slot] = False
             self._remember(c)
 
     def _best_existing(self, c: _Cluster) -> tuple[float, int, str, str] | None:
@@ -465,7 +506,7 @@ class _Engine:
                     score = 100.0 if self.e_name[slot].key == key else 99.0
                     exact[slot] = max(score, exact.get(slot, 0.0))
         if exact:
-            return self._unique(exact, c, match.RULE_EXACT_NAME, match.RULE_EXACT_ALIAS)
+            return self._unique(exact, c, match.RULE_EXACT_NAME, match.RULE_EXACT_ALIAS, True)
         # A bare person name that another document used as a short form ("Holmes").
         if cfg.link_short_names and self.type_of(c.label)[1] == PERSON:
             short = {
@@ -475,7 +516,8 @@ class _Engine:
                 if compatible(c.tkey, self.e_tkey[slot])
             }
             if short:
-                return self._unique(short, c, match.RULE_SHORT_ALIAS, match.RULE_SHORT_ALIAS)
+                rule = match.RULE_SHORT_ALIAS
+                return self._unique(short, c, rule, rule, False)
         # Everything else: candidates sharing a blocking key, scored by the rules.
         cand = self._index_candidates(names.values(), c.tkey)
         scores: dict[int, tuple[float, str]] = {}
@@ -502,12 +544,31 @@ class _Engine:
         slot = winners[0]
         return top, slot, scores[slot][1], self.e_display[slot]
 
-    def _unique(self, exact: dict[int, float], c: _Cluster, rule_name: str, rule_alias: str):
-        top = max(exact.values())
-        winners = [s for s, v in exact.items() if v == top]
-        if len(winners) > 1:  # prefer the entity of the cluster's own type
+    def _unique(
+        self,
+        found: dict[int, float],
+        c: _Cluster,
+        rule_name: str,
+        rule_alias: str,
+        break_ties: bool,
+    ) -> tuple[float, int, str, str] | None:
+        """The best of entities found by exact lookup, or None if it is a toss-up.
+
+        Ties go to the entity of the cluster's own type. A full name that is an alias of
+        several entities (duplicates, or namesakes) goes to the one whose canonical name is
+        closest, then the smallest id, rather than making yet another twin; a short form
+        shared by several entities ("Obama") is ambiguous.
+        """
+        top = max(found.values())
+        winners = [s for s, v in found.items() if v == top]
+        if len(winners) > 1:
             same = [s for s in winners if self.e_label[s] == c.label]
-            winners = same if len(same) == 1 else winners
+            winners = same or winners
+        if len(winners) > 1 and break_ties:
+            key = c.canonical.name.key
+            winners = [
+                min(winners, key=lambda s: (-fuzz.ratio(key, self.e_name[s].key), self.e_id[s]))
+            ]
         if len(winners) > 1:
             logger.debug(
                 "%r is an alias of %d entities; new entity", c.canonical.name.surface, len(winners)
@@ -516,15 +577,35 @@ class _Engine:
         slot = winners[0]
         return top, slot, rule_name if top == 100.0 else rule_alias, self.e_display[slot]
 
+    def _link_keys(self, name: Name) -> list[str]:
+        """The blocking keys that can find an existing entity for ``name`` by a scored rule.
+
+        Not ``n:`` (looked up directly), not ``p:`` (an initial links only within a
+        document), and ``a:`` only for a name that is itself a long-enough acronym (a full
+        name never links to an entity known only by its acronym).
+        """
+        cfg = self.config
+        out = []
+        for k in name.keys[1:]:
+            kind = k[0]
+            if kind == "p":
+                continue
+            if kind == "a" and not (
+                cfg.cross_doc_acronyms
+                and name.acronym_like
+                and len(k) - 2 >= cfg.cross_doc_min_acronym_length
+            ):
+                continue
+            out.append(k)
+        return out
+
     def _index_candidates(self, names, tkey: str) -> list[int]:
         cfg = self.config
         cap, limit = cfg.max_block_size, cfg.max_candidates
         compatible = cfg.types_compatible
         seen: dict[int, None] = {}
         for a in names:
-            for k in a.keys[1:]:  # keys[0] is the exact "n:" key, looked up already
-                if not cfg.cross_doc_acronyms and k.startswith("a:"):
-                    continue
+            for k in self._link_keys(a):
                 block = self.index.get(k)
                 if not block or len(block) > cap:
                     continue
@@ -541,7 +622,7 @@ class _Engine:
             return (98.0, match.RULE_SORTED) if match.same_sorted_tokens(a, b) else (0.0, "")
         if match.same_sorted_tokens(a, b):
             return 98.0, match.RULE_SORTED
-        if match.person_compatible(a, b):
+        if match.person_compatible(a, b, initials=False):
             return 95.0, match.RULE_PERSON
         cfg = self.config
         s = match.fuzzy_score(a, b, cfg.cross_doc_fuzzy_threshold, cfg.fuzzy_min_length)

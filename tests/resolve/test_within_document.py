@@ -155,7 +155,9 @@ def test_generational_suffixes_are_different_people(doc) -> None:
 def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
     text = (
         "Internatonal Business Machines and International Business Machines; "
-        "World War I and World War II; Kyoto Imperial Palace and Tokyo Imperial Palace."
+        "World War I and World War II; Kyoto Imperial Palace and Tokyo Imperial Palace; "
+        "Eastern Hemisphere and Western Hemisphere; South Korea and South Korean; "
+        "Zaimax Wudral, then Zaimax Wural."
     )
     spans = [
         ("Internatonal Business Machines", "organization"),
@@ -164,9 +166,15 @@ def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
         ("World War II", "event"),
         ("Kyoto Imperial Palace", "location"),
         ("Tokyo Imperial Palace", "location"),
+        ("Eastern Hemisphere", "location"),
+        ("Western Hemisphere", "location"),
+        ("South Korea", "location"),
+        ("South Korean", "location"),
+        ("Zaimax Wudral", "person"),  # no blocking key shared: found by the pairwise pass
+        ("Zaimax Wural", "person"),
     ]
     result = resolve(doc, text, spans)
-    assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1]
+    assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1, 1, 1, 1, 1, 2]
     assert "fuzzy" in rules(result)
 
 
