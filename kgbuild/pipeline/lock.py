@@ -45,6 +45,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -471,7 +472,9 @@ def _lock_for(store: GraphStore, on_lost: Callable[[], None] | None) -> RunLock:
 
     if isinstance(store, NetworkXStore):
         return FileRunLock(store.path) if store.path is not None else RunLock()
-    if hasattr(store, "driver") and hasattr(store, "uri"):  # Neo4jStore, without importing neo4j
+    # A Neo4jStore exists only if its module was imported: no need to load the driver here.
+    neo4j_store = sys.modules.get("kgbuild.store.neo4j_store")
+    if neo4j_store is not None and isinstance(store, neo4j_store.Neo4jStore):
         return Neo4jRunLock(store, on_lost=on_lost)
     logger.debug("%r has no run lock: concurrent runs are not prevented", store)
     return RunLock()
