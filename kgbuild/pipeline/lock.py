@@ -452,7 +452,8 @@ def _owner_of(lock: dict[str, Any]) -> LockOwner | None:
     if not lock.get("token"):
         return None
     try:
-        return LockOwner.model_validate({k: lock.get(k) for k in LockOwner.model_fields})
+        fields = {k: lock[k] for k in LockOwner.model_fields if lock.get(k) is not None}
+        return LockOwner.model_validate(fields)
     except ValueError:
         # Written by something else: treat it as held until it expires.
         return LockOwner(

@@ -121,12 +121,20 @@ class Target:
             wipe_bolt_graph(self.server)
 
 
-@pytest.fixture(params=["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def target(request, tmp_path) -> Target:
+#: Parameters of a fixture that runs a test on each store.
+STORES = ["networkx", pytest.param("neo4j", marks=pytest.mark.neo4j)]
+
+
+def make_target(request, tmp_path: Path) -> Target:
+    """The store a ``params=STORES`` fixture asks for (Neo4j: the emptied test server)."""
     if request.param == "networkx":
         return Target("networkx", tmp_path)
-    server = request.getfixturevalue("empty_bolt_graph")
-    return Target("neo4j", tmp_path, server)
+    return Target("neo4j", tmp_path, request.getfixturevalue("empty_bolt_graph"))
+
+
+@pytest.fixture(params=STORES)
+def target(request, tmp_path) -> Target:
+    return make_target(request, tmp_path)
 
 
 def ingest(store, paths, extractor=None, **config) -> Any:
@@ -290,3 +298,23 @@ def test_a_waiting_run_goes_on_when_the_lock_is_released(target, tmp_path):
     holder.close()
     assert released.is_set() and time.monotonic() - t0 >= 0.5
     assert summary.documents.new == 5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Entity aliases and keys are unions in write order: an alias that only a changed "
+    "or deleted document gave stays, and the order depends on the history, so such an entity "
+    "differs from a fresh ingest. Needs the store to derive them from the mentions it holds.",
+)
+def test_entity_aliases_follow_the_documents_that_mention_it(target, tmp_path):
+    docs = write_collection(
+        tmp_path / "docs",
+        {"a.txt": "Alice Smith works for ACME Inc.", "b.txt": "Bob Jones works for Acme Inc."},
+    )
+    ingest(target.store(), [docs])
+    (docs / "a.txt").write_text("Alice Smith works for Globex Corp.", encoding="utf-8")
+    ingest(target.store(), [docs])
+    incremental = target.dump()
+    target.wipe()
+    ingest(target.store("fresh"), [docs])
+    assert incremental == target.dump("fresh")
