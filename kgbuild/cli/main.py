@@ -3,6 +3,7 @@
 ::
 
     kgbuild ingest PATH... --store STORE      documents -> graph (incremental)
+    kgbuild watch PATH... --store STORE --interval SECONDS   ingest on a timer and on changes
     kgbuild extract --text "..." | --file F   entities and relations of one text
     kgbuild query STORE CYPHER                run Cypher (or a query from cypher/)
     kgbuild export STORE --format graphml|json --output FILE
