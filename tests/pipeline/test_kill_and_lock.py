@@ -175,7 +175,7 @@ def test_killed_runs_then_a_rerun_give_the_graph_of_one_clean_run(target, tmp_pa
     run_a = start(
         command,
         slow_extractor,
-        {**env, "KGBUILD_TEST_PROGRESS": str(progress), "KGBUILD_TEST_DELAY": "1.0"},
+        {**env, "KGBUILD_TEST_PROGRESS": str(progress), "KGBUILD_TEST_DELAY": "2.0"},
     )
     wait_for_calls(progress, 2, run_a)
     refused = subprocess.run(
