@@ -191,9 +191,12 @@ class FileRunLock(RunLock):
             ) from None
         self.held = True
         # Rewrite in place (not by rename): the OS lock belongs to this file's inode.
-        with open(self.path, "r+", encoding="utf-8") as f:
-            f.truncate(0)
-            f.write(self.owner.model_dump_json())
+        try:
+            with open(self.path, "r+", encoding="utf-8") as f:
+                f.truncate(0)
+                f.write(self.owner.model_dump_json())
+        except OSError as exc:  # e.g. Windows refuses writes to a locked byte range
+            logger.debug("could not record the lock's owner in %s: %s", self.path, exc)
         logger.debug("locked %s", self.path)
 
     def release(self) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from fake_extractor import FakeExtractor
 
-from kgbuild.pipeline import BuildConfig, KnowledgeGraphBuilder
+import kgbuild
+from kgbuild.pipeline import BuildConfig, IngestSummary, KnowledgeGraphBuilder
 from kgbuild.pipeline.lock import LOCK_LABEL, LockHeld, run_lock
 from kgbuild.store import NetworkXStore
 
@@ -318,3 +319,20 @@ def test_entity_aliases_follow_the_documents_that_mention_it(target, tmp_path):
     target.wipe()
     ingest(target.store("fresh"), [docs])
     assert incremental == target.dump("fresh")
+
+
+def test_build_from_python_is_incremental_and_waits_for_the_lock(tmp_path):
+    """The scheduler-style call the README shows: kgbuild.build(...) -> IngestSummary."""
+    docs = write_collection(tmp_path / "docs", VERSION_1)
+    store = str(tmp_path / "graph.json")
+    first = kgbuild.build(docs, store=store, extractor=FakeExtractor(), prune=True)
+    assert isinstance(first, IngestSummary) and first.ok and first.documents.new == 5
+
+    holder = NetworkXStore(store)
+    timer = threading.Timer(1.0, lambda: lock.__exit__(None, None, None))
+    lock = run_lock(holder)
+    lock.__enter__()
+    timer.start()
+    again = kgbuild.build(docs, store=store, extractor=FakeExtractor(), prune=True, lock_wait=30)
+    timer.join()
+    assert again.documents.unchanged == 5 and again.documents.written == 0
