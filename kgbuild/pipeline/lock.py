@@ -84,6 +84,8 @@ LOCK_TTL_ENV = "KGBUILD_LOCK_TTL"
 LOCK_LABEL = "_KgbuildLock"
 #: The lock node's id: one ingest lock per database.
 LOCK_ID = "ingest"
+#: The advice every LockHeld message ends with.
+_WHAT_TO_DO = "wait for it to finish and run again (from Python, lock_wait=SECONDS waits)"
 
 
 class LockOwner(BaseModel):
@@ -184,9 +186,8 @@ class FileRunLock(RunLock):
             who = holder.describe() if holder else "its details are not readable"
             waited = f" (waited {wait:.0f} s)" if wait > 0 else ""
             raise LockHeld(
-                f"{self.graph_path} is locked by another kgbuild run ({who}){waited}: let it "
-                f"finish, or wait for it (BuildConfig lock_wait / kgbuild watch retries "
-                f"each cycle); lock file {self.path}",
+                f"{self.graph_path} is locked by another kgbuild run ({who}){waited}: "
+                f"{_WHAT_TO_DO}; lock file {self.path}",
                 holder,
             ) from None
         self.held = True
@@ -390,8 +391,7 @@ class Neo4jRunLock(RunLock):
                 waited = f" (waited {wait:.0f} s)" if wait > 0 else ""
                 raise LockHeld(
                     f"{self.store.uri} is locked by another kgbuild run ({holder.describe()})"
-                    f"{waited}{left}: let it finish, or wait for it (BuildConfig lock_wait / "
-                    f"kgbuild watch retries each cycle); lock node (:{LOCK_LABEL} "
+                    f"{waited}{left}: {_WHAT_TO_DO}; lock node (:{LOCK_LABEL} "
                     f"{{id: {LOCK_ID!r}}})",
                     holder,
                 )
