@@ -8,7 +8,8 @@ Runs an incremental ingest at once, then every ``--interval`` seconds and soon a
 supported file under PATH changes (unless ``--no-watch-files``); see
 :mod:`kgbuild.pipeline.watch`. Each cycle prints one line (``--json``: one JSON object
 per line) on stdout. SIGTERM or Ctrl-C ends it after the documents in flight, with exit
-code 0; a second one stops at once (exit code 130), which is safe as well.
+code 0; a second one stops at once (exit code 130), which is safe as well. Exit code 1
+if the store's run lock was lost (another run took it over after it expired).
 
 The ingest options are those of ``kgbuild ingest``.
 """
@@ -23,6 +24,7 @@ import typer
 from kgbuild.cli.common import (
     build_config,
     echo_json,
+    fail,
     make_schema,
     open_store_checked,
     remember_secret,
@@ -226,6 +228,9 @@ def watch(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         graph_store.close()
+    if watcher.stopping and not watcher.stop_requested:
+        # Not a clean stop: a supervisor (systemd Restart=on-failure) should start it again.
+        fail("stopped: another run took over the store's run lock")
 
 
 def register(app: typer.Typer) -> None:

@@ -112,6 +112,9 @@ class Watcher:
         self.watch_files = watch_files
         self.debounce_ms = debounce_ms
         self._wake = threading.Event()  # a file changed, or a stop was requested
+        #: True once :meth:`request_stop` was called. A stop that was not requested comes
+        #: from the builder itself: it lost the store's run lock (see kgbuild.pipeline.lock).
+        self.stop_requested = False
         self._changed = threading.Event()
         self._files_stop = threading.Event()
 
@@ -123,6 +126,7 @@ class Watcher:
 
     def request_stop(self) -> None:
         """End :meth:`run` after the documents in flight (safe from a signal handler)."""
+        self.stop_requested = True
         self.builder.stop.set()
         self._wake.set()
 
@@ -191,7 +195,10 @@ class Watcher:
             self._files_stop.set()
             if watcher is not None:
                 watcher.join(timeout=5)
-        logger.info("watch stopped after %d cycle(s)", cycles)
+        if self.stopping and not self.stop_requested:
+            logger.error("watch stopped after %d cycle(s): the store's run lock was lost", cycles)
+        else:
+            logger.info("watch stopped after %d cycle(s)", cycles)
         return cycles
 
     def _cycle(self, number: int, trigger: str) -> CycleReport:

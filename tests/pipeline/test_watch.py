@@ -262,3 +262,13 @@ def test_bad_settings_are_refused(tmp_path):
         Watcher(builder, [tmp_path], interval=0)
     with pytest.raises(ValueError, match="at least one"):
         Watcher(builder, [], interval=5)
+
+
+def test_losing_the_lock_ends_the_watch_as_a_failure(tmp_path, caplog):
+    docs = write_collection(tmp_path / "docs", {"a.txt": "Alice Smith works for Acme Inc."})
+    watcher = watcher_for(str(tmp_path / "graph.json"), docs)
+    # What Neo4jRunLock's heartbeat does when another run takes the lock over: builder.stop.
+    with caplog.at_level("INFO", logger="kgbuild"):
+        cycles = watcher.run(on_cycle=lambda report: watcher.builder.stop.set())
+    assert cycles == 1 and watcher.stopping and not watcher.stop_requested
+    assert "run lock was lost" in caplog.text
