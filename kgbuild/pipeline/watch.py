@@ -168,6 +168,7 @@ class Watcher:
         on_cycle: Callable[[CycleReport], None] | None = None,
     ) -> int:
         """Run cycles until stopped (or ``max_cycles``); return how many ran."""
+        self._files_stop.clear()
         watcher = self._start_file_watcher() if self.watch_files else None
         cycles = 0
         trigger = "start"
