@@ -273,3 +273,23 @@ def test_offsets_survive_the_cli(runner, docs, tmp_path):
     assert mentions
     for m in mentions:
         assert texts[m["document_id"]][m["start"] : m["end"]] == m["text"]
+
+
+@pytest.mark.neo4j
+def test_ingest_and_query_on_the_bolt_server(runner, docs, empty_bolt_graph):
+    server = empty_bolt_graph
+    auth = ["--user", server.user, "--password", server.password]
+    if server.database:
+        auth += ["--database", server.database]
+    result = run(runner, "ingest", docs, "--store", server.uri, *auth, "--json")
+    assert result.exit_code == 0, result.output
+    assert one_json(result.stdout)["graph"]["documents"] == 4
+    assert server.password not in result.output
+    rows = one_json(
+        run(
+            runner, "query", server.uri, "entities_by_type", "-p", "type=person", *auth, "--json"
+        ).stdout
+    )["rows"]
+    assert {"Alice Smith", "Bob Jones"} <= {r["name"] for r in rows}
+    again = one_json(run(runner, "ingest", docs, "--store", server.uri, *auth, "--json").stdout)
+    assert again["documents"]["unchanged"] == 4
