@@ -9,7 +9,7 @@ It ingests eight short documents (Markdown, plain text with CRLF line ends,
 HTML and JSONL) with the extractor shipped with kgbuild, saves the graph as a
 NetworkX JSON file, and runs three queries from the library in cypher/: the
 most mentioned entities, the relations of the most mentioned organization, and
-the text behind that organization's strongest relation. ``--mermaid`` also
+the evidence of its strongest relation, shown as the text it came from. ``--mermaid`` also
 prints the strongest relations as a Mermaid diagram (as shown in the README).
 
 Running it again is fast: the documents are unchanged, so nothing is extracted.
@@ -54,25 +54,25 @@ def _cell(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def evidence_snippet(row: dict) -> str:
-    """The chunk text around a relation's head and tail mentions, both in [brackets]."""
-    chunk, offset = row["chunk_text"], row["chunk_start"]
-    spans = sorted(
-        [
-            (row["head_start"] - offset, row["head_end"] - offset),
-            (row["tail_start"] - offset, row["tail_end"] - offset),
-        ]
-    )
-    begin, end = max(0, spans[0][0] - 60), min(len(chunk), spans[1][1] + 60)
-    out, pos = [], begin
+def evidence_snippet(text: str, spans: list[tuple[int, int]], context: int = 50) -> str:
+    """``text`` around the given character spans, each span in [brackets].
+
+    A long stretch between two spans is shortened to " ... ", so the snippet stays short.
+    """
+    spans = sorted(spans)
+    out, pos = [], max(0, spans[0][0] - context)
+    prefix = "..." if pos > 0 else ""
     for start, stop in spans:
         if start < pos:  # overlapping mentions: mark only the first
             continue
-        out += [chunk[pos:start], "[", chunk[start:stop], "]"]
+        gap = text[pos:start]
+        if len(gap) > 2 * context and out:
+            gap = gap[:context] + " ... " + gap[-context:]
+        out += [gap, "[", text[start:stop], "]"]
         pos = stop
-    out.append(chunk[pos:end])
-    text = " ".join("".join(out).split())
-    return ("..." if begin > 0 else "") + text + ("..." if end < len(chunk) else "")
+    end = min(len(text), pos + context)
+    out.append(text[pos:end])
+    return prefix + " ".join("".join(out).split()) + ("..." if end < len(text) else "")
 
 
 def mermaid(rows: list[dict]) -> str:
@@ -135,15 +135,27 @@ def main(argv: list[str] | None = None) -> int:
         if neighbours:
             strongest = neighbours[0]
             evidence = store.query(
-                load_query("relation_provenance"), {"relation_id": strongest["relation_id"]}
-            )
+                load_query("relation_evidence"), {"relation_id": strongest["relation_id"]}
+            )[0]
             print(
                 f"\nWhere '{strongest['head']} {strongest['relation']} {strongest['tail']}' "
-                "comes from (cypher/relation_provenance.cypher):"
+                "comes from (cypher/relation_evidence.cypher):"
             )
-            for row in evidence[:3]:
-                row["chunk_start"] = chunk_start(store, row)
-                print(f"  {row['source'].rsplit('/', 1)[-1]}: {evidence_snippet(row)}")
+            pieces = zip(
+                evidence["document_ids"],
+                evidence["head_mention_ids"],
+                evidence["tail_mention_ids"],
+                evidence["evidence_scores"],
+                strict=True,
+            )
+            for doc_id, head_id, tail_id, score in list(pieces)[:3]:
+                doc = store.query(
+                    "MATCH (d:Document) WHERE d.id = $id RETURN d.text AS text, d.source AS source",
+                    {"id": doc_id},
+                )[0]
+                spans = [mention_span(store, head_id), mention_span(store, tail_id)]
+                name = doc["source"].rsplit("/", 1)[-1]
+                print(f"  {name} ({score:.2f}): {evidence_snippet(doc['text'], spans)}")
 
         if args.mermaid:
             strongest_relations = store.query(
@@ -155,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if summary.ok else 1
 
 
-def chunk_start(store, row: dict) -> int:
-    """Offset of an evidence chunk in its document (the provenance row gives its index)."""
-    found = store.query(
-        "MATCH (c:Chunk) WHERE c.document_id = $doc AND c.index = $index RETURN c.start AS start",
-        {"doc": row["document_id"], "index": row["chunk_index"]},
-    )
-    return found[0]["start"] if found else 0
+def mention_span(store, mention_id: str) -> tuple[int, int]:
+    """Character offsets of a mention in its document's text."""
+    row = store.query(
+        "MATCH (m:Mention) WHERE m.id = $id RETURN m.start AS start, m.end AS end",
+        {"id": mention_id},
+    )[0]
+    return row["start"], row["end"]
 
 
 if __name__ == "__main__":
