@@ -253,7 +253,7 @@ def ingest(
     if quiet:
         setup_logging(quiet=True)
     with user_errors():
-        from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+        from kgbuild.pipeline.builder import KnowledgeGraphBuilder, describe_store
 
         config = build_config(
             schema=make_schema(entity_types, relation_types, schema),
@@ -277,7 +277,7 @@ def ingest(
                 progress=False if (quiet or json_output) else None,
             )
             summary = builder.ingest(paths)
-        summary.store = store
+        summary.store = describe_store(store)
     if json_output:
         echo_json(summary.model_dump(mode="json"))
     elif not quiet:

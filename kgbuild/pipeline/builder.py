@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -63,7 +64,13 @@ from kgbuild.types import (
     RelationEvidence,
 )
 
-__all__ = ["BuildConfig", "KnowledgeGraphBuilder", "PipelineError", "chunk_budget"]
+__all__ = [
+    "BuildConfig",
+    "KnowledgeGraphBuilder",
+    "PipelineError",
+    "chunk_budget",
+    "describe_store",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +274,7 @@ class KnowledgeGraphBuilder:
         fingerprint = self.schema.fingerprint()
         run = _Run(
             IngestSummary(
-                store=_describe(self.store),
+                store=describe_store(self.store),
                 model_id=extractor.model_id,
                 schema_fingerprint=fingerprint,
             )
@@ -631,11 +638,14 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if "\n" in text else text
 
 
-def _describe(store: GraphStore | str | Path) -> str:
+def describe_store(store: GraphStore | str | Path) -> str:
+    """How a store is named in summaries and logs: its path or URI, never a password."""
     if isinstance(store, GraphStore):
         path = getattr(store, "path", None) or getattr(store, "uri", None)
-        return str(path) if path else type(store).__name__
-    return str(store)
+        text = str(path) if path else type(store).__name__
+    else:
+        text = str(store)
+    return re.sub(r"//[^/@]*@", "//***@", text)  # bolt://user:secret@host -> bolt://***@host
 
 
 def _as_uri(source: str) -> str:
