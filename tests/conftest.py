@@ -8,13 +8,25 @@ credentials come from the environment (``KGBUILD_TEST_BOLT_URI``, ``_USER``,
 ``_PASSWORD``, ``_DATABASE``) or, when those are unset, from the ``env`` file the script
 writes (``.test-server/env``, or ``$KGBUILD_TEST_SERVER_DIR/env``).
 
+Each pytest session gets a database of its own on that server (created through
+ArcadeDB's HTTP API, ``KGBUILD_TEST_ARCADEDB_HTTP``, and dropped at the end), so two
+test runs sharing the server, e.g. two developers in one checkout, never wipe each
+other's graphs. Against another Bolt server (no HTTP API given), the configured
+database is used as it is: it must be one the tests may wipe.
+
 When no server answers, tests that need one are skipped with the reason shown, except
 under ``CI=true``, where they fail: CI must never pass by skipping them.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import secrets
+import shlex
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +34,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+PREFIX = "KGBUILD_TEST_BOLT_"
 ENV_KEYS = ("URI", "USER", "PASSWORD", "DATABASE")
+HTTP_KEY = "KGBUILD_TEST_ARCADEDB_HTTP"
 
 
 @dataclass(frozen=True)
@@ -40,9 +54,7 @@ def _state_dir() -> Path:
 
 
 def read_server_env(env_file: Path) -> dict[str, str]:
-    """The KEY=value lines of a test-server env file (quotes as ``shlex`` wrote them)."""
-    import shlex
-
+    """The KEY=value lines of a test-server env file (quoted as ``shlex`` quotes)."""
     values = {}
     for line in env_file.read_text().splitlines():
         key, sep, value = line.removeprefix("export ").partition("=")
@@ -53,14 +65,17 @@ def read_server_env(env_file: Path) -> dict[str, str]:
 
 def _server_settings() -> tuple[dict[str, str] | None, str]:
     """Settings from the environment or the env file, and where they came from."""
-    prefix = "KGBUILD_TEST_BOLT_"
-    if os.environ.get(prefix + "URI"):
-        return {k: os.environ.get(prefix + k, "") for k in ENV_KEYS}, "the environment"
+    if os.environ.get(PREFIX + "URI"):
+        values = {k: os.environ.get(PREFIX + k, "") for k in ENV_KEYS}
+        values["HTTP"] = os.environ.get(HTTP_KEY, "")
+        return values, "the environment"
     env_file = _state_dir() / "env"
     if env_file.is_file():
-        values = read_server_env(env_file)
-        return {k: values.get(prefix + k, "") for k in ENV_KEYS}, str(env_file)
-    return None, f"no {prefix}URI in the environment and no {env_file}"
+        found = read_server_env(env_file)
+        values = {k: found.get(PREFIX + k, "") for k in ENV_KEYS}
+        values["HTTP"] = found.get(HTTP_KEY, "")
+        return values, str(env_file)
+    return None, f"no {PREFIX}URI in the environment and no {env_file}"
 
 
 def _unavailable(reason: str) -> None:
@@ -70,18 +85,39 @@ def _unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+def arcadedb_command(http_url: str, user: str, password: str, command: str) -> None:
+    """Run a server command (e.g. ``create database x``) through ArcadeDB's HTTP API."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        http_url.rstrip("/") + "/api/v1/server",
+        data=json.dumps({"command": command}).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+
+
 @pytest.fixture(scope="session")
-def bolt_server() -> BoltServer:
-    """The running Bolt test server (skips, or fails under CI=true, when there is none)."""
+def bolt_server() -> Iterator[BoltServer]:
+    """The running Bolt test server, on a database of this session's own.
+
+    Skips (fails under CI=true) when there is no server.
+    """
     settings, origin = _server_settings()
     if settings is None:
         _unavailable(origin)
-    server = BoltServer(
-        uri=settings["URI"],
-        user=settings["USER"] or "neo4j",
-        password=settings["PASSWORD"],
-        database=settings["DATABASE"] or None,
-    )
+    user, password = settings["USER"] or "neo4j", settings["PASSWORD"]
+    database = settings["DATABASE"] or None
+    own_database = None
+    if settings["HTTP"]:
+        own_database = f"kgbuild_test_{os.getpid()}_{secrets.token_hex(4)}"
+        try:
+            arcadedb_command(settings["HTTP"], user, password, f"create database {own_database}")
+        except (OSError, urllib.error.URLError) as exc:
+            _unavailable(f"cannot create a test database at {settings['HTTP']}: {exc}")
+        database = own_database
+    server = BoltServer(uri=settings["URI"], user=user, password=password, database=database)
+
     from neo4j import GraphDatabase
 
     try:
@@ -89,7 +125,12 @@ def bolt_server() -> BoltServer:
             driver.execute_query("RETURN 1", database_=server.database)
     except Exception as exc:  # noqa: BLE001 - any failure: the server is not usable
         _unavailable(f"{server.uri} from {origin} did not answer RETURN 1: {type(exc).__name__}")
-    return server
+    yield server
+    if own_database:
+        try:
+            arcadedb_command(settings["HTTP"], user, password, f"drop database {own_database}")
+        except (OSError, urllib.error.URLError):
+            pass  # the server is gone or stopping; its data directory goes with it
 
 
 def wipe_bolt_graph(server: BoltServer, batch: int = 2000) -> None:

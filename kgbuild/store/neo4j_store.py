@@ -269,9 +269,21 @@ MATCH (a:Chunk {id: r.first}) MATCH (b:Chunk {id: r.second})
 MERGE (a)-[:NEXT]->(b)
 """
 
-_WRITE_MENTIONS = """
+_EXISTING_MENTIONS = "UNWIND $ids AS id MATCH (m:Mention {id: id}) RETURN m.id AS id"
+
+# A node created in this transaction has no relationships yet, so its edges are CREATEd;
+# nodes that existed get MERGE (idempotent when a transaction is retried).
+_CREATE_MENTIONS = """
 UNWIND $rows AS r
-MERGE (m:Mention {id: r.id}) SET m += r.props
+CREATE (m:Mention {id: r.id}) SET m += r.props
+WITH m, r
+MATCH (c:Chunk {id: r.props.chunk_id})
+CREATE (m)-[:IN_CHUNK]->(c)
+"""
+
+_UPDATE_MENTIONS = """
+UNWIND $rows AS r
+MATCH (m:Mention {id: r.id}) SET m += r.props
 WITH m, r
 MATCH (c:Chunk {id: r.props.chunk_id})
 MERGE (m)-[:IN_CHUNK]->(c)
@@ -281,6 +293,12 @@ _LINK_MENTIONS = """
 UNWIND $rows AS r
 MATCH (m:Mention {id: r.mention_id}) MATCH (e:Entity {id: r.entity_id})
 MERGE (m)-[:REFERS_TO]->(e)
+"""
+
+_LINK_NEW_ENTITIES = """
+UNWIND $rows AS r
+MATCH (m:Mention {id: r.mention_id}) MATCH (e:Entity {id: r.entity_id})
+CREATE (m)-[:REFERS_TO]->(e)
 """
 
 _WRITE_DOCUMENTS = """
@@ -313,7 +331,7 @@ def _create_entities_query(label: str) -> str:
 UNWIND $rows AS r
 CREATE (e:Entity:{_quote(label)} {{id: r.id}})
 SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = r.aliases,
-    e.mention_count = 0, e.keys = r.keys
+    e.mention_count = r.mention_count, e.keys = r.keys
 """
 
 
@@ -832,7 +850,7 @@ class Neo4jStore(GraphStore):
                 self._remove(ids)
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
-            self._write_rows(_WRITE_MENTIONS, plan.mentions, "writing mentions")
+            self._write_mentions(plan.mentions)
             self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
                 self._write_relations(rel_type, list(rows.values()), set(ids))
@@ -845,6 +863,17 @@ class Neo4jStore(GraphStore):
                 ids,
             ) from exc
         logger.debug("wrote %d document(s), %d rows", len(ids), plan.size())
+
+    def _write_mentions(self, rows: list[dict[str, Any]]) -> None:
+        for batch in _batches(rows, self.batch_size):
+
+            def work(tx: ManagedTransaction, b=batch) -> None:
+                ids = [r["id"] for r in b]
+                stored = {rec["id"] for rec in tx.run(_EXISTING_MENTIONS, ids=ids)}
+                tx.run(_CREATE_MENTIONS, rows=[r for r in b if r["id"] not in stored]).consume()
+                tx.run(_UPDATE_MENTIONS, rows=[r for r in b if r["id"] in stored]).consume()
+
+            self._transaction(work, "writing mentions", retry_on=RETRYABLE_CREATE)
 
     def _write_entities(self, plan: _Plan) -> None:
         entity_ids = {eid for rows in plan.entities.values() for eid in rows}
@@ -864,10 +893,20 @@ class Neo4jStore(GraphStore):
                     tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids, keys=keys
                 ) -> None:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
-                    tx.run(q, rows=[r for r in b if r["id"] not in stored]).consume()
-                    tx.run(_UPDATE_ENTITIES, rows=[r for r in b if r["id"] in stored]).consume()
-                    tx.run(_LINK_MENTIONS, rows=links).consume()
-                    tx.run(_RECOUNT_MENTIONS, ids=ids).consume()
+                    old = [r for r in b if r["id"] in stored]
+                    new = [
+                        {**r, "mention_count": len(links_by_entity.get(r["id"], []))}
+                        for r in b
+                        if r["id"] not in stored
+                    ]
+                    tx.run(q, rows=new).consume()
+                    tx.run(_UPDATE_ENTITIES, rows=old).consume()
+                    # New entities: their mentions are all in this batch, count known.
+                    new_links = [link for link in links if link["entity_id"] not in stored]
+                    tx.run(_LINK_NEW_ENTITIES, rows=new_links).consume()
+                    old_links = [link for link in links if link["entity_id"] in stored]
+                    tx.run(_LINK_MENTIONS, rows=old_links).consume()
+                    tx.run(_RECOUNT_MENTIONS, ids=[r["id"] for r in old]).consume()
                     tx.run(_INDEX_KEYS, rows=keys).consume()
 
                 self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)

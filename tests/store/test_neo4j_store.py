@@ -533,6 +533,56 @@ def test_errors_that_are_not_transient_are_not_retried(store):
     assert len(calls) == 1
 
 
+class _RacingTransaction:
+    """A transaction whose first entity CREATE is preceded by a rival's commit of that id."""
+
+    def __init__(self, tx, store: RacedStore) -> None:
+        self.tx, self.store = tx, store
+
+    def run(self, query, parameters=None, **kw):
+        rows = kw.get("rows") or []
+        if "CREATE (e:Entity:" in query and rows and not self.store.raced:
+            self.store.raced = rows[0]["id"]
+            label = rows[0]["label"]
+            self.store.rival.execute_query(
+                f"CREATE (:Entity:`{label}` {{id: $id, name: 'the rival'}})",
+                id=rows[0]["id"],
+                database_=self.store.database,
+            )
+        return self.tx.run(query, parameters, **kw)
+
+
+class RacedStore(Neo4jStore):
+    """Another writer commits one of our new entities between our lookup and our CREATE."""
+
+    raced: str | None = None
+    rival: Any = None
+
+    def _transaction(self, work, what, **options):
+        if what.endswith(" entities") and not self.raced:
+            return super()._transaction(
+                lambda tx: work(_RacingTransaction(tx, self)), what, **options
+            )
+        return super()._transaction(work, what, **options)
+
+
+def test_a_lost_create_race_is_retried_as_an_update(empty_bolt_graph, graphs):
+    from neo4j import GraphDatabase
+
+    server = empty_bolt_graph
+    store = RacedStore(server.uri, server.user, server.password, server.database, retry_wait=0.01)
+    auth = (server.user, server.password)
+    with store, GraphDatabase.driver(server.uri, auth=auth) as rival:
+        store.setup_schema()
+        store.rival = rival
+        store.write_documents(graphs[:1])
+        assert store.raced  # the race happened, and the write still went through
+        assert store.counts() == expected_counts(graphs[:1])
+        (entity,) = [e for e in graphs[0].entities if e.id == store.raced]
+        (stored,) = store.find_entities(entity.keys[:1])
+        assert stored.name == entity.name and stored.mention_count == entity.mention_count
+
+
 class PrivateServer:
     """A second ArcadeDB instance of our own (scripts/test-server with its own state dir)."""
 
