@@ -6,23 +6,30 @@ How one document is resolved (:meth:`EntityResolver.resolve_document`):
    (key, tokens, blocking keys). Mentions with the same type and key form a *group*.
 2. **Within the document**, groups are joined in a union-find, in three passes:
 
-   a. symmetric rules between groups that share a blocking key: same key under two
-      compatible types, same words reordered, rapidfuzz ratio above the threshold;
+   a. symmetric rules between groups that share a blocking key (or, in documents of
+      up to ``within_doc_all_pairs`` names, whose keys rapidfuzz finds close): same
+      key under two compatible types, same words reordered, a typo
+      (:func:`~kgbuild.resolve.match.fuzzy_score`);
    b. person names: "J. Smith" joins "John Smith" if every longer person name it fits
       also fits the others (so not when "Jane Smith" is in the document too);
-   c. short forms: a last name, first name, the first/last words of a longer name, or
-      an acronym joins the one cluster it fits; if it fits two, it stays apart
-      ("Obama" next to "Barack Obama" and "Michelle Obama").
+   c. short forms: a last name, the first/last words of a longer organization name,
+      or an acronym joins the one cluster it fits; if it fits two, it stays apart
+      and is marked *ambiguous* ("Obama" next to "Barack Obama" and "Michelle Obama").
 
-   Names joined as the short side of (b) or (c) are *secondary*: they become
-   aliases but are never used to link across documents, so the "Obama" of a
-   Michelle Obama article cannot pull her into Barack's node.
+   Names joined as the short side of (b) or (c) are *secondary*: they become aliases
+   (indexed only under ``x:<key>``) but never link across documents on their own, so
+   the "Obama" of a Michelle Obama article cannot pull her into Barack's node.
 3. **Across documents**: each cluster's primary names look up the in-run alias index
-   (and ``store.find_entities``) by their blocking keys; the candidates are scored
-   (exact name 100, exact alias 99, reordered 98, compatible person name 95,
-   rapidfuzz ratio, acronym 90) and the single best one, if unique and not already
-   taken by another cluster of the same document, is linked. Otherwise a new
-   entity with id ``entity_id(type, canonical_key)`` is made.
+   (after ``store.find_entities`` has loaded the store's candidates into it) by their
+   blocking keys. Exact name (100) or alias (99) wins outright; else a bare person
+   name that was another entity's short form (96, "Holmes"); else candidates sharing
+   a blocking key are scored: reordered words 98, same person with the first name
+   spelled out (95, middle names may differ; an initial alone is no evidence without
+   the document's context), a typo (the rapidfuzz ratio, at most 97), an acronym of
+   3+ letters for the entity's full name (90). The single best candidate is linked;
+   ties make a new entity. Two clusters of a document may link to one entity only by
+   full-name rules; ambiguous clusters do not link at all. Otherwise a new entity
+   gets id ``entity_id(type, canonical_key)``.
 
 Every join is recorded as a :class:`MergeDecision` (rule, the two names, score).
 The same mentions in the same order give the same ids: every step iterates in
@@ -105,7 +112,7 @@ class _Group:
     labels: dict[str, int] = field(default_factory=dict)
     primary: bool = True
     ambiguous: bool = False
-    """A short form that fit several clusters of the document: it never links elsewhere."""
+    """A short name that fit several clusters of the document: it never links elsewhere."""
 
 
 @dataclass(slots=True)
@@ -225,16 +232,17 @@ class _Engine:
 
     def _local_index(self, groups: list[_Group]) -> dict[str, list[int]]:
         """Blocking keys of this document's groups, plus lookups only the short-form
-        rules need: last names (``l:``), first names (``f:``), name starts/ends (``e:``)."""
+        rules need: last names (``l:``), first names (``g:``), name starts/ends (``e:``)."""
+        first_names = self.config.match_first_name
         local: dict[str, list[int]] = {}
         for g, grp in enumerate(groups):
             name = grp.name
             keys = list(name.keys)
             if name.kind == PERSON:
                 keys.append("l:" + name.last)
-                if name.given:
-                    keys.append("f:" + name.given[0])
-            elif name.kind == OTHER and len(name.tokens) > 1:
+                if name.given and first_names:
+                    keys.append("g:" + name.given[0])
+            elif name.kind == OTHER and len(name.tokens) > 1 and self._partial_ok(grp.tkey):
                 toks = name.tokens
                 keys.extend("e:" + " ".join(toks[:n]) for n in range(1, len(toks)))
                 keys.extend("e:" + " ".join(toks[-n:]) for n in range(1, len(toks)))
@@ -343,6 +351,7 @@ class _Engine:
             if agree:
                 decisions.append((g, targets))
             else:
+                grp.ambiguous = True
                 logger.debug("person name %r fits several people; kept apart", a.surface)
         for g, targets in decisions:
             groups[g].primary = False
@@ -361,7 +370,7 @@ class _Engine:
                 if cfg.match_last_name:
                     tests.append(("l:" + a.last, match.RULE_LAST))
                 if cfg.match_first_name and len(a.tokens) == 1:
-                    tests.append(("f:" + a.key, match.RULE_FIRST))
+                    tests.append(("g:" + a.key, match.RULE_FIRST))
             elif a.kind == OTHER:
                 if self._partial_ok(grp.tkey):
                     tests.append(("e:" + a.key, match.RULE_PARTIAL))
@@ -416,18 +425,25 @@ class _Engine:
         group_cluster = [0] * len(groups)
         for gs in members.values():  # roots are the earliest group: mention order
             grps = [groups[g] for g in gs]
-            primaries = [x for x in grps if x.primary] or grps
-            # Most informative (words), then most frequent, then longest, then earliest.
-            canonical = max(
-                primaries,
-                key=lambda x: (len(x.name.tokens), x.count, len(x.name.key), -x.first),
-            )
-            surface = max(canonical.surfaces, key=lambda s: (canonical.surfaces[s], -len(s)))
-            labels: dict[str, int] = {}
-            for x in grps:
-                for lab, n in x.labels.items():
-                    labels[lab] = labels.get(lab, 0) + n
-            label = max(labels, key=labels.__getitem__)  # ties: first seen
+            if len(grps) == 1:  # the common case, made cheap
+                canonical, labels = grps[0], grps[0].labels
+            else:
+                primaries = [x for x in grps if x.primary] or grps
+                # Most informative (words), then most frequent, then longest, then earliest.
+                canonical = max(
+                    primaries,
+                    key=lambda x: (len(x.name.tokens), x.count, len(x.name.key), -x.first),
+                )
+                labels = {}
+                for x in grps:
+                    for lab, n in x.labels.items():
+                        labels[lab] = labels.get(lab, 0) + n
+            surfaces = canonical.surfaces
+            if len(surfaces) == 1:
+                surface = next(iter(surfaces))
+            else:  # most frequent, then shortest ("Obama" over "Mr. Obama"), then first
+                surface = max(surfaces, key=lambda s: (surfaces[s], -len(s)))
+            label = next(iter(labels)) if len(labels) == 1 else max(labels, key=labels.__getitem__)
             c = _Cluster(
                 grps,
                 gs[0],
