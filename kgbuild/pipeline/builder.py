@@ -53,7 +53,7 @@ from kgbuild.pipeline.extraction import (
 from kgbuild.pipeline.progress import StageProgress
 from kgbuild.pipeline.summary import DocumentFailure, IngestSummary
 from kgbuild.resolve.config import ResolverConfig
-from kgbuild.schema import Schema
+from kgbuild.schema import InvalidTypeName, Schema, entity_label, relation_label
 from kgbuild.store.base import DocumentState, GraphStore
 from kgbuild.types import (
     Chunk,
@@ -224,6 +224,7 @@ class KnowledgeGraphBuilder:
         self._resolver = None
         self.stop = threading.Event()
         self._overlap = self.config.chunker.overlap_tokens
+        self._types: tuple[set[str], set[str]] | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -464,8 +465,7 @@ class KnowledgeGraphBuilder:
     def _assemble(self, work: _Work, found: DocumentExtraction, store: GraphStore) -> DocumentGraph:
         """Mentions, resolved entities and relations of one document, as a DocumentGraph."""
         doc, chunks = work.document, work.chunks
-        entity_types = set(self.schema.entity_types)
-        relation_types = set(self.schema.relation_types)
+        entity_types, relation_types = self._writable_types()
         symmetric = set(self.schema.symmetric_relations)
 
         mentions: list[Mention | None] = []
@@ -536,6 +536,30 @@ class KnowledgeGraphBuilder:
             entities=list(resolved.entities),
             relations=[relations[k] for k in sorted(relations)],
         )
+
+    def _writable_types(self) -> tuple[set[str], set[str]]:
+        """The schema's types that can become graph labels (checked once, warned once).
+
+        A type that maps to a reserved or invalid label would make every document that
+        uses it fail to write; its entities or relations are left out instead, with a
+        warning naming the type.
+        """
+        if self._types is None:
+            ok_entities, ok_relations = set(), set()
+            for phrase in self.schema.entity_types:
+                try:
+                    entity_label(phrase)
+                    ok_entities.add(phrase)
+                except InvalidTypeName as exc:
+                    logger.warning("%s: its entities are not written; rename the type", exc)
+            for phrase in self.schema.relation_types:
+                try:
+                    relation_label(phrase)
+                    ok_relations.add(phrase)
+                except InvalidTypeName as exc:
+                    logger.warning("%s: its relations are not written; rename the type", exc)
+            self._types = (ok_entities, ok_relations)
+        return self._types
 
     def _write(
         self, graphs: list[tuple[_Work, DocumentGraph]], store: GraphStore, run: _Run

@@ -354,3 +354,39 @@ def test_types_override_the_config_schema_and_are_validated(tmp_path):
     assert builder.schema.entity_types == ["person", "organization"]
     with pytest.raises(ValueError, match="entity type"):
         KnowledgeGraphBuilder(str(tmp_path / "g.json"), entity_types=["Bad!Type"])
+
+
+class PartOfExtractor(FakeExtractor):
+    """Also calls every 'works for' pair 'part of', a type that maps to a reserved label."""
+
+    def extract(self, texts, entity_types, relation_types, **kwargs):
+        out = super().extract(texts, entity_types, relation_types, **kwargs)
+        for extraction in out:
+            extraction.relations += [
+                r.model_copy(update={"label": "part of"}) for r in extraction.relations
+            ]
+        return out
+
+
+def test_a_type_that_cannot_become_a_label_is_left_out_not_the_document(tmp_path, caplog):
+    from kgbuild.schema import Schema
+
+    (tmp_path / "a.txt").write_text("Alice Smith works for Acme Inc.", encoding="utf-8")
+    # PART_OF is the chunk -> document edge; model_construct skips validation on purpose.
+    schema = Schema.model_construct(
+        entity_types=["person", "organization"],
+        relation_types=["works for", "part of"],
+        symmetric_relations=[],
+    )
+    builder = KnowledgeGraphBuilder(
+        str(tmp_path / "g.json"),
+        extractor=PartOfExtractor(),
+        config=BuildConfig(schema=schema),
+        progress=False,
+    )
+    summary = builder.ingest([tmp_path / "a.txt"])
+    assert summary.documents.new == 1 and summary.ok
+    store = load_graph(tmp_path / "g.json")
+    types = {d.get("type") for _, _, d in store.graph.edges(data=True) if "evidence_count" in d}
+    assert types == {"works for"}
+    assert "'part of' maps to a reserved or invalid type" in caplog.text
