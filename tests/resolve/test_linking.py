@@ -224,3 +224,41 @@ def test_store_is_asked_with_the_blocking_keys(doc) -> None:
     assert len(calls) == 1  # one query per document
     assert {"n:ada lovelace", "x:ada lovelace", "f:ada lovelace", "k:ad lvlc"} <= set(calls[0])
     assert "p:a lovelace" not in calls[0]  # an initial is no evidence across documents
+
+
+def test_a_name_ambiguous_in_its_document_links_nowhere(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Barack Obama spoke. Obama left.",
+        [("Barack Obama", "person"), ("Obama", "person")],
+    )
+    # "Obama" here could be Michelle or Sasha: it must not fall back on Barack, the only
+    # Obama the index knows by that short name.
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Michelle Obama and Sasha Obama came. Obama waved.",
+        [("Michelle Obama", "person"), ("Sasha Obama", "person"), ("Obama", "person")],
+    )
+    assert entity_of(b, "Obama") != entity_of(a, "Barack Obama")
+    assert len({m.entity_id for m in b.mentions}) == 3
+
+
+def test_two_people_of_one_document_do_not_share_an_existing_entity(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, "a.txt", "John Smith sued.", [("John Smith", "person")])
+    # The document keeps John A. and John B. apart; both fit "John Smith" from elsewhere,
+    # but only one of them can be him.
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "John A. Smith met John B. Smith.",
+        [("John A. Smith", "person"), ("John B. Smith", "person")],
+    )
+    assert entity_of(b, "John A. Smith") != entity_of(b, "John B. Smith")
+    assert entity_of(b, "John A. Smith") == entity_of(a, "John Smith")  # first of equals

@@ -157,7 +157,7 @@ def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
         "Internatonal Business Machines and International Business Machines; "
         "World War I and World War II; Kyoto Imperial Palace and Tokyo Imperial Palace; "
         "Eastern Hemisphere and Western Hemisphere; South Korea and South Korean; "
-        "Zaimax Wudral, then Zaimax Wural."
+        "Zaimax Wudral, then Zaimax Wural; Eurovision 2018 and Eurovision 2019."
     )
     spans = [
         ("Internatonal Business Machines", "organization"),
@@ -172,9 +172,11 @@ def test_typos_join_but_different_words_and_numbers_do_not(doc) -> None:
         ("South Korean", "location"),
         ("Zaimax Wudral", "person"),  # no blocking key shared: found by the pairwise pass
         ("Zaimax Wural", "person"),
+        ("Eurovision 2018", "event"),
+        ("Eurovision 2019", "event"),
     ]
     result = resolve(doc, text, spans)
-    assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1, 1, 1, 1, 1, 2]
+    assert [len(g) for g in groups(result)] == [2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1]
     assert "fuzzy" in rules(result)
 
 
