@@ -149,6 +149,12 @@ def wipe_bolt_graph(server: BoltServer, batch: int = 2000) -> None:
 
 
 @pytest.fixture
+def wipe_graph():
+    """:func:`wipe_bolt_graph`, for tests that empty the graph again mid-test."""
+    return wipe_bolt_graph
+
+
+@pytest.fixture
 def empty_bolt_graph(bolt_server: BoltServer) -> Iterator[BoltServer]:
     """The test server with an empty graph: tests never see each other's data.
 

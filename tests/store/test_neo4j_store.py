@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,6 @@ for folder in (TESTS, TESTS / "store"):  # fake_extractor.py, sample_graphs.py: 
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from conftest import BoltServer, read_server_env, wipe_bolt_graph  # noqa: E402
 from fake_extractor import FakeExtractor  # noqa: E402
 from sample_graphs import document_a, document_b, make_document  # noqa: E402
 
@@ -165,14 +166,24 @@ def expected_counts(graphs: list[DocumentGraph]) -> dict[str, int]:
     }
 
 
-def open_store(server: BoltServer, **options: Any) -> Neo4jStore:
+@dataclass(frozen=True)
+class Server:
+    """A Bolt server to connect to (the ``bolt_server`` fixture gives one like it)."""
+
+    uri: str
+    user: str
+    password: str = field(repr=False)
+    database: str | None = None
+
+
+def open_store(server: Server, **options: Any) -> Neo4jStore:
     store = Neo4jStore(server.uri, server.user, server.password, server.database, **options)
     store.open()
     return store
 
 
 @pytest.fixture
-def store(empty_bolt_graph: BoltServer):
+def store(empty_bolt_graph):
     s = open_store(empty_bolt_graph)
     s.setup_schema()
     yield s
@@ -391,18 +402,18 @@ def test_rewriting_the_same_documents_changes_nothing(store, graphs):
     assert snapshot(store) == before
 
 
-def test_small_batches_give_the_same_graph(empty_bolt_graph, graphs):
+def test_small_batches_give_the_same_graph(empty_bolt_graph, wipe_graph, graphs):
     with open_store(empty_bolt_graph, batch_size=3) as small:
         small.setup_schema()
         small.write_documents(graphs)
         small_graph = snapshot(small)
-    wipe_bolt_graph(empty_bolt_graph)
+    wipe_graph(empty_bolt_graph)
     with open_store(empty_bolt_graph, batch_size=10_000) as big:
         big.write_documents(graphs)
         assert snapshot(big) == small_graph
 
 
-def test_a_changed_document_replaces_its_old_evidence(store, empty_bolt_graph, graphs):
+def test_a_changed_document_replaces_its_old_evidence(store, empty_bolt_graph, wipe_graph, graphs):
     source = graphs[-1].document.source
     old = build_graph(source, "Old Person works for Gone Corp in Berlin.")
     store.write_documents([*graphs[:-1], old])
@@ -410,7 +421,7 @@ def test_a_changed_document_replaces_its_old_evidence(store, empty_bolt_graph, g
     after = snapshot(store)
     assert not store.query("MATCH (e:Entity) WHERE e.name IN ['Old Person', 'Gone Corp'] RETURN e")
     assert not store.find_entities(["gone corp"])
-    wipe_bolt_graph(empty_bolt_graph)
+    wipe_graph(empty_bolt_graph)
     store.write_documents(graphs)
     assert snapshot(store) == after
 
@@ -599,10 +610,13 @@ class PrivateServer:
         )
         assert done.returncode == 0, f"test-server {args} failed:\n{done.stdout}{done.stderr}"
 
-    def start(self, reuse_data: bool = False) -> BoltServer:
+    def start(self, reuse_data: bool = False) -> Server:
         self._run("start", *(["--reuse-data"] if reuse_data else []))
-        env = read_server_env(self.state_dir / "env")
-        return BoltServer(
+        env = {}
+        for line in (self.state_dir / "env").read_text().splitlines():
+            key, _, value = line.partition("=")
+            env[key] = "".join(shlex.split(value))
+        return Server(
             env["KGBUILD_TEST_BOLT_URI"],
             env["KGBUILD_TEST_BOLT_USER"],
             env["KGBUILD_TEST_BOLT_PASSWORD"],
@@ -643,7 +657,7 @@ class KillingStore(Neo4jStore):
 
 @pytest.mark.slow
 def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
-    empty_bolt_graph, graphs, tmp_path
+    empty_bolt_graph, wipe_graph, graphs, tmp_path
 ):
     # The clean run, on the shared server.
     with open_store(empty_bolt_graph) as clean:
@@ -661,7 +675,7 @@ def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
         server=None,
         kill_at=-1,
     )
-    wipe_bolt_graph(empty_bolt_graph)
+    wipe_graph(empty_bolt_graph)
     with counter:
         counter.write_documents(graphs[:1])
         first_group = counter.transactions
