@@ -97,6 +97,13 @@ def arcadedb_command(http_url: str, user: str, password: str, command: str) -> N
         response.read()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the Bolt server ``neo4j`` (deselect: ``-m "not neo4j"``)."""
+    for item in items:
+        if "bolt_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.neo4j)
+
+
 @pytest.fixture(scope="session")
 def bolt_server() -> Iterator[BoltServer]:
     """The running Bolt test server, on a database of this session's own.
