@@ -13,7 +13,8 @@ Steps, in order:
 3. Possessives dropped ("Obama's", "Jones'").
 4. casefold; accents of Latin letters dropped (configurable).
 5. Apostrophes inside words dropped ("O'Brien" -> "obrien"), any other
-   punctuation or symbol becomes a space; whitespace collapsed.
+   punctuation or symbol becomes a space (in literals, units such as "%" and "$"
+   stay words and "5,000" is "5000"); whitespace collapsed.
 6. Leading articles dropped ("the"); for persons leading honorifics ("mr", "dr"),
    for other names trailing corporate suffixes ("inc", "ltd", "gmbh"); always
    leaving at least one word. ("General Motors" keeps its "general".)
@@ -52,6 +53,9 @@ _DOTTED = re.compile(r"(?<![^\W\d_])([^\W\d_])((?:\.[^\W\d_])+)\.?(?![^\W\d_])")
 _POSSESSIVE = re.compile(r"(?<=\w)\s?['’]s\b|(?<=s)['’](?=\s|$)")
 _INNER_APOSTROPHE = re.compile(r"(?<=\w)['’`´](?=\w)")
 _NON_WORD = re.compile(r"[^\w]+|_+")
+_UNITS = re.compile(r"[%‰$€£¥₹°]")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NON_WORD_OR_UNIT = re.compile(r"[^\w%‰$€£¥₹°]+|_+")
 _VOWELS = frozenset("aeiouy")
 _ROMAN = re.compile(r"^(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})$")
 
@@ -121,7 +125,11 @@ class Normalizer:
         if self.config.fold_accents and not text.isascii():
             text = _fold_latin_accents(text)
         text = _INNER_APOSTROPHE.sub("", text)
-        raw_tokens = _NON_WORD.sub(" ", text).split()
+        if kind == LITERAL:  # "5 %" is not "5", "$5" not "€5": units stay words
+            text = _UNITS.sub(r" \g<0> ", _THOUSANDS.sub("", text))
+            raw_tokens = _NON_WORD_OR_UNIT.sub(" ", text).split()
+        else:
+            raw_tokens = _NON_WORD.sub(" ", text).split()
         tokens = self._strip_affixes(raw_tokens, kind)
         if not tokens:  # nothing but punctuation: keep the casefolded text as the key
             tokens = [" ".join(surface.casefold().split())] if surface.strip() else [""]

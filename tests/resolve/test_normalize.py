@@ -37,6 +37,9 @@ def norm() -> Normalizer:
         ("María la del Barrio", OTHER, "maria la del barrio"),  # Latin accents
         ("Straße", OTHER, "strasse"),  # casefold
         ("13 March 1963", LITERAL, "13 march 1963"),
+        ("5%", LITERAL, "5 %"),  # units stay in literals: 5 % is not 5
+        ("$5", LITERAL, "$ 5"),
+        ("5,000", LITERAL, "5000"),
     ],
 )
 def test_keys(norm: Normalizer, surface: str, kind: str, key: str) -> None:
