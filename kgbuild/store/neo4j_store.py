@@ -25,12 +25,16 @@ safe labels, every id it points at must exist), then collects documents until ab
    document id; ``score`` is the best evidence score), and the Document nodes **last**
    (+ ``PART_OF`` from their chunks).
 
-Every statement is ``UNWIND $rows AS r MERGE ...`` on a deterministic id, run in a
-managed transaction (``session.execute_write``) of at most ``batch_size`` rows. Rows are
-grouped by entity label and relationship type; each name comes from
-:func:`kgbuild.schema.entity_label` / :func:`kgbuild.schema.relation_label`, is checked
-against :data:`kgbuild.schema.SAFE_IDENTIFIER`, and is backtick-quoted into the query
-text. Every value is a parameter. Each step is idempotent (running it twice, e.g. after
+Every statement is an ``UNWIND $rows AS r ...`` over rows keyed by deterministic ids, run
+in a managed transaction (``session.execute_write``) of at most ``batch_size`` rows:
+``MERGE`` for chunks and documents; for mentions, entities and relation edges, a lookup
+of the batch's ids, then ``CREATE`` for the new ones and ``MATCH ... SET`` for the others,
+in the same transaction (faster than ``MERGE`` on both servers, and the relation step
+needs the stored evidence anyway). Rows are grouped by entity label and relationship
+type; each name comes from :func:`kgbuild.schema.entity_label` /
+:func:`kgbuild.schema.relation_label`, is checked against
+:data:`kgbuild.schema.SAFE_IDENTIFIER`, and is backtick-quoted into the query text.
+Every value is a parameter. Each step is idempotent (running it twice, e.g. after
 a commit whose acknowledgement was lost, changes nothing), so transient failures
 (``ServiceUnavailable``, ``SessionExpired``, ``TransientError`` such as deadlocks) are
 retried with exponential backoff. A group that still fails raises :class:`WriteError`
