@@ -665,10 +665,10 @@ class Neo4jStore(GraphStore):
             ) from None
         except ServiceUnavailable as exc:
             driver.close()
-            first_line = self._redact(str(exc)).splitlines()[0]
+            detail = " ".join(line.strip() for line in self._redact(str(exc)).splitlines())
             raise StoreError(
                 f"cannot reach a Bolt server at {self.uri}: is it running and is the address "
-                f"right? ({first_line})"
+                f"right? ({detail[:300]})"
             ) from None
         except Neo4jError as exc:
             driver.close()
