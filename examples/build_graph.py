@@ -100,13 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     Path(args.store).parent.mkdir(parents=True, exist_ok=True)
-    summary = kgbuild.build(
-        args.docs,
-        store=args.store,
-        entity_types=ENTITY_TYPES,
-        relation_types=RELATION_TYPES,
-        model_dir=args.model,
-    )
+    try:
+        summary = kgbuild.build(
+            args.docs,
+            store=args.store,
+            entity_types=ENTITY_TYPES,
+            relation_types=RELATION_TYPES,
+            model_dir=args.model,
+        )
+    except FileNotFoundError as exc:  # no model checkpoint: say so in one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"Built {args.store} from {args.docs} with {summary.model_id}")
     print(summary.render())
 
