@@ -1,6 +1,6 @@
 """Name normalization and blocking keys.
 
-:func:`analyze` turns one surface form ("Mr. Barack Obama's") into a :class:`Name`:
+:meth:`Normalizer.analyze` turns one surface form ("Mr. Barack Obama's") into a :class:`Name`:
 its normalized key ("barack obama"), tokens, acronyms and the blocking keys that
 find candidate matches without comparing every pair of names. The surface form
 itself is never changed: it stays the mention's text and becomes an alias.
@@ -32,9 +32,11 @@ prefix    what                                           finds
           acronym-looking name itself)                   Business Machines"
 ``f:``    first + last name (persons)                    middle names: "Barack
                                                          Hussein Obama"
-``p:``    first initial + last name (persons)            "B. Obama" (in a document)
-``t:``    two words, one cut to its first 3 letters      a typo after the 3rd letter
+``t:``    two words, one cut to its first letter         a typo in the other word;
+                                                         "B. Obama" ~ "Barack Obama"
 ``w:``    the name with one word left out (3+ words)     a typo in any one word
+``x:``    a short form joined to a fuller name in some   "Holmes" alone ~ "Sherlock
+          document (set by the resolver, not here)       Holmes" elsewhere
 ========  =============================================  ==========================
 """
 
@@ -207,14 +209,12 @@ class Normalizer:
         if acronym_like and len(tokens) == 1:
             keys.append("a:" + key)
         keys.extend("a:" + a for a in acronyms)
-        if kind == PERSON and given:
-            if len(given[0]) > 1:  # the middle names may differ: "Barack (Hussein) Obama"
-                keys.append("f:" + given[0] + " " + last)
-            keys.append("p:" + given[0][0] + " " + last)
-        if len(tokens) == 2:
+        if kind == PERSON and given and len(given[0]) > 1:
+            keys.append("f:" + given[0] + " " + last)  # middle names may differ
+        if len(tokens) == 2:  # a typo in one word leaves the other and an initial
             a, b = tokens
-            keys.append("t:" + a + " " + b[:3])
-            keys.append("t:" + a[:3] + " " + b)
+            keys.append("t:" + a + " " + b[0])
+            keys.append("t:" + a[0] + " " + b)
         elif len(tokens) > 2:
             keys.extend("w:" + " ".join(tokens[:i] + tokens[i + 1 :]) for i in range(len(tokens)))
         return tuple(dict.fromkeys(keys))

@@ -21,7 +21,8 @@ How one document is resolved (:meth:`EntityResolver.resolve_document`):
    the "Obama" of a Michelle Obama article cannot pull her into Barack's node.
 3. **Across documents**: each cluster's primary names look up the in-run alias index
    (after ``store.find_entities`` has loaded the store's candidates into it) by their
-   blocking keys. Exact name (100) or alias (99) wins outright; else a bare person
+   blocking keys. An exact name (100) or alias (99) wins outright (1.5 less when it is
+   not the cluster's canonical name, e.g. a misspelling the document also used); else a bare person
    name that was another entity's short form (96, "Holmes"); else candidates sharing
    a blocking key are scored: reordered words 98, same person with the first name
    spelled out (95, middle names may differ; an initial alone is no evidence without
@@ -162,6 +163,7 @@ class _Engine:
         self.e_tkey: list[str] = []
         self.e_name: list[Name] = []  # the canonical name, analyzed
         self.e_display: list[str] = []  # ... and as written
+        self.e_count: list[int] = []  # mentions seen (this run, or the store's count)
         self.e_aliases: list[dict[str, None]] = []
         self.e_names: list[dict[str, Name]] = []
         self.e_keys: list[dict[str, None]] = []
@@ -514,12 +516,16 @@ class _Engine:
         names = {x.name.key: x.name for x in c.groups if x.primary}
         if not names:
             names = {x.name.key: x.name for x in c.groups}
-        # Exact name or alias: a dictionary lookup, no scoring.
+        # Exact name or alias: a dictionary lookup, no scoring. The cluster's canonical
+        # name counts more than its other names (say, a misspelling of it), and an
+        # entity's canonical name more than its aliases.
         exact: dict[int, float] = {}
+        canonical = c.canonical.name.key
         for key in names:
             for slot in self.index.get("n:" + key, ()):
                 if compatible(c.tkey, self.e_tkey[slot]):
                     score = 100.0 if self.e_name[slot].key == key else 99.0
+                    score -= 0.0 if key == canonical else 1.5
                     exact[slot] = max(score, exact.get(slot, 0.0))
         if exact:
             return self._unique(exact, c, match.RULE_EXACT_NAME, match.RULE_EXACT_ALIAS, True)
@@ -571,9 +577,10 @@ class _Engine:
         """The best of entities found by exact lookup, or None if it is a toss-up.
 
         Ties go to the entity of the cluster's own type. A full name that is an alias of
-        several entities (duplicates, or namesakes) goes to the one whose canonical name is
-        closest, then the smallest id, rather than making yet another twin; a short form
-        shared by several entities ("Obama") is ambiguous.
+        several entities (duplicates, or namesakes) goes to the one with the most mentions
+        (so a misspelled twin never takes over the name), then the closest canonical name,
+        then the smallest id, rather than making yet another twin; a short form shared by
+        several entities ("Obama") is ambiguous.
         """
         top = max(found.values())
         winners = [s for s, v in found.items() if v == top]
@@ -583,7 +590,14 @@ class _Engine:
         if len(winners) > 1 and break_ties:
             key = c.canonical.name.key
             winners = [
-                min(winners, key=lambda s: (-fuzz.ratio(key, self.e_name[s].key), self.e_id[s]))
+                min(
+                    winners,
+                    key=lambda s: (
+                        -self.e_count[s],
+                        -fuzz.ratio(key, self.e_name[s].key),
+                        self.e_id[s],
+                    ),
+                )
             ]
         if len(winners) > 1:
             logger.debug(
@@ -591,22 +605,20 @@ class _Engine:
             )
             return None
         slot = winners[0]
-        return top, slot, rule_name if top == 100.0 else rule_alias, self.e_display[slot]
+        rule = rule_name if top in (100.0, 98.5) else rule_alias
+        return top, slot, rule, self.e_display[slot]
 
     def _link_keys(self, name: Name) -> list[str]:
         """The blocking keys that can find an existing entity for ``name`` by a scored rule.
 
-        Not ``n:`` (looked up directly), not ``p:`` (an initial links only within a
-        document), and ``a:`` only for a name that is itself a long-enough acronym (a full
-        name never links to an entity known only by its acronym).
+        Not ``n:`` (looked up directly), and ``a:`` only for a name that is itself a
+        long-enough acronym (a full name never links to an entity known only by its
+        acronym).
         """
         cfg = self.config
         out = []
         for k in name.keys[1:]:
-            kind = k[0]
-            if kind == "p":
-                continue
-            if kind == "a" and not (
+            if k[0] == "a" and not (
                 cfg.cross_doc_acronyms
                 and name.acronym_like
                 and len(k) - 2 >= cfg.cross_doc_min_acronym_length
@@ -684,6 +696,7 @@ class _Engine:
         self.e_tkey.append(self.type_of(label)[0])
         self.e_name.append(name)
         self.e_display.append(display)
+        self.e_count.append(0)
         self.e_aliases.append({})
         self.e_names.append({})
         self.e_keys.append({})
@@ -718,6 +731,7 @@ class _Engine:
 
     def _remember(self, c: _Cluster) -> None:
         slot = c.slot
+        self.e_count[slot] += c.count
         for grp in c.groups:
             self._add_name(slot, grp.name, grp.primary)
             for s in grp.surfaces:
@@ -733,6 +747,7 @@ class _Engine:
         if slot is None:
             name = self.norm.analyze(entity.name, kind)
             slot = self._add_slot(entity.id, entity.type, name, entity.name)
+        self.e_count[slot] = max(self.e_count[slot], entity.mention_count)
         stored = set(entity.keys)
         for i, alias in enumerate([entity.name, *entity.aliases]):
             name = self.norm.analyze(alias, kind)
