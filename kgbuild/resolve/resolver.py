@@ -21,16 +21,17 @@ How one document is resolved (:meth:`EntityResolver.resolve_document`):
    the "Obama" of a Michelle Obama article cannot pull her into Barack's node.
 3. **Across documents**: each cluster's primary names look up the in-run alias index
    (after ``store.find_entities`` has loaded the store's candidates into it) by their
-   blocking keys. An exact name (100) or alias (99) wins outright (1.5 less when it is
-   not the cluster's canonical name, e.g. a misspelling the document also used); else a bare person
-   name that was another entity's short form (96, "Holmes"); else candidates sharing
-   a blocking key are scored: reordered words 98, same person with the first name
-   spelled out (95, middle names may differ; an initial alone is no evidence without
-   the document's context), a typo (the rapidfuzz ratio, at most 97), an acronym of
-   3+ letters for the entity's full name (90). The single best candidate is linked;
-   ties make a new entity. Two clusters of a document may link to one entity only by
-   full-name rules; ambiguous clusters do not link at all. Otherwise a new entity
-   gets id ``entity_id(type, canonical_key)``.
+   blocking keys. An exact name (100) or alias (99) wins outright (1.5 less when it
+   is not the cluster's canonical name, e.g. a misspelling the document also used;
+   ties go to the entity with more mentions); else a bare person name that was
+   another entity's short form (96, "Holmes"); else candidates sharing a blocking key
+   are scored: reordered words 98, same person with the first name spelled out (95,
+   middle names may differ; an initial alone is no evidence without the document's
+   context), a typo (the rapidfuzz ratio, at most 97), an acronym of 3+ letters for
+   the entity's full name (90). The single best candidate is linked; ties make a new
+   entity. Two clusters of a document may link to one entity only by full-name rules;
+   ambiguous clusters do not link at all. Otherwise a new entity gets id
+   ``entity_id(type, canonical_key)``.
 
 Every join is recorded as a :class:`MergeDecision` (rule, the two names, score).
 The same mentions in the same order give the same ids: every step iterates in
