@@ -42,7 +42,9 @@ class Chunk(_Model):
     @model_validator(mode="after")
     def _offsets(self) -> Chunk:
         if not 0 <= self.start <= self.end or self.end - self.start != len(self.text):
-            raise ValueError(f"chunk {self.id}: offsets {self.start}:{self.end} do not fit its text")
+            raise ValueError(
+                f"chunk {self.id}: offsets {self.start}:{self.end} do not fit its text"
+            )
         return self
 
 

@@ -37,8 +37,9 @@ class FakeExtractor:
             return "location"
         return "person"
 
-    def extract(self, texts, entity_types, relation_types, *, entity_threshold=None,
-                relation_threshold=None) -> list[Extraction]:
+    def extract(
+        self, texts, entity_types, relation_types, *, entity_threshold=None, relation_threshold=None
+    ) -> list[Extraction]:
         out = []
         for text in texts:
             ents = []
@@ -46,11 +47,20 @@ class FakeExtractor:
                 name = m.group(0).rstrip(".")
                 label = self._type(name)
                 if label in entity_types:
-                    ents.append(ExtractedEntity(start=m.start(), end=m.start() + len(name),
-                                                text=name, label=label, score=0.9))
+                    ents.append(
+                        ExtractedEntity(
+                            start=m.start(),
+                            end=m.start() + len(name),
+                            text=name,
+                            label=label,
+                            score=0.9,
+                        )
+                    )
             rels = []
-            pairs = [("person", "organization", "works for"),
-                     ("organization", "location", "located in")]
+            pairs = [
+                ("person", "organization", "works for"),
+                ("organization", "location", "located in"),
+            ]
             for i, e in enumerate(ents):
                 for head_type, tail_type, rel in pairs:
                     if e.label != head_type or rel not in relation_types:
