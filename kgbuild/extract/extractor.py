@@ -98,8 +98,9 @@ class JointExtractor:
             torch.set_num_threads(num_threads)
         model = JointExtractionModel.from_pretrained(directory)
         if quantize:
-            model = torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear}, dtype=torch.qint8
+            # the encoder holds nearly all the compute; the small heads stay fp32
+            model.encoder = torch.ao.quantization.quantize_dynamic(
+                model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"

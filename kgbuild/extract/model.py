@@ -180,11 +180,24 @@ class JointExtractionModel(nn.Module):
         ends = (starts + widths).clamp(max=n - 1)
         start_tok = first[:, starts].clamp(min=0)  # (B, S)
         end_tok = last[:, ends].clamp(min=0)
+        # The first layer of span_proj is linear in [start; end; width], so it is applied
+        # once per token and per width and then gathered: ~9x fewer multiply-adds than
+        # applying it to every span's concatenation (same result).
+        first_layer = self.span_proj[0]
         hs = hidden.size(-1)
-        h_start = torch.gather(hidden, 1, start_tok.unsqueeze(-1).expand(-1, -1, hs))
-        h_end = torch.gather(hidden, 1, end_tok.unsqueeze(-1).expand(-1, -1, hs))
-        width = self.width_embedding(widths + 1).unsqueeze(0).expand(b, -1, -1)
-        return self.span_proj(torch.cat([h_start, h_end, width], dim=-1))
+        w_start, w_end, w_width = first_layer.weight.split([hs, hs, self.config.width_dim], dim=1)
+        start_part = hidden @ w_start.T  # (B, T, 2D)
+        end_part = hidden @ w_end.T
+        width_part = self.width_embedding.weight @ w_width.T + first_layer.bias  # (W+1, 2D)
+        d2 = start_part.size(-1)
+        x = (
+            torch.gather(start_part, 1, start_tok.unsqueeze(-1).expand(-1, -1, d2))
+            + torch.gather(end_part, 1, end_tok.unsqueeze(-1).expand(-1, -1, d2))
+            + width_part[widths + 1].unsqueeze(0)
+        )
+        for layer in self.span_proj[1:]:
+            x = layer(x)
+        return x
 
     def span_mask(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, S) True for spans that start and end on words inside the window."""
