@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -304,6 +305,7 @@ def stop_private_server(state_dir: Path) -> None:
     subprocess.run(
         [sys.executable, str(script), "stop", "--state-dir", str(state_dir)], check=False
     )
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 # -- main ------------------------------------------------------------------------------------
