@@ -38,7 +38,7 @@ DEFAULT_RELATION_TYPES = [
     "works for",
     "located in",
     "founded by",
-    "part of",
+    "is part of",  # "part of" would map to PART_OF, the chunk -> document edge
     "born in",
     "member of",
     "created by",
