@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from kgbuild.schema import (
+    DEFAULT_ENTITY_TYPES,
+    DEFAULT_RELATION_TYPES,
+    InvalidTypeName,
+    Schema,
+    entity_label,
+    relation_label,
+)
+
+
+def test_default_schema_is_valid_and_maps_to_free_labels():
+    # regression: the default "part of" mapped to PART_OF, the chunk -> document edge
+    schema = Schema()
+    assert schema.entity_types == DEFAULT_ENTITY_TYPES
+    assert schema.relation_types == DEFAULT_RELATION_TYPES
+    assert "PART_OF" not in {relation_label(r) for r in schema.relation_types}
+
+
+def test_labels():
+    assert entity_label("work of art") == "WorkOfArt"
+    assert entity_label("person") == "Person"
+    assert relation_label("works for") == "WORKS_FOR"
+    assert relation_label("Organization based in") == "ORGANIZATION_BASED_IN"
+    assert relation_label("used-for") == "USED_FOR"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["Person`) DETACH DELETE (n", "a'b", "x; MATCH (n)", "", "1st", "entity", "chunk", "part of"],
+)
+def test_unsafe_or_reserved_names_are_rejected(bad):
+    with pytest.raises(InvalidTypeName):
+        entity_label(bad) if bad in {"entity", "chunk"} else relation_label(bad)
+    with pytest.raises(ValueError, match="not allowed|reserved|invalid"):  # pydantic wraps it
+        Schema(
+            entity_types=[bad] if bad in {"entity", "chunk"} else ["person"], relation_types=[bad]
+        )
+
+
+def test_schema_dedupes_and_fingerprint_ignores_order():
+    a = Schema(entity_types=["person", "Person", "place"], relation_types=["lives in"])
+    assert a.entity_types == ["person", "place"]
+    b = Schema(entity_types=["place", "person"], relation_types=["lives in"])
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != Schema(entity_types=["person"], relation_types=[]).fingerprint()
+
+
+def test_from_spert_types_file(tmp_path):
+    path = tmp_path / "types.json"
+    path.write_text(
+        json.dumps(
+            {
+                "entities": {"Peop": {"short": "P", "verbose": "People"}},
+                "relations": {"Compare": {"short": "C", "verbose": "Compare", "symmetric": True}},
+            }
+        )
+    )
+    schema = Schema.from_file(path)
+    assert schema.entity_types == ["People"]
+    assert schema.symmetric_relations == ["Compare"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        Schema.from_file(bad)
