@@ -129,20 +129,17 @@ class TextEncoder:
         ids = [self.cls_id]
         markers = [MARKER_NONE]
         ent_pos, rel_pos = [], []
-        for label in entity_labels:
-            ent_pos.append(len(ids))
-            ids.append(self.entity_marker_id)
-            markers.append(MARKER_ENTITY)
-            lab = self.label_ids(label)
-            ids.extend(lab)
-            markers.extend([MARKER_NONE] * len(lab))
-        for label in relation_labels:
-            rel_pos.append(len(ids))
-            ids.append(self.relation_marker_id)
-            markers.append(MARKER_RELATION)
-            lab = self.label_ids(label)
-            ids.extend(lab)
-            markers.extend([MARKER_NONE] * len(lab))
+        for labels, marker_id, marker_type, positions in (
+            (entity_labels, self.entity_marker_id, MARKER_ENTITY, ent_pos),
+            (relation_labels, self.relation_marker_id, MARKER_RELATION, rel_pos),
+        ):
+            for label in labels:
+                positions.append(len(ids))
+                ids.append(marker_id)
+                markers.append(marker_type)
+                lab = self.label_ids(label)
+                ids.extend(lab)
+                markers.extend([MARKER_NONE] * len(lab))
         ids.append(self.sep_id)
         markers.append(MARKER_NONE)
         shapes = [SHAPE_PAD] * len(ids)
