@@ -351,9 +351,11 @@ def test_round_trip_has_the_documented_graph_shape(store, graphs):
             relation_label(rel.type),
             rel.tail_id,
         )
-        evidence = [
-            ev for gr in graphs for r in gr.relations if r.id == rel.id for ev in r.evidence
-        ]
+        # the store keeps evidence grouped by document, documents in id order (stable inside)
+        evidence = sorted(
+            (ev for gr in graphs for r in gr.relations if r.id == rel.id for ev in r.evidence),
+            key=lambda ev: ev.document_id,
+        )
         assert props["evidence_count"] == len(evidence) == len(props["document_ids"])
         assert props["chunk_ids"] == [ev.chunk_id for ev in evidence]
         assert props["head_mention_ids"] == [ev.head_mention_id for ev in evidence]
