@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.types import DocumentGraph, Entity
 
 
@@ -48,6 +49,52 @@ class DocumentState(BaseModel):
 
 class StoreError(RuntimeError):
     """A store operation failed for good (after retries); the message names what failed."""
+
+
+def check_document_graph(graph: DocumentGraph) -> str:
+    """Check what a DocumentGraph says about itself, before a store changes anything.
+
+    Type names must map to safe labels (:class:`~kgbuild.schema.InvalidTypeName`); chunk
+    and mention ids must be unique and belong to the document; the document's relation
+    evidence must name chunks and mentions the graph holds. Raises ``ValueError`` naming
+    the document; returns that name (``"document <id> (<source>)"``) for further checks
+    a backend makes against what it already stores.
+    """
+    doc = graph.document
+    where = f"document {doc.id} ({doc.source})"
+    try:
+        for e in graph.entities:
+            entity_label(e.type)
+        for r in graph.relations:
+            relation_label(r.type)
+    except InvalidTypeName as exc:
+        raise InvalidTypeName(f"{where}: {exc}") from exc
+    chunk_ids = {c.id for c in graph.chunks}
+    mention_ids = {m.id for m in graph.mentions}
+    if len(chunk_ids) != len(graph.chunks) or len(mention_ids) != len(graph.mentions):
+        raise ValueError(f"{where}: duplicate chunk or mention ids")
+    for chunk in graph.chunks:
+        if chunk.document_id != doc.id:
+            raise ValueError(f"{where}: chunk {chunk.id} belongs to {chunk.document_id}")
+    for m in graph.mentions:
+        if m.document_id != doc.id or m.chunk_id not in chunk_ids:
+            raise ValueError(
+                f"{where}: mention {m.id} points at document {m.document_id} / chunk "
+                f"{m.chunk_id}, which this graph does not hold"
+            )
+    for relation in graph.relations:
+        for ev in relation.evidence:
+            # evidence of other documents is ignored when written
+            if ev.document_id == doc.id and (
+                ev.chunk_id not in chunk_ids
+                or ev.head_mention_id not in mention_ids
+                or ev.tail_mention_id not in mention_ids
+            ):
+                raise ValueError(
+                    f"{where}: evidence of relation {relation.id} names a chunk or mention "
+                    "this graph does not hold"
+                )
+    return where
 
 
 class GraphStore(ABC):

@@ -88,7 +88,7 @@ from tenacity import (
 
 from kgbuild import __version__
 from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
-from kgbuild.store.base import DocumentState, GraphStore, StoreError
+from kgbuild.store.base import DocumentState, GraphStore, StoreError, check_document_graph
 from kgbuild.types import DocumentGraph, Entity
 
 __all__ = ["BOLT_SCHEMES", "Neo4jStore", "WriteError", "is_bolt_uri", "schema_statements"]
@@ -398,42 +398,20 @@ def _check(graph: DocumentGraph) -> _Checked:
     must belong to the document, and relation evidence of the document must name its
     chunks and mentions, one of them referring to the relation's head or tail.
     """
-    doc = graph.document
-    where = f"document {doc.id} ({doc.source})"
-    try:
-        entity_labels = {e.id: entity_label(e.type) for e in graph.entities}
-        relation_types = {r.id: relation_label(r.type) for r in graph.relations}
-        for name in (*entity_labels.values(), *relation_types.values()):
-            _quote(name)
-    except InvalidTypeName as exc:
-        raise InvalidTypeName(f"{where}: {exc}") from exc
-
-    chunk_ids = {c.id for c in graph.chunks}
+    where = check_document_graph(graph)
+    entity_labels = {e.id: entity_label(e.type) for e in graph.entities}
+    relation_types = {r.id: relation_label(r.type) for r in graph.relations}
+    for name in (*entity_labels.values(), *relation_types.values()):
+        _quote(name)
     mentions = {m.id: m for m in graph.mentions}
-    if len(chunk_ids) != len(graph.chunks) or len(mentions) != len(graph.mentions):
-        raise ValueError(f"{where}: duplicate chunk or mention ids")
-    for chunk in graph.chunks:
-        if chunk.document_id != doc.id:
-            raise ValueError(f"{where}: chunk {chunk.id} belongs to {chunk.document_id}")
-    for m in graph.mentions:
-        if m.document_id != doc.id or m.chunk_id not in chunk_ids:
-            raise ValueError(
-                f"{where}: mention {m.id} points at document {m.document_id} / chunk "
-                f"{m.chunk_id}, which this graph does not hold"
-            )
     referenced = {m.entity_id for m in graph.mentions if m.entity_id is not None}
     for relation in graph.relations:
         referenced |= {relation.head_id, relation.tail_id}
         ends = {relation.head_id, relation.tail_id}
         for ev in relation.evidence:
-            if ev.document_id != doc.id:
+            if ev.document_id != graph.document.id:
                 continue  # ignored when written, as by the NetworkX store
-            head, tail = mentions.get(ev.head_mention_id), mentions.get(ev.tail_mention_id)
-            if ev.chunk_id not in chunk_ids or head is None or tail is None:
-                raise ValueError(
-                    f"{where}: evidence of relation {relation.id} names a chunk or mention "
-                    "this graph does not hold"
-                )
+            head, tail = mentions[ev.head_mention_id], mentions[ev.tail_mention_id]
             if not {head.entity_id, tail.entity_id} & ends:
                 raise ValueError(
                     f"{where}: evidence of relation {relation.id} names mentions that refer "

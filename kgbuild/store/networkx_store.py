@@ -38,8 +38,8 @@ from typing import Any
 import networkx as nx
 
 from kgbuild import __version__
-from kgbuild.schema import InvalidTypeName, entity_label, relation_label
-from kgbuild.store.base import DocumentState, GraphStore, StoreError
+from kgbuild.schema import entity_label, relation_label
+from kgbuild.store.base import DocumentState, GraphStore, StoreError, check_document_graph
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
 
@@ -236,18 +236,12 @@ class NetworkXStore(GraphStore):
         another document raises ``ValueError`` naming the document.
         """
         doc = graph.document
-        where = f"document {doc.id} ({doc.source})"
-        try:
-            entity_labels = {e.type: entity_label(e.type) for e in graph.entities}
-            relation_labels = {r.type: relation_label(r.type) for r in graph.relations}
-        except InvalidTypeName as exc:
-            raise InvalidTypeName(f"{where}: {exc}") from exc
-
+        where = check_document_graph(graph)
+        entity_labels = {e.type: entity_label(e.type) for e in graph.entities}
+        relation_labels = {r.type: relation_label(r.type) for r in graph.relations}
         chunk_ids = {c.id for c in graph.chunks}
         mention_ids = {m.id for m in graph.mentions}
         entity_ids = {e.id for e in graph.entities}
-        if len(chunk_ids) != len(graph.chunks) or len(mention_ids) != len(graph.mentions):
-            raise ValueError(f"{where}: duplicate chunk or mention ids")
 
         def labels_of(node_id: str) -> set[str] | None:
             data = self.graph.nodes.get(node_id)
@@ -266,15 +260,7 @@ class NetworkXStore(GraphStore):
         def known_entity(entity_id: str) -> bool:
             return entity_id in entity_ids or "Entity" in (labels_of(entity_id) or ())
 
-        for chunk in graph.chunks:
-            if chunk.document_id != doc.id:
-                raise ValueError(f"{where}: chunk {chunk.id} belongs to {chunk.document_id}")
         for mention in graph.mentions:
-            if mention.document_id != doc.id or mention.chunk_id not in chunk_ids:
-                raise ValueError(
-                    f"{where}: mention {mention.id} points at document {mention.document_id}"
-                    f" / chunk {mention.chunk_id}, which this graph does not hold"
-                )
             if mention.entity_id is not None and not known_entity(mention.entity_id):
                 raise ValueError(
                     f"{where}: mention {mention.id} refers to unknown entity {mention.entity_id}"
@@ -283,16 +269,6 @@ class NetworkXStore(GraphStore):
             for end in (relation.head_id, relation.tail_id):
                 if not known_entity(end):
                     raise ValueError(f"{where}: relation {relation.id} links unknown entity {end}")
-            for ev in relation.evidence:
-                if ev.document_id == doc.id and (
-                    ev.chunk_id not in chunk_ids
-                    or ev.head_mention_id not in mention_ids
-                    or ev.tail_mention_id not in mention_ids
-                ):
-                    raise ValueError(
-                        f"{where}: evidence of relation {relation.id} names a chunk or mention "
-                        "this graph does not hold"
-                    )
         return entity_labels, relation_labels
 
     def _remove_document(self, doc_id: str) -> set[str]:
