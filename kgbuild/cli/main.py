@@ -27,6 +27,7 @@ replaces it with any class following the Extractor protocol (the tests use
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -488,6 +489,11 @@ def train(
             raise CLIError(f"config file {config} does not exist")
         from kgbuild.extract.train import train as run_training
 
+        # training is long: show its per-epoch loss and dev F1 unless --quiet was given
+        if logging.getLogger("kgbuild").level == logging.WARNING:
+            logging.getLogger("kgbuild.extract.train").setLevel(logging.INFO)
+            for handler in logging.getLogger("kgbuild").handlers:
+                handler.setLevel(logging.INFO)
         out = run_training(config)
     typer.echo(f"checkpoint written to {out}")
 

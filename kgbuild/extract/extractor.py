@@ -292,13 +292,13 @@ class JointExtractor:
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
             hidden = self.model.encode(batch)
-            spans = self.model.span_embeddings(hidden, batch)
+            span_hidden = self.model.span_hidden(hidden, batch)
             probs = None
             if ent_labels and fixed_entities is None:
                 ent_emb = self.model.label_embeddings(
                     hidden, batch["entity_markers"], self.model.entity_label_proj
                 )
-                logits = self.model.entity_logits(spans, ent_emb)
+                logits = self.model.entity_logits_from_hidden(span_hidden, ent_emb)
                 mask = self.model.span_mask(batch)
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             rel_emb = None
@@ -325,7 +325,7 @@ class JointExtractor:
                 relations_out[i].extend(
                     self._score_relations(
                         hidden[j],
-                        spans[j],
+                        span_hidden[j],
                         enc,
                         found,
                         rel_emb[j, : len(rel_labels)],
@@ -358,7 +358,7 @@ class JointExtractor:
     def _score_relations(
         self,
         hidden: torch.Tensor,
-        spans: torch.Tensor,
+        span_hidden: torch.Tensor,
         enc: EncodedText,
         found: list[WordEntity],
         rel_emb: torch.Tensor,
@@ -382,7 +382,13 @@ class JointExtractor:
         pairs = torch.stack([heads[off], tails[off]], dim=-1)
         cluster_t = torch.tensor(cluster)
         logits = self.model.pair_logits(
-            hidden, spans[span_idx], tokens, cluster_t, c, pairs, rel_emb
+            hidden,
+            self.model.project_spans(span_hidden[span_idx]),
+            tokens,
+            cluster_t,
+            c,
+            pairs,
+            rel_emb,
         )
         probs = torch.sigmoid(logits).numpy()
         members: list[list[int]] = [[] for _ in range(c)]

@@ -1,0 +1,85 @@
+"""The model's inference shortcuts give the same scores as the plain computation."""
+
+import pytest
+import torch
+
+from kgbuild.extract import default_model_dir
+from kgbuild.extract.encoding import TextEncoder, split_words
+from kgbuild.extract.model import JointExtractionModel, collate
+
+TEXT = "Tim Cook , the chief executive of Apple , was born in Mobile , Alabama in 1960 ."
+
+
+def _model_and_batch(tokenizer):
+    model = JointExtractionModel.from_pretrained(default_model_dir())
+    encoder = TextEncoder(tokenizer, max_length=model.config.max_length)
+    enc = encoder.encode(
+        TEXT, split_words(TEXT), ["person", "organization", "location"], ["works for", "born in"]
+    )
+    return model, enc, collate([enc])
+
+
+@torch.inference_mode()
+def test_folded_entity_scores_equal_projected_spans(tokenizer):
+    model, _, batch = _model_and_batch(tokenizer)
+    hidden = model.encode(batch)
+    labels = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
+    span_hidden = model.span_hidden(hidden, batch)
+
+    plain = model.entity_logits(model.span_embeddings(hidden, batch), labels)
+    folded = model.entity_logits_from_hidden(span_hidden, labels)
+
+    assert folded.shape == plain.shape == (1, span_hidden.size(1), 3)
+    torch.testing.assert_close(folded, plain, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cluster", [[0, 1, 2, 2], [0, 1, 2, 3]], ids=["pooled", "one-each"])
+@torch.inference_mode()
+def test_pair_scores_equal_the_model_definition(tokenizer, cluster):
+    model, enc, batch = _model_and_batch(tokenizer)
+    hidden = model.encode(batch)
+    labels = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
+    spans = model.span_embeddings(hidden, batch)[0]
+    width = model.config.max_width
+    # four mentions (words 0-1, 6, 10, 12); pooled: the last two are one entity
+    words = [(0, 2), (6, 7), (10, 11), (12, 13)]
+    span_idx = torch.tensor([s * width + (e - s - 1) for s, e in words])
+    tokens = torch.tensor([[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in words])
+    c = max(cluster) + 1
+    pairs = torch.tensor([[h, t] for h in range(c) for t in range(c) if h != t])
+    args = (hidden[0], spans[span_idx], tokens, torch.tensor(cluster), c, pairs, labels[0, :2])
+
+    factored = model.pair_logits(*args)  # eval mode: every shortcut
+    reference = _naive_pair_logits(model, *args)
+    model.dropout.p = 0.0
+    for layer in model.pair_proj:
+        if isinstance(layer, torch.nn.Dropout):
+            layer.p = 0.0
+    model.train()  # the training path, with dropout switched off
+    trained = model.pair_logits(*args)
+
+    assert factored.shape == (c * (c - 1), 2)
+    torch.testing.assert_close(factored, reference, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(trained, reference, rtol=1e-4, atol=1e-4)
+
+
+def _naive_pair_logits(model, hidden, spans, tokens, cluster, num_clusters, pairs, labels):
+    """The model's definition, one pair at a time: max-pooled mentions, mean context."""
+    rows = []
+    for head, tail in pairs.tolist():
+        heads = [i for i in range(len(cluster)) if cluster[i] == head]
+        tails = [i for i in range(len(cluster)) if cluster[i] == tail]
+        e_h = spans[heads].max(0).values
+        e_t = spans[tails].max(0).values
+        contexts = []
+        for i in heads:
+            for j in tails:
+                lo = min(tokens[i, 1], tokens[j, 1]) + 1
+                hi = max(tokens[i, 0], tokens[j, 0])
+                between = hidden[lo:hi]
+                mean = between.mean(0) if len(between) else torch.zeros(hidden.size(-1))
+                contexts.append(model.context_proj(mean))
+        context = torch.stack(contexts).max(0).values
+        rep = model.pair_proj(torch.cat([e_h, e_t, context, e_h * e_t]))
+        rows.append(rep @ labels.T)
+    return torch.stack(rows)
