@@ -13,12 +13,14 @@ safe labels, every id it points at must exist), then collects documents until ab
 ``batch_size`` rows are pending and writes them as one *group*:
 
 1. **Clean up** what an earlier, maybe interrupted, write of a document left: its
-   Document node first (the commit marker goes before anything else), then its entries
-   in relation evidence lists (relations left without evidence are deleted), then its
-   mentions (entities left without mentions are deleted, the others get
-   ``mention_count`` recomputed), then its chunks. A document the store holds nothing of
-   needs no clean-up: new documents are written together, a document being *re*-written
-   forms a group of its own, so the result is what writing documents one at a time gives.
+   Document node is marked first (content hash emptied, so no run takes the document
+   for done), then its entries in relation evidence lists go (relations left without
+   evidence are deleted), then its mentions (entities left without mentions are
+   deleted, the others get ``mention_count`` recomputed), then its chunks, and the
+   Document node last. Pruning a deleted document takes the same steps. A document the
+   store holds nothing of needs no clean-up: new documents are written together, a
+   document being *re*-written forms a group of its own, so the result is what writing
+   documents one at a time gives.
 2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (aliases and keys
    unioned with what the store has, ``REFERS_TO`` from their mentions, ``mention_count``
    recomputed), relation edges (evidence merged into the parallel lists, grouped by
@@ -200,6 +202,9 @@ MATCH (m:Mention) WHERE m.document_id IN $ids RETURN DISTINCT m.document_id AS i
 _EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id"
 
 _DELETE_DOCUMENTS = "UNWIND $ids AS id MATCH (d:Document {id: id}) DETACH DELETE d"
+
+# No real file hashes to '': a run that sees this again re-writes or prunes the document.
+_MARK_DOCUMENTS_REMOVING = "UNWIND $ids AS id MATCH (d:Document {id: id}) SET d.content_hash = ''"
 
 # Relations holding evidence of the documents, reached through the documents' mentions
 # (no scan over all relationships). The score is recomputed from the evidence kept.
@@ -962,19 +967,31 @@ class Neo4jStore(GraphStore):
                 ) from exc
 
     def _remove(self, ids: list[str]) -> None:
-        """Remove what the store holds of these documents; each step is idempotent."""
+        """Remove what the store holds of these documents; see :meth:`_removal_steps`."""
+        for _, step in self._removal_steps(ids):
+            step()
+
+    def _removal_steps(self, ids: list[str]) -> list[tuple[str, Callable[[], None]]]:
+        """The transactions that remove documents, in order; each one is idempotent.
+
+        The Document node is the commit marker, so it is *marked* first (its content hash
+        emptied: no file matches it) and deleted last. A run killed in between leaves a
+        Document node that the next run sees as changed (file still there: re-written) or
+        deleted (pruned again), never leftovers that no run knows about.
+        """
         limit = self.batch_size
 
-        def loop(query: str, column: str, what: str) -> None:
-            while self._transaction(
-                lambda tx: tx.run(query, ids=ids, limit=limit).single()[column], what
-            ):
-                pass
+        def loop(query: str, column: str, what: str) -> Callable[[], None]:
+            def run() -> None:
+                while self._transaction(
+                    lambda tx: tx.run(query, ids=ids, limit=limit).single()[column], what
+                ):
+                    pass
 
-        self._transaction(
-            lambda tx: tx.run(_DELETE_DOCUMENTS, ids=ids).consume(), "removing documents"
-        )
-        loop(_STRIP_EVIDENCE, "touched", "removing relation evidence")
+            return run
+
+        def statement(query: str, what: str) -> Callable[[], None]:
+            return lambda: self._transaction(lambda tx: tx.run(query, ids=ids).consume(), what)
 
         def mentions(tx: ManagedTransaction) -> int:
             # Mentions and their entities' counts change in one transaction, so an entity
@@ -990,9 +1007,17 @@ class Neo4jStore(GraphStore):
                 tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
             return len(found["mention_ids"])
 
-        while self._transaction(mentions, "removing mentions"):
-            pass
-        loop(_DELETE_CHUNKS, "n", "removing chunks")
+        def remove_mentions() -> None:
+            while self._transaction(mentions, "removing mentions"):
+                pass
+
+        return [
+            ("mark documents", statement(_MARK_DOCUMENTS_REMOVING, "marking documents")),
+            ("relation evidence", loop(_STRIP_EVIDENCE, "touched", "removing relation evidence")),
+            ("mentions", remove_mentions),
+            ("chunks", loop(_DELETE_CHUNKS, "n", "removing chunks")),
+            ("documents", statement(_DELETE_DOCUMENTS, "removing documents")),
+        ]
 
     # -- reads ------------------------------------------------------------------------------
 
