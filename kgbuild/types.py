@@ -60,18 +60,30 @@ class Mention(_Model):
     label: str = Field(description="Entity type phrase, e.g. 'person'.")
     score: float
     entity_id: str | None = Field(default=None, description="Set by entity resolution.")
+    keys: list[str] = Field(
+        default_factory=list,
+        description="Set by entity resolution: the alias-index keys this mention's name "
+        "gives its entity (stores derive Entity.keys from them).",
+    )
 
 
 class Entity(_Model):
     """A resolved entity: one node in the graph, many mentions."""
 
     id: str
-    name: str = Field(description="Canonical name (most informative frequent mention).")
+    name: str = Field(
+        description="Canonical name. Stores set it to the fullest text of the entity's "
+        "mentions (kgbuild.store.base.describe_entity)."
+    )
     type: str = Field(description="Entity type phrase, e.g. 'person'.")
-    aliases: list[str] = Field(default_factory=list)
+    aliases: list[str] = Field(
+        default_factory=list, description="Distinct texts of its mentions (sorted, in stores)."
+    )
     mention_count: int = 0
     keys: list[str] = Field(
-        default_factory=list, description="Normalized blocking keys: the alias index."
+        default_factory=list,
+        description="Normalized blocking keys: the alias index (in stores, the union of "
+        "its mentions' keys).",
     )
 
 

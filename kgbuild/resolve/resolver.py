@@ -193,10 +193,13 @@ class _Engine:
         labels: Sequence[str],
         store: GraphStore | None = None,
         explain: list[MergeDecision] | None = None,
+        keys_out: list[list[str]] | None = None,
     ) -> tuple[list[int], list[_Cluster]]:
         """Resolve one document's mentions; returns each mention's cluster and the clusters.
 
         Clusters have ``slot`` set: the in-run entity they were linked to or created as.
+        ``keys_out`` receives each mention's alias-index keys (all of its name's blocking
+        keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`).
         """
         groups, mention_group = self._group(texts, labels)
         uf = _UnionFind(len(groups))
@@ -211,6 +214,9 @@ class _Engine:
             for g, decision in notes:
                 decision.entity_id = self.e_id[clusters[group_cluster[g]].slot]
                 explain.append(decision)
+        if keys_out is not None:
+            group_keys = [list(g.name.keys) if g.primary else ["x:" + g.name.key] for g in groups]
+            keys_out.extend(group_keys[g] for g in mention_group)
         return [group_cluster[g] for g in mention_group], clusters
 
     def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
@@ -818,12 +824,13 @@ class EntityResolver:
                 raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
         explain: list[MergeDecision] = []
         engine = self._engine
+        keys: list[list[str]] = []
         assign, clusters = engine.resolve(
-            [m.text for m in mentions], [m.label for m in mentions], store, explain
+            [m.text for m in mentions], [m.label for m in mentions], store, explain, keys
         )
         entities = [engine.entity(c.slot, c.count) for c in clusters]
         out = [
-            m.model_copy(update={"entity_id": entities[k].id})
-            for m, k in zip(mentions, assign, strict=True)
+            m.model_copy(update={"entity_id": entities[k].id, "keys": mention_keys})
+            for m, k, mention_keys in zip(mentions, assign, keys, strict=True)
         ]
         return ResolvedDocument(mentions=out, entities=entities, explain=explain)

@@ -6,7 +6,8 @@ Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run 
                 model_id, schema_fingerprint, ingested_at, chunk_count})
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
-    (:Mention {id, document_id, chunk_id, start, end, text, label, score})-[:IN_CHUNK]->(:Chunk)
+    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys})
+        -[:IN_CHUNK]->(:Chunk)
     (:Mention)-[:REFERS_TO]->(:Entity)
     (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys})
     (:Entity)-[:<RELATION_TYPE> {id, type, score, evidence_count, document_ids, chunk_ids,
@@ -19,6 +20,10 @@ art" -> ``WorkOfArt``) and ``<RELATION_TYPE>`` is :func:`kgbuild.schema.relation
 ``evidence_scores`` describe one piece of evidence. Offsets are characters of
 ``Document.text``.
 
+An entity's ``name``, ``aliases`` and ``keys`` are derived from the mentions the store
+holds (:func:`describe_entity`), not from the history of writes: after any sequence of
+writes and deletions they are what one clean ingest of the same documents gives.
+
 Writing a document is all-or-redo: a store first removes whatever an earlier
 (possibly interrupted) write of that document left behind, then writes chunks,
 mentions, entities and relations, and writes the Document node last. A document
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -45,6 +50,37 @@ class DocumentState(BaseModel):
     content_hash: str
     model_id: str | None = None
     schema_fingerprint: str | None = None
+
+
+class EntityDescription(NamedTuple):
+    """What an entity's mentions say about it (see :func:`describe_entity`)."""
+
+    name: str
+    aliases: list[str]
+    keys: list[str]
+
+
+def name_rank(text: str) -> tuple[int, int, str]:
+    """The order in which mention texts compete to name an entity: more words, more
+    characters, then the text itself (a total order, so no write order can matter)."""
+    return (len(text.split()), len(text), text)
+
+
+def describe_entity(
+    texts: Iterable[str], key_lists: Iterable[Iterable[str]]
+) -> EntityDescription | None:
+    """An entity's name, aliases and alias-index keys from its mentions' texts and keys.
+
+    ``aliases`` are the distinct mention texts, sorted; ``keys`` the union of the
+    blocking keys the resolver gave each mention (:attr:`kgbuild.types.Mention.keys`),
+    sorted; ``name`` the alias ranked highest by :func:`name_rank` (the fullest name).
+    None when there are no mentions (no texts).
+    """
+    aliases = sorted(set(texts))
+    if not aliases:
+        return None
+    keys = sorted({k for keys in key_lists for k in keys})
+    return EntityDescription(max(aliases, key=name_rank), aliases, keys)
 
 
 class StoreError(RuntimeError):

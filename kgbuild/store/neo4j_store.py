@@ -90,7 +90,14 @@ from tenacity import (
 
 from kgbuild import __version__
 from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
-from kgbuild.store.base import DocumentState, GraphStore, StoreError, check_document_graph
+from kgbuild.store.base import (
+    DocumentState,
+    EntityDescription,
+    GraphStore,
+    StoreError,
+    check_document_graph,
+    describe_entity,
+)
 from kgbuild.types import DocumentGraph, Entity
 
 __all__ = ["BOLT_SCHEMES", "Neo4jStore", "WriteError", "is_bolt_uri", "schema_statements"]
@@ -236,14 +243,19 @@ RETURN collect(DISTINCT m.id) AS mention_ids, collect(DISTINCT e.id) AS entity_i
 
 _DELETE_MENTIONS = "UNWIND $ids AS id MATCH (m:Mention {id: id}) DETACH DELETE m"
 
-_RECOUNT_MENTIONS = """
+# Mention count, texts and keys of entities: what describe_entity() needs (see base).
+_DESCRIBE_ENTITIES = """
 UNWIND $ids AS id
 MATCH (e:Entity {id: id})
 OPTIONAL MATCH (e)<-[:REFERS_TO]-(m:Mention)
-WITH e, count(m) AS n
-SET e.mention_count = n
-WITH e, n WHERE n = 0
-RETURN e.id AS id, coalesce(e.keys, []) AS keys
+WITH e, count(m) AS n, collect(DISTINCT m.text) AS texts, collect(DISTINCT m.keys) AS key_lists
+RETURN e.id AS id, n, texts, key_lists, coalesce(e.keys, []) AS old_keys
+"""
+
+_SET_DESCRIPTIONS = """
+UNWIND $rows AS r
+MATCH (e:Entity {id: r.id})
+SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.keys
 """
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
@@ -326,12 +338,12 @@ MERGE (c)-[:PART_OF]->(d)
 # grows, against thousands with the lookup). A node never changes labels, so the two-label
 # CREATE is portable; adding a label later (SET e:Person) is not.
 
+
+# Name, aliases and keys are set from the mentions afterwards (_refresh_entities).
 _UPDATE_ENTITIES = """
 UNWIND $rows AS r
 MATCH (e:Entity {id: r.id})
-SET e.name = r.name, e.type = r.type, e.label = r.label,
-    e.aliases = coalesce(e.aliases, []) + [a IN r.aliases WHERE NOT a IN coalesce(e.aliases, [])],
-    e.keys = coalesce(e.keys, []) + [k IN r.keys WHERE NOT k IN coalesce(e.keys, [])]
+SET e.type = r.type, e.label = r.label
 """
 
 
@@ -339,8 +351,8 @@ def _create_entities_query(label: str) -> str:
     return f"""
 UNWIND $rows AS r
 CREATE (e:Entity:{_quote(label)} {{id: r.id}})
-SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = r.aliases,
-    e.mention_count = r.mention_count, e.keys = r.keys
+SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = [], e.keys = [],
+    e.mention_count = 0
 """
 
 
@@ -540,6 +552,37 @@ def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         if entity_id not in ids:
             ids.append(entity_id)
     return [{"key": k, "ids": v} for k, v in by_key.items()]
+
+
+def _refresh_entities(
+    tx: ManagedTransaction,
+    ids: Sequence[str],
+    fallback: Sequence[dict[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """Set the mention count, name, aliases and keys of entities from their mentions.
+
+    The alias index follows the keys. Entities no mention refers to keep what they have
+    (or, if in ``fallback``, the rows they were created from) and are returned as
+    ``{"id", "keys"}`` for the caller to delete or keep.
+    """
+    fallback_by_id = {r["id"]: r for r in fallback}
+    rows, added, removed, unmentioned = [], [], [], []
+    for rec in tx.run(_DESCRIBE_ENTITIES, ids=list(ids)):
+        entity_id, old_keys = rec["id"], list(rec["old_keys"])
+        described = describe_entity(rec["texts"], rec["key_lists"])
+        if described is None:
+            row = fallback_by_id.get(entity_id)
+            if row is None:
+                unmentioned.append({"id": entity_id, "keys": old_keys})
+                continue
+            described = EntityDescription(row["name"], row["aliases"], row["keys"])
+        rows.append({"id": entity_id, "n": rec["n"], **described._asdict()})
+        added += [(k, entity_id) for k in described.keys if k not in old_keys]
+        removed += [(k, entity_id) for k in old_keys if k not in described.keys]
+    tx.run(_SET_DESCRIPTIONS, rows=rows).consume()
+    tx.run(_UNINDEX_KEYS, rows=_key_rows(removed)).consume()
+    tx.run(_INDEX_KEYS, rows=_key_rows(added)).consume()
+    return unmentioned
 
 
 def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
@@ -872,29 +915,18 @@ class Neo4jStore(GraphStore):
             for batch in _batches(list(by_id.values()), self.batch_size):
                 ids = [r["id"] for r in batch]
                 links = [link for i in ids for link in links_by_entity.get(i, [])]
-                keys = _key_rows((key, r["id"]) for r in batch for key in r["keys"])
 
                 # One transaction per batch: an entity never exists without the REFERS_TO
                 # edges through which the clean-up of its documents finds it.
-                def work(
-                    tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids, keys=keys
-                ) -> None:
+                def work(tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids) -> None:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
-                    old = [r for r in b if r["id"] in stored]
-                    new = [
-                        {**r, "mention_count": len(links_by_entity.get(r["id"], []))}
-                        for r in b
-                        if r["id"] not in stored
-                    ]
-                    tx.run(q, rows=new).consume()
-                    tx.run(_UPDATE_ENTITIES, rows=old).consume()
-                    # New entities: their mentions are all in this batch, count known.
+                    tx.run(q, rows=[r for r in b if r["id"] not in stored]).consume()
+                    tx.run(_UPDATE_ENTITIES, rows=[r for r in b if r["id"] in stored]).consume()
                     new_links = [link for link in links if link["entity_id"] not in stored]
                     tx.run(_LINK_NEW_ENTITIES, rows=new_links).consume()
                     old_links = [link for link in links if link["entity_id"] in stored]
                     tx.run(_LINK_MENTIONS, rows=old_links).consume()
-                    tx.run(_RECOUNT_MENTIONS, ids=[r["id"] for r in old]).consume()
-                    tx.run(_INDEX_KEYS, rows=keys).consume()
+                    _refresh_entities(tx, ids, fallback=b)
 
                 self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
         # Mentions resolved to entities the store holds but these graphs do not carry.
@@ -903,7 +935,7 @@ class Neo4jStore(GraphStore):
 
             def relink(tx: ManagedTransaction, b=batch) -> None:
                 tx.run(_LINK_MENTIONS, rows=b).consume()
-                tx.run(_RECOUNT_MENTIONS, ids=_union(r["entity_id"] for r in b)).consume()
+                _refresh_entities(tx, _union(r["entity_id"] for r in b))
 
             self._transaction(relink, "linking mentions to existing entities")
 
@@ -1000,7 +1032,7 @@ class Neo4jStore(GraphStore):
             if not found["mention_ids"]:
                 return 0
             tx.run(_DELETE_MENTIONS, ids=found["mention_ids"]).consume()
-            orphans = tx.run(_RECOUNT_MENTIONS, ids=found["entity_ids"]).data()
+            orphans = _refresh_entities(tx, found["entity_ids"])
             if orphans:
                 keys = _key_rows((k, o["id"]) for o in orphans for k in o["keys"])
                 tx.run(_UNINDEX_KEYS, rows=keys).consume()

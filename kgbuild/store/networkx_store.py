@@ -39,7 +39,13 @@ import networkx as nx
 
 from kgbuild import __version__
 from kgbuild.schema import entity_label, relation_label
-from kgbuild.store.base import DocumentState, GraphStore, StoreError, check_document_graph
+from kgbuild.store.base import (
+    DocumentState,
+    GraphStore,
+    StoreError,
+    check_document_graph,
+    describe_entity,
+)
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
 
@@ -380,54 +386,64 @@ class NetworkXStore(GraphStore):
             g.add_edge(chunk.id, doc.id, key="PART_OF", __labels__={"PART_OF"})
 
     def _upsert_entity(self, entity: Entity, label: str) -> None:
-        """Create or merge an entity: aliases and keys are unions, the name is the new one.
-
-        Unions keep the stored entries first, then new ones in the order given.
-        """
-        old = self.graph.nodes.get(entity.id, {})
-        aliases = _union(old.get("aliases", ()), entity.aliases)
-        keys = _union(old.get("keys", ()), entity.keys)
-        self.graph.add_node(entity.id)
-        data = self.graph.nodes[entity.id]
-        data.clear()
-        data.update(
+        """Create an entity the store does not hold yet; :meth:`_recount` then derives its
+        name, aliases and keys from its mentions (an entity no mention refers to keeps
+        the ones it was created with)."""
+        if entity.id in self.graph:
+            return
+        self.graph.add_node(
+            entity.id,
             __labels__={"Entity", label},
             id=entity.id,
             name=entity.name,
             type=entity.type,
             label=label,
-            aliases=aliases,
-            mention_count=old.get("mention_count", 0),
-            keys=keys,
+            aliases=_union(entity.aliases),
+            mention_count=0,
+            keys=_union(entity.keys),
         )
-        for key in keys:
-            self._key_index.setdefault(key, set()).add(entity.id)
+        self._index_keys(entity.id, (), self.graph.nodes[entity.id]["keys"])
+
+    def _index_keys(self, entity_id: str, old: Iterable[str], new: Iterable[str]) -> None:
+        """Move an entity in the alias index from keys ``old`` to keys ``new``."""
+        new = set(new)
+        for key in set(old) - new:
+            ids = self._key_index.get(key)
+            if ids is not None:
+                ids.discard(entity_id)
+                if not ids:
+                    del self._key_index[key]
+        for key in new:
+            self._key_index.setdefault(key, set()).add(entity_id)
 
     def _recount(self, entity_ids: Iterable[str]) -> list[str]:
-        """Set ``mention_count`` of these entities; return those no mention refers to."""
+        """Set ``mention_count``, name, aliases and keys of these entities from their
+        mentions (:func:`~kgbuild.store.base.describe_entity`); return those no mention
+        refers to."""
         g = self.graph
         unmentioned = []
         for entity_id in entity_ids:
             data = g.nodes.get(entity_id)
             if data is None or "Entity" not in data.get("__labels__", ()):
                 continue
-            count = sum(1 for _, _, k in g.in_edges(entity_id, keys=True) if k == "REFERS_TO")
-            data["mention_count"] = count
-            if not count:
+            refs = g.in_edges(entity_id, keys=True)
+            mentions = [g.nodes[m] for m, _, k in refs if k == "REFERS_TO"]
+            data["mention_count"] = len(mentions)
+            described = describe_entity(
+                (m["text"] for m in mentions), (m.get("keys", ()) for m in mentions)
+            )
+            if described is None:
                 unmentioned.append(entity_id)
+                continue
+            self._index_keys(entity_id, data.get("keys", ()), described.keys)
+            data.update(described._asdict())
         return unmentioned
 
     def _drop_or_recount(self, entity_ids: Iterable[str]) -> None:
         """Recount mentions of entities that lost some; remove those left with none."""
         g = self.graph
         for entity_id in self._recount(entity_ids):
-            data = g.nodes[entity_id]
-            for key in data.get("keys", ()):
-                ids = self._key_index.get(key)
-                if ids is not None:
-                    ids.discard(entity_id)
-                    if not ids:
-                        del self._key_index[key]
+            self._index_keys(entity_id, g.nodes[entity_id].get("keys", ()), ())
             g.remove_node(entity_id)
 
     # -- reading -----------------------------------------------------------------------

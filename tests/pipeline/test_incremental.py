@@ -301,12 +301,6 @@ def test_a_waiting_run_goes_on_when_the_lock_is_released(target, tmp_path):
     assert summary.documents.new == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Entity aliases and keys are unions in write order: an alias that only a changed "
-    "or deleted document gave stays, and the order depends on the history, so such an entity "
-    "differs from a fresh ingest. Needs the store to derive them from the mentions it holds.",
-)
 def test_entity_aliases_follow_the_documents_that_mention_it(target, tmp_path):
     docs = write_collection(
         tmp_path / "docs",

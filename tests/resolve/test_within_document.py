@@ -199,9 +199,12 @@ def test_mentions_are_returned_unchanged_but_for_entity_id(doc) -> None:
     spans = [("Ada Lovelace", "person"), ("Charles Babbage", "person"), ("Lovelace", "person")]
     _, mentions = doc("a.txt", text, spans)
     result = EntityResolver().resolve_document(mentions)
-    assert [m.model_dump(exclude={"entity_id"}) for m in result.mentions] == [
-        m.model_dump(exclude={"entity_id"}) for m in mentions
+    assert [m.model_dump(exclude={"entity_id", "keys"}) for m in result.mentions] == [
+        m.model_dump(exclude={"entity_id", "keys"}) for m in mentions
     ]
+    # keys: the full name's blocking keys; the short form "Lovelace" only its x: key
+    assert "n:ada lovelace" in result.mentions[0].keys
+    assert result.mentions[2].keys == ["x:lovelace"]
     assert all(m.entity_id is None for m in mentions)  # inputs untouched
     ids_by_entity = {e.id for e in result.entities}
     assert {m.entity_id for m in result.mentions} == ids_by_entity

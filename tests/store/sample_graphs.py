@@ -8,10 +8,12 @@ Document A ("a.txt")::
 Document B ("b.txt")::
 
     chunk 0: "Bob Jones works for Acme Corp."       Bob   -WORKS_FOR-> Acme   (0.7)
-    chunk 1: "Alice Smith joined Acme Corp."        Alice -WORKS_FOR-> Acme   (0.6)
+    chunk 1: "Alice Smith joined Acme."             Alice -WORKS_FOR-> Acme   (0.6)
 
 So Alice and Acme are shared, Paris is only in A, Bob only in B, and Alice -WORKS_FOR->
-Acme has evidence from both documents. B also knows Acme as "Acme" (alias and key).
+Acme has evidence from both documents. B also calls Acme "Acme" (an alias and a key).
+Mentions carry their keys (as the resolver sets them); stores derive entity names,
+aliases and keys from them.
 """
 
 from __future__ import annotations
@@ -48,21 +50,20 @@ def relation_id(head: str, relation_type: str, tail: str) -> str:
 def make_document(
     source: str,
     chunk_texts: list[str],
-    mentions: list[tuple[int, str]],
+    mentions: list[tuple[int, str] | tuple[int, str, str]],
     relations: list[tuple[int, str, int, float]],
     *,
-    extra_aliases: dict[str, list[str]] | None = None,
     metadata: dict | None = None,
 ) -> DocumentGraph:
     """Build a consistent DocumentGraph.
 
     Args:
         chunk_texts: the chunks; the document text is them joined by single spaces.
-        mentions: ``(chunk index, entity name)``: the name's first occurrence in that
-            chunk is the mention, resolved to the entity of that name.
+        mentions: ``(chunk index, entity name[, text])``: the first occurrence of the
+            text (default: the name) in that chunk is the mention, resolved to the entity
+            of that name; its keys are the entity's, or the lower-cased text if it differs.
         relations: ``(head mention index, relation type, tail mention index, score)``,
             one piece of evidence each, in the head mention's chunk.
-        extra_aliases: entity name -> aliases (and same-text lower-case keys) to add.
     """
     text = " ".join(chunk_texts)
     doc_id = ids.document_id(source)
@@ -82,10 +83,11 @@ def make_document(
         start = end + 1
 
     mention_objects = []
-    for chunk_index, name in mentions:
+    for chunk_index, name, *surface in mentions:
         chunk = chunks[chunk_index]
-        m_start = chunk.start + chunk.text.index(name)
-        m_end = m_start + len(name)
+        surface = surface[0] if surface else name
+        m_start = chunk.start + chunk.text.index(surface)
+        m_end = m_start + len(surface)
         label = ENTITIES[name][0]
         mention_objects.append(
             Mention(
@@ -98,21 +100,21 @@ def make_document(
                 label=label,
                 score=0.95,
                 entity_id=entity_id(name),
+                keys=ENTITIES[name][2] if surface == name else [surface.lower()],
             )
         )
 
     entities = []
-    for name in dict.fromkeys(name for _, name in mentions):
-        entity_type, aliases, keys = ENTITIES[name]
-        more = (extra_aliases or {}).get(name, [])
+    for name in dict.fromkeys(m[1] for m in mentions):
+        own = [m for m in mention_objects if m.entity_id == entity_id(name)]
         entities.append(
             Entity(
                 id=entity_id(name),
                 name=name,
-                type=entity_type,
-                aliases=aliases + more,
-                mention_count=sum(1 for _, n in mentions if n == name),
-                keys=keys + [a.lower() for a in more],
+                type=ENTITIES[name][0],
+                aliases=sorted({m.text for m in own}),
+                mention_count=len(own),
+                keys=sorted({k for m in own for k in m.keys}),
             )
         )
 
@@ -166,10 +168,9 @@ def document_a() -> DocumentGraph:
 def document_b() -> DocumentGraph:
     return make_document(
         "b.txt",
-        ["Bob Jones works for Acme Corp.", "Alice Smith joined Acme Corp."],
-        [(0, "Bob Jones"), (0, "Acme Corp"), (1, "Alice Smith"), (1, "Acme Corp")],
+        ["Bob Jones works for Acme Corp.", "Alice Smith joined Acme."],
+        [(0, "Bob Jones"), (0, "Acme Corp"), (1, "Alice Smith"), (1, "Acme Corp", "Acme")],
         [(0, "works for", 1, 0.7), (2, "works for", 3, 0.6)],
-        extra_aliases={"Acme Corp": ["Acme"]},
     )
 
 

@@ -104,6 +104,7 @@ def build_graph(source: str, text: str) -> DocumentGraph:
                 label=e.label,
                 score=e.score,
                 entity_id=entity_id,
+                keys=[key],
             )
             mentions.append(mention)
             local.append(mention)

@@ -115,8 +115,8 @@ def test_entities_merge_across_documents(store):
     assert acme["name"] == "Acme Corp"
     assert acme["type"] == "organization"
     assert acme["label"] == "Organization"
-    assert acme["aliases"] == ["Acme Corp", "Acme"]
-    assert acme["keys"] == ["acme corp", "acme"]
+    assert acme["aliases"] == ["Acme", "Acme Corp"]
+    assert acme["keys"] == ["acme", "acme corp"]
     assert acme["mention_count"] == 4
     assert store.graph.nodes[entity_id("Alice Smith")]["mention_count"] == 2
     assert labels(store, entity_id("Paris")) == {"Entity", "Location"}
@@ -264,7 +264,7 @@ def test_document_states(store):
 def test_find_entities_uses_every_key(store):
     (acme,) = store.find_entities(["acme"])  # a key only document B added
     assert acme.id == entity_id("Acme Corp")
-    assert acme.aliases == ["Acme Corp", "Acme"]
+    assert acme.aliases == ["Acme", "Acme Corp"]
     assert acme.mention_count == 4
     found = store.find_entities(["alice smith", "acme corp", "nobody"])
     assert [e.id for e in found] == sorted([entity_id("Alice Smith"), entity_id("Acme Corp")])
@@ -367,7 +367,7 @@ def test_export_graphml_is_readable_by_networkx(tmp_path, store):
     assert read.number_of_edges() == store.graph.number_of_edges()
     acme = read.nodes[entity_id("Acme Corp")]
     assert json.loads(acme["__labels__"]) == ["Entity", "Organization"]
-    assert json.loads(acme["aliases"]) == ["Acme Corp", "Acme"]
+    assert json.loads(acme["aliases"]) == ["Acme", "Acme Corp"]
     assert acme["mention_count"] == 4
     rid = relation_id("Alice Smith", "works for", "Acme Corp")
     edge = read.edges[entity_id("Alice Smith"), entity_id("Acme Corp"), rid]
