@@ -16,10 +16,10 @@ works on either backend::
 part of the library.
 
 Where the files are found: the folder named by ``$KGBUILD_CYPHER_DIR`` if set, else
-``kgbuild/cypher/`` inside the installed package if it exists (for wheels, should the
-files ever ship as package data), else ``cypher/`` beside the ``kgbuild`` package, i.e.
-the top of a source checkout or editable install. The files exist only once, in the
-top-level folder.
+``kgbuild/cypher/`` inside an installed wheel (``setup.py`` copies the top-level folder
+there when the wheel is built), else ``cypher/`` beside the ``kgbuild`` package, i.e.
+the top of a source checkout or editable install. In the repository the files exist
+only once, in the top-level folder.
 """
 
 from __future__ import annotations
