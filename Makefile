@@ -3,7 +3,8 @@
 #   make demo   create .venv, install kgbuild, build a graph from examples/docs with the
 #               extractor shipped in kgbuild, and print query results
 #   make test   the same set-up if needed, then the whole test suite against a local Bolt
-#               server (started before pytest and stopped afterwards, even on failure)
+#               server of its own (started before pytest and stopped afterwards, even on
+#               failure; a server you started with scripts/test-server is left alone)
 #
 # CI runs `make test` (.ci/run). Variables: PYTHON, VENV, TORCH, PYTEST_ARGS.
 
@@ -28,7 +29,8 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	@set -u; \
-	stop_server() { $(BIN)/python scripts/test-server stop || true; }; \
+	export KGBUILD_TEST_SERVER_DIR="$(CURDIR)/.test-server/make-test-$$$$"; \
+	stop_server() { $(BIN)/python scripts/test-server stop || true; rm -rf "$$KGBUILD_TEST_SERVER_DIR"; }; \
 	trap stop_server EXIT INT TERM; \
 	$(BIN)/python scripts/test-server start || exit 1; \
 	status=0; \
