@@ -270,7 +270,9 @@ def ingest(
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
         extractor = _load_extractor(model)
-        with graph_store:
+        # Not opened here: the builder opens it under the run lock (a NetworkX file is
+        # then read once, by the run that holds the lock).
+        try:
             builder = KnowledgeGraphBuilder(
                 graph_store,
                 extractor=extractor,
@@ -278,6 +280,8 @@ def ingest(
                 progress=False if (quiet or json_output) else None,
             )
             summary = builder.ingest(paths)
+        finally:
+            graph_store.close()
         summary.store = describe_store(store)
     if json_output:
         echo_json(summary.model_dump(mode="json"))

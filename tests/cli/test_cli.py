@@ -68,6 +68,21 @@ def test_ingest_json_then_incremental_rerun(runner, docs, tmp_path):
     assert again["documents"]["unchanged"] == 4 and again["documents"]["new"] == 0
 
 
+def test_ingest_reads_the_graph_file_once(runner, docs, tmp_path, monkeypatch):
+    from kgbuild.store import networkx_store
+
+    store = tmp_path / "graph.json"
+    assert run(runner, "ingest", docs, "--store", store, "--json").exit_code == 0
+    reads = []
+    real_read = networkx_store._read_graph
+    monkeypatch.setattr(
+        networkx_store, "_read_graph", lambda path: reads.append(path) or real_read(path)
+    )
+    again = one_json(run(runner, "ingest", docs, "--store", store, "--json").stdout)
+    assert again["documents"]["unchanged"] == 4
+    assert reads == [store]  # under the run lock, not once before it and again after
+
+
 def test_ingest_text_summary_types_and_globs(runner, docs, tmp_path):
     store = tmp_path / "graph.json"
     result = run(
