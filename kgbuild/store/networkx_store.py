@@ -26,14 +26,16 @@ Example::
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import networkx as nx
 
@@ -125,7 +127,7 @@ class NetworkXStore(GraphStore):
         if target is None:
             raise StoreError("this NetworkXStore has no file: pass save(path=...)")
         self._ensure_open()
-        _write_atomic(target, _dumps(self.graph))
+        _write_atomic(target, lambda out: _write_graph(self.graph, out))
         if target == self.path:
             self._dirty = False
         logger.info("saved graph to %s", target)
@@ -514,33 +516,57 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _node_items(graph: nx.MultiDiGraph) -> Iterator[dict[str, Any]]:
+    for node, data in sorted(graph.nodes(data=True)):
+        yield {**{k: _jsonable(v) for k, v in data.items()}, "id": node}
+
+
+def _edge_items(graph: nx.MultiDiGraph) -> Iterator[dict[str, Any]]:
+    for u, v, k, data in sorted(graph.edges(keys=True, data=True)):
+        yield {**{k: _jsonable(v) for k, v in data.items()}, "source": u, "target": v, "key": k}
+
+
+def _write_graph(graph: nx.MultiDiGraph, out: TextIO) -> None:
+    """Canonical node-link JSON: sorted nodes, edges and keys; label sets as lists.
+
+    Written one node or edge at a time, so saving needs no second copy of the graph in
+    memory; the bytes are those of ``json.dumps(document, sort_keys=True, indent=1)``.
+    """
+
+    def items(name: str, values: Iterator[dict[str, Any]]) -> None:
+        out.write(f' "{name}": [')
+        empty = True
+        for value in values:
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)
+            # "\n" occurs in JSON text only between tokens (strings escape it), so this
+            # indents every line; textwrap would also split at U+2028 inside strings.
+            out.write(("\n  " if empty else ",\n  ") + text.replace("\n", "\n  "))
+            empty = False
+        out.write("]" if empty else "\n ]")
+
+    out.write('{\n "directed": true,\n')
+    items("edges", _edge_items(graph))
+    out.write(f',\n "graph": {{\n  "format": {json.dumps(FILE_FORMAT)}\n }},\n')
+    out.write(' "multigraph": true,\n')
+    items("nodes", _node_items(graph))
+    out.write("\n}\n")
+
+
 def _dumps(graph: nx.MultiDiGraph) -> str:
-    """Canonical node-link JSON: sorted nodes, edges and keys; label sets as lists."""
-    nodes = [
-        {**{k: _jsonable(v) for k, v in data.items()}, "id": node}
-        for node, data in sorted(graph.nodes(data=True))
-    ]
-    edges = [
-        {
-            **{k: _jsonable(v) for k, v in data.items()},
-            "source": u,
-            "target": v,
-            "key": k,
-        }
-        for u, v, k, data in sorted(graph.edges(keys=True, data=True))
-    ]
-    document = {
-        "directed": True,
-        "multigraph": True,
-        "graph": {"format": FILE_FORMAT},
-        "nodes": nodes,
-        "edges": edges,
-    }
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+    """The graph file's text (see :func:`_write_graph`)."""
+    buffer = io.StringIO()
+    _write_graph(graph, buffer)
+    return buffer.getvalue()
 
 
 def _read_graph(path: Path) -> nx.MultiDiGraph:
-    """Read a file written by :func:`_dumps`, with a clear error for anything else."""
+    """Read a file written by :func:`_write_graph`, with a clear error for anything else.
+
+    The garbage collector is paused meanwhile: the millions of small objects a large
+    graph allocates would otherwise trigger full collections again and again.
+    """
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         fmt = document.get("graph", {}).get("format")
@@ -558,16 +584,23 @@ def _read_graph(path: Path) -> nx.MultiDiGraph:
             graph.add_edge(u, v, key=k, **data)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"cannot read graph file {path}: {exc}") from exc
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return graph
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary file beside ``path``, then rename it over ``path``."""
+def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> None:
+    """Write text (or what a writer function writes) to a temporary file beside
+    ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+            if callable(text):
+                text(f)
+            else:
+                f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -404,3 +404,18 @@ def test_open_store_picks_the_backend(monkeypatch, tmp_path):
         with pytest.raises(ValueError, match="not a graph store") as info:
             open_store(bad)
         assert "hunter22" not in str(info.value)
+
+
+def test_saved_file_is_canonical_json_written_in_pieces(store, tmp_path):
+    from tests.store.test_cypher_queries import STRANGE
+
+    first = next(n for n in store.graph.nodes if "Entity" in labels(store, n))
+    store.graph.nodes[first]["name"] = STRANGE  # quotes, backslash, U+2028, newline, emoji
+    path = tmp_path / "graph.json"
+    store.save(path)
+    text = path.read_text(encoding="utf-8")
+    canonical = json.dumps(json.loads(text), ensure_ascii=False, sort_keys=True, indent=1)
+    assert text == canonical + "\n" == dump(store)
+    assert NetworkXStore(path).query(
+        "MATCH (e:Entity) WHERE e.name = $name RETURN e.id AS id", {"name": STRANGE}
+    ) == [{"id": first}]
