@@ -48,6 +48,26 @@ from kgbuild.cli.common import (
     setup_logging,
     user_errors,
 )
+from kgbuild.cli.options import (
+    BatchSizeOption,
+    DatabaseOption,
+    EntityTypesOption,
+    ExcludeOption,
+    IncludeOption,
+    JsonlIdFieldOption,
+    JsonlTextFieldOption,
+    JsonOption,
+    ModelOption,
+    PasswordOption,
+    PruneOption,
+    ReextractOption,
+    RelationThresholdOption,
+    RelationTypesOption,
+    SchemaOption,
+    StoreOption,
+    ThresholdOption,
+    UserOption,
+)
 
 app = typer.Typer(
     name="kgbuild",
@@ -57,70 +77,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-# -- shared option types ---------------------------------------------------------------------
-
-StoreOption = Annotated[
-    str,
-    typer.Option(
-        "--store",
-        "-s",
-        metavar="STORE",
-        help="Where the graph lives: a path ending in .json (NetworkX) or a bolt://, "
-        "neo4j:// or neo4j+s:// URI.",
-    ),
-]
-UserOption = Annotated[
-    str | None,
-    typer.Option("--user", envvar="NEO4J_USERNAME", metavar="USER", help="Neo4j user."),
-]
-PasswordOption = Annotated[
-    str | None,
-    typer.Option(
-        "--password",
-        envvar="NEO4J_PASSWORD",
-        show_default=False,
-        metavar="PASSWORD",
-        help="Neo4j password (prefer the environment variable: a command line is visible "
-        "to other users of the machine).",
-    ),
-]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option("--database", envvar="NEO4J_DATABASE", metavar="NAME", help="Neo4j database."),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")
-]
-EntityTypesOption = Annotated[
-    str | None,
-    typer.Option(
-        "--entity-types",
-        "-e",
-        metavar="TYPES",
-        help='Comma-separated entity types, e.g. "person,organization,location" '
-        "(default: kgbuild's default schema).",
-    ),
-]
-RelationTypesOption = Annotated[
-    str | None,
-    typer.Option(
-        "--relation-types",
-        "-r",
-        metavar="TYPES",
-        help='Comma-separated relation types, e.g. "works for,located in" '
-        "(default: kgbuild's default schema).",
-    ),
-]
-ModelOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--model",
-        metavar="DIR",
-        help="Extractor checkpoint folder (default: the model shipped with kgbuild).",
-        file_okay=False,
-    ),
-]
 
 
 def _version(value: bool) -> None:
@@ -167,76 +123,16 @@ def ingest(
     store: StoreOption,
     entity_types: EntityTypesOption = None,
     relation_types: RelationTypesOption = None,
-    schema: Annotated[
-        Path | None,
-        typer.Option(
-            "--schema",
-            metavar="FILE",
-            help='JSON file with {"entity_types": [...], "relation_types": [...]} '
-            "(or a SpERT types file); instead of --entity-types/--relation-types.",
-        ),
-    ] = None,
-    include: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--include",
-            metavar="GLOB",
-            help="Only load files matching this glob (repeatable), e.g. '**/*.md'.",
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            metavar="GLOB",
-            help="Skip files and folders matching this glob (repeatable).",
-        ),
-    ] = None,
-    jsonl_text_field: Annotated[
-        str, typer.Option("--jsonl-text-field", help="Field holding the text in .jsonl records.")
-    ] = "text",
-    jsonl_id_field: Annotated[
-        str,
-        typer.Option(
-            "--jsonl-id-field",
-            help="Field holding the record id in .jsonl records (else the line number).",
-        ),
-    ] = "id",
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", min=1, help="Chunks per extractor call (default 16)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold",
-            min=0.0,
-            max=1.0,
-            help="Minimum entity (and relation) score, 0-1 (default: the model's own).",
-        ),
-    ] = None,
-    relation_threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--relation-threshold",
-            min=0.0,
-            max=1.0,
-            help="Minimum relation score, 0-1 (default: --threshold, else the model's own).",
-        ),
-    ] = None,
-    prune: Annotated[
-        bool,
-        typer.Option(
-            "--prune", help="Remove documents from the store that are no longer in PATHS."
-        ),
-    ] = False,
-    reextract: Annotated[
-        bool,
-        typer.Option(
-            "--reextract",
-            help="Re-extract unchanged documents extracted by another model or schema.",
-        ),
-    ] = False,
+    schema: SchemaOption = None,
+    include: IncludeOption = None,
+    exclude: ExcludeOption = None,
+    jsonl_text_field: JsonlTextFieldOption = "text",
+    jsonl_id_field: JsonlIdFieldOption = "id",
+    batch_size: BatchSizeOption = None,
+    threshold: ThresholdOption = None,
+    relation_threshold: RelationThresholdOption = None,
+    prune: PruneOption = False,
+    reextract: ReextractOption = False,
     model: ModelOption = None,
     user: UserOption = None,
     password: PasswordOption = None,

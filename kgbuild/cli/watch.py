@@ -31,6 +31,25 @@ from kgbuild.cli.common import (
     setup_logging,
     user_errors,
 )
+from kgbuild.cli.options import (
+    BatchSizeOption,
+    DatabaseOption,
+    EntityTypesOption,
+    ExcludeOption,
+    IncludeOption,
+    JsonlIdFieldOption,
+    JsonlTextFieldOption,
+    ModelOption,
+    PasswordOption,
+    PruneOption,
+    ReextractOption,
+    RelationThresholdOption,
+    RelationTypesOption,
+    SchemaOption,
+    StoreOption,
+    ThresholdOption,
+    UserOption,
+)
 
 __all__ = ["register", "watch"]
 
@@ -46,16 +65,7 @@ def watch(
             help="Files and folders to keep in the graph (.txt, .md, .html, .jsonl).",
         ),
     ],
-    store: Annotated[
-        str,
-        typer.Option(
-            "--store",
-            "-s",
-            metavar="STORE",
-            help="Where the graph lives: a path ending in .json (NetworkX) or a bolt://, "
-            "neo4j:// or neo4j+s:// URI.",
-        ),
-    ],
+    store: StoreOption,
     interval: Annotated[
         float,
         typer.Option(
@@ -77,100 +87,22 @@ def watch(
         int | None,
         typer.Option("--max-cycles", min=1, metavar="N", help="Stop after N cycles."),
     ] = None,
-    entity_types: Annotated[
-        str | None,
-        typer.Option(
-            "--entity-types",
-            "-e",
-            metavar="TYPES",
-            help='Comma-separated entity types, e.g. "person,organization,location" '
-            "(default: kgbuild's default schema).",
-        ),
-    ] = None,
-    relation_types: Annotated[
-        str | None,
-        typer.Option(
-            "--relation-types",
-            "-r",
-            metavar="TYPES",
-            help='Comma-separated relation types, e.g. "works for,located in" '
-            "(default: kgbuild's default schema).",
-        ),
-    ] = None,
-    schema: Annotated[
-        Path | None,
-        typer.Option(
-            "--schema",
-            metavar="FILE",
-            help='JSON file with {"entity_types": [...], "relation_types": [...]}; '
-            "instead of --entity-types/--relation-types.",
-        ),
-    ] = None,
-    include: Annotated[
-        list[str] | None,
-        typer.Option("--include", metavar="GLOB", help="Only load files matching this glob."),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option("--exclude", metavar="GLOB", help="Skip files and folders matching this."),
-    ] = None,
-    jsonl_text_field: Annotated[
-        str, typer.Option("--jsonl-text-field", help="Field holding the text in .jsonl records.")
-    ] = "text",
-    jsonl_id_field: Annotated[
-        str,
-        typer.Option("--jsonl-id-field", help="Field holding the record id in .jsonl records."),
-    ] = "id",
-    batch_size: Annotated[
-        int | None,
-        typer.Option("--batch-size", min=1, help="Chunks per extractor call (default 16)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option("--threshold", min=0.0, max=1.0, help="Minimum entity (and relation) score."),
-    ] = None,
-    relation_threshold: Annotated[
-        float | None,
-        typer.Option("--relation-threshold", min=0.0, max=1.0, help="Minimum relation score."),
-    ] = None,
-    prune: Annotated[
-        bool,
-        typer.Option("--prune", help="Remove documents from the store that are no longer in PATH."),
-    ] = False,
-    reextract: Annotated[
-        bool,
-        typer.Option(
-            "--reextract",
-            help="Re-extract unchanged documents extracted by another model or schema.",
-        ),
-    ] = False,
-    model: Annotated[
-        Path | None,
-        typer.Option(
-            "--model",
-            metavar="DIR",
-            help="Extractor checkpoint folder (default: the model shipped with kgbuild).",
-            file_okay=False,
-        ),
-    ] = None,
-    user: Annotated[
-        str | None,
-        typer.Option("--user", envvar="NEO4J_USERNAME", metavar="USER", help="Neo4j user."),
-    ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(
-            "--password",
-            envvar="NEO4J_PASSWORD",
-            show_default=False,
-            metavar="PASSWORD",
-            help="Neo4j password (prefer the environment variable).",
-        ),
-    ] = None,
-    database: Annotated[
-        str | None,
-        typer.Option("--database", envvar="NEO4J_DATABASE", metavar="NAME", help="Neo4j database."),
-    ] = None,
+    entity_types: EntityTypesOption = None,
+    relation_types: RelationTypesOption = None,
+    schema: SchemaOption = None,
+    include: IncludeOption = None,
+    exclude: ExcludeOption = None,
+    jsonl_text_field: JsonlTextFieldOption = "text",
+    jsonl_id_field: JsonlIdFieldOption = "id",
+    batch_size: BatchSizeOption = None,
+    threshold: ThresholdOption = None,
+    relation_threshold: RelationThresholdOption = None,
+    prune: PruneOption = False,
+    reextract: ReextractOption = False,
+    model: ModelOption = None,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON object per cycle, one per line.")
     ] = False,
