@@ -352,7 +352,8 @@ def main() -> None:
         }
         server_name = f"Bolt server at {args.uri}"
     elif args.use_test_server:
-        server = read_env(REPO / ".test-server" / "env")
+        state_dir = os.environ.get("KGBUILD_TEST_SERVER_DIR") or REPO / ".test-server"
+        server = read_env(Path(state_dir) / "env")
         server_name = "ArcadeDB test server (scripts/test-server)"
     else:
         private_dir = Path(tempfile.mkdtemp(prefix="kgbuild-bench-"))
