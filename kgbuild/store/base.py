@@ -32,12 +32,15 @@ whose node is missing, or whose ``content_hash`` differs, is simply written agai
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from kgbuild import __version__
 from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.types import DocumentGraph, Entity
 
@@ -81,6 +84,32 @@ def describe_entity(
         return None
     keys = sorted({k for keys in key_lists for k in keys})
     return EntityDescription(max(aliases, key=name_rank), aliases, keys)
+
+
+def document_properties(
+    graph: DocumentGraph,
+    *,
+    model_id: str | None,
+    schema_fingerprint: str | None,
+    ingested_at: datetime,
+) -> dict[str, Any]:
+    """The properties of a Document node (both stores), without ``id``.
+
+    Unset ones are left out, as in Neo4j, where a null property does not exist.
+    """
+    doc = graph.document
+    props = {
+        "source": doc.source,
+        "content_hash": doc.content_hash,
+        "text": doc.text,
+        "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str),
+        "kgbuild_version": __version__,
+        "model_id": model_id,
+        "schema_fingerprint": schema_fingerprint,
+        "ingested_at": ingested_at.isoformat(timespec="seconds"),
+        "chunk_count": len(graph.chunks),
+    }
+    return {k: v for k, v in props.items() if v is not None}
 
 
 class StoreError(RuntimeError):

@@ -58,7 +58,6 @@ queries in ``cypher/`` never see them (only a bare ``MATCH (n)`` would).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -88,7 +87,6 @@ from tenacity import (
     wait_exponential,
 )
 
-from kgbuild import __version__
 from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
 from kgbuild.store.base import (
     DocumentState,
@@ -97,6 +95,7 @@ from kgbuild.store.base import (
     StoreError,
     check_document_graph,
     describe_entity,
+    document_properties,
 )
 from kgbuild.types import DocumentGraph, Entity
 
@@ -854,21 +853,12 @@ class Neo4jStore(GraphStore):
         return {r["id"] for r in rows}
 
     def _document_props(self, graph: DocumentGraph) -> dict[str, Any]:
-        doc = graph.document
-        props = {
-            "source": doc.source,
-            "content_hash": doc.content_hash,
-            "text": doc.text,
-            "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str),
-            "kgbuild_version": __version__,
-            "model_id": self.model_id,
-            "schema_fingerprint": self.schema_fingerprint,
-            "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "chunk_count": len(graph.chunks),
-        }
-        # As in the NetworkX store (and Neo4j, where null means "no property"): unset
-        # properties are left out.
-        return {k: v for k, v in props.items() if v is not None}
+        return document_properties(
+            graph,
+            model_id=self.model_id,
+            schema_fingerprint=self.schema_fingerprint,
+            ingested_at=datetime.now(UTC),
+        )
 
     def _write_group(self, group: list[_Checked], *, clean: bool) -> None:
         plan = _Plan()

@@ -39,7 +39,6 @@ from typing import Any, TextIO
 
 import networkx as nx
 
-from kgbuild import __version__
 from kgbuild.schema import entity_label, relation_label
 from kgbuild.store.base import (
     DocumentState,
@@ -47,6 +46,7 @@ from kgbuild.store.base import (
     StoreError,
     check_document_graph,
     describe_entity,
+    document_properties,
 )
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
@@ -369,21 +369,13 @@ class NetworkXStore(GraphStore):
         self._recount(mentioned | {e.id for e in graph.entities})
 
         # The Document node last: its presence marks the document as fully written.
-        properties = {
-            "id": doc.id,
-            "source": doc.source,
-            "content_hash": doc.content_hash,
-            "text": doc.text,
-            "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, default=str),
-            "kgbuild_version": __version__,
-            "model_id": self.model_id,
-            "schema_fingerprint": self.schema_fingerprint,
-            "ingested_at": _utc_now().isoformat(timespec="seconds"),
-            "chunk_count": len(graph.chunks),
-        }
-        # As in Neo4j, where a null property does not exist: unset ones are left out.
-        properties = {k: v for k, v in properties.items() if v is not None}
-        g.add_node(doc.id, __labels__={"Document"}, **properties)
+        properties = document_properties(
+            graph,
+            model_id=self.model_id,
+            schema_fingerprint=self.schema_fingerprint,
+            ingested_at=_utc_now(),
+        )
+        g.add_node(doc.id, __labels__={"Document"}, id=doc.id, **properties)
         for chunk in chunks:
             g.add_edge(chunk.id, doc.id, key="PART_OF", __labels__={"PART_OF"})
 
