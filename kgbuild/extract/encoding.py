@@ -115,8 +115,14 @@ class TextEncoder:
         return self.max_length - self.prompt_length(entity_labels, relation_labels)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans of the text's tokens (no special tokens)."""
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        """Character spans of the text's tokens (no special tokens).
+
+        Whole documents are tokenized here (for chunking), so the tokenizer's warning
+        about sequences longer than the model's window does not apply.
+        """
+        enc = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
         return [tuple(x) for x in enc["offset_mapping"]]
 
     def encode(
