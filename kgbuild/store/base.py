@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -63,27 +63,32 @@ class EntityDescription(NamedTuple):
     keys: list[str]
 
 
-def name_rank(text: str) -> tuple[int, int, str]:
-    """The order in which mention texts compete to name an entity: more words, more
-    characters, then the text itself (a total order, so no write order can matter)."""
-    return (len(text.split()), len(text), text)
-
-
 def describe_entity(
-    texts: Iterable[str], key_lists: Iterable[Iterable[str]]
+    text_counts: Mapping[str, int], key_lists: Iterable[Iterable[str]]
 ) -> EntityDescription | None:
-    """An entity's name, aliases and alias-index keys from its mentions' texts and keys.
+    """An entity's name, aliases and alias-index keys from its mentions.
 
-    ``aliases`` are the distinct mention texts, sorted; ``keys`` the union of the
-    blocking keys the resolver gave each mention (:attr:`kgbuild.types.Mention.keys`),
-    sorted; ``name`` the alias ranked highest by :func:`name_rank` (the fullest name).
-    None when there are no mentions (no texts).
+    ``text_counts``: how many mentions have each text; ``key_lists``: the keys the
+    resolver gave the mentions (:attr:`kgbuild.types.Mention.keys`).
+
+    * ``name``: the fullest form (most words, then most characters; forms differing only
+      in case count as one), written as most of its mentions write it (ties: the
+      smallest text). So "CERN" x3 and "cern" x1 give "CERN", and "Barack Obama"
+      beats "Obama" however often each occurs.
+    * ``aliases``: the distinct mention texts, sorted; ``keys``: the union of the keys,
+      sorted.
+
+    A function of the mentions alone, so no order of writes and deletions can change
+    it. None when there are no mentions.
     """
-    aliases = sorted(set(texts))
-    if not aliases:
+    texts = {t: n for t, n in text_counts.items() if n > 0}
+    if not texts:
         return None
+    forms = {t.casefold() for t in texts}
+    fullest = max(forms, key=lambda f: (len(f.split()), len(f), f))
+    name = min((t for t in texts if t.casefold() == fullest), key=lambda t: (-texts[t], t))
     keys = sorted({k for keys in key_lists for k in keys})
-    return EntityDescription(max(aliases, key=name_rank), aliases, keys)
+    return EntityDescription(name, sorted(texts), keys)
 
 
 def document_properties(

@@ -247,8 +247,10 @@ _DESCRIBE_ENTITIES = """
 UNWIND $ids AS id
 MATCH (e:Entity {id: id})
 OPTIONAL MATCH (e)<-[:REFERS_TO]-(m:Mention)
-WITH e, count(m) AS n, collect(DISTINCT m.text) AS texts, collect(DISTINCT m.keys) AS key_lists
-RETURN e.id AS id, n, texts, key_lists, coalesce(e.keys, []) AS old_keys
+WITH e, m.text AS text, count(m) AS n, collect(DISTINCT m.keys) AS key_lists
+WITH e, sum(n) AS total,
+     collect(CASE WHEN n > 0 THEN {text: text, n: n, key_lists: key_lists} END) AS forms
+RETURN e.id AS id, total AS n, forms, coalesce(e.keys, []) AS old_keys
 """
 
 _SET_DESCRIPTIONS = """
@@ -568,7 +570,10 @@ def _refresh_entities(
     rows, added, removed, unmentioned = [], [], [], []
     for rec in tx.run(_DESCRIBE_ENTITIES, ids=list(ids)):
         entity_id, old_keys = rec["id"], list(rec["old_keys"])
-        described = describe_entity(rec["texts"], rec["key_lists"])
+        forms = rec["forms"]
+        described = describe_entity(
+            {f["text"]: f["n"] for f in forms}, (keys for f in forms for keys in f["key_lists"])
+        )
         if described is None:
             row = fallback_by_id.get(entity_id)
             if row is None:

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,7 +425,7 @@ class NetworkXStore(GraphStore):
             mentions = [g.nodes[m] for m, _, k in refs if k == "REFERS_TO"]
             data["mention_count"] = len(mentions)
             described = describe_entity(
-                (m["text"] for m in mentions), (m.get("keys", ()) for m in mentions)
+                Counter(m["text"] for m in mentions), (m.get("keys", ()) for m in mentions)
             )
             if described is None:
                 unmentioned.append(entity_id)
