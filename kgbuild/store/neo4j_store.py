@@ -16,16 +16,17 @@ safe labels, every id it points at must exist), then collects documents until ab
    Document node is marked first (content hash emptied, so no run takes the document
    for done), then its entries in relation evidence lists go (relations left without
    evidence are deleted), then its mentions (entities left without mentions are
-   deleted, the others get ``mention_count`` recomputed), then its chunks, and the
+   deleted, the others are described anew from the mentions left), then its chunks, and the
    Document node last. Pruning a deleted document takes the same steps. A document the
    store holds nothing of needs no clean-up: new documents are written together, a
    document being *re*-written forms a group of its own, so the result is what writing
    documents one at a time gives.
-2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (aliases and keys
-   unioned with what the store has, ``REFERS_TO`` from their mentions, ``mention_count``
-   recomputed), relation edges (evidence merged into the parallel lists, grouped by
-   document id; ``score`` is the best evidence score), and the Document nodes **last**
-   (+ ``PART_OF`` from their chunks).
+2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (``REFERS_TO``
+   from their mentions; ``mention_count``, name, aliases and keys recomputed from all
+   the mentions the store holds, :func:`kgbuild.store.base.describe_entity`), relation
+   edges (evidence merged into the parallel lists, grouped by document id; ``score`` is
+   the best evidence score), and the Document nodes **last** (+ ``PART_OF`` from their
+   chunks).
 
 Every statement is an ``UNWIND $rows AS r ...`` over rows keyed by deterministic ids, run
 in a managed transaction (``session.execute_write``) of at most ``batch_size`` rows:
