@@ -96,6 +96,10 @@ class NetworkXStore(GraphStore):
         self._dirty = False
         # Alias index: Entity.keys entry -> ids of entities holding it.
         self._key_index: dict[str, set[str]] = {}
+        # Per entity: how many of its mentions have each text and give each key, so
+        # describing an entity after a change costs its distinct forms, not its mentions.
+        self._entity_texts: dict[str, Counter[str]] = {}
+        self._entity_keys: dict[str, Counter[str]] = {}
         # Per document: its chunk and mention nodes, and the relation edges it has evidence on.
         self._doc_nodes: dict[str, set[str]] = {}
         self._doc_relations: dict[str, set[_EdgeKey]] = {}
@@ -296,6 +300,7 @@ class NetworkXStore(GraphStore):
             for _, entity_id, key in graph.out_edges(node, keys=True):
                 if key == "REFERS_TO":
                     touched.add(entity_id)
+                    self._count_mention(entity_id, graph.nodes[node], -1)
             graph.remove_node(node)
         for u, v, k in self._doc_relations.pop(doc_id, set()):
             if not graph.has_edge(u, v, k):
@@ -336,6 +341,7 @@ class NetworkXStore(GraphStore):
             g.add_edge(mention.id, mention.chunk_id, key="IN_CHUNK", __labels__={"IN_CHUNK"})
             if mention.entity_id is not None:
                 g.add_edge(mention.id, mention.entity_id, key="REFERS_TO", __labels__={"REFERS_TO"})
+                self._count_mention(mention.entity_id, properties, +1)
 
         edges = self._doc_relations.setdefault(doc.id, set())
         for relation in graph.relations:
@@ -411,6 +417,14 @@ class NetworkXStore(GraphStore):
         for key in new:
             self._key_index.setdefault(key, set()).add(entity_id)
 
+    def _count_mention(self, entity_id: str, mention: dict[str, Any], step: int) -> None:
+        """Add (``step=1``) or remove (``-1``) a mention in its entity's form counts."""
+        texts = self._entity_texts.setdefault(entity_id, Counter())
+        keys = self._entity_keys.setdefault(entity_id, Counter())
+        texts[mention["text"]] += step
+        for key in mention.get("keys", ()):
+            keys[key] += step
+
     def _recount(self, entity_ids: Iterable[str]) -> list[str]:
         """Set ``mention_count``, name, aliases and keys of these entities from their
         mentions (:func:`~kgbuild.store.base.describe_entity`); return those no mention
@@ -421,15 +435,16 @@ class NetworkXStore(GraphStore):
             data = g.nodes.get(entity_id)
             if data is None or "Entity" not in data.get("__labels__", ()):
                 continue
-            refs = g.in_edges(entity_id, keys=True)
-            mentions = [g.nodes[m] for m, _, k in refs if k == "REFERS_TO"]
-            data["mention_count"] = len(mentions)
-            described = describe_entity(
-                Counter(m["text"] for m in mentions), (m.get("keys", ()) for m in mentions)
-            )
+            texts = +self._entity_texts.get(entity_id, Counter())  # + drops zero counts
+            keys = +self._entity_keys.get(entity_id, Counter())
+            data["mention_count"] = sum(texts.values())
+            described = describe_entity(texts, [list(keys)])
             if described is None:
                 unmentioned.append(entity_id)
+                self._entity_texts.pop(entity_id, None)
+                self._entity_keys.pop(entity_id, None)
                 continue
+            self._entity_texts[entity_id], self._entity_keys[entity_id] = texts, keys
             self._index_keys(entity_id, data.get("keys", ()), described.keys)
             data.update(described._asdict())
         return unmentioned
@@ -455,8 +470,10 @@ class NetworkXStore(GraphStore):
         )
 
     def _rebuild_indexes(self) -> None:
-        """Recompute the alias index and per-document indexes from the graph."""
+        """Recompute the alias index, the form counts and per-document indexes from the graph."""
         self._key_index.clear()
+        self._entity_texts.clear()
+        self._entity_keys.clear()
         self._doc_nodes.clear()
         self._doc_relations.clear()
         for node, data in self.graph.nodes(data=True):
@@ -467,6 +484,8 @@ class NetworkXStore(GraphStore):
             elif labels & {"Chunk", "Mention"} and "document_id" in data:
                 self._doc_nodes.setdefault(data["document_id"], set()).add(node)
         for u, v, k, data in self.graph.edges(keys=True, data=True):
+            if k == "REFERS_TO":
+                self._count_mention(v, self.graph.nodes[u], +1)
             if data.get("__labels__", set()) & PROVENANCE_TYPES:
                 continue
             for doc_id in data.get("document_ids", ()):
