@@ -27,7 +27,6 @@ checkpoint (kgbuild.extract.load_extractor) if there is one, else the test extra
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import platform
@@ -36,8 +35,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,31 +185,6 @@ def run(store: Path, docs: Path, extractor) -> tuple[float, object]:
     return time.perf_counter() - t0, summary
 
 
-@contextmanager
-def gc_paused_graph_load() -> Iterator[None]:
-    """Load the graph file with the garbage collector paused (a proposed store change).
-
-    Building a graph of many small dicts triggers many full collections that find
-    nothing to free; pausing them while loading is a common fix.
-    """
-    from kgbuild.store import networkx_store
-
-    original = networkx_store._read_graph
-
-    def read(path: Path):
-        gc.disable()
-        try:
-            return original(path)
-        finally:
-            gc.enable()
-
-    networkx_store._read_graph = read
-    try:
-        yield
-    finally:
-        networkx_store._read_graph = original
-
-
 def fit(points: list[tuple[int, float]]) -> tuple[float, float, float]:
     """Least squares ``seconds = a + b * changed``: (a, b, r squared)."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -274,8 +246,6 @@ def main() -> None:
                 "stages": summary.seconds.model_dump(),
             }
         )
-        with gc_paused_graph_load():
-            paused = sorted(run(store, docs, extractor)[0] for _ in range(args.repeats))
         from kgbuild.store import NetworkXStore
 
         t0 = time.perf_counter()
@@ -303,7 +273,6 @@ def main() -> None:
             )
 
     a, b, r2 = fit([(row["changed"], row["seconds"]) for row in rows[1:]])
-    paused_seconds = paused[len(paused) // 2]
     per_doc_first = first / args.docs
     for row in rows:
         row["percent_of_first"] = 100 * row["seconds"] / first
@@ -320,9 +289,7 @@ def main() -> None:
     target_met = rows[1]["percent_of_first"] < 5
     print(
         f"\nunchanged re-ingest: {rows[1]['percent_of_first']:.1f}% of the first run "
-        f"(target < 5%: {'met' if target_met else 'NOT met'}); with the garbage collector "
-        f"paused while the graph file loads (proposed): {paused_seconds:.2f} s, "
-        f"{100 * paused_seconds / first:.1f}%"
+        f"(target < 5%: {'met' if target_met else 'NOT met'})"
     )
     print(
         f"changed documents: seconds = {a:.2f} + {b:.4f} x changed (r^2 {r2:.3f}); "
@@ -342,8 +309,6 @@ def main() -> None:
         "rows": rows,
         "unchanged_percent_of_first": rows[1]["percent_of_first"],
         "unchanged_target_met": target_met,
-        "unchanged_gc_paused_load_seconds": paused_seconds,
-        "unchanged_gc_paused_load_percent_of_first": 100 * paused_seconds / first,
         "fit": {"intercept_seconds": a, "seconds_per_changed_document": b, "r_squared": r2},
         "first_run_seconds_per_document": per_doc_first,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
