@@ -426,23 +426,20 @@ def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, fl
     relation threshold with the best mean dev RE F1 (relations are scored only between
     kept entities, so the entity threshold goes first)."""
 
-    def mean(scores: dict, key: str) -> float:
-        return float(np.mean([v[key] for v in scores.values()]))
+    def best(key: str, kind: str, thresholds_for) -> float:
+        """The grid threshold with the best mean dev F1 ``key``."""
+        best_thr, best_score = None, -1.0
+        for thr in THRESHOLD_GRID:
+            scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=thresholds_for(thr))
+            logger.info("%s threshold %.2f: dev %s", kind, thr, json.dumps(scores))
+            score = float(np.mean([v[key] for v in scores.values()]))
+            if score > best_score:
+                best_thr, best_score = thr, score
+        return best_thr
 
-    entity_best, relation_best = cfg.model.entity_threshold, cfg.model.relation_threshold
-    best = -1.0
-    for thr in THRESHOLD_GRID:
-        scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=(thr, relation_best))
-        logger.info("entity threshold %.2f: dev %s", thr, json.dumps(scores))
-        if mean(scores, "ner_micro_f1") > best:
-            entity_best, best = thr, mean(scores, "ner_micro_f1")
-    best = -1.0
-    for thr in THRESHOLD_GRID:
-        scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=(entity_best, thr))
-        logger.info("relation threshold %.2f: dev %s", thr, json.dumps(scores))
-        if mean(scores, "rel_micro_f1") > best:
-            relation_best, best = thr, mean(scores, "rel_micro_f1")
-    return entity_best, relation_best
+    entity = best("ner_micro_f1", "entity", lambda t: (t, cfg.model.relation_threshold))
+    relation = best("rel_micro_f1", "relation", lambda t: (entity, t))
+    return entity, relation
 
 
 def write_model_card(directory: Path, summary: dict, scores: dict | None = None) -> None:

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +53,7 @@ from sample_graphs import document_a, document_b, make_document  # noqa: E402
 
 from kgbuild.store.networkx_store import NetworkXStore  # noqa: E402
 from kgbuild.store.queries import list_queries  # noqa: E402
+from tests.conftest import BoltServer  # noqa: E402
 
 ENTITY_TYPES = ["person", "organization", "location"]
 RELATION_TYPES = ["works for", "located in"]
@@ -167,17 +167,7 @@ def expected_counts(graphs: list[DocumentGraph]) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class Server:
-    """A Bolt server to connect to (the ``bolt_server`` fixture gives one like it)."""
-
-    uri: str
-    user: str
-    password: str = field(repr=False)
-    database: str | None = None
-
-
-def open_store(server: Server, **options: Any) -> Neo4jStore:
+def open_store(server: BoltServer, **options: Any) -> Neo4jStore:
     store = Neo4jStore(server.uri, server.user, server.password, server.database, **options)
     store.open()
     return store
@@ -613,13 +603,13 @@ class PrivateServer:
         )
         assert done.returncode == 0, f"test-server {args} failed:\n{done.stdout}{done.stderr}"
 
-    def start(self, reuse_data: bool = False) -> Server:
+    def start(self, reuse_data: bool = False) -> BoltServer:
         self._run("start", *(["--reuse-data"] if reuse_data else []))
         env = {}
         for line in (self.state_dir / "env").read_text().splitlines():
             key, _, value = line.partition("=")
             env[key] = "".join(shlex.split(value))
-        return Server(
+        return BoltServer(
             env["KGBUILD_TEST_BOLT_URI"],
             env["KGBUILD_TEST_BOLT_USER"],
             env["KGBUILD_TEST_BOLT_PASSWORD"],
