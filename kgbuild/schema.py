@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: What a type phrase may contain: letters, digits, spaces, '-', '_', '/' and '.'.
 _PHRASE = re.compile(r"^[A-Za-z][A-Za-z0-9 _\-/.]{0,63}$")
@@ -84,8 +84,32 @@ def relation_label(relation_type: str) -> str:
     return label
 
 
+class RelationConstraint(BaseModel):
+    """The entity types a relation may connect; ``None`` (or omitted) allows any type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    head: list[str] | None = None
+    tail: list[str] | None = None
+
+    def allows(self, head_type: str, tail_type: str) -> bool:
+        return (self.head is None or head_type in self.head) and (
+            self.tail is None or tail_type in self.tail
+        )
+
+
 class Schema(BaseModel):
-    """The entity and relation types to extract, named as phrases."""
+    """The entity and relation types to extract, named as phrases.
+
+    Relations may name the entity types they connect; a relation found between other
+    types is dropped. In a schema file, ``relation_types`` may be a list of phrases or
+    an object of phrase -> constraint (``null`` for none)::
+
+        {"entity_types": ["person", "organization"],
+         "relation_types": {"works for": {"head": ["person"], "tail": ["organization"]},
+                            "founded by": {"head": ["organization"], "tail": ["person"]},
+                            "partner of": null}}
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -94,6 +118,54 @@ class Schema(BaseModel):
     symmetric_relations: list[str] = Field(
         default_factory=list, description="Relation types whose direction does not matter."
     )
+    relation_constraints: dict[str, RelationConstraint] = Field(
+        default_factory=dict,
+        description="Allowed head and tail entity types per relation type (optional).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relation_object(cls, data):
+        """Accept ``relation_types`` as an object of phrase -> constraint."""
+        if isinstance(data, dict) and isinstance(data.get("relation_types"), dict):
+            data = dict(data)
+            rels = data.pop("relation_types")
+            constraints = dict(data.get("relation_constraints") or {})
+            for name, spec in rels.items():
+                if spec:
+                    constraints[name] = spec
+            data["relation_types"] = list(rels)
+            data["relation_constraints"] = constraints
+        return data
+
+    @model_validator(mode="after")
+    def _check_constraints(self) -> Schema:
+        relations = {r.lower(): r for r in self.relation_types}
+        entities = {e.lower(): e for e in self.entity_types}
+        fixed: dict[str, RelationConstraint] = {}
+        for name, constraint in self.relation_constraints.items():
+            key = " ".join(str(name).split()).lower()
+            if key not in relations:
+                raise InvalidTypeName(
+                    f"relation constraint for {name!r}: no such relation type "
+                    f"(relation types: {', '.join(self.relation_types)})"
+                )
+            sides = {}
+            for side in ("head", "tail"):
+                types = getattr(constraint, side)
+                if types is None:
+                    sides[side] = None
+                    continue
+                unknown = [t for t in types if " ".join(t.split()).lower() not in entities]
+                if unknown:
+                    raise InvalidTypeName(
+                        f"relation constraint for {name!r}: {side} type(s) {unknown} are not "
+                        f"entity types (entity types: {', '.join(self.entity_types)})"
+                    )
+                sides[side] = [entities[" ".join(t.split()).lower()] for t in types]
+            fixed[relations[key]] = RelationConstraint(**sides)
+        object.__setattr__(self, "relation_constraints", fixed)
+        return self
 
     @field_validator("entity_types")
     @classmethod
@@ -138,9 +210,15 @@ class Schema(BaseModel):
         """A short, order-insensitive hash of the types: decides when re-extraction is due."""
         import hashlib
 
-        payload = json.dumps(
-            [sorted(self.entity_types), sorted(self.relation_types)], separators=(",", ":")
-        )
+        types = [sorted(self.entity_types), sorted(self.relation_types)]
+        if self.relation_constraints:  # unchanged hash for schemas without constraints
+            types.append(
+                sorted(
+                    (k, sorted(v.head or []), sorted(v.tail or []), v.head is None, v.tail is None)
+                    for k, v in self.relation_constraints.items()
+                )
+            )
+        payload = json.dumps(types, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -27,6 +27,7 @@ replaces it with any class following the Extractor protocol (the tests use
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 from pathlib import Path
@@ -400,28 +401,59 @@ def train(
 
 @app.command(name="eval")
 def evaluate(
-    data: Annotated[Path, typer.Argument(help="Labelled data file (SpERT, CrossRE or DocRED).")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Labelled data: a file (SpERT, CrossRE, DocRED, CoNLL) or a folder (WebNLG "
+            "XML files; re3d, or one re3d source folder)."
+        ),
+    ],
     types: Annotated[
         Path | None,
-        typer.Option("--types", help="Types file (SpERT *_types.json; DocRED rel_info.json)."),
+        typer.Option(
+            "--types",
+            help="Types file (SpERT *_types.json; DocRED rel_info.json; WebNLG: optional JSON "
+            "list of the relation names to score, the others are ignored).",
+        ),
     ] = None,
     model: ModelOption = None,
     data_format: Annotated[
-        str, typer.Option("--format", help="Data format: spert, crossre or docred.")
+        str,
+        typer.Option("--format", help="Data format: spert, crossre, docred, webnlg, re3d, conll."),
     ] = "spert",
+    constraints: Annotated[
+        Path | None,
+        typer.Option(
+            "--constraints",
+            help='JSON object of relation -> {"head": [entity types], "tail": [entity types]}: '
+            "relations between other types are dropped (as a schema's constraints do).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Score an extractor (entity and relation F1) on labelled data."""
     with user_errors():
+        from kgbuild.extract.evaluate import DATA_FORMATS
+
         if not data.exists():
             raise CLIError(f"data file {data} does not exist")
-        if data_format not in {"spert", "crossre", "docred"}:
-            raise CLIError(f"--format {data_format!r}: use spert, crossre or docred")
+        if data_format not in DATA_FORMATS:
+            raise CLIError(f"--format {data_format!r}: use {', '.join(DATA_FORMATS)}")
         if types is None and data_format in {"spert", "docred"}:
             raise CLIError(f"--types is required for --format {data_format}")
+        rules = None
+        if constraints is not None:
+            try:
+                rules = json.loads(constraints.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CLIError(f"cannot read --constraints {constraints}: {exc}") from exc
+            if not isinstance(rules, dict):
+                raise CLIError(f"--constraints {constraints}: expected a JSON object")
         from kgbuild.extract.evaluate import evaluate as run_evaluation
 
-        scores = run_evaluation(data, types, model_dir=model, data_format=data_format)
+        scores = run_evaluation(
+            data, types, model_dir=model, data_format=data_format, relation_constraints=rules
+        )
     if json_output:
         echo_json(scores)
         return

@@ -7,9 +7,13 @@ document offsets.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from kgbuild.schema import RelationConstraint
 
 
 class ExtractedEntity(BaseModel):
@@ -78,3 +82,26 @@ class Extractor(Protocol):
     ) -> list[Extraction]:
         """Extract from each text; one :class:`Extraction` per input, in order."""
         ...
+
+
+def filter_relations(
+    entities: Sequence,
+    relations: Sequence,
+    constraints: Mapping[str, RelationConstraint],
+    symmetric: set[str] | frozenset[str] = frozenset(),
+) -> list:
+    """The relations whose head and tail types the constraints allow.
+
+    Works on anything with ``.label`` (entities) and ``.head``/``.tail``/``.label``
+    (relations indexing into ``entities``). A symmetric relation passes when either
+    direction is allowed.
+    """
+    out = []
+    for r in relations:
+        rule = constraints.get(r.label)
+        if rule is not None:
+            h, t = entities[r.head].label, entities[r.tail].label
+            if not (rule.allows(h, t) or (r.label in symmetric and rule.allows(t, h))):
+                continue
+        out.append(r)
+    return out

@@ -12,15 +12,27 @@ types).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
 from pathlib import Path
 
-from kgbuild.extract.data import Example, read_crossre, read_docred, read_spert
+from kgbuild.extract.data import (
+    Example,
+    read_conll_ner,
+    read_crossre,
+    read_docred,
+    read_re3d,
+    read_spert,
+    read_webnlg,
+)
 from kgbuild.extract.encoding import join_words
 
 logger = logging.getLogger(__name__)
+
+#: Formats ``read_examples`` (and ``kgbuild eval --format``) reads.
+DATA_FORMATS = ("spert", "crossre", "docred", "webnlg", "re3d", "conll")
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
@@ -116,8 +128,20 @@ def read_examples(
 ) -> list[Example]:
     """Read evaluation data in SpERT, CrossRE or DocRED format."""
     data = Path(data)
-    if not data.is_file():
+    if not data.exists():
         raise FileNotFoundError(f"evaluation data {data} does not exist")
+    if data_format == "webnlg":
+        # types: optional JSON list of the relation names to evaluate (others are ignored)
+        only = set(json.loads(Path(types).read_text())) if types else None
+        return read_webnlg(data, only_predicates=only)
+    if data_format == "re3d":
+        if (data / "documents.json").is_file():
+            return read_re3d(data.parent, [data.name])
+        return read_re3d(data)
+    if data_format == "conll":
+        return read_conll_ner(data)
+    if not data.is_file():
+        raise FileNotFoundError(f"evaluation data {data} is not a file")
     if data_format == "spert":
         if types is None:
             raise ValueError("SpERT data needs --types TYPES.json (label phrases)")
@@ -128,7 +152,7 @@ def read_examples(
         if types is None:
             raise ValueError("DocRED data needs --types rel_info.json")
         return read_docred(data, types)
-    raise ValueError(f"unknown data format {data_format!r} (spert, crossre, docred)")
+    raise ValueError(f"unknown data format {data_format!r} ({', '.join(DATA_FORMATS)})")
 
 
 def evaluate(
@@ -140,11 +164,14 @@ def evaluate(
     limit: int | None = None,
     quantize: bool = False,
     extractor=None,
+    relation_constraints: dict | None = None,
 ) -> dict:
     """Evaluate a checkpoint (default: the shipped model) on a dataset file.
 
     Returns ``ner_micro_f1``, ``ner_macro_f1``, ``rel_micro_f1``, ``rel_macro_f1``
     (percent) and per-type precision/recall/F1 under ``ner`` and ``rel``.
+    ``relation_constraints`` (relation -> ``RelationConstraint`` or ``{"head": [...],
+    "tail": [...]}``) drops relations between entities of other types.
     """
     from kgbuild.extract.extractor import JointExtractor
 
@@ -152,7 +179,15 @@ def evaluate(
     if extractor is None:
         extractor = JointExtractor.from_pretrained(model_dir, quantize=quantize)
     start = time.perf_counter()
-    predictions = predict_examples(extractor, examples)
+    kwargs = {}
+    if relation_constraints:
+        from kgbuild.schema import RelationConstraint
+
+        kwargs["relation_constraints"] = {
+            k: v if isinstance(v, RelationConstraint) else RelationConstraint.model_validate(v)
+            for k, v in relation_constraints.items()
+        }
+    predictions = predict_examples(extractor, examples, **kwargs)
     seconds = time.perf_counter() - start
     result = score_predictions(examples, predictions)
     result.update(

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from kgbuild.extract.base import ExtractedEntity, ExtractedRelation, Extraction
+from kgbuild.extract.base import (
+    ExtractedEntity,
+    ExtractedRelation,
+    Extraction,
+    filter_relations,
+)
 from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
 from kgbuild.extract.model import (
     ExtractorConfig,
@@ -27,6 +33,7 @@ from kgbuild.extract.model import (
     collate,
     resolve_encoder_path,
 )
+from kgbuild.schema import RelationConstraint
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +131,13 @@ class JointExtractor:
         entity_threshold: float | None = None,
         relation_threshold: float | None = None,
         symmetric_relations: list[str] | None = None,
+        relation_constraints: Mapping[str, RelationConstraint] | None = None,
     ) -> list[Extraction]:
+        """Entities and relations of each text, with character offsets into it.
+
+        ``relation_constraints`` (relation -> allowed head/tail entity types) drops
+        relations between entities of other types (see :class:`~kgbuild.schema.Schema`).
+        """
         spans = [split_words(t) for t in texts]
         results = self.predict(
             texts,
@@ -134,6 +147,7 @@ class JointExtractor:
             entity_threshold=entity_threshold,
             relation_threshold=relation_threshold,
             symmetric_relations=symmetric_relations,
+            relation_constraints=relation_constraints,
         )
         out = []
         for text, word_spans, (ents, rels) in zip(texts, spans, results, strict=True):
@@ -208,6 +222,7 @@ class JointExtractor:
         entity_threshold: float | None = None,
         relation_threshold: float | None = None,
         symmetric_relations: list[str] | None = None,
+        relation_constraints: Mapping[str, RelationConstraint] | None = None,
     ) -> list[tuple[list[WordEntity], list[WordRelation]]]:
         """Entities (word spans) and relations of each text, given its word spans."""
         ent_thr = self.config.entity_threshold if entity_threshold is None else entity_threshold
@@ -223,6 +238,16 @@ class JointExtractor:
         relations: list[list[WordRelation]] = [[] for _ in range(n)]
         if n == 0 or not entity_labels:
             return list(zip(entities, relations, strict=True))
+        if relation_constraints:
+            results = self.predict(
+                texts, word_spans, entity_labels, relation_labels,
+                entity_threshold=ent_thr, relation_threshold=rel_thr,
+                symmetric_relations=sorted(symmetric),
+            )  # fmt: skip
+            return [
+                (ents, filter_relations(ents, rels, relation_constraints, symmetric))
+                for ents, rels in results
+            ]
 
         if len(passes) == 1:
             ents, rels = passes[0]

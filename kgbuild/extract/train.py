@@ -26,9 +26,11 @@ from kgbuild.extract.data import (
     ENTITY_DISTRACTORS,
     Example,
     fewrel_relation_names,
+    label_variant,
     norm_label,
     read_dataset,
-    sample_labels,
+    relation_variant,
+    wikidata_relation_names,
 )
 from kgbuild.extract.encoding import EncodedText, TextEncoder, join_words
 from kgbuild.extract.model import ExtractorConfig, JointExtractionModel, collate
@@ -50,6 +52,14 @@ class DataSpec(BaseModel):
     limit: int | None = None
     #: examples drawn per epoch (None: all, in a new order each epoch)
     per_epoch: int | None = None
+    #: re3d: the source folders to read (default: all)
+    sources: list[str] | None = None
+    #: CoNLL-style NER: the label phrases kept (default: all the file's types)
+    labels: list[str] | None = None
+    #: WebNLG: keep only these relations (held-out evaluation)
+    only_relations: list[str] | None = None
+    #: add silver entities from the teacher model for types the dataset does not annotate
+    silver: bool = False
 
 
 class TrainConfig(BaseModel):
@@ -77,6 +87,26 @@ class TrainConfig(BaseModel):
     #: label phrases never to use as distractors (e.g. a held-out dataset's labels)
     exclude_distractors: list[str] = Field(default_factory=list)
     drop_negative_prob: float = 0.15
+    #: relation names held out of training entirely: texts stating them are skipped and
+    #: they never appear as distractors (the unseen-relation benchmark's labels)
+    exclude_relations: list[str] = Field(default_factory=list)
+    #: relation names held out exactly like ``exclude_relations``, which
+    #: ``benchmarks/zero_shot.py`` scores as unseen relations (the WebNLG draw of
+    #: ``scripts/draw_heldout_relations.py``)
+    benchmark_relations: list[str] = Field(default_factory=list)
+    #: Wikidata property names + descriptions: a large pool of distractor relation labels
+    relation_pool: str | None = "wikidata-properties/all_wikidata_properties.json"
+    max_relation_distractors: int = 4
+    #: chance that a label is shown in another phrasing (synonym, or name + description)
+    label_variant_prob: float = 0.15
+    #: loss weight of silver (teacher) entity labels
+    silver_weight: float = 0.5
+    #: start from this model folder instead of the bare encoder (continued training)
+    init_from: str | None = None
+    #: dev sets (by name) whose labels were held out of training: thresholds are picked on
+    #: these so that they transfer to labels the model never saw (default: all dev sets)
+    threshold_dev: list[str] = Field(default_factory=list)
+    threshold_grid: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6])
     max_pairs: int = 400
     focal_gamma: float = 1.0
     relation_loss_weight: float = 1.0
@@ -90,6 +120,12 @@ class Instance:
 
     encoded: EncodedText
     entity_targets: list[tuple[int, int]]  # (span index, label index)
+    #: per entity label slot: its loss weight (0 = not vouched for by this dataset)
+    entity_label_weights: list[float]
+    #: per relation label slot: True for distractors (no loss on pairs with a gold relation)
+    relation_distractor: list[bool]
+    #: per entity target: its weight (silver targets weigh less)
+    entity_target_weights: list[float]
     mention_spans: list[int]
     mention_tokens: list[tuple[int, int]]
     mention_cluster: list[int]
@@ -98,42 +134,121 @@ class Instance:
     pair_targets: list[tuple[int, int]]  # (pair index, label index)
 
 
+@dataclass
+class LabelPools:
+    """Where distractor labels come from, and the descriptions used for phrasings."""
+
+    entity: list[str]
+    relation: list[str]
+    relation_descriptions: dict[str, str]
+
+
+def sample_entity_labels(
+    ex: Example, cfg: TrainConfig, pools: LabelPools, rng: random.Random
+) -> list[tuple[str, float]]:
+    """The entity labels of one example with their loss weights.
+
+    Every gold positive (weight 1) and silver positive (``silver_weight``); the
+    dataset's other labels as negatives, some dropped; a varying number of distractors
+    from the pool with weight 0: the dataset cannot vouch that a span is *not* of a type
+    it never annotates, so distractors shape the prompt but teach nothing about spans.
+    """
+    gold = list(dict.fromkeys(t for *_, t in ex.entities))
+    silver = list(dict.fromkeys(t for *_, t in ex.silver if t not in gold))
+    weights = {x: 1.0 for x in ex.entity_labels}
+    weights.update({x: cfg.silver_weight for x in ex.silver_labels if x not in weights})
+    labels = gold + silver
+    negatives = [x for x in weights if x not in labels]
+    rng.shuffle(negatives)
+    keep_prob = 1.0 - cfg.drop_negative_prob * rng.random() * 2
+    for neg in negatives:
+        if len(labels) >= cfg.max_entity_labels:
+            break
+        if rng.random() < keep_prob:
+            labels.append(neg)
+    own = {norm_label(x) for x in weights}
+    pool = [d for d in pools.entity if norm_label(d) not in own]
+    k = min(len(pool), rng.randint(0, cfg.max_distractors))
+    for d in rng.sample(pool, k=k):
+        if len(labels) >= cfg.max_entity_labels:
+            break
+        labels.append(d)
+    rng.shuffle(labels)
+    return [(x, weights.get(x, 0.0)) for x in labels]
+
+
+def sample_relation_labels(
+    ex: Example, cfg: TrainConfig, pools: LabelPools, rng: random.Random
+) -> list[tuple[str, bool]]:
+    """The relation labels of one example, each marked True when it is a distractor."""
+    gold = list(dict.fromkeys(r for *_, r in ex.relations))
+    labels = list(gold)
+    negatives = [x for x in ex.relation_labels if x not in labels]
+    rng.shuffle(negatives)
+    keep_prob = 1.0 - cfg.drop_negative_prob * rng.random() * 2
+    for neg in negatives:
+        if len(labels) >= cfg.max_relation_labels:
+            break
+        if rng.random() < keep_prob:
+            labels.append(neg)
+    own = {norm_label(x) for x in ex.relation_labels}
+    n_own = len(labels)
+    k = rng.randint(0, cfg.max_relation_distractors)
+    for d in rng.sample(pools.relation, k=min(len(pools.relation), 3 * k)):
+        if len(labels) >= cfg.max_relation_labels or len(labels) - n_own >= k:
+            break
+        if norm_label(d) not in own and d not in labels:
+            labels.append(d)
+    flags = [(x, i >= n_own) for i, x in enumerate(labels)]
+    rng.shuffle(flags)
+    return flags
+
+
 def build_instance(
     ex: Example,
     encoder: TextEncoder,
     max_width: int,
     rng: random.Random,
     cfg: TrainConfig,
-    relation_distractors: list[str],
-    entity_distractors: list[str] = ENTITY_DISTRACTORS,
+    pools: LabelPools,
 ) -> Instance:
-    pos_ent = [t for *_, t in ex.entities]
-    ent_labels = sample_labels(
-        pos_ent, ex.entity_labels, entity_distractors, rng,
-        max_labels=cfg.max_entity_labels, max_distractors=cfg.max_distractors,
-        drop_negative_prob=cfg.drop_negative_prob,
-    )  # fmt: skip
-    rel_labels = sample_labels(
-        [r for *_, r in ex.relations], ex.relation_labels, relation_distractors, rng,
-        max_labels=cfg.max_relation_labels, max_distractors=cfg.max_distractors,
-        drop_negative_prob=cfg.drop_negative_prob,
-    )  # fmt: skip
+    ent_sampled = sample_entity_labels(ex, cfg, pools, rng)
+    rel_sampled = sample_relation_labels(ex, cfg, pools, rng)
+    ent_labels = [x for x, _ in ent_sampled]
+    rel_labels = [x for x, _ in rel_sampled]
+    ent_weights = [w for _, w in ent_sampled]
+    rel_distractor = [d for _, d in rel_sampled]
+    # the phrasing the model reads may differ from the label's own name
+    ent_prompt = [label_variant(x, rng, cfg.label_variant_prob) for x in ent_labels]
+    rel_prompt = [
+        relation_variant(x, pools.relation_descriptions, rng, cfg.label_variant_prob)
+        for x in rel_labels
+    ]
     text, spans = join_words(ex.words)
-    enc = encoder.encode(text, spans, ent_labels, rel_labels)
+    enc = encoder.encode(text, spans, ent_prompt, rel_prompt)
     ent_index = {x: i for i, x in enumerate(ent_labels)}
     rel_index = {x: i for i, x in enumerate(rel_labels)}
 
-    usable = []  # gold mentions the model can see: inside the window, not too wide
-    for m, (s, e, _) in enumerate(ex.entities):
-        if (
+    def visible(s: int, e: int) -> bool:
+        return (
             e - s <= max_width
             and e <= enc.num_words
             and enc.word_first_token[s] >= 0
             and enc.word_last_token[e - 1] >= 0
-        ):
-            usable.append(m)
-    targets = sorted({(ex.entities[m][0] * max_width + ex.entities[m][1] - ex.entities[m][0] - 1,
-                       ent_index[ex.entities[m][2]]) for m in usable})  # fmt: skip
+        )
+
+    weighted: dict[tuple[int, int], float] = {}
+    for (s, e, label), w in [
+        *((x, 1.0) for x in ex.entities),
+        *((x, cfg.silver_weight) for x in ex.silver),
+    ]:
+        if label in ent_index and visible(s, e):
+            key = (s * max_width + e - s - 1, ent_index[label])
+            weighted[key] = max(weighted.get(key, 0.0), w)
+    targets = sorted(weighted.items())
+
+    # gold mentions the model can see: inside the window, not too wide
+    usable = [m for m, (s, e, _) in enumerate(ex.entities) if visible(s, e)]
 
     # entities (clusters) with at least one usable mention
     usable_set = set(usable)
@@ -162,17 +277,35 @@ def build_instance(
         pairs = positives + rng.sample(negatives, max(0, cfg.max_pairs - len(positives)))
     pair_targets = [(i, r) for i, p in enumerate(pairs) for r in sorted(gold.get(p, ()))]
     return Instance(
-        enc, targets, mention_spans, mention_tokens, mention_cluster, n, pairs, pair_targets
+        encoded=enc,
+        entity_targets=[t for t, _ in targets],
+        entity_label_weights=ent_weights,
+        relation_distractor=rel_distractor,
+        entity_target_weights=[w for _, w in targets],
+        mention_spans=mention_spans,
+        mention_tokens=mention_tokens,
+        mention_cluster=mention_cluster,
+        num_clusters=n,
+        pairs=pairs,
+        pair_targets=pair_targets,
     )
 
 
-def focal_bce(logits: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
-    """Sum of focal binary cross-entropy terms (gamma 0 = plain BCE)."""
+def focal_bce(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    gamma: float,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Sum of focal binary cross-entropy terms (gamma 0 = plain BCE), each term
+    multiplied by ``weights`` where given (0 masks it out)."""
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     if gamma:
         p = torch.sigmoid(logits)
         p_t = p * targets + (1 - p) * (1 - targets)
         bce = bce * (1 - p_t).pow(gamma)
+    if weights is not None:
+        bce = bce * weights
     return bce.sum()
 
 
@@ -185,12 +318,17 @@ def batch_loss(
     ent_emb = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
     logits = model.entity_logits(spans, ent_emb)  # (B, S, Le)
     targets = torch.zeros_like(logits)
+    # loss weight per (span, label): the label's weight for its negatives (0 for labels
+    # the dataset does not annotate), the target's own weight for positives
+    weights = torch.zeros_like(logits)
     for b, it in enumerate(items):
+        weights[b, :, : len(it.entity_label_weights)] = torch.tensor(it.entity_label_weights)
         if it.entity_targets:
             idx = torch.tensor(it.entity_targets)
             targets[b, idx[:, 0], idx[:, 1]] = 1.0
+            weights[b, idx[:, 0], idx[:, 1]] = torch.tensor(it.entity_target_weights)
     mask = model.span_mask(batch).unsqueeze(-1) & (batch["entity_markers"] >= 0).unsqueeze(1)
-    ent_loss = focal_bce(logits[mask], targets[mask], cfg.focal_gamma)
+    ent_loss = focal_bce(logits[mask], targets[mask], cfg.focal_gamma, weights[mask])
 
     rel_emb = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
     rel_loss = logits.new_zeros(())
@@ -208,10 +346,15 @@ def batch_loss(
             rel_emb[b, :n_rel],
         )
         t = torch.zeros_like(pair_logits)
+        w = torch.ones_like(pair_logits)
         if it.pair_targets:
             idx = torch.tensor(it.pair_targets)
             t[idx[:, 0], idx[:, 1]] = 1.0
-        rel_loss = rel_loss + focal_bce(pair_logits, t, cfg.focal_gamma)
+            # a distractor may be a synonym of a gold relation: no loss on related pairs
+            related = torch.unique(idx[:, 0])
+            distractor = torch.tensor(it.relation_distractor[: t.size(1)])
+            w[related.unsqueeze(1), distractor.nonzero().squeeze(1).unsqueeze(0)] = 0.0
+        rel_loss = rel_loss + focal_bce(pair_logits, t, cfg.focal_gamma, w)
     b = len(items)
     loss = (ent_loss + cfg.relation_loss_weight * rel_loss) / b
     return loss, ent_loss.item() / b, rel_loss.item() / b
@@ -239,7 +382,7 @@ def make_batches(
     return batches
 
 
-def _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch: int) -> list[list[Instance]]:
+def _epoch_batches(cfg, train_sets, encoder, pools: LabelPools, epoch: int) -> list[list[Instance]]:
     """The batches of one epoch: deterministic from the seed and the epoch number."""
     rng = random.Random(cfg.seed * 1000 + epoch)
     examples = []
@@ -249,19 +392,66 @@ def _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch: int) -> lis
             examples += rng.sample(data, spec.per_epoch)
         else:
             examples += data
-    excluded = {norm_label(x) for x in cfg.exclude_distractors}
-    ent_distractors = [x for x in ENTITY_DISTRACTORS if norm_label(x) not in excluded]
-    rel_distractors = [x for x in rel_distractors if norm_label(x) not in excluded]
     instances = [
-        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, rel_distractors, ent_distractors)
-        for ex in examples
+        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, pools) for ex in examples
     ]
     return make_batches(instances, cfg, rng)
 
 
-def _load(cfg: TrainConfig, specs: list[DataSpec]) -> dict[str, list[Example]]:
+def held_out_relations(cfg: TrainConfig) -> list[str]:
+    """Every relation name no training example may show."""
+    return [*cfg.exclude_relations, *cfg.benchmark_relations]
+
+
+def _excluded(cfg: TrainConfig) -> set[str]:
+    return {norm_label(x) for x in [*cfg.exclude_distractors, *held_out_relations(cfg)]}
+
+
+def build_pools(cfg: TrainConfig, train_sets: dict[str, list[Example]]) -> LabelPools:
+    """Distractor pools: every training set's names, FewRel's, Wikidata's 11k properties
+    and a list of common entity types, minus everything held out."""
     root = Path(cfg.data_root)
-    return {s.name: read_dataset(s.model_dump(), root) for s in specs}
+    excluded = _excluded(cfg)
+    entity = list(ENTITY_DISTRACTORS)
+    relation: list[str] = []
+    descriptions: dict[str, str] = {}
+    if cfg.fewrel_dir:
+        relation += fewrel_relation_names(root / cfg.fewrel_dir)
+    if cfg.relation_pool:
+        descriptions = wikidata_relation_names(root / cfg.relation_pool)
+        relation += list(descriptions)
+    for examples in train_sets.values():
+        for ex in examples[:50]:
+            entity += ex.entity_labels + ex.silver_labels
+            relation += ex.relation_labels
+    entity = [x for x in dict.fromkeys(entity) if norm_label(x) not in excluded]
+    relation = [x for x in dict.fromkeys(relation) if norm_label(x) not in excluded]
+    return LabelPools(entity, relation, descriptions)
+
+
+def _load(cfg: TrainConfig, specs: list[DataSpec], training: bool) -> dict[str, list[Example]]:
+    from kgbuild.extract.silver import add_silver
+
+    root = Path(cfg.data_root)
+    out = {}
+    for spec in specs:
+        kw = spec.model_dump()
+        held_out = held_out_relations(cfg)
+        if training and held_out:
+            kw["exclude_relations"] = held_out
+        examples = read_dataset(kw, root)
+        if training and held_out:
+            # a relation held out of training is not shown by any other dataset either
+            held = {norm_label(x) for x in held_out}
+            for ex in examples:
+                ex.relations = [r for r in ex.relations if norm_label(r[2]) not in held]
+                ex.relation_labels = [x for x in ex.relation_labels if norm_label(x) not in held]
+        if training and spec.silver:
+            cache = Path(cfg.output_dir).parent / "silver-cache" / f"{spec.name}.json"
+            counts = add_silver(examples, cache)
+            logger.info("silver entities for %s: %s", spec.name, counts)
+        out[spec.name] = examples
+    return out
 
 
 def _evaluate_dev(
@@ -311,20 +501,19 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(cfg.model.encoder))
     encoder = TextEncoder(tokenizer, max_length=cfg.model.max_length)
-    train_sets = _load(cfg, cfg.train)
-    dev_sets = _load(cfg, cfg.dev)
-    rel_distractors = []
-    if cfg.fewrel_dir:
-        rel_distractors = fewrel_relation_names(Path(cfg.data_root) / cfg.fewrel_dir)
-    # relation names of the other training sets serve as distractors too
-    for examples in train_sets.values():
-        for label in examples[0].relation_labels if examples else []:
-            if label not in rel_distractors:
-                rel_distractors.append(label)
+    train_sets = _load(cfg, cfg.train, training=True)
+    dev_sets = _load(cfg, cfg.dev, training=False)
+    pools = build_pools(cfg, train_sets)
+    logger.info("label pools: %d entity, %d relation names", len(pools.entity), len(pools.relation))
 
-    total_steps = len(_epoch_batches(cfg, train_sets, encoder, rel_distractors, 0)) * cfg.epochs
+    total_steps = len(_epoch_batches(cfg, train_sets, encoder, pools, 0)) * cfg.epochs
 
-    model = JointExtractionModel.from_base_encoder(cfg.model)
+    if cfg.init_from:
+        model = JointExtractionModel.from_pretrained(cfg.init_from)
+        model.config = cfg.model
+        logger.info("continuing from %s", cfg.init_from)
+    else:
+        model = JointExtractionModel.from_base_encoder(cfg.model)
     head_params = [
         p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad
     ]
@@ -350,7 +539,7 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
     model.train()
     started = time.time() - sum(h.get("seconds", 0) for h in history)
     for epoch in range(start_epoch, cfg.epochs):
-        batches = _epoch_batches(cfg, train_sets, encoder, rel_distractors, epoch)
+        batches = _epoch_batches(cfg, train_sets, encoder, pools, epoch)
         t0 = time.time()
         sums = np.zeros(3)
         for i, batch in enumerate(batches):
@@ -417,22 +606,24 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
     return final
 
 
-#: Thresholds tried on dev at the end of training.
-THRESHOLD_GRID = (0.3, 0.4, 0.5, 0.6)
-
-
 def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, float]:
     """Pick the entity threshold with the best mean dev NER F1, then, with it, the
     relation threshold with the best mean dev RE F1 (relations are scored only between
     kept entities, so the entity threshold goes first)."""
 
+    picked = [n for n in cfg.threshold_dev if n in dev] or list(dev)
+    dev = {n: dev[n] for n in picked}
+    logger.info("picking thresholds on %s", picked)
+
     def best(key: str, kind: str, thresholds_for) -> float:
         """The grid threshold with the best mean dev F1 ``key``."""
         best_thr, best_score = None, -1.0
-        for thr in THRESHOLD_GRID:
+        for thr in cfg.threshold_grid:
             scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=thresholds_for(thr))
             logger.info("%s threshold %.2f: dev %s", kind, thr, json.dumps(scores))
-            score = float(np.mean([v[key] for v in scores.values()]))
+            # sets without a single gold item of this kind say nothing about its threshold
+            useful = [v[key] for n, v in scores.items() if _has_gold(dev[n], key)]
+            score = float(np.mean(useful)) if useful else 0.0
             if score > best_score:
                 best_thr, best_score = thr, score
         return best_thr
@@ -440,6 +631,12 @@ def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, fl
     entity = best("ner_micro_f1", "entity", lambda t: (t, cfg.model.relation_threshold))
     relation = best("rel_micro_f1", "relation", lambda t: (entity, t))
     return entity, relation
+
+
+def _has_gold(examples: list[Example], key: str) -> bool:
+    if key.startswith("ner"):
+        return any(ex.entities for ex in examples)
+    return any(ex.relations for ex in examples)
 
 
 def write_model_card(directory: Path, summary: dict, scores: dict | None = None) -> None:

@@ -188,7 +188,7 @@ def _cached_extractor(model_dir: str | None, env_spec: str) -> Extractor:
 def extract_text(
     text: str,
     entity_types: list[str] | None = None,
-    relation_types: list[str] | None = None,
+    relation_types: list[str] | dict[str, Any] | None = None,
     threshold: float | None = None,
     *,
     relation_threshold: float | None = None,
@@ -205,7 +205,9 @@ def extract_text(
     Args:
         text: The text.
         entity_types: Entity type phrases (default: :data:`kgbuild.schema.DEFAULT_ENTITY_TYPES`).
-        relation_types: Relation type phrases (default: the schema's defaults).
+        relation_types: Relation type phrases (default: the schema's defaults), or an object
+            of phrase -> ``{"head": [entity types], "tail": [entity types]}`` (or None) to
+            keep only relations between those types.
         threshold: Minimum entity score (and relation score unless ``relation_threshold``).
         extractor: An extractor to use; default: the shipped model, loaded once per process.
         model_dir: A checkpoint folder (when ``extractor`` is None).
@@ -263,6 +265,13 @@ def extract_text(
         EntityResult(text=e.text, label=e.label, start=e.start, end=e.end, score=e.score)
         for e in found.entities
     ]
+    relations = found.relations
+    if schema.relation_constraints:
+        from kgbuild.extract.base import filter_relations
+
+        relations = filter_relations(
+            found.entities, relations, schema.relation_constraints, set(schema.symmetric_relations)
+        )
     result.relations = [
         RelationResult(
             head=result.entities[r.head],
@@ -270,6 +279,6 @@ def extract_text(
             tail=result.entities[r.tail],
             score=r.score,
         )
-        for r in sorted(found.relations, key=lambda r: (r.head, r.tail, r.label))
+        for r in sorted(relations, key=lambda r: (r.head, r.tail, r.label))
     ]
     return result

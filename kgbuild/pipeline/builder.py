@@ -467,6 +467,7 @@ class KnowledgeGraphBuilder:
         doc, chunks = work.document, work.chunks
         entity_types, relation_types = self._writable_types()
         symmetric = set(self.schema.symmetric_relations)
+        constraints = self.schema.relation_constraints
 
         mentions: list[Mention | None] = []
         for ent, chunk_index in zip(found.entities, found.entity_chunks, strict=True):
@@ -502,6 +503,12 @@ class KnowledgeGraphBuilder:
             head, tail = mentions[r.head], mentions[r.tail]
             if head is None or tail is None or r.label not in relation_types:
                 continue
+            rule = constraints.get(r.label)
+            if rule is not None and not (
+                rule.allows(head.label, tail.label)
+                or (r.label in symmetric and rule.allows(tail.label, head.label))
+            ):
+                continue  # the schema does not allow this relation between these types
             head_id, tail_id = entity_of.get(head.id), entity_of.get(tail.id)
             if head_id is None or tail_id is None or head_id == tail_id:
                 continue  # unresolved, or a relation of an entity to itself

@@ -9,7 +9,7 @@ from kgbuild.extract.data import read_spert
 from kgbuild.extract.encoding import TextEncoder
 from kgbuild.extract.extractor import JointExtractor
 from kgbuild.extract.model import ExtractorConfig, JointExtractionModel
-from kgbuild.extract.train import TrainConfig, batch_loss, build_instance, train
+from kgbuild.extract.train import LabelPools, TrainConfig, batch_loss, build_instance, train
 
 
 def test_loss_goes_down_on_a_few_sentences(datasets, tokenizer):
@@ -23,7 +23,10 @@ def test_loss_goes_down_on_a_few_sentences(datasets, tokenizer):
     model = JointExtractionModel.from_base_encoder(cfg.model)
     encoder = TextEncoder(tokenizer, max_length=128)
     rng = random.Random(0)
-    items = [build_instance(ex, encoder, cfg.model.max_width, rng, cfg, []) for ex in examples]
+    items = [
+        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, LabelPools([], [], {}))
+        for ex in examples
+    ]
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     model.train()
     losses = []
