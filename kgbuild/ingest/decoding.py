@@ -101,7 +101,7 @@ def decode_text(data: bytes, encoding: str | None = None, base: int = 0) -> tupl
             return data[size:].decode(codec), name
         except UnicodeDecodeError as err:
             at = base + size + err.start
-            reason = f"not valid {name} after its byte order mark (byte offset {at})"
+            reason = f"not valid {codec.upper()} after its byte order mark (byte offset {at})"
             raise LoadError(reason) from None
     try:
         return data.decode("utf-8"), "utf-8"

@@ -169,7 +169,7 @@ def test_forced_encoding_names_the_byte_offset(corpus, tmp_path):
     path = tmp_path / "bom_then_bad.txt"
     path.write_bytes(b"\xef\xbb\xbfok \xff")
     (failure,) = iter_documents([path])
-    assert failure.reason == "not valid utf-8-sig after its byte order mark (byte offset 6)"
+    assert failure.reason == "not valid UTF-8 after its byte order mark (byte offset 6)"
     (failure,) = iter_documents([path], LoadOptions(encoding="no-such-codec"))
     assert failure.reason == "unknown encoding 'no-such-codec'"
 

@@ -265,7 +265,7 @@ def test_document_that_fails_to_load_is_not_pruned(tmp_path):
     (docs / "a.txt").write_text("Alice Smith works for Acme Inc.", encoding="utf-8")
     store_path = tmp_path / "g.json"
     ingest([docs], str(store_path))
-    (docs / "a.txt").write_bytes(b"Alice \xff\xfe broken")
+    (docs / "a.txt").write_bytes(b"\xef\xbb\xbfAlice \xff broken")  # UTF-8 BOM, then a bad byte
 
     summary = ingest([docs], str(store_path), prune=True)
     assert summary.documents.failed == 1 and summary.documents.deleted == 0
