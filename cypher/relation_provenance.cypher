@@ -4,7 +4,8 @@
 //   $relation_id  the relation's id (Relation.id, e.g. "rel:…").
 // Columns: document_id, source, chunk_index, chunk_text, head_text, head_start,
 // head_end, tail_text, tail_start, tail_end (offsets are characters of the document
-// text, so Document.text[head_start:head_end] == head_text).
+// text, so Document.text[head_start:head_end] == head_text), page and section of the
+// head mention (1-based PDF page; heading path in Markdown and Word; else null).
 //
 // One row per pair of a head mention and a tail mention in the same chunk: every
 // piece of evidence is one of these rows. A chunk that mentions the head or the tail
@@ -21,5 +22,5 @@ WHERE r.id = $relation_id
 RETURN d.id AS document_id, d.source AS source, c.index AS chunk_index,
        c.text AS chunk_text, hm.text AS head_text, hm.start AS head_start,
        hm.end AS head_end, tm.text AS tail_text, tm.start AS tail_start,
-       tm.end AS tail_end
+       tm.end AS tail_end, hm.page AS page, hm.section AS section
 ORDER BY source ASC, chunk_index ASC, head_start ASC, tail_start ASC

@@ -19,6 +19,25 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Joins the headings of a section path: "Report > Results > Costs".
+SECTION_SEPARATOR = " > "
+
+
+class Section(_Model):
+    """Where a stretch ``text[start:end]`` of a document comes from in the original file.
+
+    ``page`` is the 1-based page of a PDF; ``heading`` the path of section headings
+    above it (Markdown, Word), joined with :data:`SECTION_SEPARATOR`. Loaders list a
+    document's sections in order, without overlaps; text outside every section has
+    neither.
+    """
+
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    page: int | None = Field(default=None, ge=1)
+    heading: str | None = None
+
+
 class Document(_Model):
     """One loaded document: its identity, stored text and content hash."""
 
@@ -27,6 +46,29 @@ class Document(_Model):
     text: str
     content_hash: str = Field(description="sha256 of the text; decides if a re-ingest is needed.")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    sections: list[Section] = Field(
+        default_factory=list,
+        description="Pages (PDF) or heading paths (Markdown, Word) of stretches of the text, "
+        "in order. Chunks and mentions take their page and section from here.",
+    )
+
+    def locate(self, offset: int) -> Section | None:
+        """The section holding character ``offset`` of the text, or None."""
+        return locate_section(self.sections, offset)
+
+
+def locate_section(sections: list[Section], offset: int) -> Section | None:
+    """The section of an ordered, non-overlapping list that holds ``offset``, or None."""
+    lo, hi = 0, len(sections)
+    while lo < hi:  # first section whose end is past offset
+        mid = (lo + hi) // 2
+        if sections[mid].end <= offset:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(sections) and sections[lo].start <= offset:
+        return sections[lo]
+    return None
 
 
 class Chunk(_Model):
@@ -38,6 +80,11 @@ class Chunk(_Model):
     start: int
     end: int
     text: str
+    page: int | None = Field(default=None, description="PDF page where the chunk starts.")
+    page_end: int | None = Field(default=None, description="PDF page where the chunk ends.")
+    section: str | None = Field(
+        default=None, description="Heading path where the chunk starts (Markdown, Word)."
+    )
 
     @model_validator(mode="after")
     def _offsets(self) -> Chunk:
@@ -59,6 +106,10 @@ class Mention(_Model):
     text: str
     label: str = Field(description="Entity type phrase, e.g. 'person'.")
     score: float
+    page: int | None = Field(default=None, description="PDF page of the mention (1-based).")
+    section: str | None = Field(
+        default=None, description="Heading path of the mention's section (Markdown, Word)."
+    )
     entity_id: str | None = Field(default=None, description="Set by entity resolution.")
     keys: list[str] = Field(
         default_factory=list,

@@ -284,7 +284,9 @@ def chunk_document(
 
     Returns:
         Chunks with ids from :func:`kgbuild.ids.chunk_id` and indices ``0..n-1``;
-        no chunks for a whitespace-only document.
+        no chunks for a whitespace-only document. Each takes ``page`` / ``section``
+        from the document section holding its first character, ``page_end`` from
+        the one holding its last (:attr:`Document.sections`).
 
     Raises:
         ValueError: ``max_tokens < 1``, ``overlap_tokens`` out of range, or a
@@ -307,6 +309,7 @@ def chunk_document(
             j = _shrink_to_fit(text, starts, units, i, j, token_spans, max_tokens, document.id)
             n = len(units)  # _shrink_to_fit may split a unit in two
         start, end = units[i].start, units[j - 1].end
+        first, last = document.locate(start), document.locate(end - 1)
         chunks.append(
             Chunk(
                 id=chunk_id(document.id, start, end),
@@ -315,6 +318,9 @@ def chunk_document(
                 start=start,
                 end=end,
                 text=text[start:end],
+                page=first.page if first else None,
+                page_end=last.page if last else None,
+                section=first.heading if first else None,
             )
         )
         if j >= n:

@@ -475,6 +475,7 @@ class KnowledgeGraphBuilder:
                 logger.debug("%s: dropping entity of unknown type %r", doc.id, ent.label)
                 mentions.append(None)
                 continue
+            place = doc.locate(ent.start)
             mentions.append(
                 Mention(
                     id=mention_id(doc.id, ent.start, ent.end, ent.label),
@@ -485,6 +486,8 @@ class KnowledgeGraphBuilder:
                     text=ent.text,
                     label=ent.label,
                     score=ent.score,
+                    page=place.page if place else None,
+                    section=place.heading if place else None,
                 )
             )
         kept = [m for m in mentions if m is not None]

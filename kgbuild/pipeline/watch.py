@@ -40,7 +40,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from kgbuild.ingest.loaders import FORMATS
+from kgbuild.ingest.base import get_loader
 from kgbuild.pipeline.builder import KnowledgeGraphBuilder
 from kgbuild.pipeline.lock import LockHeld
 from kgbuild.pipeline.summary import IngestSummary
@@ -270,4 +270,4 @@ class Watcher:
         p = Path(path)
         if p.name.startswith(".") and not self.builder.config.load.hidden:
             return False
-        return p.suffix.lower() in FORMATS or not p.suffix
+        return get_loader(p.suffix) is not None or not p.suffix

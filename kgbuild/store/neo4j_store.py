@@ -471,12 +471,15 @@ class _Plan:
         graph, doc_id = checked.graph, checked.id
         self.document_ids.append(doc_id)
         chunks = sorted(graph.chunks, key=lambda c: c.index)
-        self.chunks += [{"id": c.id, "props": c.model_dump(exclude={"id"})} for c in chunks]
+        self.chunks += [
+            {"id": c.id, "props": c.model_dump(exclude={"id"}, exclude_none=True)} for c in chunks
+        ]
         self.next_links += [
             {"first": a.id, "second": b.id} for a, b in zip(chunks, chunks[1:], strict=False)
         ]
         for m in graph.mentions:
-            self.mentions.append({"id": m.id, "props": m.model_dump(exclude={"id", "entity_id"})})
+            props = m.model_dump(exclude={"id", "entity_id"}, exclude_none=True)
+            self.mentions.append({"id": m.id, "props": props})
             if m.entity_id is not None:
                 self.links.append({"mention_id": m.id, "entity_id": m.entity_id})
 

@@ -326,7 +326,7 @@ class NetworkXStore(GraphStore):
 
         chunks = sorted(graph.chunks, key=lambda c: c.index)
         for chunk in chunks:
-            g.add_node(chunk.id, __labels__={"Chunk"}, **chunk.model_dump())
+            g.add_node(chunk.id, __labels__={"Chunk"}, **chunk.model_dump(exclude_none=True))
             nodes.add(chunk.id)
         for before, after in zip(chunks, chunks[1:], strict=False):
             g.add_edge(before.id, after.id, key="NEXT", __labels__={"NEXT"})
@@ -335,7 +335,7 @@ class NetworkXStore(GraphStore):
             self._upsert_entity(entity, entity_labels[entity.type])
 
         for mention in graph.mentions:
-            properties = mention.model_dump(exclude={"entity_id"})
+            properties = mention.model_dump(exclude={"entity_id"}, exclude_none=True)
             g.add_node(mention.id, __labels__={"Mention"}, **properties)
             nodes.add(mention.id)
             g.add_edge(mention.id, mention.chunk_id, key="IN_CHUNK", __labels__={"IN_CHUNK"})

@@ -125,7 +125,7 @@ def test_ingest_bad_files_exit_3_with_the_rest_written(runner, tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "good.txt").write_text("Alice Smith works for Acme Inc.", encoding="utf-8")
-    (folder / "bad.txt").write_bytes(b"Caf\xe9")
+    (folder / "bad.txt").write_bytes(b"\xef\xbb\xbfCaf\xe9")  # a UTF-8 BOM, then cp1252
     (folder / "rows.jsonl").write_text('{"id": 1, "text": "Bob Jones"}\n{oops\n', "utf-8")
     store = tmp_path / "graph.json"
     result = run(runner, "ingest", folder, tmp_path / "missing.md", "--store", store, "--json")

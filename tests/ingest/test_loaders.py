@@ -43,6 +43,7 @@ def test_folder_loads_good_files_and_names_bad_ones(corpus, caplog):
         "cjk_emoji.md",
         "crlf.txt",
         "draft.txt",
+        "latin1.txt",
         "notes.md",
         "page.html",
         "records.jsonl#5",
@@ -55,7 +56,6 @@ def test_folder_loads_good_files_and_names_bad_ones(corpus, caplog):
         ("image.png", "skipped: binary/unsupported"),
         ("blank.md", "empty"),
         ("empty.txt", "empty"),
-        ("latin1.txt", "not valid UTF-8"),
         ("records.jsonl", "line 2: not valid JSON"),
         ("records.jsonl", "line 3: text field 'text' missing"),
         ("records.jsonl", "line 6: text field 'text' not a string"),
@@ -68,7 +68,7 @@ def test_folder_loads_good_files_and_names_bad_ones(corpus, caplog):
         assert f.source.startswith((corpus.resolve() / "x").as_uri()[:-1])
     # Every skipped file is named in a warning.
     warned = caplog.text
-    for name in ("binary.txt", "image.png", "latin1.txt", "empty.txt", "records.jsonl"):
+    for name in ("binary.txt", "image.png", "empty.txt", "records.jsonl"):
         assert name in warned
 
 
@@ -82,6 +82,7 @@ def test_folder_walk_is_sorted_and_deterministic(corpus):
         "accents_bom.txt",
         "cjk_emoji.md",
         "crlf.txt",
+        "latin1.txt",
         "page.html",
         "records.jsonl",
         "draft.txt",
@@ -123,7 +124,7 @@ def test_text_identity_and_hash(corpus):
     assert doc.source == path.as_uri()
     assert doc.id == document_id(doc.source)
     assert doc.content_hash == content_hash(doc.text)
-    assert doc.metadata == {"path": str(path), "format": "text"}
+    assert doc.metadata == {"path": str(path), "format": "text", "encoding": "utf-8"}
 
 
 def test_crlf_is_kept_and_a_bom_is_dropped(corpus):
@@ -154,27 +155,32 @@ def test_unicode_documents_load_unchanged(unicode_dir):
     assert tokyo.metadata["title"] == "東京の一週間 — A week in Tokyo 🗼"
 
 
-def test_invalid_utf8_names_the_byte_offset(corpus, tmp_path):
-    (failure,) = iter_documents([corpus / "latin1.txt"])
-    assert failure.reason == "not valid UTF-8 (byte offset 3)"
+def test_legacy_encoding_is_detected_and_recorded(corpus):
+    (doc,) = iter_documents([corpus / "latin1.txt"])
+    assert doc.text == "Café au lait"
+    assert doc.metadata["encoding"] == "cp1252"  # Latin-1's printable superset
+
+
+def test_forced_encoding_names_the_byte_offset(corpus, tmp_path):
+    (failure,) = iter_documents([corpus / "latin1.txt"], LoadOptions(encoding="utf-8"))
+    assert failure.reason == "not valid utf-8 (byte offset 3)"
     assert failure.source == (corpus / "latin1.txt").resolve().as_uri()
-    # The offset counts the BOM too: it is a position in the file.
+    # A BOM decides the encoding; a bad byte after it is named by its file offset.
     path = tmp_path / "bom_then_bad.txt"
     path.write_bytes(b"\xef\xbb\xbfok \xff")
     (failure,) = iter_documents([path])
-    assert failure.reason == "not valid UTF-8 (byte offset 6)"
+    assert failure.reason == "not valid UTF-8 after its byte order mark (byte offset 6)"
+    (failure,) = iter_documents([path], LoadOptions(encoding="no-such-codec"))
+    assert failure.reason == "unknown encoding 'no-such-codec'"
 
 
 def test_binary_content_behind_a_text_extension(corpus, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     pdf = tmp_path / "report.txt"
     pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    utf16 = tmp_path / "utf16.txt"
-    utf16.write_bytes("Hello".encode("utf-16"))
-    nul, sig, wide = iter_documents([corpus / "binary.txt", pdf, utf16])
+    nul, sig = iter_documents([corpus / "binary.txt", pdf])
     assert nul.reason == "skipped: binary/unsupported (contains NUL bytes)"
     assert sig.reason == "skipped: binary/unsupported (binary file signature)"
-    assert "UTF-16" in wide.reason and wide.reason.startswith("skipped: binary/unsupported")
     assert "report.txt" in caplog.text and "binary.txt" in caplog.text
 
 
@@ -233,6 +239,7 @@ def test_markdown_is_kept_as_text_with_its_first_heading_as_title(corpus):
     assert md.metadata == {
         "path": md.metadata["path"],
         "format": "markdown",
+        "encoding": "utf-8",
         "title": "東京の朝 🌅",
     }
     assert setext.metadata["title"] == "Notes"

@@ -54,6 +54,8 @@ def make_document(
     relations: list[tuple[int, str, int, float]],
     *,
     metadata: dict | None = None,
+    pages: list[int] | None = None,
+    headings: list[str] | None = None,
 ) -> DocumentGraph:
     """Build a consistent DocumentGraph.
 
@@ -64,6 +66,8 @@ def make_document(
             of that name; its keys are the entity's, or the lower-cased text if it differs.
         relations: ``(head mention index, relation type, tail mention index, score)``,
             one piece of evidence each, in the head mention's chunk.
+        pages: the PDF page of each chunk (its mentions are on that page too).
+        headings: the section heading path of each chunk (and its mentions).
     """
     text = " ".join(chunk_texts)
     doc_id = ids.document_id(source)
@@ -78,6 +82,9 @@ def make_document(
                 start=start,
                 end=end,
                 text=chunk_text,
+                page=pages[index] if pages else None,
+                page_end=pages[index] if pages else None,
+                section=headings[index] if headings else None,
             )
         )
         start = end + 1
@@ -99,6 +106,8 @@ def make_document(
                 text=text[m_start:m_end],
                 label=label,
                 score=0.95,
+                page=chunk.page,
+                section=chunk.section,
                 entity_id=entity_id(name),
                 keys=ENTITIES[name][2] if surface == name else [surface.lower()],
             )
@@ -162,6 +171,7 @@ def document_a() -> DocumentGraph:
         [(0, "Alice Smith"), (0, "Acme Corp"), (1, "Acme Corp"), (1, "Paris")],
         [(0, "works for", 1, 0.9), (2, "located in", 3, 0.8)],
         metadata={"title": "Document A", "year": 2024},
+        headings=["People", "People > Places"],
     )
 
 
@@ -171,6 +181,7 @@ def document_b() -> DocumentGraph:
         ["Bob Jones works for Acme Corp.", "Alice Smith joined Acme."],
         [(0, "Bob Jones"), (0, "Acme Corp"), (1, "Alice Smith"), (1, "Acme Corp", "Acme")],
         [(0, "works for", 1, 0.7), (2, "works for", 3, 0.6)],
+        pages=[1, 2],
     )
 
 

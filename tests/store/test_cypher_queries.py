@@ -191,6 +191,7 @@ def test_entity_mentions_slice_the_document_text(store):
         ("a.txt", 0, 0, 11),
         ("b.txt", 1, 31, 42),
     ]
+    assert [(r["page"], r["section"]) for r in rows] == [(None, "People"), (2, None)]
     for row in rows:
         assert row["label"] == "person"
         assert texts[row["document_id"]][row["start"] : row["end"]] == row["text"]
@@ -225,6 +226,7 @@ def test_relation_evidence_and_provenance_agree(store):
         ("b.txt", 1, "Alice Smith", "Acme"),
     ]
     assert rows[0]["chunk_text"] == "Alice Smith works for Acme Corp."
+    assert [(r["page"], r["section"]) for r in rows] == [(None, "People"), (2, None)]
     for row in rows:
         text = texts[row["document_id"]]
         assert text[row["head_start"] : row["head_end"]] == row["head_text"]

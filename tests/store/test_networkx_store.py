@@ -90,7 +90,9 @@ def test_chunks_and_mentions_have_offsets_into_the_document(store):
         for chunk in graph.chunks:
             data = store.graph.nodes[chunk.id]
             assert data["__labels__"] == {"Chunk"}
-            assert {k: v for k, v in data.items() if k != "__labels__"} == chunk.model_dump()
+            assert {k: v for k, v in data.items() if k != "__labels__"} == chunk.model_dump(
+                exclude_none=True
+            )
             assert doc.text[data["start"] : data["end"]] == data["text"]
             assert edge_keys(store, chunk.id, doc.id) == {"PART_OF"}
             assert store.graph.edges[chunk.id, doc.id, "PART_OF"]["__labels__"] == {"PART_OF"}
@@ -101,7 +103,7 @@ def test_chunks_and_mentions_have_offsets_into_the_document(store):
             data = store.graph.nodes[mention.id]
             assert data["__labels__"] == {"Mention"}
             assert {k: v for k, v in data.items() if k != "__labels__"} == mention.model_dump(
-                exclude={"entity_id"}
+                exclude={"entity_id"}, exclude_none=True
             )
             assert doc.text[data["start"] : data["end"]] == data["text"]
             assert edge_keys(store, mention.id, mention.chunk_id) == {"IN_CHUNK"}
