@@ -44,7 +44,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --progress-bar off "$(TORCH)"
-	$(PIP) install --progress-bar off -e ".[test,formats]"
+	$(PIP) install --progress-bar off -e ".[test,formats,train]"
 	touch $@
 
 clean:
