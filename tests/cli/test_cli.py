@@ -308,3 +308,23 @@ def test_ingest_and_query_on_the_bolt_server(runner, docs, empty_bolt_graph):
     assert {"Alice Smith", "Bob Jones"} <= {r["name"] for r in rows}
     again = one_json(run(runner, "ingest", docs, "--store", server.uri, *auth, "--json").stdout)
     assert again["documents"]["unchanged"] == 4
+
+
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def test_eval_reads_new_formats_and_constraints(runner, tmp_path):
+    if not DATASETS.is_dir():
+        pytest.skip(f"benchmark datasets not found at {DATASETS}")
+    source = DATASETS / "re3d" / "Delegation of the European Union to Syria"
+    out = run(runner, "eval", source, "--format", "re3d", "--json")
+    assert out.exit_code == 0, out.stderr
+    scores = json.loads(out.stdout)
+    assert scores["examples"] > 0 and "ner_micro_f1" in scores
+    assert "location" in scores["ner"]["per_type"]
+    bad = tmp_path / "rules.json"
+    bad.write_text("[1, 2]")
+    res = run(runner, "eval", source, "--format", "re3d", "--constraints", bad)
+    assert res.exit_code == 1 and "expected a JSON object" in res.stderr
+    res = run(runner, "eval", source, "--format", "nope")
+    assert res.exit_code == 1 and "webnlg" in res.stderr
