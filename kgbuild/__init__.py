@@ -26,8 +26,8 @@ _LAZY = {
     "IngestSummary": "kgbuild.pipeline.summary",
     "Schema": "kgbuild.schema",
     "open_store": "kgbuild.store",
-    "view": "kgbuild.view",
-    "GraphView": "kgbuild.view",
+    "view": "kgbuild.viewer",
+    "GraphView": "kgbuild.viewer",
 }
 
 __all__ = [
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from kgbuild.pipeline.summary import IngestSummary
     from kgbuild.schema import Schema
     from kgbuild.store import open_store
-    from kgbuild.view import GraphView, view
+    from kgbuild.viewer import GraphView, view
 
 
 def __getattr__(name: str) -> Any:

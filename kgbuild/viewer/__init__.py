@@ -10,7 +10,7 @@
     page                                               # in Jupyter: shown inline
 
 The same page comes from a NetworkX file and from a Neo4j (Bolt) server: one query layer
-(:mod:`kgbuild.view.data`) reads the store, one renderer (:mod:`kgbuild.view.render`)
+(:mod:`kgbuild.viewer.data`) reads the store, one renderer (:mod:`kgbuild.viewer.render`)
 writes the page, drawn by the vendored vis-network library.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from kgbuild.store.base import GraphStore
-from kgbuild.view.data import Selection, ViewError, ViewGraph, load_view_graph
-from kgbuild.view.render import render_html
+from kgbuild.viewer.data import Selection, ViewError, ViewGraph, load_view_graph
+from kgbuild.viewer.render import render_html
 
 __all__ = ["GraphView", "Selection", "ViewError", "ViewGraph", "view"]
 

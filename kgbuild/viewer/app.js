@@ -111,7 +111,8 @@
     physics: {
       solver: "forceAtlas2Based",
       forceAtlas2Based: { gravitationalConstant: -60, springLength: 110, avoidOverlap: 0.3 },
-      stabilization: { enabled: true, iterations: big ? 120 : 400, updateInterval: 50 }
+      // fewer layout steps for large graphs (each step costs time in proportion to the size)
+      stabilization: { enabled: true, iterations: Math.max(50, Math.min(400, Math.round(300000 / Math.max(1, data.entities.length)))), updateInterval: 100 }
     },
     interaction: { hover: true, hideEdgesOnDrag: big, hideEdgesOnZoom: big, tooltipDelay: 3600000, keyboard: false }
   };

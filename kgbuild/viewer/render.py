@@ -1,4 +1,4 @@
-"""One self-contained HTML page from a :class:`~kgbuild.view.data.ViewGraph`.
+"""One self-contained HTML page from a :class:`~kgbuild.viewer.data.ViewGraph`.
 
 The page inlines everything it runs: vis-network (``vendor/vis-network.min.js``), the
 viewer's own ``app.js`` and ``app.css``, and the graph as JSON inside
@@ -24,11 +24,11 @@ from functools import lru_cache
 from importlib import resources
 
 from kgbuild import __version__
-from kgbuild.view.data import ViewGraph
+from kgbuild.viewer.data import ViewGraph
 
 __all__ = ["VIS_NETWORK_VERSION", "render_html", "script_json"]
 
-#: The vendored vis-network build (see kgbuild/view/vendor/README.md).
+#: The vendored vis-network build (see kgbuild/viewer/vendor/README.md).
 VIS_NETWORK_VERSION = "10.1.5"
 _MARKER = re.compile(r"/\*@([A-Z_]+)@\*/")
 _JSON_ESCAPES = {
@@ -42,7 +42,7 @@ _JSON_ESCAPES = {
 
 @lru_cache(maxsize=8)
 def _asset(name: str) -> str:
-    return (resources.files("kgbuild.view") / name).read_text(encoding="utf-8")
+    return (resources.files("kgbuild.viewer") / name).read_text(encoding="utf-8")
 
 
 def _vis_network() -> str:
