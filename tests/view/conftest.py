@@ -96,8 +96,8 @@ class Page:
 
     def open(self, html_file: Path, timeout_ms: float = 120_000) -> None:
         """Load a page written by kgbuild view and wait until its first layout is done."""
-        self.page.goto(html_file.resolve().as_uri())
-        self.page.wait_for_selector("body[data-ready=true]", timeout=timeout_ms)
+        self.page.goto(html_file.resolve().as_uri(), wait_until="commit", timeout=timeout_ms)
+        self.page.wait_for_selector("body[data-ready=true]", state="attached", timeout=timeout_ms)
 
 
 @pytest.fixture
