@@ -335,11 +335,13 @@ def _find_seeds(store: GraphStore, name: str) -> list[ViewEntity]:
         return loose
     from rapidfuzz import process
 
-    close = process.extract(name, sorted({e.name for e in everything}), limit=5)
+    close = process.extract(name, sorted({e.name for e in everything}), limit=5, score_cutoff=60)
     hint = ", ".join(repr(c[0]) for c in close)
-    raise ViewError(
-        f"no entity named {name!r}" + (f"; closest names: {hint}" if hint else " (empty graph)")
-    )
+    if not everything:
+        hint_text = " (the graph has no entities)"
+    else:
+        hint_text = f"; closest names: {hint}" if hint else " (nor any name or alias like it)"
+    raise ViewError(f"no entity named {name!r}{hint_text}")
 
 
 # -- text around spans ----------------------------------------------------------------------
