@@ -70,3 +70,20 @@ def test_view_user_errors_are_one_line(store, tmp_path, args, message):
 def test_view_of_a_missing_store(tmp_path):
     result = run("view", tmp_path / "none.json", "-o", tmp_path / "x.html")
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_view_of_a_bolt_server(empty_bolt_graph, tmp_path):
+    from kgbuild.store.neo4j_store import Neo4jStore
+
+    server = empty_bolt_graph
+    with Neo4jStore(server.uri, server.user, server.password, server.database) as store:
+        store.setup_schema()
+        store.write_documents(sample_graphs())
+    out = tmp_path / "bolt.html"
+    args = ["view", server.uri, "-o", out, "--user", server.user, "--password", server.password]
+    if server.database:
+        args += ["--database", server.database]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["entities"] == 4
+    assert server.password not in out.read_text(encoding="utf-8")
