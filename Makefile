@@ -4,7 +4,9 @@
 #               extractor shipped in kgbuild, and print query results
 #   make test   the same set-up if needed, then the whole test suite against a local Bolt
 #               server of its own (started before pytest and stopped afterwards, even on
-#               failure; a server you started with scripts/test-server is left alone)
+#               failure; a server you started with scripts/test-server is left alone) and,
+#               for the viewer's browser tests, chromium (scripts/install-chromium installs
+#               it with apt-get where it is missing)
 #
 # CI runs `make test` (.ci/run). Variables: PYTHON, VENV, TORCH, PYTEST_ARGS.
 
@@ -25,9 +27,13 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: demo test venv clean
 
 demo: $(VENV)/.installed
-	$(BIN)/python examples/build_graph.py --store build/examples/graph.json --mermaid
+	$(BIN)/python examples/build_graph.py --store build/examples/graph.json --mermaid \
+		--html build/examples/graph.html
 
 test: $(VENV)/.installed
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| [ -n "$${KGBUILD_CHROMIUM:-}" ] || scripts/install-chromium \
+		|| echo "make test: no chromium; the browser tests skip (and fail under CI=true)"
 	@set -u; \
 	export KGBUILD_TEST_SERVER_DIR="$(CURDIR)/.test-server/make-test-$$$$"; \
 	stop_server() { $(BIN)/python scripts/test-server stop || true; rm -rf "$$KGBUILD_TEST_SERVER_DIR"; }; \
@@ -44,7 +50,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --progress-bar off "$(TORCH)"
-	$(PIP) install --progress-bar off -e ".[test,formats,train]"
+	$(PIP) install --progress-bar off -e ".[test,formats,train,viz]"
 	touch $@
 
 clean:

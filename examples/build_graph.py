@@ -4,13 +4,15 @@ Run from anywhere (it finds its own folder)::
 
     python examples/build_graph.py                      # graph in build/examples/graph.json
     python examples/build_graph.py --store /tmp/g.json --mermaid
+    python examples/build_graph.py --html build/examples/graph.html   # also the interactive page
 
 It ingests eight short documents (Markdown, plain text with CRLF line ends,
 HTML and JSONL) with the extractor shipped with kgbuild, saves the graph as a
 NetworkX JSON file, and runs three queries from the library in cypher/: the
 most mentioned entities, the relations of the most mentioned organization, and
 the evidence of its strongest relation, shown as the text it came from. ``--mermaid`` also
-prints the strongest relations as a Mermaid diagram (as shown in the README).
+prints the strongest relations as a Mermaid diagram (as shown in the README); ``--html``
+also writes the graph as an interactive page (``kgbuild view``) and prints its path.
 
 Running it again is fast: the documents are unchanged, so nothing is extracted.
 """
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", default=str(DOCS), help="Folder of documents to ingest.")
     parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
     parser.add_argument("--mermaid", action="store_true", help="Also print a Mermaid diagram.")
+    parser.add_argument("--html", default=None, help="Also write the interactive graph page here.")
     args = parser.parse_args(argv)
 
     Path(args.store).parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
                 "ORDER BY score DESC, head ASC, tail ASC LIMIT 12"
             )
             print("\n```mermaid\n" + mermaid(strongest_relations) + "\n```")
+
+        if args.html:
+            page = kgbuild.view(store)
+            path = page.save(args.html)
+            print(
+                f"\nInteractive graph ({len(page.graph.entities)} entities, "
+                f"{len(page.graph.relations)} relations; kgbuild view): {path.resolve()}"
+            )
     return 0 if summary.ok else 1
 
 

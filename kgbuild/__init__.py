@@ -7,6 +7,7 @@ The public API, imported lazily so that ``import kgbuild`` stays fast (no torch)
     summary = kgbuild.build("docs/", store="graph.json")        # files -> graph
     found = kgbuild.extract_text("Ada Lovelace was born in London.")  # text -> entities, triplets
     builder = kgbuild.KnowledgeGraphBuilder("graph.json", entity_types=["person"])
+    kgbuild.view("graph.json").save("graph.html")                 # graph -> interactive page
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ _LAZY = {
     "IngestSummary": "kgbuild.pipeline.summary",
     "Schema": "kgbuild.schema",
     "open_store": "kgbuild.store",
+    "view": "kgbuild.viewer",
+    "GraphView": "kgbuild.viewer",
 }
 
 __all__ = [
     "BuildConfig",
+    "GraphView",
     "IngestSummary",
     "KnowledgeGraphBuilder",
     "Schema",
@@ -37,6 +41,7 @@ __all__ = [
     "build",
     "extract_text",
     "open_store",
+    "view",
 ]
 
 if TYPE_CHECKING:
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
     from kgbuild.pipeline.summary import IngestSummary
     from kgbuild.schema import Schema
     from kgbuild.store import open_store
+    from kgbuild.viewer import GraphView, view
 
 
 def __getattr__(name: str) -> Any:

@@ -53,8 +53,11 @@ def test_example_docs_are_varied_real_documents():
 def test_example_script_with_test_extractor(tmp_path):
     store = tmp_path / "graph.json"
     fake = f"{REPO / 'tests' / 'fake_extractor.py'}:FakeExtractor"
-    first = run_example(store, fake, "--mermaid")
+    page = tmp_path / "graph.html"
+    first = run_example(store, fake, "--mermaid", "--html", str(page))
     assert first.returncode == 0, first.stderr
+    assert f"kgbuild view): {page.resolve()}" in first.stdout
+    assert 'id="kgbuild-data"' in page.read_text(encoding="utf-8")
     assert "documents: 12 new" in first.stdout  # 7 files + 5 JSONL records
     assert "Most mentioned entities (cypher/top_entities.cypher)" in first.stdout
     assert "cypher/entity_neighbours.cypher" in first.stdout

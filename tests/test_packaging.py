@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_wheel_ships_the_cypher_queries_and_the_default_model(tmp_path):
+def test_wheel_ships_the_cypher_queries_the_default_model_and_the_viewer(tmp_path):
     subprocess.run(
         [
             sys.executable,
@@ -34,3 +34,6 @@ def test_wheel_ships_the_cypher_queries_and_the_default_model(tmp_path):
         assert f"kgbuild/cypher/{query.name}" in names
     for part in ("config.json", "model.safetensors", "README.md"):
         assert f"kgbuild/models/kgbuild-relex-minilm/{part}" in names
+    for part in ("template.html", "app.js", "app.css", "vendor/vis-network.min.js"):
+        assert f"kgbuild/viewer/{part}" in names
+    assert "kgbuild/viewer/vendor/vis-network.LICENSE-MIT" in names

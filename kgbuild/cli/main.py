@@ -7,6 +7,8 @@
     kgbuild extract --text "..." | --file F   entities and relations of one text
     kgbuild query STORE CYPHER                run Cypher (or a query from cypher/)
     kgbuild export STORE --format graphml|json --output FILE
+    kgbuild view STORE [-o graph.html] [--query CYPHER | --entity NAME | --type TYPE]
+                                              interactive offline HTML page of the graph
     kgbuild train --config FILE               train an extractor checkpoint
     kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
 
@@ -372,6 +374,119 @@ def export(
         echo_json({"output": str(output), "format": fmt, "counts": counts})
     else:
         typer.echo(f"wrote {output} ({fmt}): " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# -- view ------------------------------------------------------------------------------------
+
+
+@app.command()
+def view(
+    store: Annotated[str, typer.Argument(help="The graph: a .json file or a Neo4j URI.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="HTML file to write (replaced if it exists).")
+    ] = Path("graph.html"),
+    cypher: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            metavar="CYPHER",
+            help="Show the entities and relationships a read query returns (Cypher, a "
+            ".cypher file, or a query name from cypher/).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="--query parameter NAME=VALUE (repeatable)."),
+    ] = None,
+    entity: Annotated[
+        str | None,
+        typer.Option("--entity", metavar="NAME", help="Show this entity and its neighbours."),
+    ] = None,
+    hops: Annotated[
+        int, typer.Option("--hops", min=0, help="With --entity: how many relations away.")
+    ] = 1,
+    entity_type: Annotated[
+        str | None,
+        typer.Option("--type", metavar="TYPE", help="Show the entities of one type, e.g. person."),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", min=1, help="At most this many entities (the most mentioned first)."
+        ),
+    ] = 1000,
+    max_evidence: Annotated[
+        int,
+        typer.Option(
+            "--max-evidence", min=0, help="Mentions per entity and evidence per relation shown."
+        ),
+    ] = 50,
+    title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default web browser.")
+    ] = False,
+    user: UserOption = None,
+    password: PasswordOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write an interactive HTML page of the graph, with the text behind every entity and
+    relation (one self-contained file that works offline)."""
+    remember_secret(password)
+    with user_errors():
+        from kgbuild.viewer import view as make_view
+
+        chosen = [
+            flag
+            for flag, value in (("--query", cypher), ("--entity", entity), ("--type", entity_type))
+            if value
+        ]
+        if len(chosen) > 1:
+            raise CLIError(
+                f"give at most one of --query, --entity, --type (got {' '.join(chosen)})"
+            )
+        text = _query_text(cypher) if cypher else None
+        graph_store = open_store_checked(
+            store, user=user, password=password, database=database, must_exist=True
+        )
+        with graph_store:
+            page = make_view(
+                graph_store,
+                query=text,
+                parameters=parse_params(param),
+                entity=entity,
+                hops=hops,
+                type=entity_type,
+                limit=limit,
+                max_evidence=max_evidence,
+                title=title,
+            )
+        written = page.save(output)
+    graph = page.graph
+    result = {
+        "output": str(written),
+        "entities": len(graph.entities),
+        "relations": len(graph.relations),
+        "entities_left_out": graph.entities_left_out,
+        "relations_left_out": graph.relations_left_out,
+    }
+    if json_output:
+        echo_json(result)
+    else:
+        left = ""
+        if graph.entities_left_out or graph.relations_left_out:
+            left = (
+                f"; left out by --limit {limit}: {graph.entities_left_out} entities, "
+                f"{graph.relations_left_out} relations"
+            )
+        typer.echo(
+            f"wrote {written}: {result['entities']} entities, {result['relations']} relations"
+            + left
+        )
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(written.resolve().as_uri())
 
 
 # -- train / eval ----------------------------------------------------------------------------

@@ -262,7 +262,9 @@ def test_train_and_eval_report_missing_files(runner, tmp_path):
 
 def test_every_command_and_option_has_help(runner):
     command = get_command(app)
-    assert {"ingest", "extract", "query", "export", "train", "eval"} <= set(command.commands)
+    assert {"ingest", "extract", "query", "export", "view", "train", "eval"} <= set(
+        command.commands
+    )
     for name, sub in command.commands.items():
         assert sub.help, f"{name} has no help"
         options = [p for p in sub.params if p.param_type_name == "option"]
