@@ -47,7 +47,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     candidates = sorted(p for p in train if p in test and norm_label(p) not in taken)
     test_held = sorted(rng.sample(candidates, 30))
-    rest = sorted(p for p in train if p in dev and p not in test_held and norm_label(p) not in taken)
+    rest = sorted(
+        p for p in train if p in dev and p not in test_held and norm_label(p) not in taken
+    )
     dev_held = sorted(rng.sample(rest, 15))
     print(json.dumps({"test": test_held, "dev": dev_held}, indent=1))
 
