@@ -28,14 +28,23 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
 
 
-def load_extractor(model_dir: str | Path | None = None, *, quantize: bool = False) -> Extractor:
-    """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint)."""
-    from kgbuild.extract.extractor import JointExtractor
+def load_extractor(
+    model_dir: str | Path | None = None, *, quantize: bool = False, lazy: bool = False
+) -> Extractor:
+    """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint).
+
+    ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``
+    is read from ``config.json`` now, and torch and the weights load on first use.
+
+    Raises:
+        FileNotFoundError: if the folder holds no checkpoint (checked at once, lazy or not).
+    """
+    from kgbuild.extract.lazy import LazyExtractor, checkpoint_model_id
 
     directory = Path(model_dir) if model_dir else default_model_dir()
-    if not (directory / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no extractor checkpoint in {directory}: train one with `kgbuild train --config "
-            "configs/extractor.json` or pass --model DIR"
-        )
+    checkpoint_model_id(directory)  # a missing or broken config.json fails here, not later
+    if lazy:
+        return LazyExtractor(directory, quantize=quantize)
+    from kgbuild.extract.extractor import JointExtractor
+
     return JointExtractor.from_pretrained(directory, quantize=quantize)

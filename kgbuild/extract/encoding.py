@@ -17,7 +17,11 @@ Input layout (GLiNER-Relex)::
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -46,6 +50,7 @@ def join_words(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return " ".join(words), spans
 
 
+@lru_cache(maxsize=1 << 16)
 def token_shape(piece: str) -> int:
     """Shape of a token's original characters: how the uncased encoder sees case and digits."""
     if not piece:
@@ -64,6 +69,17 @@ def token_shape(piece: str) -> int:
     if not any(c.isupper() or c.islower() for c in letters):
         return SHAPE_OTHER  # scripts without case (CJK, ...)
     return SHAPE_MIXED
+
+
+@dataclass(frozen=True)
+class TextTokens:
+    """A text's tokens without special tokens: ids and character offsets, (n,) and (n, 2)."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -98,6 +114,25 @@ class TextEncoder:
         self.entity_marker_id = vocab.get("[unused0]", tokenizer.unk_token_id)
         self.relation_marker_id = vocab.get("[unused1]", tokenizer.unk_token_id)
         self._label_cache: dict[str, list[int]] = {}
+        # The Rust tokenizer itself (a copy, so the shared one keeps its settings), without
+        # the truncation and padding a checkpoint's tokenizer.json may configure (MiniLM's
+        # pads and truncates to 128): the same ids and offsets as the transformers call,
+        # without its per-call conversions.
+        self._fast = None
+        if getattr(tokenizer, "is_fast", False):
+            from tokenizers import Tokenizer
+
+            self._fast = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+            self._fast.no_truncation()
+            self._fast.no_padding()
+        # Tokens of the window-sized texts that token_spans saw last (the chunker checks
+        # each chunk's final text with it): the extractor reuses them instead of
+        # tokenizing each chunk a second time. Bounded; an entry is dropped once used.
+        self._recent: OrderedDict[str, TextTokens] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    #: Most texts whose tokens :meth:`token_spans` keeps for :meth:`tokenize` (about 5 KB each).
+    RECENT_TEXTS = 1024
 
     def label_ids(self, label: str) -> list[int]:
         ids = self._label_cache.get(label)
@@ -114,16 +149,58 @@ class TextEncoder:
     def max_text_tokens(self, entity_labels: list[str], relation_labels: list[str]) -> int:
         return self.max_length - self.prompt_length(entity_labels, relation_labels)
 
+    def _tokenize_one(self, text: str) -> TextTokens:
+        if self._fast is not None:
+            enc = self._fast.encode(text, add_special_tokens=False)
+            ids, offsets = enc.ids, enc.offsets
+        else:
+            out = self.tokenizer(
+                text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+            )
+            ids, offsets = out["input_ids"], out["offset_mapping"]
+        return TextTokens(
+            np.asarray(ids, dtype=np.int64),
+            np.asarray(offsets, dtype=np.int64).reshape(-1, 2),
+        )
+
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the text's tokens (no special tokens).
 
         Whole documents are tokenized here (for chunking), so the tokenizer's warning
-        about sequences longer than the model's window does not apply.
+        about sequences longer than the model's window does not apply. The tokens of a
+        text that fits the window are kept for a later :meth:`tokenize` of the same text.
         """
-        enc = self.tokenizer(
-            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
-        )
-        return [tuple(x) for x in enc["offset_mapping"]]
+        tokens = self._tokenize_one(text)
+        if len(tokens) <= self.max_length:
+            with self._recent_lock:
+                self._recent[text] = tokens
+                self._recent.move_to_end(text)
+                while len(self._recent) > self.RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return list(map(tuple, tokens.offsets.tolist()))
+
+    def tokenize(self, texts: Sequence[str]) -> list[TextTokens]:
+        """Tokens of each text (no special tokens): reused from :meth:`token_spans` where it
+        just saw the text, the rest in one batch call of the fast tokenizer."""
+        out: list[TextTokens | None] = [None] * len(texts)
+        missing: list[int] = []
+        with self._recent_lock:
+            for i, text in enumerate(texts):
+                hit = self._recent.pop(text, None)
+                if hit is None:
+                    missing.append(i)
+                out[i] = hit
+        if missing and self._fast is not None:
+            batch = self._fast.encode_batch([texts[i] for i in missing], add_special_tokens=False)
+            for i, enc in zip(missing, batch, strict=True):
+                out[i] = TextTokens(
+                    np.asarray(enc.ids, dtype=np.int64),
+                    np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2),
+                )
+        else:
+            for i in missing:
+                out[i] = self._tokenize_one(texts[i])
+        return out  # type: ignore[return-value]
 
     def encode(
         self,
@@ -131,7 +208,12 @@ class TextEncoder:
         word_spans: list[tuple[int, int]],
         entity_labels: list[str],
         relation_labels: list[str],
+        tokens: TextTokens | None = None,
     ) -> EncodedText:
+        """Model inputs for ``text`` (whose words are ``word_spans``) after the label prompt.
+
+        ``tokens``: the text's tokens if already known (:meth:`tokenize`), else tokenized here.
+        """
         ids = [self.cls_id]
         markers = [MARKER_NONE]
         ent_pos, rel_pos = [], []
@@ -152,18 +234,19 @@ class TextEncoder:
         offset = len(ids)
         budget = self.max_length - offset - 1
 
-        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        tok_ids = enc["input_ids"][:budget]
-        tok_offsets = enc["offset_mapping"][: len(tok_ids)]
+        if tokens is None:
+            tokens = self._tokenize_one(text)
+        tok_ids = tokens.ids[:budget].tolist()
+        offsets = tokens.offsets[: len(tok_ids)]
+        tok_offsets = offsets.tolist()
 
         n_words = len(word_spans)
         first = np.full(n_words, -1, dtype=np.int64)
         last = np.full(n_words, -1, dtype=np.int64)
         if n_words and tok_ids:
             starts = np.fromiter((s for s, _ in word_spans), dtype=np.int64, count=n_words)
-            tok_starts = np.fromiter((s for s, _ in tok_offsets), dtype=np.int64)
             # the word containing each token: the last word starting at or before it
-            word_of_tok = np.searchsorted(starts, tok_starts, side="right") - 1
+            word_of_tok = np.searchsorted(starts, offsets[:, 0], side="right") - 1
             ok = word_of_tok >= 0
             positions = np.arange(len(tok_ids)) + offset
             # first token of a word: minimum position; last token: maximum position
@@ -179,7 +262,7 @@ class TextEncoder:
 
         # words whose tokens were cut off by the window are not spans
         num_words = n_words
-        if len(enc["input_ids"]) > len(tok_ids):
+        if len(tokens) > len(tok_ids):
             cut = tok_offsets[-1][1] if tok_offsets else 0
             num_words = int(np.searchsorted([e for _, e in word_spans], cut, side="right"))
             first[num_words:] = -1

@@ -249,6 +249,8 @@ class JointExtractor:
                 for ents, rels in results
             ]
 
+        # one tokenization per text, whatever the number of label passes
+        tokens = self.encoder.tokenize(texts)
         if len(passes) == 1:
             ents, rels = passes[0]
             self._run_pass(
@@ -262,6 +264,7 @@ class JointExtractor:
                 ent_thr,
                 rel_thr,
                 symmetric,
+                tokens=tokens,
             )
             return list(zip(entities, relations, strict=True))
 
@@ -271,8 +274,9 @@ class JointExtractor:
             if not ents:
                 continue
             self._run_pass(
-                texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric
-            )
+                texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric,
+                tokens=tokens,
+            )  # fmt: skip
         all_labels = [label for ents, _ in passes for label in ents]
         for i in range(n):
             merged = np.concatenate(probs[i], axis=1)
@@ -291,6 +295,7 @@ class JointExtractor:
                     rel_thr,
                     symmetric,
                     fixed_entities=entities,
+                    tokens=tokens,
                 )
         return list(zip(entities, relations, strict=True))
 
@@ -307,10 +312,13 @@ class JointExtractor:
         rel_thr,
         symmetric,
         fixed_entities=None,
+        tokens=None,
     ) -> None:
+        if tokens is None:
+            tokens = self.encoder.tokenize(texts)
         encoded = [
-            self.encoder.encode(t, s, ent_labels, rel_labels)
-            for t, s in zip(texts, word_spans, strict=True)
+            self.encoder.encode(t, s, ent_labels, rel_labels, tokens=k)
+            for t, s, k in zip(texts, word_spans, tokens, strict=True)
         ]
         width = self.config.max_width
         for batch_ids in self._batches(encoded):
@@ -419,16 +427,17 @@ class JointExtractor:
         members: list[list[int]] = [[] for _ in range(c)]
         for m, k in enumerate(cluster):
             members[k].append(m)
-        pair_index = {(int(h), int(t)): p for p, (h, t) in enumerate(pairs.tolist())}
+        # pairs are every (h, t), h != t, in row-major order: (t, h) is at this index
+        pair_list = pairs.tolist()
         out = []
         for p, r in zip(*np.nonzero(probs > threshold), strict=True):
-            h, t = pairs[p].tolist()
+            h, t = pair_list[p]
             label = rel_labels[int(r)]
             score = float(probs[p, r])
             if label in symmetric:
                 if h > t:
                     continue
-                score = max(score, float(probs[pair_index[(t, h)], r]))
+                score = max(score, float(probs[t * (c - 1) + h - (h > t), r]))
             mh, mt = _closest(members[h], members[t], found)
             out.append(WordRelation(mh, mt, label, score))
         return out

@@ -252,10 +252,14 @@ class JointExtractionModel(nn.Module):
         """
         d = mention_spans.size(-1)
         m = mention_spans.size(0)
+        start, end = mention_tokens[:, 0], mention_tokens[:, 1]
+        if not self.training and m == num_clusters and pairs.size(0) > hidden.size(0):
+            return self._pair_logits_folded(
+                hidden, mention_spans, start, end, mention_cluster, pairs, relation_labels
+            )
         # localized context (SpERT): the mean of the tokens strictly between two mentions,
         # through context_proj. That layer is linear, so the tokens are projected once and
         # each pair's sum read off a prefix sum, instead of a (M*M, T) x (T, H) product.
-        start, end = mention_tokens[:, 0], mention_tokens[:, 1]
         projected = hidden @ self.context_proj.weight.T  # (T, D)
         prefix = torch.cat([projected.new_zeros(1, d), projected.cumsum(0)])  # (T+1, D)
         lo = torch.minimum(end.unsqueeze(1), end.unsqueeze(0)) + 1  # first token between
@@ -296,6 +300,71 @@ class JointExtractionModel(nn.Module):
         x = per_head[head] + per_tail[tail] + c @ w_c.T + (e_h * e_t) @ w_p.T + first.bias
         x = self.pair_proj[1](x)
         return x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
+
+    def _pair_logits_folded(
+        self,
+        hidden: torch.Tensor,
+        mention_spans: torch.Tensor,
+        start: torch.Tensor,
+        end: torch.Tensor,
+        mention_cluster: torch.Tensor,
+        pairs: torch.Tensor,
+        relation_labels: torch.Tensor,
+    ) -> torch.Tensor:
+        """:meth:`pair_logits` at inference when every entity has one mention (up to rounding).
+
+        No pooling over mentions, so nothing nonlinear sits between ``context_proj`` and
+        the context part of ``pair_proj``'s first layer: the two are one linear map, applied
+        to the tokens once (T rows) instead of to every pair's context (P rows), and each
+        pair reads its context off a prefix sum of the mapped tokens. Worth it when there
+        are more pairs than tokens (the caller decides).
+        """
+        d = mention_spans.size(-1)
+        first, last = self.pair_proj[0], self.pair_proj[3]
+        w_h, w_t, _, w_p = first.weight.split(d, dim=1)
+        w_ctx, b_ctx = self._folded_context()
+        mapped = hidden @ w_ctx.T  # (T, 2D)
+        prefix = torch.cat([mapped.new_zeros(1, mapped.size(-1)), mapped.cumsum(0)])
+        # entity k's mention: clusters are a permutation of the mentions here
+        mention_of = torch.empty_like(mention_cluster)
+        mention_of[mention_cluster] = torch.arange(len(mention_cluster))
+        clusters = mention_spans[mention_of]
+        head, tail = pairs[:, 0], pairs[:, 1]
+        mh, mt = mention_of[head], mention_of[tail]
+        lo = torch.minimum(end[mh], end[mt]) + 1
+        hi = torch.maximum(start[mh], start[mt]).maximum(lo)
+        counts = (hi - lo).clamp(min=1).unsqueeze(-1).to(hidden.dtype)
+        e_h, e_t = clusters[head], clusters[tail]
+        x = (
+            (clusters @ w_h.T)[head]
+            + (clusters @ w_t.T)[tail]
+            + (prefix[hi] - prefix[lo]) / counts
+            + (e_h * e_t) @ w_p.T
+            + b_ctx
+        )
+        x = self.pair_proj[1](x)
+        return x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
+
+    def _folded_context(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``context_proj`` then the context part of ``pair_proj[0]``, as one (weight, bias).
+
+        The bias also holds ``pair_proj[0]``'s own bias. Cached until either layer's
+        weights change (tensor version counters), separately in and out of inference mode.
+        """
+        ctx, first = self.context_proj, self.pair_proj[0]
+        key = (torch.is_inference_mode_enabled(),) + tuple(
+            (t.data_ptr(), t._version) for t in (ctx.weight, ctx.bias, first.weight, first.bias)
+        )
+        cached = getattr(self, "_folded_cache", None)
+        if cached is None or cached[0] != key:
+            d = ctx.weight.size(0)
+            w_c = first.weight[:, 2 * d : 3 * d]
+            with torch.no_grad():
+                weight = w_c @ ctx.weight  # (2D, H)
+                bias = w_c @ ctx.bias + first.bias
+            cached = (key, weight, bias)
+            object.__setattr__(self, "_folded_cache", cached)
+        return cached[1], cached[2]
 
 
 _WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"

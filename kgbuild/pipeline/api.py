@@ -48,13 +48,16 @@ def load_pipeline_extractor(model_dir: str | Path | None = None) -> Extractor:
 
     ``model_dir`` given: the checkpoint in that folder. Otherwise the class named by
     ``$KGBUILD_EXTRACTOR`` if set, else the default checkpoint shipped with kgbuild.
+    A checkpoint comes as a :class:`~kgbuild.extract.lazy.LazyExtractor`: torch and the
+    weights load when a document first needs the model, so an ingest where nothing
+    changed never loads them.
     """
     spec = os.environ.get(EXTRACTOR_ENV, "").strip()
     if model_dir is None and spec:
         return _import_extractor(spec)()
     from kgbuild.extract import load_extractor
 
-    return load_extractor(model_dir)
+    return load_extractor(model_dir, lazy=True)
 
 
 def _import_extractor(spec: str) -> type:

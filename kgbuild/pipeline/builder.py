@@ -286,17 +286,16 @@ class KnowledgeGraphBuilder:
         states = store.document_states()
         resolver = self._get_resolver()
         resolver.reset()
-        budget, self._overlap = chunk_budget(
-            self.config.chunker,
-            extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types),
-        )
         logger.info(
-            "ingesting %s into %s with %s (%d text tokens per chunk)",
+            "ingesting %s into %s with %s",
             ", ".join(str(p) for p in paths),
             run.summary.store,
             extractor.model_id,
-            budget,
         )
+        # The chunk budget needs the extractor's tokenizer, which may load the model
+        # (LazyExtractor): asked for when the first document needs chunking, so a run
+        # where nothing changed never loads it.
+        budget: int | None = None
 
         seen: set[str] = set()
         failed_sources: list[str] = []
@@ -326,6 +325,8 @@ class KnowledgeGraphBuilder:
                 if status == "unchanged":
                     run.summary.documents.unchanged += 1
                     continue
+                if budget is None:
+                    budget = self._chunk_budget()
                 work = self._chunk(item, status, budget, run)
                 if work is None:
                     continue
@@ -350,6 +351,15 @@ class KnowledgeGraphBuilder:
         run.summary.seconds.total = time.perf_counter() - run.started
         logger.info("ingest finished\n%s", run.summary.render())
         return run.summary
+
+    def _chunk_budget(self) -> int:
+        """Text tokens per chunk (and ``self._overlap``), from the extractor's window."""
+        budget, self._overlap = chunk_budget(
+            self.config.chunker,
+            self.extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types),
+        )
+        logger.info("%d text tokens per chunk, %d overlap", budget, self._overlap)
+        return budget
 
     def _get_resolver(self):  # -> EntityResolver
         if self._resolver is None:

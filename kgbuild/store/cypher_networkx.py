@@ -44,8 +44,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import networkx as nx
-from grandcypher import GrandCypher
-from lark.exceptions import LarkError
 
 from kgbuild.store.base import StoreError
 
@@ -286,6 +284,11 @@ def run_cypher(
     Raises :class:`CypherError` (naming the query) when grand-cypher cannot parse or
     run it, or a parameter is missing or unsupported.
     """
+    # Imported here, not at module level: grand-cypher (and lark) take a noticeable part
+    # of a CLI start, and an ingest never runs a query.
+    from grandcypher import GrandCypher
+    from lark.exceptions import LarkError
+
     bound = bind_parameters(cypher, parameters)
     hints = _edge_id_hints(graph, bound)
     if hints == []:

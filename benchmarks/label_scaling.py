@@ -1,0 +1,142 @@
+"""Extraction speed against the number of labels (7+7, 20, 50, 100).
+
+Users with an ontology name 50 to 100 types. Labels share the encoder window with
+the text, so past a prompt budget they are split over several encoder passes. This
+benchmark extracts the same pipeline-made chunks (the generated news corpus of
+``ingest_throughput.py``, chunked as the pipeline does for each label set) with
+growing label sets and reports tokens/s, label passes, and the ratio to the default
+7 entity + 7 relation labels, measured in the same run.
+
+    python benchmarks/label_scaling.py [--kb 200] [--counts 14,20,50,100] [--model DIR]
+
+Prints a table and writes benchmarks/results/label_scaling.json. Numbers only mean
+something on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "label_scaling.json"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from ingest_throughput import make_corpus, pipeline_chunks  # noqa: E402
+
+from kgbuild.schema import DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES  # noqa: E402
+
+# Extra type names in the style of real ontologies (Re-DocRED-like relations).
+MORE_ENTITIES = """city|country|company|university|government agency|political party|sports team
+|ship|aircraft|disease|drug|chemical compound|gene|protein|species|mountain|river|lake
+|building|airport|stadium|newspaper|television channel|film|book|song|album|award|language
+|religion|currency|law|treaty|war|battle|election|festival|programming language|software
+|algorithm|vehicle|weapon|food dish|musical instrument|profession|nationality|ethnic group
+|court case""".replace("\n", "").split("|")
+MORE_RELATIONS = """headquarters location|country of citizenship|place of birth|place of death
+|spouse|child|parent|sibling|educated at|employer|position held|member of political party
+|owned by|subsidiary|parent organization|chief executive officer|founded in|dissolved in
+|capital of|contains administrative territorial entity|located in the administrative
+territorial entity|shares border with|part of|has part|instance of|subclass of|author
+|director|producer|performer|composer|screenwriter|publisher|record label|genre
+|original language|country of origin|developer|manufacturer|product or material produced
+|participant|participant of|winner|award received|nominated for|conflict|military branch
+|head of government|head of state|legislative body|official language|religion|ethnic group
+|sport|league|home venue|notable work|characters|series|follows|followed by|replaces
+|replaced by|lyrics by|cast member|narrative location|filming location|platform|operator
+|mouth of the watercourse|tributary|located on terrain feature|continent|residence
+|date of birth|date of death|inception|publication date|start time|end time
+|point in time""".replace("\n", "").split("|")
+
+
+def label_sets(counts: list[int]) -> list[tuple[list[str], list[str]]]:
+    """Half entity, half relation labels per total count; 14 is the default schema."""
+    entities = list(dict.fromkeys([*DEFAULT_ENTITY_TYPES, *MORE_ENTITIES]))
+    relations = list(dict.fromkeys([*DEFAULT_RELATION_TYPES, *MORE_RELATIONS]))
+    out = []
+    for n in counts:
+        ne = n // 2
+        nr = n - ne
+        if ne > len(entities) or nr > len(relations):
+            raise SystemExit(f"--counts: at most {2 * min(len(entities), len(relations))} labels")
+        out.append((entities[:ne], relations[:nr]))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kb", type=float, default=200, help="Corpus size in KB.")
+    parser.add_argument("--counts", default="14,20,50,100", help="Total label counts.")
+    parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
+    parser.add_argument("--batch-size", type=int, default=16, help="Chunks per extract call.")
+    parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+    import torch
+
+    from kgbuild.extract import load_extractor
+    from kgbuild.pipeline import BuildConfig
+    from kgbuild.pipeline.extraction import run_extractor
+    from kgbuild.schema import Schema
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    extractor = load_extractor(args.model)
+    corpus = Path(tempfile.mkdtemp(prefix="kgbuild-labels-")) / "corpus"
+    make_corpus(corpus, int(args.kb * 1000))
+    extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["works for"])
+
+    rows = []
+    for ents, rels in label_sets([int(c) for c in args.counts.split(",")]):
+        config = BuildConfig(schema=Schema(entity_types=ents, relation_types=rels))
+        texts, tokens = pipeline_chunks(extractor, corpus, config)
+        t0 = time.perf_counter()
+        run_extractor(extractor, texts, ents, rels, batch_size=args.batch_size)
+        seconds = time.perf_counter() - t0
+        rows.append(
+            {
+                "entity_labels": len(ents),
+                "relation_labels": len(rels),
+                "label_passes": len(extractor.label_passes(ents, rels)),
+                "chunks": len(texts),
+                "tokens": tokens,
+                "seconds": seconds,
+                "tokens_per_second": tokens / seconds,
+            }
+        )
+        print(f"{len(ents)}+{len(rels)} labels: {tokens / seconds:,.0f} tokens/s", flush=True)
+    base = rows[0]["tokens_per_second"]
+    lines = [
+        f"extractor: {extractor.model_id}, {args.kb:g} KB corpus, {torch.get_num_threads()} "
+        "torch threads",
+        "",
+        "| labels | passes | chunks | tokens/s | vs first row |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        r["ratio_to_first"] = r["tokens_per_second"] / base
+        lines.append(
+            f"| {r['entity_labels']}+{r['relation_labels']} | {r['label_passes']} | "
+            f"{r['chunks']} | {r['tokens_per_second']:,.0f} | {r['ratio_to_first']:.2f} |"
+        )
+    report = "\n".join(lines)
+    print()
+    print(report)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
+        json.dumps({"benchmark": "label_scaling", "runs": rows, "table": report}, indent=2)
+    )
+    print(f"\nwrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
