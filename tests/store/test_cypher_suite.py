@@ -178,3 +178,31 @@ def test_query_gives_the_same_rows_on_both_stores(local, neo, case: SuiteQuery):
     expected = neo.query(case.query, case.parameters)
     got = local.query(case.query, case.parameters)
     assert canonical(got, case.ordered) == canonical(expected, case.ordered)
+
+
+def test_library_queries_keep_their_grand_cypher_rows(local):
+    """The cypher/ library gives the rows it gave before (grand-cypher) on the new engine."""
+    from kgbuild.store.queries import list_queries
+
+    old = NetworkXStore(None, cypher_engine="grand-cypher")
+    old.graph = local.graph
+    old._opened = True  # the same graph object, already open
+    some_relation = local.query(
+        "MATCH (:Person)-[r:WORKS_FOR]->(:Organization) RETURN r.id AS id ORDER BY id LIMIT 1"
+    )[0]["id"]
+    parameters = {
+        "documents": {},
+        "entities_by_type": {"type": "organization"},
+        "entity_mentions": {"name": "Paris"},
+        "entity_neighbours": {"name": "Flying University"},
+        "relation_counts": {},
+        "relation_evidence": {"relation_id": some_relation},
+        "relation_provenance": {"relation_id": some_relation},
+        "top_entities": {"limit": 20},
+    }
+    library = list_queries()
+    assert set(library) == set(parameters)
+    for name, query in library.items():
+        rows = local.query(query, parameters[name])
+        assert rows, name
+        assert rows == old.query(query, parameters[name]), name
