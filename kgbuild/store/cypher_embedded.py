@@ -355,26 +355,45 @@ def _row(result: Any) -> dict[str, Any]:
     return {str(name): _plain(java.getProperty(name)) for name in java.getPropertyNames()}
 
 
-def _plain(value: Any) -> Any:
-    """An engine value as plain Python: vertices and edges become dicts of properties."""
-    from arcadedb_embedded.type_conversion import convert_java_to_python
+_JAVA: dict[str, Any] = {}
+_TEMPORAL = "com.arcadedb.query.opencypher.temporal."
 
+
+def _java_types() -> dict[str, Any]:
+    """The Java classes :func:`_plain` tests values against (looked up once)."""
+    if not _JAVA:
+        import jpype
+        from arcadedb_embedded.type_conversion import convert_java_to_python
+
+        _JAVA.update(
+            object=jpype.JObject,
+            document=jpype.JClass("com.arcadedb.database.Document"),
+            path=jpype.JClass("com.arcadedb.query.opencypher.traversal.TraversalPath"),
+            map=jpype.JClass("java.util.Map"),
+            iterable=jpype.JClass("java.lang.Iterable"),
+            convert=convert_java_to_python,
+        )
+    return _JAVA
+
+
+def _plain(value: Any) -> Any:
+    """An engine value as plain Python: vertices and edges become dicts of properties,
+    paths lists of them, as the Neo4j store returns them."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    import jpype
-
-    if isinstance(value, jpype.JObject):
-        document = jpype.JClass("com.arcadedb.database.Document")
-        if isinstance(value, document):
-            names = sorted(str(n) for n in value.getPropertyNames())
-            return {n: _plain(value.get(n)) for n in names}
-        java_map = jpype.JClass("java.util.Map")
-        if isinstance(value, java_map):
+    java = _java_types()
+    if isinstance(value, java["object"]):
+        if isinstance(value, java["document"]):
+            return {str(n): _plain(value.get(n)) for n in sorted(value.getPropertyNames())}
+        if isinstance(value, java["path"]):
+            return [_plain(v) for v in value.getVertices()]
+        if str(value.getClass().getName()).startswith(_TEMPORAL):
+            return str(value.toString())  # ISO 8601, as the Neo4j store returns temporals
+        if isinstance(value, java["map"]):
             return {str(k): _plain(v) for k, v in value.entrySet()}
-        iterable = jpype.JClass("java.lang.Iterable")
-        if isinstance(value, iterable):
+        if isinstance(value, java["iterable"]):
             return [_plain(v) for v in value]
-    converted = convert_java_to_python(value)
+    converted = java["convert"](value)
     if isinstance(converted, list | tuple):
         return [_plain(v) for v in converted]
     if isinstance(converted, dict):

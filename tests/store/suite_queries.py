@@ -128,6 +128,10 @@ SUITE: list[SuiteQuery] = [
         "MATCH p = (:Person {name: 'Alice Smith'})-[:WORKS_FOR]->(:Organization) RETURN length(p) AS hops, size(nodes(p)) AS nodes",
     ),
     _q(
+        "return_path",
+        "MATCH p = (:Person {name: 'Bob Jones'})-[:WORKS_FOR]->(:Organization) RETURN p",
+    ),
+    _q(
         "chunks_per_document",
         "MATCH (d:Document)<-[:PART_OF]-(c:Chunk) RETURN d.source AS source, count(c) AS chunks ORDER BY chunks DESC, source",
         ordered=True,
