@@ -35,6 +35,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -237,7 +238,10 @@ class EmbeddedCypher:
         self._state = None
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit the JVM may be gone
+            pass
 
     # -- the mirror ----------------------------------------------------------------------
 
@@ -248,6 +252,8 @@ class EmbeddedCypher:
             return
         self.close()
         self._dir = Path(tempfile.mkdtemp(prefix="kgbuild-cypher-"))
+        # Removed by close(); this also removes it when the process exits without one.
+        weakref.finalize(self, shutil.rmtree, str(self._dir), ignore_errors=True)
         self._db = _create_database(self._dir / "graph", self.heap)
         try:
             self._load(graph)

@@ -1,7 +1,8 @@
 """The NetworkX backend: the whole knowledge graph in one ``MultiDiGraph``, saved as JSON.
 
-The graph has exactly the shape documented in :mod:`kgbuild.store.base`, so the
-queries in ``cypher/`` run on it through grand-cypher (see
+The graph has exactly the shape documented in :mod:`kgbuild.store.base`, so Cypher
+queries run on it as on Neo4j (through an embedded ArcadeDB copy, see
+:mod:`kgbuild.store.cypher_embedded`; or grand-cypher, see
 :mod:`kgbuild.store.cypher_networkx`):
 
 * node key = the node's ``id`` property (ids are prefixed by kind: ``doc:``,
