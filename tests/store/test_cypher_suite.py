@@ -150,6 +150,8 @@ def test_bad_queries_and_parameters_name_the_problem(local):
         local.query("MATCH (e:Entity) RETURN x.name")
     with pytest.raises(CypherError, match=r"parameter \$when: values of type object"):
         local.query("MATCH (e:Entity) WHERE e.name = $when RETURN e", {"when": object()})
+    with pytest.raises(CypherError, match="RETURN e.type.*embedded ArcadeDB.*name"):
+        local.query("MATCH (e:Entity {name: $name}) RETURN e.type")  # $name not given
 
 
 # -- the same rows on the Bolt test server -------------------------------------------------
