@@ -13,7 +13,9 @@ Runs the query suite of tests/store/suite_queries.py (Cypher as people write it)
 
 Each graph is measured in its own process, so memory figures do not mix: the RSS before
 the first query, the first query's time (JVM start and copying the graph into the
-engine), the RSS after it (the engine's share = the difference), and per query the
+engine), the RSS after it (the engine's share = the difference; the JVM takes heap up
+to its -Xmx lazily, so this is noisy), the JVM heap in use after a full GC and the
+copy's size on disk (the steadier figures), and per query the
 median latency over ``--repeat`` runs once warm. The engine's memory per MB of text is
 (RSS after - RSS before) / MB, and, free of the JVM's fixed share, the slope of that
 difference between the smallest and the largest corpus.
@@ -88,6 +90,18 @@ def time_suite(store: Any, repeat: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+def engine_memory(store: Any) -> dict[str, float]:
+    """The embedded engine's JVM heap in use after a full GC, and its copy's size on disk."""
+    import jpype
+
+    runtime = jpype.JClass("java.lang.Runtime").getRuntime()
+    jpype.JClass("java.lang.System").gc()
+    heap = (runtime.totalMemory() - runtime.freeMemory()) / 2**20
+    folder = store._cypher._dir
+    disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    return {"jvm_heap_used_mb": heap, "mirror_disk_mb": disk}
+
+
 def worker(folder: Path, repeat: int, engines: list[str]) -> dict[str, Any]:
     """Build the graph of ``folder`` in memory and measure the suite on each engine."""
     from kgbuild.store import NetworkXStore
@@ -111,6 +125,7 @@ def worker(folder: Path, repeat: int, engines: list[str]) -> dict[str, Any]:
             "rss_before_mb": before,
             "rss_after_first_query_mb": after,
             "first_query_seconds": first,
+            **(engine_memory(store) if engine == "arcadedb" else {}),
             "queries": time_suite(store, repeat),
         }
     store.close()
@@ -172,7 +187,7 @@ def table(results: dict[str, Any]) -> str:
     lines = [
         f"{'graph':<10} {'engine':<13} {'text MB':>7} {'nodes':>7} {'ran':>6} "
         f"{'median ms':>9} {'p90 ms':>7} {'suite ms':>8} {'1st query s':>11} {'engine MB':>9} "
-        f"{'MB/MB text':>10}"
+        f"{'MB/MB text':>10} {'heap MB':>7} {'disk MB':>7}"
     ]
     for name, graph in results["graphs"].items():
         for engine in ("arcadedb", "grand-cypher", "bolt"):
@@ -192,7 +207,8 @@ def table(results: dict[str, Any]) -> str:
                 f"{name:<10} {engine:<13} {graph['text_mb']:>7.2f} {graph.get('nodes', 0):>7} "
                 f"{s['ran']:>3}/{s['of']:<2} {f(s['median_ms'], 2):>9} {f(s['p90_ms'], 2):>7} "
                 f"{f(s['total_ms']):>8} {f(run.get('first_query_seconds'), 2):>11} "
-                f"{f(grown):>9} {f(per_mb):>10}"
+                f"{f(grown):>9} {f(per_mb):>10} {f(run.get('jvm_heap_used_mb')):>7} "
+                f"{f(run.get('mirror_disk_mb')):>7}"
             )
     return "\n".join(lines)
 
