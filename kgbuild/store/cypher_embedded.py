@@ -174,8 +174,9 @@ def _create_database(path: Path, heap: str) -> Any:
     """A new embedded ArcadeDB database at ``path``; the JVM starts with the first one.
 
     The engine's own INFO/WARNING log lines (index builds, a GraalVM notice) are
-    silenced unless this module logs at DEBUG; a JVM crash report goes to the system's
-    temporary folder instead of ``./log``.
+    silenced unless this module logs at DEBUG, and it writes no log files
+    (``arcadedb-log.properties`` beside this module); a JVM crash report goes to the
+    system's temporary folder instead of ``./log``.
     """
     global _JVM_READY
     try:
@@ -190,7 +191,15 @@ def _create_database(path: Path, heap: str) -> Any:
             "ARCADEDB_JVM_ERROR_FILE",
             str(Path(tempfile.gettempdir()) / "kgbuild-arcadedb-hs_err_pid%p.log"),
         )
-        database = arcadedb_embedded.create_database(str(path), jvm_kwargs={"heap_size": heap})
+        logging_config = Path(__file__).with_name("arcadedb-log.properties")
+        database = arcadedb_embedded.create_database(
+            str(path),
+            jvm_kwargs={
+                "heap_size": heap,
+                # No ./log/arcadedb.log.* files in the user's folder.
+                "jvm_args": [f"-Djava.util.logging.config.file={logging_config}"],
+            },
+        )
         if not _JVM_READY:
             import jpype
 
