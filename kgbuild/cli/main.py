@@ -498,6 +498,14 @@ def train(
         Path,
         typer.Option("--config", "-c", help="Training configuration (JSON), e.g. configs/*.json."),
     ],
+    retune: Annotated[
+        bool,
+        typer.Option(
+            "--retune",
+            help="Do not train: pick the decision thresholds of the config's trained model "
+            "(output_dir/model) again on its dev sets and write them into that folder.",
+        ),
+    ] = False,
 ) -> None:
     """Train an extractor checkpoint (slow on CPU; see the model card)."""
     with user_errors():
@@ -510,7 +518,12 @@ def train(
             logging.getLogger("kgbuild.extract.train").setLevel(logging.INFO)
             for handler in logging.getLogger("kgbuild").handlers:
                 handler.setLevel(logging.INFO)
-        out = run_training(config)
+        if retune:
+            from kgbuild.extract.train import retune_thresholds
+
+            out = retune_thresholds(config)
+        else:
+            out = run_training(config)
     typer.echo(f"checkpoint written to {out}")
 
 

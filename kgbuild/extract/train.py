@@ -633,6 +633,32 @@ def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, fl
     return entity, relation
 
 
+def retune_thresholds(config_path: str | Path, model_dir: str | Path | None = None) -> Path:
+    """Pick the thresholds of a trained model folder again on the config's dev sets
+    (``threshold_dev``) and write them into its config.json and training.json."""
+    from transformers import AutoTokenizer
+
+    from kgbuild.extract.model import resolve_encoder_path
+
+    cfg = TrainConfig.model_validate_json(Path(config_path).read_text())
+    model_dir = Path(model_dir or Path(cfg.output_dir) / "model")
+    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    model = JointExtractionModel.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
+    dev_sets = _load(cfg, cfg.dev, training=False)
+    entity, relation = _tune_thresholds(model, tokenizer, dev_sets, cfg)
+    config = json.loads((model_dir / "config.json").read_text())
+    config.update(entity_threshold=entity, relation_threshold=relation)
+    (model_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    summary_path = model_dir / "training.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        summary.update(entity_threshold=entity, relation_threshold=relation)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    logger.info("thresholds of %s: entity %s, relation %s", model_dir, entity, relation)
+    return model_dir
+
+
 def _has_gold(examples: list[Example], key: str) -> bool:
     if key.startswith("ner"):
         return any(ex.entities for ex in examples)

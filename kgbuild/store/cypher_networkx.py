@@ -1,4 +1,9 @@
-"""Run read-only Cypher on a NetworkX graph with grand-cypher.
+"""Run read-only Cypher on a NetworkX graph with grand-cypher (the pure-Python engine).
+
+The NetworkX store's default engine is embedded ArcadeDB
+(:mod:`kgbuild.store.cypher_embedded`), which runs full read-only Cypher;
+``NetworkXStore(path, cypher_engine="grand-cypher")`` (or
+``KGBUILD_CYPHER_ENGINE=grand-cypher``) uses this module instead, with no Java.
 
 grand-cypher matches Cypher patterns on a ``networkx.MultiDiGraph`` whose nodes and
 edges carry a ``__labels__`` set. It covers a useful subset of Cypher (``MATCH`` with

@@ -1,7 +1,8 @@
 """The NetworkX backend: the whole knowledge graph in one ``MultiDiGraph``, saved as JSON.
 
-The graph has exactly the shape documented in :mod:`kgbuild.store.base`, so the
-queries in ``cypher/`` run on it through grand-cypher (see
+The graph has exactly the shape documented in :mod:`kgbuild.store.base`, so Cypher
+queries run on it as on Neo4j (through an embedded ArcadeDB copy, see
+:mod:`kgbuild.store.cypher_embedded`; or grand-cypher, see
 :mod:`kgbuild.store.cypher_networkx`):
 
 * node key = the node's ``id`` property (ids are prefixed by kind: ``doc:``,
@@ -49,10 +50,11 @@ from kgbuild.store.base import (
     describe_entity,
     document_properties,
 )
+from kgbuild.store.cypher_embedded import EmbeddedCypher
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
 
-__all__ = ["NetworkXStore", "PROVENANCE_TYPES"]
+__all__ = ["CYPHER_ENGINES", "NetworkXStore", "PROVENANCE_TYPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,9 @@ EVIDENCE_FIELDS = (
     "evidence_scores",
 )
 
+#: Cypher engines of :meth:`NetworkXStore.query` (``$KGBUILD_CYPHER_ENGINE`` picks the default).
+CYPHER_ENGINES = ("arcadedb", "grand-cypher")
+
 _Evidence = tuple[str, str, str, str, float]
 _EdgeKey = tuple[str, str, str]
 
@@ -84,14 +89,32 @@ class NetworkXStore(GraphStore):
     Args:
         path: The JSON file. Loaded on :meth:`open` if it exists, written on
             :meth:`close` / :meth:`save`. ``None`` keeps the graph in memory only.
+        cypher_engine: What runs :meth:`query`: ``"arcadedb"`` (default; full read-only
+            Cypher on an embedded ArcadeDB copy of the graph, the same engine as the
+            Bolt test server, see :mod:`kgbuild.store.cypher_embedded`) or
+            ``"grand-cypher"`` (pure Python, a subset of Cypher, see
+            :mod:`kgbuild.store.cypher_networkx`). Default: ``$KGBUILD_CYPHER_ENGINE``,
+            else ``"arcadedb"``.
 
     The graph itself is :attr:`graph` (a ``networkx.MultiDiGraph``): read it with any
     NetworkX algorithm, but change it only through the store so its indexes stay right.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, cypher_engine: str | None = None
+    ) -> None:
         self.path = Path(path) if path is not None else None
         self.graph = nx.MultiDiGraph()
+        engine = cypher_engine or os.environ.get("KGBUILD_CYPHER_ENGINE") or CYPHER_ENGINES[0]
+        if engine not in CYPHER_ENGINES:
+            raise ValueError(
+                f"unknown Cypher engine {engine!r} (from cypher_engine or "
+                f"KGBUILD_CYPHER_ENGINE); choose one of {', '.join(CYPHER_ENGINES)}"
+            )
+        self.cypher_engine = engine
+        self._cypher: EmbeddedCypher | None = None
+        # Bumped by every write, so the Cypher engine's copy of the graph is refreshed.
+        self._revision = 0
         self._opened = False
         self._dirty = False
         # Alias index: Entity.keys entry -> ids of entities holding it.
@@ -120,7 +143,10 @@ class NetworkXStore(GraphStore):
         self._opened = True
 
     def close(self) -> None:
-        """Save the graph if it changed (or its file does not exist yet)."""
+        """Save the graph if it changed (or its file does not exist yet); free the Cypher copy."""
+        if self._cypher is not None:
+            self._cypher.close()
+            self._cypher = None
         if not self._opened or self.path is None:
             return
         if self._dirty or not self.path.exists():
@@ -176,6 +202,7 @@ class NetworkXStore(GraphStore):
             self._drop_or_recount(self._remove_document(graph.document.id))
             self._add_document(graph, entity_labels, relation_labels)
             self._dirty = True
+            self._revision += 1
 
     def delete_documents(self, document_ids: Iterable[str]) -> None:
         """Remove documents, their chunks, mentions and evidence; drop what is left bare.
@@ -187,6 +214,7 @@ class NetworkXStore(GraphStore):
             touched = self._remove_document(doc_id)
             self._drop_or_recount(touched)
             self._dirty = True
+            self._revision += 1
 
     def find_entities(self, keys: Iterable[str]) -> list[Entity]:
         """Entities whose ``keys`` hold any of ``keys``, sorted by id."""
@@ -197,9 +225,20 @@ class NetworkXStore(GraphStore):
         return [self._entity(i) for i in sorted(ids)]
 
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Run a read query with grand-cypher (see :mod:`kgbuild.store.cypher_networkx`)."""
+        """Run a read query; rows as dicts of column -> plain Python values, like Neo4j.
+
+        With the default ``"arcadedb"`` engine the first query copies the graph into an
+        embedded ArcadeDB database (kept until the graph changes or the store closes)
+        and runs the query there; see :mod:`kgbuild.store.cypher_embedded`. Raises
+        :class:`~kgbuild.store.CypherError` for a query the engine cannot run, naming
+        the construct (writes and procedures run on the Neo4j backend).
+        """
         self._ensure_open()
-        return run_cypher(self.graph, cypher, parameters)
+        if self.cypher_engine == "grand-cypher":
+            return run_cypher(self.graph, cypher, parameters)
+        if self._cypher is None:
+            self._cypher = EmbeddedCypher()
+        return self._cypher.query(self.graph, self._revision, cypher, parameters)
 
     def counts(self) -> dict[str, int]:
         self._ensure_open()

@@ -1,10 +1,11 @@
 """The query library: ready-made Cypher queries in the repository's ``cypher/`` folder.
 
 Each ``cypher/<name>.cypher`` file holds one read query with a header comment saying
-what it returns and which ``$parameters`` it takes. The queries are written in the
-Cypher subset that runs both on Neo4j 5 and on the NetworkX store (grand-cypher; see
+what it returns and which ``$parameters`` it takes. They run on Neo4j 5 and on the
+NetworkX store (its embedded engine, :mod:`kgbuild.store.cypher_embedded`), and they
+stay within the subset that grand-cypher also runs (the store's pure-Python engine,
 :mod:`kgbuild.store.cypher_networkx`), so ``store.query(load_query(name), params)``
-works on either backend::
+gives the same rows on either backend and either engine::
 
     from kgbuild.store import open_store
     from kgbuild.store.queries import load_query

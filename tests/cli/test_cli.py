@@ -330,3 +330,49 @@ def test_eval_reads_new_formats_and_constraints(runner, tmp_path):
     assert res.exit_code == 1 and "expected a JSON object" in res.stderr
     res = run(runner, "eval", source, "--format", "nope")
     assert res.exit_code == 1 and "webnlg" in res.stderr
+
+
+#: Queries as people type them, with parameters as the CLI takes them.
+CLI_QUERIES = [
+    ("MATCH (e:Entity) RETURN count(e)", []),
+    ("MATCH (p:Person)-[:WORKS_FOR]->(o {name: 'Acme Inc'}) RETURN p.name ORDER BY p.name", []),
+    (
+        "MATCH (e:Entity) WHERE toLower(e.name) CONTAINS $part "
+        "OPTIONAL MATCH (e)-[r]->(t) RETURN e.name AS name, collect(type(r)) AS rels "
+        "ORDER BY name",
+        ["-p", "part=acme"],
+    ),
+    ("entities_by_type", ["-p", "type=person"]),
+    ("MATCH (e:Entity) WHERE e.name IN $names RETURN e.type", ["-p", 'names=["Paris", "x"]']),
+]
+
+
+def test_query_runs_cypher_as_people_write_it(runner, docs, tmp_path):
+    store = tmp_path / "graph.json"
+    assert run(runner, "ingest", docs, "--store", store).exit_code == 0
+    counted = one_json(run(runner, "query", store, CLI_QUERIES[0][0], "--json").stdout)
+    assert counted["count"] == 1 and counted["rows"][0]["count(e)"] > 0
+    staff = one_json(run(runner, "query", store, CLI_QUERIES[1][0], "--json").stdout)
+    assert staff["rows"] == [{"p.name": "Alice Smith"}, {"p.name": "Bob Jones"}]
+    refused = run(runner, "query", store, "MATCH (e:Entity) DETACH DELETE e")
+    assert refused.exit_code == 1
+    assert "Error: DETACH DELETE in query" in refused.stderr and "Neo4j backend" in refused.stderr
+
+
+@pytest.mark.neo4j
+def test_query_gives_the_same_output_on_both_stores(runner, docs, tmp_path, empty_bolt_graph):
+    server = empty_bolt_graph
+    auth = ["--user", server.user, "--password", server.password]
+    if server.database:
+        auth += ["--database", server.database]
+    local = tmp_path / "graph.json"
+    assert run(runner, "ingest", docs, "--store", local).exit_code == 0
+    assert run(runner, "ingest", docs, "--store", server.uri, *auth).exit_code == 0
+    for query, params in CLI_QUERIES:
+        on_file = run(runner, "query", local, query, *params, "--json")
+        on_server = run(runner, "query", server.uri, query, *params, *auth, "--json")
+        assert on_file.exit_code == on_server.exit_code == 0, on_file.output + on_server.output
+        assert one_json(on_file.stdout) == one_json(on_server.stdout), query
+        assert run(runner, "query", local, query, *params).stdout == (
+            run(runner, "query", server.uri, query, *params, *auth).stdout
+        )

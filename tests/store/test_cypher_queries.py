@@ -1,7 +1,10 @@
-"""The cypher/ query library and Cypher on the NetworkX store (grand-cypher).
+"""The cypher/ query library, and the grand-cypher engine of the NetworkX store.
 
-Every library query is checked row by row on the two sample documents; the last test
-runs the same queries on the Bolt test server (Neo4jStore) and expects the same rows.
+Every library query is checked row by row on the two sample documents (on the store's
+default engine, embedded ArcadeDB); the last test runs the same queries on the Bolt test
+server (Neo4jStore) and expects the same rows. The middle part tests the adapter around
+grand-cypher (``cypher_engine="grand-cypher"``). Cypher as people write it is in
+test_cypher_suite.py.
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ PARAMETERS = {
 @pytest.fixture(scope="module")
 def store() -> NetworkXStore:
     store = NetworkXStore(None)
+    store.model_id = "test-model"
+    store.write_documents(sample_graphs())
+    return store
+
+
+@pytest.fixture(scope="module")
+def grand_store() -> NetworkXStore:
+    """The same graph, queried through grand-cypher instead of the embedded engine."""
+    store = NetworkXStore(None, cypher_engine="grand-cypher")
     store.model_id = "test-model"
     store.write_documents(sample_graphs())
     return store
@@ -302,7 +314,8 @@ def test_bad_parameters_are_refused_naming_them(parameters, message):
 # -- grand-cypher behaviour the adapter normalises ---------------------------------------
 
 
-def test_unsupported_cypher_is_a_clear_error_naming_the_query(store):
+def test_unsupported_cypher_is_a_clear_error_naming_the_query(grand_store):
+    store = grand_store
     for query in [
         "MATCH (e:Entity) RETURN count(e)",  # lower-case aggregate
         "MATCH (e:Entity) WHERE e.name = 'Paris' RETURN e.id",  # single quotes
@@ -316,7 +329,8 @@ def test_unsupported_cypher_is_a_clear_error_naming_the_query(store):
         store.query(load_query("top_entities").replace("LIMIT $limit", "LIMIT"), {})
 
 
-def test_columns_are_named_and_ordered_as_written(store):
+def test_columns_are_named_and_ordered_as_written(grand_store):
+    store = grand_store
     rows = store.query(
         "MATCH (e:Entity) WHERE e.name = $name RETURN e.type, e.name AS name, e, id(e)",
         {"name": "Paris"},
@@ -343,7 +357,8 @@ def test_columns_are_named_and_ordered_as_written(store):
     assert [r["COUNT( e )"] for r in rows] == [1, 1, 2]
 
 
-def test_aggregates_over_nothing_give_one_row_as_in_neo4j(store):
+def test_aggregates_over_nothing_give_one_row_as_in_neo4j(grand_store):
+    store = grand_store
     rows = store.query(
         "MATCH (e:Entity) WHERE e.name = $name RETURN COUNT(e) AS n, COLLECT(e.id) AS ids",
         {"name": "nobody"},
@@ -351,7 +366,8 @@ def test_aggregates_over_nothing_give_one_row_as_in_neo4j(store):
     assert rows == [{"n": 0, "ids": []}]
 
 
-def test_or_across_variables_finds_every_row(store):
+def test_or_across_variables_finds_every_row(grand_store):
+    store = grand_store
     # grand-cypher 1.2's index hints lose these rows; the adapter turns hints off for OR.
     rows = store.query(
         "MATCH (h:Entity)-[r]->(t:Entity) WHERE h.name = $a OR t.name = $b "
@@ -375,7 +391,8 @@ def test_or_across_variables_finds_every_row(store):
     ],
 )
 @pytest.mark.parametrize("rid", [WORKS_FOR, LOCATED_IN, "rel:none"])
-def test_lookups_by_relation_id_give_the_rows_of_a_full_search(store, query, rid):
+def test_lookups_by_relation_id_give_the_rows_of_a_full_search(grand_store, query, rid):
+    store = grand_store
     from grandcypher import GrandCypher
 
     bound = bind_parameters(query, {"relation_id": rid})
