@@ -103,6 +103,9 @@ class TrainConfig(BaseModel):
     silver_weight: float = 0.5
     #: start from this model folder instead of the bare encoder (continued training)
     init_from: str | None = None
+    #: the config that produces ``init_from``: trained first when that folder is missing,
+    #: so one command reproduces a multi-stage recipe
+    init_config: str | None = None
     #: dev sets (by name) whose labels were held out of training: thresholds are picked on
     #: these so that they transfer to labels the model never saw (default: all dev sets)
     threshold_dev: list[str] = Field(default_factory=list)
@@ -488,6 +491,19 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
 
     config_path = Path(config_path)
     cfg = TrainConfig.model_validate_json(config_path.read_text())
+    if cfg.init_from and not (Path(cfg.init_from) / "config.json").is_file():
+        if not cfg.init_config:
+            raise FileNotFoundError(
+                f"{config_path}: init_from {cfg.init_from} does not exist and no init_config "
+                "says how to train it"
+            )
+        logger.info("training the earlier stage first: %s", cfg.init_config)
+        produced = train(cfg.init_config, resume=resume, max_steps=max_steps)
+        if produced.resolve() != Path(cfg.init_from).resolve():
+            raise ValueError(
+                f"{cfg.init_config} writes {produced}, but {config_path} starts from "
+                f"{cfg.init_from}"
+            )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)

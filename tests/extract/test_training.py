@@ -3,6 +3,7 @@
 import json
 import random
 
+import pytest
 import torch
 
 from kgbuild.extract.data import read_spert
@@ -95,3 +96,35 @@ def test_offsets_are_exact_and_label_passes_merge(tmp_path, datasets):
         a_end <= b_start
         for (_, a_end), (b_start, _) in zip(sorted(spans), sorted(spans)[1:], strict=False)
     )
+
+
+def test_multi_stage_recipe_trains_the_earlier_stage_first(datasets, tmp_path):
+    data = [
+        {
+            "name": "w",
+            "format": "webnlg",
+            "path": "webnlg/en/train/1triples/Airport.xml",
+            "limit": 6,
+            "silver": False,
+        }
+    ]
+    first = {
+        "model": {"name": "stage1", "max_length": 96},
+        "data_root": str(datasets),
+        "output_dir": str(tmp_path / "stage1"),
+        "epochs": 1,
+        "train": data,
+    }
+    second = dict(first, model={"name": "stage2", "max_length": 96},
+                  output_dir=str(tmp_path / "stage2"),
+                  init_from=str(tmp_path / "stage1/model"),
+                  init_config=str(tmp_path / "first.json"))  # fmt: skip
+    (tmp_path / "first.json").write_text(json.dumps(first))
+    (tmp_path / "second.json").write_text(json.dumps(second))
+    out = train(tmp_path / "second.json", max_steps=1)
+    assert (tmp_path / "stage1/model/config.json").is_file()
+    assert json.loads((out / "config.json").read_text())["name"] == "stage2"
+    broken = dict(second, init_config=None, init_from=str(tmp_path / "missing"))
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        train(tmp_path / "broken.json", max_steps=1)
