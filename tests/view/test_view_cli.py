@@ -57,7 +57,7 @@ def test_view_json_and_selections(store, tmp_path):
             ["--entity", "Paris", "--type", "person"],
             "at most one of --query, --entity, --type (got --entity --type)",
         ),
-        (["--query", "MATCH (e:Entity RETURN e"], "grand-cypher cannot run query"),
+        (["--query", "MATCH (e:Entity RETURN e"], "failed on the NetworkX store's Cypher engine"),
     ],
 )
 def test_view_user_errors_are_one_line(store, tmp_path, args, message):
