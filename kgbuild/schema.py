@@ -97,6 +97,13 @@ class RelationConstraint(BaseModel):
             self.tail is None or tail_type in self.tail
         )
 
+    def permits(self, head_type: str, tail_type: str, symmetric: bool = False) -> bool:
+        """Whether a relation between these types is kept: a symmetric relation passes
+        when either direction is allowed."""
+        return self.allows(head_type, tail_type) or (
+            symmetric and self.allows(tail_type, head_type)
+        )
+
 
 class Schema(BaseModel):
     """The entity and relation types to extract, named as phrases.

@@ -99,9 +99,7 @@ def filter_relations(
     out = []
     for r in relations:
         rule = constraints.get(r.label)
-        if rule is not None:
-            h, t = entities[r.head].label, entities[r.tail].label
-            if not (rule.allows(h, t) or (r.label in symmetric and rule.allows(t, h))):
-                continue
-        out.append(r)
+        head, tail = entities[r.head].label, entities[r.tail].label
+        if rule is None or rule.permits(head, tail, r.label in symmetric):
+            out.append(r)
     return out

@@ -267,37 +267,6 @@ def norm_label(label: str) -> str:
     return re.sub(r"[^a-z0-9]", "", label.lower())
 
 
-def sample_labels(
-    positives: list[str],
-    own_labels: list[str],
-    distractors: list[str],
-    rng: random.Random,
-    *,
-    max_labels: int,
-    max_distractors: int,
-    drop_negative_prob: float,
-) -> list[str]:
-    """Label set for one training example: every positive label, some of the dataset's
-    negative labels, a few distractors from elsewhere (never a synonym of an own label),
-    shuffled so the model cannot learn positions."""
-    own = {norm_label(x) for x in own_labels}
-    labels = list(dict.fromkeys(positives))
-    negatives = [x for x in own_labels if x not in labels]
-    rng.shuffle(negatives)
-    for neg in negatives:
-        if len(labels) >= max_labels:
-            break
-        if rng.random() >= drop_negative_prob:
-            labels.append(neg)
-    pool = [d for d in distractors if norm_label(d) not in own]
-    for d in rng.sample(pool, k=min(len(pool), rng.randint(0, max_distractors))):
-        if len(labels) >= max_labels:
-            break
-        labels.append(d)
-    rng.shuffle(labels)
-    return labels
-
-
 # --------------------------------------------------------------------------- words of raw text
 
 

@@ -517,10 +517,7 @@ class KnowledgeGraphBuilder:
             if head is None or tail is None or r.label not in relation_types:
                 continue
             rule = constraints.get(r.label)
-            if rule is not None and not (
-                rule.allows(head.label, tail.label)
-                or (r.label in symmetric and rule.allows(tail.label, head.label))
-            ):
+            if rule is not None and not rule.permits(head.label, tail.label, r.label in symmetric):
                 continue  # the schema does not allow this relation between these types
             head_id, tail_id = entity_of.get(head.id), entity_of.get(tail.id)
             if head_id is None or tail_id is None or head_id == tail_id:

@@ -44,7 +44,7 @@ from typing import Any
 import networkx as nx
 
 from kgbuild.schema import SAFE_IDENTIFIER
-from kgbuild.store.cypher_networkx import CypherError
+from kgbuild.store.cypher_networkx import CypherError, query_summary
 
 __all__ = ["CypherError", "EmbeddedCypher", "check_read_only"]
 
@@ -88,7 +88,7 @@ def check_read_only(cypher: str) -> None:
     if found is None:
         return
     keyword = " ".join(found.group("kw").upper().split())
-    where = f"{keyword!s} in query {_summary(cypher)!r}"
+    where = f"{keyword!s} in query {query_summary(cypher)!r}"
     if keyword in _WRITES or keyword == "LOAD CSV":
         raise CypherError(
             f"{where}: the NetworkX store's query() is read-only (it changes only through "
@@ -104,18 +104,6 @@ def check_read_only(cypher: str) -> None:
         f"{where}: administration and schema commands are not available on the NetworkX "
         "store; they run on the Neo4j backend (--store bolt://...)"
     )
-
-
-def _summary(cypher: str) -> str:
-    """A short name for a query in messages: its first comment line, else its start."""
-    for line in cypher.splitlines():
-        line = line.strip()
-        if line.startswith("//") and line.strip("/ "):
-            return line.strip("/ ")[:100]
-        if line:
-            break
-    text = " ".join(cypher.split())
-    return text if len(text) <= 100 else text[:97] + "..."
 
 
 # -- parameters and values ---------------------------------------------------------------
@@ -345,7 +333,7 @@ class EmbeddedCypher:
             rows = [_row(r) for r in result]
         except Exception as exc:
             raise CypherError(
-                f"query {_summary(cypher)!r} failed on the NetworkX store's Cypher engine "
+                f"query {query_summary(cypher)!r} failed on the NetworkX store's Cypher engine "
                 f"(embedded ArcadeDB): {_reason(exc)}"
             ) from exc
         return rows

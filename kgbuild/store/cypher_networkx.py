@@ -159,7 +159,7 @@ def bind_parameters(cypher: str, parameters: Mapping[str, Any] | None = None) ->
     bound = _LEXEME.sub(substitute, cypher)
     if missing:
         raise CypherError(
-            f"query {_summary(cypher)!r} uses parameter(s) "
+            f"query {query_summary(cypher)!r} uses parameter(s) "
             f"{', '.join('$' + n for n in sorted(set(missing)))} that were not given"
         )
     return bound
@@ -209,7 +209,7 @@ def _return_items(cypher: str) -> list[tuple[str, str | None]]:
     return items
 
 
-def _summary(cypher: str) -> str:
+def query_summary(cypher: str) -> str:
     """A short name for a query in messages: its first comment line, else its start."""
     for line in cypher.splitlines():
         line = line.strip()
@@ -309,13 +309,13 @@ def run_cypher(
     except (LarkError, AssertionError, NotImplementedError, TypeError, ValueError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise CypherError(
-            f"grand-cypher cannot run query {_summary(cypher)!r}: {type(exc).__name__}: "
+            f"grand-cypher cannot run query {query_summary(cypher)!r}: {type(exc).__name__}: "
             f"{detail} (it runs a subset of Cypher: double-quoted strings, upper-case "
             "COUNT/SUM/..., one pattern per MATCH; see kgbuild.store.cypher_networkx)"
         ) from exc
     except (KeyError, IndexError, AttributeError) as exc:
         raise CypherError(
-            f"grand-cypher failed on query {_summary(cypher)!r}: {type(exc).__name__}: {exc}"
+            f"grand-cypher failed on query {query_summary(cypher)!r}: {type(exc).__name__}: {exc}"
         ) from exc
 
     columns = {str(key): values for key, values in result.items()}
