@@ -31,7 +31,13 @@ grows with the corpus; the pipeline streams, so its working memory above the
 graph must not (compare the two rows).
 
     python benchmarks/ingest_throughput.py [--sizes 1,4] [--model DIR] [--extractor fake]
+                                           [--backends torch,onnx] [--torch-sizes 1]
                                            [--profile-docs 40] [--no-cli]
+
+``--backends`` runs each corpus once per inference backend (``$KGBUILD_BACKEND`` in the
+worker: eager torch or ONNX Runtime); ``--torch-sizes`` limits the slower torch rows
+to some sizes. The encoder row is always the bare *torch* encoder, the limit the
+issue measures against.
 
 Prints a table and writes benchmarks/results/ingest_throughput.json. Without a
 trained checkpoint (kgbuild/models/...) it falls back to the test extractor
@@ -408,26 +414,37 @@ def graph_heap_mb(store_path: Path) -> float:
 # -- driver --------------------------------------------------------------------------------
 
 
-def measure(size_mb: float, workdir: Path, args: argparse.Namespace, env: dict) -> dict:
+def measure(
+    size_mb: float, workdir: Path, args: argparse.Namespace, env: dict, backend: str
+) -> dict:
     corpus = workdir / f"corpus_{size_mb:g}mb"
-    docs, nbytes = make_corpus(corpus, int(size_mb * MB))
-    result_file = workdir / f"result_{size_mb:g}mb.json"
+    if not corpus.exists():
+        make_corpus(corpus, int(size_mb * MB))
+    docs = len(list(corpus.iterdir()))
+    nbytes = sum(f.stat().st_size for f in corpus.iterdir())
+    result_file = workdir / f"result_{size_mb:g}mb_{backend}.json"
+    graph_file = workdir / f"graph_{size_mb:g}mb_{backend}.json"
+    env = {**env, "KGBUILD_BACKEND": backend}
     command = [
         sys.executable, __file__, "--worker",
         "--corpus", str(corpus),
-        "--store", str(workdir / f"graph_{size_mb:g}mb.json"),
+        "--store", str(graph_file),
         "--result", str(result_file),
         "--batch-size", str(args.batch_size),
         "--profile-docs", str(args.profile_docs),
     ]  # fmt: skip
     if args.model:
         command += ["--model", args.model]
-    print(f"ingesting {size_mb:g} MB ({docs} documents, {nbytes:,} bytes) ...", flush=True)
+    print(
+        f"ingesting {size_mb:g} MB ({docs} documents, {nbytes:,} bytes) on {backend} ...",
+        flush=True,
+    )
     subprocess.run(command, check=True, env=env)
     out = json.loads(result_file.read_text())
+    out["backend"] = backend
     # The graph's own size, measured apart (tracemalloc would slow the ingest ~10x).
     sized = subprocess.run(
-        [sys.executable, __file__, "--graph-heap", str(workdir / f"graph_{size_mb:g}mb.json")],
+        [sys.executable, __file__, "--graph-heap", str(graph_file)],
         check=True, env=env, capture_output=True, text=True,
     )  # fmt: skip
     out["graph_heap_mb"] = float(sized.stdout.strip().splitlines()[-1])
@@ -457,6 +474,11 @@ def measure(size_mb: float, workdir: Path, args: argparse.Namespace, env: dict) 
         for name, seconds in rows.items()
         if seconds is not None
     }
+    print(
+        f"  {size_mb:g} MB on {backend}: {tokens / sec['total']:,.0f} tokens/s end to end, "
+        f"peak RSS {out['peak_rss_mb']:,.0f} MB",
+        flush=True,
+    )
     return out
 
 
@@ -464,10 +486,10 @@ def table(rows: list[dict], extractor_note: str) -> str:
     lines = [
         f"extractor: {extractor_note}",
         "",
-        "| corpus | docs | tokens | docs/s | tok/s total | tok/s load | tok/s chunk | "
+        "| corpus | backend | docs | tokens | docs/s | tok/s total | tok/s load | tok/s chunk | "
         "tok/s extract | tok/s resolve | tok/s write | extract share | RSS after model MB | "
         "peak RSS MB | graph heap MB | working MB | save s | peak RSS with save MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def f(v: float | None) -> str:
@@ -476,7 +498,8 @@ def table(rows: list[dict], extractor_note: str) -> str:
     for r in rows:
         t = r["tokens_per_second"]
         lines.append(
-            f"| {r['corpus_mb']:g} MB | {r['corpus_documents']} | {r['summary']['tokens']:,} | "
+            f"| {r['corpus_mb']:g} MB | {r['backend']} | {r['corpus_documents']} | "
+            f"{r['summary']['tokens']:,} | "
             f"{r['documents_per_second']:.2f} | {f(t['total'])} | {f(t['load'])} | "
             f"{f(t['chunk'])} | {f(t['extract'])} | {f(t['resolve'])} | {f(t['write'])} | "
             f"{r['extract_share']:.0%} | {r['rss_after_model_mb']:.0f} | {r['peak_rss_mb']:.0f} | "
@@ -485,11 +508,12 @@ def table(rows: list[dict], extractor_note: str) -> str:
         )
     lines += [
         "",
-        "On the pipeline's own chunks (document tokens/s; ratio = encoder time / this time):",
+        "On the pipeline's own chunks (document tokens/s; ratio = bare torch encoder time / "
+        "this time):",
         "",
-        "| corpus | chunks | passes | padding | encoder tok/s | extract tok/s | ratio | "
-        "NetworkX e2e tok/s | ratio | Bolt e2e tok/s | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| corpus | backend | chunks | passes | padding | torch encoder tok/s | extract tok/s | "
+        "ratio | NetworkX e2e tok/s | ratio | Bolt e2e tok/s | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         v, st = r["versus_encoder"], r["stages_on_pipeline_chunks"]
@@ -504,14 +528,16 @@ def table(rows: list[dict], extractor_note: str) -> str:
         pad = f"{st['padded_tokens'] / st['real_tokens'] - 1:.1%}" if st.get("real_tokens") else "-"
         enc = f(v["encoder"]["tokens_per_second"]) if "encoder" in v else "-"
         lines.append(
-            f"| {r['corpus_mb']:g} MB | {st['chunks']} | {st.get('label_passes', '-')} | {pad} | "
+            f"| {r['corpus_mb']:g} MB | {r['backend']} | {st['chunks']} | "
+            f"{st.get('label_passes', '-')} | {pad} | "
             f"{enc} | {cell('extract')} | {cell('networkx')} | {cell('bolt')} |"
         )
     for r in rows:
         p = r["profile"]
         lines += [
             "",
-            f"cProfile of the pipeline, {r['corpus_mb']:g} MB corpus, first {p['documents']} "
+            f"cProfile of the pipeline ({r['backend']}), {r['corpus_mb']:g} MB corpus, first "
+            f"{p['documents']} "
             f"documents ({p['tokens']:,} tokens, {p['seconds']:.1f} s under the profiler):",
             "",
             "| stage | seconds | share |",
@@ -532,6 +558,17 @@ def main() -> int:
         choices=["auto", "model", "fake"],
         default="auto",
         help="auto: the shipped model if present, else the test extractor.",
+    )
+    parser.add_argument(
+        "--backends",
+        default="torch,onnx",
+        help="Inference backends to compare, comma-separated (torch, onnx).",
+    )
+    parser.add_argument(
+        "--torch-sizes",
+        default=None,
+        help="Sizes (MB) to run on torch (default: all of --sizes); the others only on the "
+        "other backends.",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="Chunks per extractor call.")
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
@@ -581,7 +618,16 @@ def main() -> int:
 
     sizes = [float(s) for s in args.sizes.split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="kgbuild-ingest-bench-"))
-    rows = [measure(size, workdir, args, env) for size in sizes]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    torch_sizes = (
+        sizes if args.torch_sizes is None else [float(s) for s in args.torch_sizes.split(",")]
+    )
+    rows = [
+        measure(size, workdir, args, env, backend)
+        for size in sizes
+        for backend in backends
+        if backend != "torch" or size in torch_sizes
+    ]
     if not use_fake:
         note = f"{rows[0]['model_id']} ({args.model or default_model_dir()})"
     report = table(rows, note)
@@ -594,8 +640,20 @@ def main() -> int:
         )
     print()
     print(report)
-    if len(rows) >= 2:
-        a, b = rows[0], rows[-1]
+    by_size: dict[float, dict[str, dict]] = {}
+    for r in rows:
+        by_size.setdefault(r["corpus_mb"], {})[r["backend"]] = r
+    for size, pair in by_size.items():
+        if "torch" in pair and "onnx" in pair:
+            t, o = pair["torch"]["tokens_per_second"], pair["onnx"]["tokens_per_second"]
+            print(
+                f"\n{size:g} MB, same run: onnx/torch end to end {o['total'] / t['total']:.2f}x, "
+                f"extract {o['extract'] / t['extract']:.2f}x, peak RSS "
+                f"{pair['onnx']['peak_rss_mb']:,.0f} vs {pair['torch']['peak_rss_mb']:,.0f} MB"
+            )
+    same_backend = [r for r in rows if r["backend"] == rows[-1]["backend"]]
+    if len(same_backend) >= 2:
+        a, b = same_backend[0], same_backend[-1]
         print(
             f"\nworking memory {a['working_mb']:.1f} MB at {a['corpus_mb']:g} MB vs "
             f"{b['working_mb']:.1f} MB at {b['corpus_mb']:g} MB of text; the NetworkX graph "
@@ -613,6 +671,7 @@ def main() -> int:
                 "entity_types": ENTITY_TYPES,
                 "relation_types": RELATION_TYPES,
                 "batch_size": args.batch_size,
+                "backends": backends,
                 "memory_note": "peak_rss_mb: peak RSS of the ingesting process (model included) "
                 "until the graph is built; peak_rss_with_save_mb: also while saving it as JSON; "
                 "rss_after_model_mb: its RSS once the model is loaded and warmed up; "

@@ -8,6 +8,7 @@ growing label sets and reports tokens/s, label passes, and the ratio to the defa
 7 entity + 7 relation labels, measured in the same run.
 
     python benchmarks/label_scaling.py [--kb 200] [--counts 14,20,50,100] [--model DIR]
+                                       [--backend auto|onnx|torch]
 
 Prints a table and writes benchmarks/results/label_scaling.json. Numbers only mean
 something on an idle machine.
@@ -75,6 +76,9 @@ def main() -> int:
     parser.add_argument("--counts", default="14,20,50,100", help="Total label counts.")
     parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
     parser.add_argument("--batch-size", type=int, default=16, help="Chunks per extract call.")
+    parser.add_argument(
+        "--backend", default=None, help="Inference backend: auto, onnx or torch (default: auto)."
+    )
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -88,7 +92,7 @@ def main() -> int:
     from kgbuild.schema import Schema
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    extractor = load_extractor(args.model)
+    extractor = load_extractor(args.model, backend=args.backend)
     corpus = Path(tempfile.mkdtemp(prefix="kgbuild-labels-")) / "corpus"
     make_corpus(corpus, int(args.kb * 1000))
     extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["works for"])
@@ -114,8 +118,8 @@ def main() -> int:
         print(f"{len(ents)}+{len(rels)} labels: {tokens / seconds:,.0f} tokens/s", flush=True)
     base = rows[0]["tokens_per_second"]
     lines = [
-        f"extractor: {extractor.model_id}, {args.kb:g} KB corpus, {torch.get_num_threads()} "
-        "torch threads",
+        f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "
+        f"{torch.get_num_threads()} threads",
         "",
         "| labels | passes | chunks | tokens/s | vs first row |",
         "|---|---|---|---|---|",
@@ -132,7 +136,15 @@ def main() -> int:
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
-        json.dumps({"benchmark": "label_scaling", "runs": rows, "table": report}, indent=2)
+        json.dumps(
+            {
+                "benchmark": "label_scaling",
+                "backend": extractor.backend,
+                "runs": rows,
+                "table": report,
+            },
+            indent=2,
+        )
     )
     print(f"\nwrote {output}")
     return 0

@@ -20,11 +20,14 @@ under ``CI=true``, where they fail: CI must never pass by skipping them.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
 import secrets
 import shlex
+import shutil
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -34,6 +37,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The extractor's exported ONNX graphs go to a cache folder of this test session (shared
+# with the CLI processes the tests start), not to the user's ~/.cache.
+if "KGBUILD_CACHE_DIR" not in os.environ:
+    os.environ["KGBUILD_CACHE_DIR"] = tempfile.mkdtemp(prefix="kgbuild-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["KGBUILD_CACHE_DIR"], ignore_errors=True)
 PREFIX = "KGBUILD_TEST_BOLT_"
 ENV_KEYS = ("URI", "USER", "PASSWORD", "DATABASE")
 HTTP_KEY = "KGBUILD_TEST_ARCADEDB_HTTP"

@@ -52,6 +52,7 @@ from kgbuild.cli.common import (
     user_errors,
 )
 from kgbuild.cli.options import (
+    BackendOption,
     BatchSizeOption,
     DatabaseOption,
     EntityTypesOption,
@@ -105,10 +106,16 @@ def main(
     setup_logging(verbose=verbose)
 
 
-def _load_extractor(model: Path | None):
+def _load_extractor(model: Path | None, backend: str | None = None):
     from kgbuild.pipeline.api import load_pipeline_extractor
 
-    return load_pipeline_extractor(model)
+    return load_pipeline_extractor(model, backend=_check_backend(backend))
+
+
+def _check_backend(backend: str | None) -> str | None:
+    if backend is not None and backend not in ("auto", "onnx", "torch"):
+        raise CLIError(f"--backend {backend!r}: use auto, onnx or torch")
+    return backend
 
 
 # -- ingest ----------------------------------------------------------------------------------
@@ -137,6 +144,7 @@ def ingest(
     prune: PruneOption = False,
     reextract: ReextractOption = False,
     model: ModelOption = None,
+    backend: BackendOption = None,
     user: UserOption = None,
     password: PasswordOption = None,
     database: DatabaseOption = None,
@@ -168,7 +176,7 @@ def ingest(
             reextract=reextract,
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
-        extractor = _load_extractor(model)
+        extractor = _load_extractor(model, backend)
         # Not opened here: the builder opens it under the run lock (a NetworkX file is
         # then read once, by the run that holds the lock).
         try:
@@ -214,6 +222,7 @@ def extract(
         typer.Option("--threshold", min=0.0, max=1.0, help="Minimum entity and relation score."),
     ] = None,
     model: ModelOption = None,
+    backend: BackendOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Extract entities and (head, relation, tail) triplets from a text."""
@@ -230,7 +239,7 @@ def extract(
             parse_types(entity_types, "entity types"),
             parse_types(relation_types, "relation types"),
             threshold,
-            extractor=_load_extractor(model),
+            extractor=_load_extractor(model, backend),
         )
     if json_output:
         echo_json(result.model_dump(mode="json"))
@@ -545,6 +554,7 @@ def evaluate(
         ),
     ] = None,
     model: ModelOption = None,
+    backend: BackendOption = None,
     data_format: Annotated[
         str,
         typer.Option("--format", help="Data format: spert, crossre, docred, webnlg, re3d, conll."),
@@ -580,7 +590,12 @@ def evaluate(
         from kgbuild.extract.evaluate import evaluate as run_evaluation
 
         scores = run_evaluation(
-            data, types, model_dir=model, data_format=data_format, relation_constraints=rules
+            data,
+            types,
+            model_dir=model,
+            data_format=data_format,
+            relation_constraints=rules,
+            backend=_check_backend(backend),
         )
     if json_output:
         echo_json(scores)

@@ -73,6 +73,17 @@ ModelOption = Annotated[
     ),
 ]
 
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        metavar="NAME",
+        help="What runs the extractor model: onnx (ONNX Runtime; the graph is exported once "
+        "and cached), torch, or auto (onnx when installed, else torch). Default: "
+        "$KGBUILD_BACKEND, else auto.",
+    ),
+]
+
 
 # -- what to ingest and how (ingest and watch) ----------------------------------------------
 

@@ -29,9 +29,16 @@ def default_model_dir() -> Path:
 
 
 def load_extractor(
-    model_dir: str | Path | None = None, *, quantize: bool = False, lazy: bool = False
+    model_dir: str | Path | None = None,
+    *,
+    quantize: bool = False,
+    lazy: bool = False,
+    backend: str | None = None,
 ) -> Extractor:
     """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint).
+
+    ``backend`` (``"auto"``, ``"onnx"``, ``"torch"``; default ``$KGBUILD_BACKEND``, else
+    ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``.
 
     ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``
     is read from ``config.json`` now, and torch and the weights load on first use.
@@ -44,7 +51,7 @@ def load_extractor(
     directory = Path(model_dir) if model_dir else default_model_dir()
     checkpoint_model_id(directory)  # a missing or broken config.json fails here, not later
     if lazy:
-        return LazyExtractor(directory, quantize=quantize)
+        return LazyExtractor(directory, quantize=quantize, backend=backend)
     from kgbuild.extract.extractor import JointExtractor
 
-    return JointExtractor.from_pretrained(directory, quantize=quantize)
+    return JointExtractor.from_pretrained(directory, quantize=quantize, backend=backend)

@@ -163,6 +163,7 @@ def evaluate(
     *,
     limit: int | None = None,
     quantize: bool = False,
+    backend: str | None = None,
     extractor=None,
     relation_constraints: dict | None = None,
 ) -> dict:
@@ -177,7 +178,7 @@ def evaluate(
 
     examples = read_examples(data, types, data_format)[:limit]
     if extractor is None:
-        extractor = JointExtractor.from_pretrained(model_dir, quantize=quantize)
+        extractor = JointExtractor.from_pretrained(model_dir, quantize=quantize, backend=backend)
     start = time.perf_counter()
     kwargs = {}
     if relation_constraints:
@@ -194,6 +195,7 @@ def evaluate(
         {
             "data": str(data),
             "model": extractor.model_id,
+            "backend": getattr(extractor, "backend", None),
             "seconds": round(seconds, 2),
             "words_per_second": round(sum(len(e.words) for e in examples) / max(seconds, 1e-9), 1),
         }

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -35,10 +36,24 @@ from kgbuild.extract.model import (
 )
 from kgbuild.schema import RelationConstraint
 
+if TYPE_CHECKING:
+    from kgbuild.extract.onnx_backend import OnnxHeads
+
 logger = logging.getLogger(__name__)
+
+#: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
+Backend = Literal["auto", "onnx", "torch"]
+#: Environment variable with the default backend.
+BACKEND_ENV = "KGBUILD_BACKEND"
 
 #: At most this share of the window goes to labels; more labels mean more passes.
 MAX_PROMPT_SHARE = 0.4
+#: Padded tokens per forward batch. On CPU, one full window per batch is fastest: bigger
+#: batches add no useful parallelism to matrix products that are already large, while
+#: every span's (B, words x widths, 768) vectors fall out of cache and into memory. On the
+#: pipeline's chunks one window per batch took 4.7 CPU-s against 9.7 at 8,192 tokens
+#: (torch, 3.2 against 5.2 on ONNX Runtime), and a third of the peak memory.
+BATCH_TOKENS = 512
 
 
 @dataclass
@@ -73,13 +88,21 @@ class JointExtractor:
         tokenizer,
         *,
         model_id: str,
-        batch_tokens: int = 8192,
+        batch_tokens: int = BATCH_TOKENS,
+        heads: OnnxHeads | None = None,
     ) -> None:
         self.model = model.eval()
         self.config: ExtractorConfig = model.config
         self.encoder = TextEncoder(tokenizer, max_length=self.config.max_length)
         self.model_id = model_id
         self.batch_tokens = batch_tokens
+        #: the ONNX Runtime session that runs the encoder and heads (None: torch runs them)
+        self.heads = heads
+
+    @property
+    def backend(self) -> str:
+        """``"onnx"`` when ONNX Runtime runs the encoder and heads, else ``"torch"``."""
+        return "torch" if self.heads is None else "onnx"
 
     @classmethod
     def from_pretrained(
@@ -88,30 +111,44 @@ class JointExtractor:
         *,
         quantize: bool = False,
         num_threads: int | None = None,
+        backend: str | None = None,
     ) -> JointExtractor:
         """Load a checkpoint folder (default: the model shipped inside kgbuild).
 
-        ``quantize`` applies dynamic int8 quantization to the linear layers (faster
-        on CPU; see the model card for its cost in F1).
+        Args:
+            directory: the checkpoint folder (``config.json`` + ``model.safetensors``).
+            quantize: dynamic int8 quantization of the encoder's matrix products (faster
+                on CPU; see the model card for its cost in F1).
+            num_threads: threads for torch and ONNX Runtime (default: torch's default,
+                one per core).
+            backend: what runs the encoder and scoring heads: ``"onnx"`` (ONNX Runtime,
+                the graph exported once and cached, see
+                :mod:`kgbuild.extract.onnx_backend`), ``"torch"`` (eager PyTorch), or
+                ``"auto"``: ONNX Runtime when it is installed and the export works,
+                else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
         """
         from transformers import AutoTokenizer
 
         from kgbuild.extract import default_model_dir
 
+        backend = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+        if backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"unknown backend {backend!r}: use 'auto', 'onnx' or 'torch'")
         directory = Path(directory) if directory else default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         if num_threads:
             torch.set_num_threads(num_threads)
         model = JointExtractionModel.from_pretrained(directory)
-        if quantize:
+        heads = _onnx_heads(model, directory, backend, quantize, num_threads)
+        if quantize and heads is None:
             # the encoder holds nearly all the compute; the small heads stay fp32
             model.encoder = torch.ao.quantization.quantize_dynamic(
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
-        return cls(model, tokenizer, model_id=model_id)
+        return cls(model, tokenizer, model_id=model_id, heads=heads)
 
     # ------------------------------------------------------------------ Extractor protocol
 
@@ -324,21 +361,16 @@ class JointExtractor:
         for batch_ids in self._batches(encoded):
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
-            hidden = self.model.encode(batch)
-            span_hidden = self.model.span_hidden(hidden, batch)
+            need_entities = bool(ent_labels) and fixed_entities is None
+            hidden, start_part, end_part, logits, rel_emb = self._forward(
+                batch, need_entities, bool(rel_labels)
+            )
             probs = None
-            if ent_labels and fixed_entities is None:
-                ent_emb = self.model.label_embeddings(
-                    hidden, batch["entity_markers"], self.model.entity_label_proj
-                )
-                logits = self.model.entity_logits_from_hidden(span_hidden, ent_emb)
+            if need_entities:
                 mask = self.model.span_mask(batch)
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-            rel_emb = None
-            if rel_labels:
-                rel_emb = self.model.label_embeddings(
-                    hidden, batch["relation_markers"], self.model.relation_label_proj
-                )
+            if not rel_labels:
+                rel_emb = None
             for j, i in enumerate(batch_ids):
                 enc = items[j]
                 if probs is not None:
@@ -358,7 +390,8 @@ class JointExtractor:
                 relations_out[i].extend(
                     self._score_relations(
                         hidden[j],
-                        span_hidden[j],
+                        start_part[j],
+                        end_part[j],
                         enc,
                         found,
                         rel_emb[j, : len(rel_labels)],
@@ -367,6 +400,42 @@ class JointExtractor:
                         symmetric,
                     )
                 )
+
+    def _forward(
+        self, batch: dict[str, torch.Tensor], need_entities: bool, need_relations: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Hidden states, the span layer's per-token start and end parts, span-label
+        logits and relation-label vectors of one batch (the logits and label vectors only
+        when needed, on torch)."""
+        if self.heads is not None:
+            return self.heads(batch)
+        model = self.model
+        hidden = model.encode(batch)
+        start_part, end_part, width_part = model.span_parts(hidden)
+        logits = rel_emb = None
+        if need_entities:
+            span_hidden = model.span_hidden(hidden, batch, (start_part, end_part, width_part))
+            ent_emb = model.label_embeddings(
+                hidden, batch["entity_markers"], model.entity_label_proj
+            )
+            logits = model.entity_logits_from_hidden(span_hidden, ent_emb)
+        if need_relations:
+            rel_emb = model.label_embeddings(
+                hidden, batch["relation_markers"], model.relation_label_proj
+            )
+        return hidden, start_part, end_part, logits, rel_emb
+
+    def _width_part(self) -> torch.Tensor:
+        """``span_parts``' width part (weights only), cached until the weights change."""
+        layer, widths = self.model.span_proj[0], self.model.width_embedding.weight
+        key = tuple((t.data_ptr(), t._version) for t in (layer.weight, layer.bias, widths))
+        cached = getattr(self, "_width_cache", None)
+        if cached is None or cached[0] != key:
+            hs = self.model.encoder.config.hidden_size
+            w_width = layer.weight[:, 2 * hs :]
+            cached = (key, widths @ w_width.T + layer.bias)
+            self._width_cache = cached
+        return cached[1]
 
     def _decode_entities(
         self, probs: np.ndarray, labels: list[str], threshold: float
@@ -391,7 +460,8 @@ class JointExtractor:
     def _score_relations(
         self,
         hidden: torch.Tensor,
-        span_hidden: torch.Tensor,
+        start_part: torch.Tensor,
+        end_part: torch.Tensor,
         enc: EncodedText,
         found: list[WordEntity],
         rel_emb: torch.Tensor,
@@ -399,11 +469,10 @@ class JointExtractor:
         threshold: float,
         symmetric: set[str],
     ) -> list[WordRelation]:
-        width = self.config.max_width
-        span_idx = torch.tensor([e.start * width + (e.end - e.start - 1) for e in found])
         tokens = torch.tensor(
             [[enc.word_first_token[e.start], enc.word_last_token[e.end - 1]] for e in found]
         )
+        words = torch.tensor([e.end - e.start for e in found])
         # mentions with the same text and label in one text are one entity
         keys: dict[tuple[str, str], int] = {}
         cluster = [keys.setdefault((_token_key(enc, e), e.label), len(keys)) for e in found]
@@ -416,7 +485,11 @@ class JointExtractor:
         cluster_t = torch.tensor(cluster)
         logits = self.model.pair_logits(
             hidden,
-            self.model.project_spans(span_hidden[span_idx]),
+            self.model.project_spans(
+                self.model.span_hidden_at(
+                    start_part, end_part, self._width_part(), tokens[:, 0], tokens[:, 1], words
+                )
+            ),
             tokens,
             cluster_t,
             c,
@@ -441,6 +514,36 @@ class JointExtractor:
             mh, mt = _closest(members[h], members[t], found)
             out.append(WordRelation(mh, mt, label, score))
         return out
+
+
+def _onnx_heads(
+    model: JointExtractionModel,
+    directory: Path,
+    backend: Backend,
+    quantize: bool,
+    num_threads: int | None,
+) -> OnnxHeads | None:
+    """The ONNX Runtime session for ``backend``, or None when torch runs the model."""
+    if backend == "torch":
+        return None
+    from kgbuild.extract import onnx_backend
+
+    if not onnx_backend.onnx_available():
+        if backend == "onnx":
+            raise RuntimeError(
+                "backend='onnx' needs onnxruntime, onnx and onnxscript: "
+                "pip install onnxruntime onnx onnxscript"
+            )
+        logger.info("ONNX Runtime is not installed: the extractor runs on torch")
+        return None
+    try:
+        path = onnx_backend.exported_graph(model, directory, quantize=quantize)
+        return onnx_backend.OnnxHeads(path, num_threads=num_threads)
+    except Exception as exc:
+        if backend == "onnx":
+            raise RuntimeError(f"could not run {directory} on ONNX Runtime: {exc}") from exc
+        logger.warning("ONNX export of %s failed (%s): the extractor runs on torch", directory, exc)
+        return None
 
 
 def _token_key(enc: EncodedText, e: WordEntity) -> str:

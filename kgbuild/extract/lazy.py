@@ -79,6 +79,8 @@ class LazyExtractor:
         directory: A checkpoint folder (default: the one shipped with kgbuild).
         quantize: Load with dynamic int8 quantization (see ``JointExtractor.from_pretrained``).
         num_threads: torch threads to set when loading (None: torch's default).
+        backend: what runs the model, ``"auto"``, ``"onnx"`` or ``"torch"`` (None:
+            ``$KGBUILD_BACKEND``, else auto; see ``JointExtractor.from_pretrained``).
     """
 
     def __init__(
@@ -87,12 +89,14 @@ class LazyExtractor:
         *,
         quantize: bool = False,
         num_threads: int | None = None,
+        backend: str | None = None,
     ) -> None:
         from kgbuild.extract import default_model_dir
 
         self.directory = Path(directory) if directory else default_model_dir()
         self.quantize = quantize
         self.num_threads = num_threads
+        self.backend = backend
         self.model_id: str = checkpoint_model_id(self.directory, quantize=quantize)
         self._extractor: JointExtractor | None = None
         self._lock = threading.Lock()
@@ -116,7 +120,10 @@ class LazyExtractor:
 
                     t0 = time.perf_counter()
                     extractor = JointExtractor.from_pretrained(
-                        self.directory, quantize=self.quantize, num_threads=self.num_threads
+                        self.directory,
+                        quantize=self.quantize,
+                        num_threads=self.num_threads,
+                        backend=self.backend,
                     )
                     if extractor.model_id != self.model_id:
                         raise RuntimeError(

@@ -43,7 +43,9 @@ logger = logging.getLogger(__name__)
 EXTRACTOR_ENV = "KGBUILD_EXTRACTOR"
 
 
-def load_pipeline_extractor(model_dir: str | Path | None = None) -> Extractor:
+def load_pipeline_extractor(
+    model_dir: str | Path | None = None, *, backend: str | None = None
+) -> Extractor:
     """The extractor the pipeline and CLI use.
 
     ``model_dir`` given: the checkpoint in that folder. Otherwise the class named by
@@ -57,7 +59,7 @@ def load_pipeline_extractor(model_dir: str | Path | None = None) -> Extractor:
         return _import_extractor(spec)()
     from kgbuild.extract import load_extractor
 
-    return load_extractor(model_dir, lazy=True)
+    return load_extractor(model_dir, lazy=True, backend=backend)
 
 
 def _import_extractor(spec: str) -> type:

@@ -1,0 +1,147 @@
+"""ONNX Runtime runs the extractor's encoder and heads with torch's results.
+
+The shipped checkpoint is loaded twice, once per backend, and both read the same
+weights: any difference is the exported graph's. The per-batch outputs must agree
+within 1e-3 on the pipeline's own chunks (the issue's bar), and the decoded entities
+and relations must be the same, with scores equal up to float rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from test_fast_inference import assert_same_extractions, pipeline_chunks
+from typer.testing import CliRunner
+
+from kgbuild.cli.main import app
+from kgbuild.extract import default_model_dir, load_extractor, onnx_backend
+from kgbuild.extract.encoding import split_words
+from kgbuild.extract.extractor import JointExtractor
+from kgbuild.extract.model import collate
+from kgbuild.schema import DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES
+
+LOGIT_TOLERANCE = 1e-3
+# Scores are rounded to 4 decimals after a sigmoid: a logit difference far below 1e-3 can
+# still move one rounded score by 1e-4.
+SCORE_TOLERANCE = 2e-4
+
+
+@pytest.fixture(scope="module")
+def torch_extractor() -> JointExtractor:
+    extractor = load_extractor(backend="torch")
+    assert isinstance(extractor, JointExtractor) and extractor.backend == "torch"
+    return extractor
+
+
+@pytest.fixture(scope="module")
+def onnx_extractor() -> JointExtractor:
+    extractor = load_extractor(backend="onnx")
+    assert isinstance(extractor, JointExtractor) and extractor.backend == "onnx"
+    return extractor
+
+
+def encoded_batches(extractor, texts, entity_types, relation_types):
+    """The batches the extractor itself would build for one label pass."""
+    tokens = extractor.encoder.tokenize(texts)
+    encoded = [
+        extractor.encoder.encode(t, split_words(t), entity_types, relation_types, tokens=k)
+        for t, k in zip(texts, tokens, strict=True)
+    ]
+    for ids in extractor._batches(encoded):
+        yield collate([encoded[i] for i in ids])
+
+
+@torch.inference_mode()
+def test_heads_match_torch_within_1e3_on_pipeline_chunks(torch_extractor, onnx_extractor):
+    texts = pipeline_chunks(torch_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    cases = [
+        (texts, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES),
+        # one text, one label of each kind: sizes the exporter must not have fixed
+        (texts[:1], ["person"], ["works for"]),
+        (texts[:3], [*DEFAULT_ENTITY_TYPES, "vehicle", "disease", "software"], []),
+    ]
+    compared = 0
+    for chunk_texts, entity_types, relation_types in cases:
+        for batch in encoded_batches(torch_extractor, chunk_texts, entity_types, relation_types):
+            want = torch_extractor._forward(batch, True, True)
+            got = onnx_extractor.heads(batch)
+            for name, a, b in zip(onnx_backend.OUTPUTS, want, got, strict=True):
+                assert a.shape == b.shape, name
+                assert (a - b).abs().max().item() <= LOGIT_TOLERANCE, name
+            compared += batch["input_ids"].shape[0]
+    assert compared >= len(texts) + 4
+
+
+def test_extractions_equal_torch_on_pipeline_chunks(torch_extractor, onnx_extractor):
+    texts = pipeline_chunks(torch_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    new = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    old = torch_extractor.extract(texts, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    assert_same_extractions(new, old, SCORE_TOLERANCE)
+    assert sum(len(x.relations) for x in new) > 20
+
+
+def test_several_label_passes_equal_torch(torch_extractor, onnx_extractor):
+    entity_types = [*DEFAULT_ENTITY_TYPES, *[f"kind of thing number {i}" for i in range(25)]]
+    relation_types = [*DEFAULT_RELATION_TYPES, *[f"relation number {i}" for i in range(20)]]
+    assert len(torch_extractor.label_passes(entity_types, relation_types)) > 1
+    texts = pipeline_chunks(torch_extractor, entity_types, relation_types)[:8]
+    kwargs = {"entity_threshold": 0.3, "relation_threshold": 0.2}
+    new = onnx_extractor.extract(texts, entity_types, relation_types, **kwargs)
+    old = torch_extractor.extract(texts, entity_types, relation_types, **kwargs)
+    assert_same_extractions(new, old, SCORE_TOLERANCE)
+    assert any(x.relations for x in new)
+
+
+def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
+    graph = onnx_extractor.heads.path
+    assert graph.parent == onnx_backend.cache_dir() and graph.is_file()
+    before = graph.stat().st_mtime_ns
+    again = JointExtractor.from_pretrained(backend="onnx")
+    assert again.heads.path == graph and graph.stat().st_mtime_ns == before  # not re-exported
+    # another checkpoint (here: other thresholds) gets its own graph, never a stale one
+    other = tmp_path / "model"
+    shutil.copytree(default_model_dir(), other)
+    config = json.loads((other / "config.json").read_text())
+    config["entity_threshold"] = 0.33
+    (other / "config.json").write_text(json.dumps(config))
+    changed = JointExtractor.from_pretrained(other, backend="onnx")
+    assert changed.heads.path != graph and changed.heads.path.is_file()
+    assert changed.config.entity_threshold == 0.33
+
+
+def test_int8_onnx_still_finds_the_obvious(onnx_extractor):
+    int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
+    assert int8.backend == "onnx" and int8.heads.path.name.endswith("-int8.onnx")
+    assert int8.model_id.endswith("-int8")
+    out = int8.extract(
+        ["Tim Cook is the chief executive of Apple."], ["person", "organization"], []
+    )
+    found = {(e.text, e.label) for e in out[0].entities}
+    assert ("Tim Cook", "person") in found and ("Apple", "organization") in found
+
+
+def test_backend_choice_from_argument_and_environment(monkeypatch):
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        JointExtractor.from_pretrained(backend="tpu")
+    monkeypatch.setenv("KGBUILD_BACKEND", "torch")
+    assert JointExtractor.from_pretrained().backend == "torch"
+    lazy = load_extractor(lazy=True, backend="torch")
+    assert lazy.model_id == JointExtractor.from_pretrained().model_id
+    assert lazy.load().backend == "torch"
+
+
+def test_cli_rejects_an_unknown_backend(tmp_path):
+    result = CliRunner().invoke(app, ["extract", "-t", "Tim Cook leads Apple.", "--backend", "gpu"])
+    assert result.exit_code != 0
+    assert "--backend 'gpu'" in result.output
+
+
+def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "c"))
+    assert onnx_backend.cache_dir() == tmp_path / "c" / "onnx"
+    monkeypatch.delenv("KGBUILD_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert onnx_backend.cache_dir() == tmp_path / "x" / "kgbuild" / "onnx"
