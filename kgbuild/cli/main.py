@@ -54,6 +54,7 @@ from kgbuild.cli.common import (
 from kgbuild.cli.options import (
     BatchSizeOption,
     DatabaseOption,
+    EngineOption,
     EntityTypesOption,
     ExcludeOption,
     IncludeOption,
@@ -63,6 +64,7 @@ from kgbuild.cli.options import (
     ModelOption,
     PasswordOption,
     PruneOption,
+    RayAddressOption,
     ReextractOption,
     RelationThresholdOption,
     RelationTypesOption,
@@ -70,6 +72,8 @@ from kgbuild.cli.options import (
     StoreOption,
     ThresholdOption,
     UserOption,
+    WorkersOption,
+    WorkerThreadsOption,
 )
 
 app = typer.Typer(
@@ -137,6 +141,10 @@ def ingest(
     prune: PruneOption = False,
     reextract: ReextractOption = False,
     model: ModelOption = None,
+    engine: EngineOption = "sequential",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    worker_threads: WorkerThreadsOption = 1,
     user: UserOption = None,
     password: PasswordOption = None,
     database: DatabaseOption = None,
@@ -148,7 +156,11 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Build or update a graph from documents (only new and changed ones are extracted)."""
+    """Build or update a graph from documents (only new and changed ones are extracted).
+
+    With ``--engine ray`` extraction runs on a Ray cluster (a local one unless
+    ``--ray-address``) and this process resolves and writes: the same graph.
+    """
     remember_secret(password)
     if quiet:
         setup_logging(quiet=True)
@@ -166,6 +178,10 @@ def ingest(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            engine=engine,
+            ray_address=ray_address,
+            workers=workers,
+            worker_threads=worker_threads,
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
         extractor = _load_extractor(model)

@@ -238,7 +238,6 @@ class KnowledgeGraphBuilder:
         self.model_dir = model_dir
         self.progress = progress
         self._extractor = extractor
-        self._extractor_given = extractor is not None
         self._resolver = None
         self.stop = threading.Event()
         self._overlap = self.config.chunker.overlap_tokens

@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgbuild.extract.base import Extraction, Extractor
+from kgbuild.extract.lazy import LazyExtractor
 from kgbuild.ingest.loaders import LoadFailure, iter_files, load_file
-from kgbuild.pipeline.api import EXTRACTOR_ENV, _import_extractor, load_pipeline_extractor
+from kgbuild.pipeline.api import EXTRACTOR_ENV, _import_extractor
 from kgbuild.pipeline.builder import (
     BuildConfig,
     KnowledgeGraphBuilder,
@@ -211,20 +212,14 @@ class _ExtractionWorker:
         lookup: _StateLookup,
         extractor: Extractor | None,
         extractor_spec: str | None,
-        model_dir: str | None,
         threads: int,
     ) -> None:
-        try:
-            import torch
-
-            torch.set_num_threads(threads)
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
         if extractor is None:
-            if extractor_spec and model_dir is None:
-                extractor = _import_extractor(extractor_spec)()
-            else:
-                extractor = load_pipeline_extractor(model_dir)
+            extractor = _import_extractor(extractor_spec or "")()
+        if isinstance(extractor, LazyExtractor):
+            extractor.num_threads = threads  # set when the model loads
+        if "torch" in sys.modules:  # an extractor that loaded torch already
+            sys.modules["torch"].set_num_threads(threads)
         self.builder = KnowledgeGraphBuilder("ray-worker.json", extractor=extractor, config=config)
         self.lookup = lookup
         self.budget: int | None = None
@@ -360,11 +355,12 @@ def _run_dataset(
     ctx = DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
-    spec = os.environ.get(EXTRACTOR_ENV, "").strip() or None
-    if spec and ".py:" in spec:  # a file path: absolute, workers start elsewhere
-        target, _, name = spec.rpartition(":")
-        spec = f"{Path(target).resolve()}:{name}"
-    extractor = builder._extractor if builder._extractor_given else None
+    extractor: Extractor | None = builder.extractor
+    spec = None
+    if type(extractor).__module__.startswith("_kgbuild_extractor_"):
+        # Imported from a file named by $KGBUILD_EXTRACTOR: workers import that file.
+        target, _, name = os.environ.get(EXTRACTOR_ENV, "").strip().rpartition(":")
+        spec, extractor = f"{Path(target).resolve()}:{name}", None
     logger.info(
         "extracting on Ray: %d actor(s) x %d thread(s), %d file(s)", actors, threads, len(files)
     )
@@ -379,7 +375,6 @@ def _run_dataset(
             "lookup": _StateLookup.for_store(store, ray),
             "extractor": extractor,
             "extractor_spec": spec,
-            "model_dir": str(builder.model_dir) if builder.model_dir else None,
             "threads": threads,
         },
         batch_size=1,
