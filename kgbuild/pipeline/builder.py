@@ -11,6 +11,10 @@ through them, so memory holds one batch at a time, whatever the collection size:
       -> assemble relations           mention pairs -> entity pairs, with evidence
       -> write (kgbuild.store)        DocumentGraph batches; one bad document never stops the rest
 
+With ``BuildConfig(engine="ray")`` the stages up to extraction run on a Ray cluster
+(:mod:`kgbuild.pipeline.ray_engine`) and this module's own resolve, assemble and write
+steps run in the calling process, in the same order: the same graph.
+
 The ingestion state lives in the store (each Document node records its content
 hash, model id and schema fingerprint), so any machine can continue where
 another stopped, and an unchanged document is skipped without running the
