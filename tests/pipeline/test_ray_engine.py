@@ -227,14 +227,14 @@ def test_ray_worker_killed_mid_run_then_rerun_equals_a_clean_run(tmp_path, monke
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=240)
     assert not thread.is_alive()
-    if "summary" in outcome:  # Ray restarted the actor and retried its file
-        assert outcome["summary"].documents.new + outcome["summary"].documents.failed == 24
-    else:  # or the run failed cleanly: the lock is free and a re-run goes through
-        assert isinstance(outcome["error"], Exception)
+    # Ray Data restarts a dead actor and retries its call (max_restarts and
+    # max_task_retries are unlimited for actor pools): the run recovers, nothing fails.
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["summary"].documents.new == 24
+    assert outcome["summary"].documents.failed == 0
     monkeypatch.setenv("KGBUILD_EXTRACTOR", f"{TESTS / 'fake_extractor.py'}:FakeExtractor")
     rerun = ingest(NetworkXStore(tmp_path / "graph.json"), [docs], **RAY)
-    assert rerun.documents.failed == 0
-    assert rerun.documents.unchanged + rerun.documents.new + rerun.documents.changed == 24
+    assert (rerun.documents.unchanged, rerun.documents.failed) == (24, 0)
     ingest(NetworkXStore(tmp_path / "clean.json"), [docs])
     assert networkx_dump(tmp_path / "graph.json") == networkx_dump(tmp_path / "clean.json")
     assert str(victim) in progress.read_text()
