@@ -50,7 +50,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --progress-bar off "$(TORCH)"
-	$(PIP) install --progress-bar off -e ".[test,formats,train,viz]"
+	$(PIP) install --progress-bar off -e ".[test,formats,train,viz,ray]"
 	touch $@
 
 clean:

@@ -129,7 +129,15 @@ def user_errors() -> Iterator[None]:
             for err in exc.errors()
         )
         fail(f"invalid settings: {details}")
-    except (CLIError, InvalidTypeName, StoreError, ValueError, FileNotFoundError, KeyError) as exc:
+    except (
+        CLIError,
+        InvalidTypeName,
+        StoreError,
+        ValueError,
+        FileNotFoundError,
+        KeyError,
+        ImportError,  # an optional extra that is not installed (the message says which)
+    ) as exc:
         if is_verbose():
             logger.exception("error")
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -258,11 +266,13 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
+    **engine: Any,
 ) -> Any:
     """The :class:`~kgbuild.pipeline.builder.BuildConfig` for the ingest options.
 
     ``kgbuild ingest`` and ``kgbuild watch`` share these options, so both build their
-    configuration here.
+    configuration here; ``engine`` holds ingest's ``engine``, ``ray_address``, ``workers``
+    and ``worker_threads`` (None: the default).
     """
     from kgbuild.ingest.loaders import LoadOptions
     from kgbuild.pipeline.builder import BuildConfig
@@ -279,6 +289,7 @@ def build_config(
         "relation_threshold": relation_threshold if relation_threshold is not None else threshold,
         "prune": prune,
         "reextract": reextract,
+        **{k: v for k, v in engine.items() if v is not None},
     }
     if batch_size is not None:
         data["batch_size"] = batch_size

@@ -55,6 +55,7 @@ from kgbuild.cli.options import (
     BackendOption,
     BatchSizeOption,
     DatabaseOption,
+    EngineOption,
     EntityTypesOption,
     ExcludeOption,
     IncludeOption,
@@ -64,6 +65,7 @@ from kgbuild.cli.options import (
     ModelOption,
     PasswordOption,
     PruneOption,
+    RayAddressOption,
     ReextractOption,
     RelationThresholdOption,
     RelationTypesOption,
@@ -71,6 +73,8 @@ from kgbuild.cli.options import (
     StoreOption,
     ThresholdOption,
     UserOption,
+    WorkersOption,
+    WorkerThreadsOption,
 )
 
 app = typer.Typer(
@@ -145,6 +149,10 @@ def ingest(
     reextract: ReextractOption = False,
     model: ModelOption = None,
     backend: BackendOption = None,
+    engine: EngineOption = "sequential",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    worker_threads: WorkerThreadsOption = 1,
     user: UserOption = None,
     password: PasswordOption = None,
     database: DatabaseOption = None,
@@ -156,7 +164,11 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Build or update a graph from documents (only new and changed ones are extracted)."""
+    """Build or update a graph from documents (only new and changed ones are extracted).
+
+    With ``--engine ray`` extraction runs on a Ray cluster (a local one unless
+    ``--ray-address``) and this process resolves and writes: the same graph.
+    """
     remember_secret(password)
     if quiet:
         setup_logging(quiet=True)
@@ -174,6 +186,10 @@ def ingest(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            engine=engine,
+            ray_address=ray_address,
+            workers=workers,
+            worker_threads=worker_threads,
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
         extractor = _load_extractor(model, backend)

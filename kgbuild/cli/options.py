@@ -155,3 +155,37 @@ ReextractOption = Annotated[
         help="Re-extract unchanged documents extracted by another model or schema.",
     ),
 ]
+
+
+# -- where extraction runs (ingest) -----------------------------------------------------------
+
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        metavar="ENGINE",
+        help="sequential (this process) or ray (extraction on a Ray cluster; needs "
+        "kgbuild[ray]). Same graph either way.",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        metavar="ADDRESS",
+        help="Ray cluster to join with --engine ray (default: start a local one for the run).",
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="Extraction actors with --engine ray (default: one per --worker-threads CPUs).",
+    ),
+]
+WorkerThreadsOption = Annotated[
+    int,
+    typer.Option("--worker-threads", min=1, help="CPUs (torch threads) per extraction actor."),
+]

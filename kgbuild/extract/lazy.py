@@ -101,6 +101,30 @@ class LazyExtractor:
         self._extractor: JointExtractor | None = None
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled unloaded (e.g. to Ray workers, which load the weights themselves).
+
+        The shipped checkpoint travels as "the default", so a worker machine loads the
+        copy inside its own kgbuild installation.
+        """
+        from kgbuild.extract import default_model_dir
+
+        default = self.directory.resolve() == default_model_dir().resolve()
+        return {
+            "directory": None if default else self.directory,
+            "quantize": self.quantize,
+            "num_threads": self.num_threads,
+            "backend": self.backend,
+        }
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(
+            state["directory"],
+            quantize=state["quantize"],
+            num_threads=state["num_threads"],
+            backend=state.get("backend"),
+        )  # type: ignore[arg-type,misc]
+
     @property
     def loaded(self) -> bool:
         """Whether the model has been loaded."""

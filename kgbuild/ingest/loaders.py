@@ -54,7 +54,15 @@ from kgbuild.ingest.base import (
 from kgbuild.ingest.formats.html import html_to_text
 from kgbuild.types import Document
 
-__all__ = ["LoadFailure", "LoadOptions", "html_to_text", "iter_documents", "supported_extensions"]
+__all__ = [
+    "LoadFailure",
+    "LoadOptions",
+    "html_to_text",
+    "iter_documents",
+    "iter_files",
+    "load_file",
+    "supported_extensions",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +95,23 @@ def iter_documents(
         ``"no text layer ..."``), or for a JSONL line ``"line N: ..."``.
     """
     options = options or LoadOptions()
+    for item in iter_files(paths, options):
+        if isinstance(item, LoadFailure):
+            yield item
+        else:
+            yield from load_file(item, options)
+
+
+def iter_files(
+    paths: Iterable[str | Path], options: LoadOptions | None = None
+) -> Iterator[Path | LoadFailure]:
+    """The files :func:`iter_documents` loads, in its order, without loading them.
+
+    Yields each selected file once (resolved), or a :class:`LoadFailure` for a path
+    that does not exist. ``load_file`` on each gives what :func:`iter_documents` yields:
+    a distributed run lists the input with this and loads the files on its workers.
+    """
+    options = options or LoadOptions()
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
@@ -99,11 +124,17 @@ def iter_documents(
             if resolved in seen:
                 continue
             seen.add(resolved)
-            try:
-                yield from _load_file(resolved, options)
-            except Exception as err:  # one broken file must not stop the collection
-                logger.debug("loading %s failed", resolved, exc_info=True)
-                yield fail(resolved.as_uri(), f"cannot load: {type(err).__name__}: {err}")
+            yield resolved
+
+
+def load_file(path: Path, options: LoadOptions | None = None) -> Iterator[Document | LoadFailure]:
+    """The documents of one file (one per JSONL record), or failures naming it; never raises."""
+    options = options or LoadOptions()
+    try:
+        yield from _load_file(path, options)
+    except Exception as err:  # one broken file must not stop the collection
+        logger.debug("loading %s failed", path, exc_info=True)
+        yield fail(path.as_uri(), f"cannot load: {type(err).__name__}: {err}")
 
 
 # --- file selection ---------------------------------------------------------------------------

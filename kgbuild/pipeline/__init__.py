@@ -4,6 +4,7 @@
 * :mod:`kgbuild.pipeline.extraction`: chunk results -> document offsets, overlaps merged.
 * :mod:`kgbuild.pipeline.summary`: :class:`IngestSummary`, what a run did.
 * :mod:`kgbuild.pipeline.api`: the one-call :func:`build` and :func:`extract_text`.
+* :mod:`kgbuild.pipeline.ray_engine`: ``engine="ray"``, extraction on a Ray cluster.
 """
 
 from kgbuild.pipeline.api import (

@@ -11,6 +11,10 @@ through them, so memory holds one batch at a time, whatever the collection size:
       -> assemble relations           mention pairs -> entity pairs, with evidence
       -> write (kgbuild.store)        DocumentGraph batches; one bad document never stops the rest
 
+With ``BuildConfig(engine="ray")`` the stages up to extraction run on a Ray cluster
+(:mod:`kgbuild.pipeline.ray_engine`) and this module's own resolve, assemble and write
+steps run in the calling process, in the same order: the same graph.
+
 The ingestion state lives in the store (each Document node records its content
 hash, model id and schema fingerprint), so any machine can continue where
 another stopped, and an unchanged document is skipped without running the
@@ -36,7 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +122,23 @@ class BuildConfig(BaseModel):
     prune: bool = Field(
         default=False,
         description="Remove documents from the store that are no longer in the input.",
+    )
+    engine: Literal["sequential", "ray"] = Field(
+        default="sequential",
+        description="Where extraction runs: in this process, or on a Ray cluster "
+        "(kgbuild.pipeline.ray_engine; needs the kgbuild[ray] extra).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster to join (engine='ray'); None: start a local one for the run.",
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Extraction actors (engine='ray'); None: one per worker_threads CPUs.",
+    )
+    worker_threads: int = Field(
+        default=1, ge=1, description="CPUs (torch threads) per extraction actor (engine='ray')."
     )
     lock_wait: float = Field(
         default=0.0,
@@ -258,6 +279,10 @@ class KnowledgeGraphBuilder:
             paths = [paths]
         paths = list(paths)
         with self._open_store() as store:
+            if self.config.engine == "ray":
+                from kgbuild.pipeline.ray_engine import ingest_on_ray
+
+                return ingest_on_ray(self, store, paths)
             return self._ingest(store, paths)
 
     # -- the run -------------------------------------------------------------------------
@@ -270,7 +295,8 @@ class KnowledgeGraphBuilder:
         with locked_store(self.store, wait=self.config.lock_wait, on_lost=self.stop.set) as store:
             yield store
 
-    def _ingest(self, store: GraphStore, paths: list[str | Path]) -> IngestSummary:
+    def _start(self, store: GraphStore, paths: list[str | Path]) -> _Run:
+        """Set up a run (both engines): the store's schema, the resolver, the counters."""
         extractor = self.extractor
         fingerprint = self.schema.fingerprint()
         run = _Run(
@@ -283,15 +309,29 @@ class KnowledgeGraphBuilder:
         store.model_id = extractor.model_id
         store.schema_fingerprint = fingerprint
         store.setup_schema()
-        states = store.document_states()
-        resolver = self._get_resolver()
-        resolver.reset()
+        self._get_resolver().reset()
         logger.info(
             "ingesting %s into %s with %s",
             ", ".join(str(p) for p in paths),
             run.summary.store,
             extractor.model_id,
         )
+        return run
+
+    def _finish(self, store: GraphStore, run: _Run) -> IngestSummary:
+        """Close a run (both engines): totals, graph counts, the summary."""
+        run.summary.entities = len(run.entity_ids)
+        run.summary.relations = len(run.relation_ids)
+        run.summary.graph = store.counts()
+        run.summary.seconds.total = time.perf_counter() - run.started
+        logger.info("ingest finished\n%s", run.summary.render())
+        return run.summary
+
+    def _ingest(self, store: GraphStore, paths: list[str | Path]) -> IngestSummary:
+        extractor = self.extractor
+        fingerprint = self.schema.fingerprint()
+        run = self._start(store, paths)
+        states = store.document_states()
         # The chunk budget needs the extractor's tokenizer, which may load the model
         # (LazyExtractor): asked for when the first document needs chunking, so a run
         # where nothing changed never loads it.
@@ -332,9 +372,7 @@ class KnowledgeGraphBuilder:
                     continue
                 batch.append(work)
                 batch_chunks += len(work.chunks)
-                if batch_chunks >= self.config.batch_size or len(batch) >= (
-                    self.config.write_batch_size
-                ):
+                if self._batch_full(batch, batch_chunks):
                     self._process(batch, store, run, progress)
                     batch, batch_chunks = [], 0
             if batch:
@@ -344,13 +382,14 @@ class KnowledgeGraphBuilder:
             # Not every input was seen: what looks deleted may just not be reached yet.
             logger.warning("stopped on request; not checking for deleted documents")
         else:
-            self._handle_deleted(store, states, seen, failed_sources, paths, run)
-        run.summary.entities = len(run.entity_ids)
-        run.summary.relations = len(run.relation_ids)
-        run.summary.graph = store.counts()
-        run.summary.seconds.total = time.perf_counter() - run.started
-        logger.info("ingest finished\n%s", run.summary.render())
-        return run.summary
+            gone = (s for doc_id, s in states.items() if doc_id not in seen)
+            self._handle_deleted(store, gone, failed_sources, run)
+        return self._finish(store, run)
+
+    def _batch_full(self, batch: list[_Work], chunks: int) -> bool:
+        """Whether a batch of documents goes through the tail now (the same rule on both
+        engines, so documents are resolved and written in the same groups)."""
+        return chunks >= self.config.batch_size or len(batch) >= self.config.write_batch_size
 
     def _chunk_budget(self) -> int:
         """Text tokens per chunk (and ``self._overlap``), from the extractor's window."""
@@ -410,7 +449,21 @@ class KnowledgeGraphBuilder:
         self, batch: list[_Work], store: GraphStore, run: _Run, progress: StageProgress
     ) -> None:
         """Extract, resolve and write a batch of documents."""
-        extractions = self._extract(batch, run, progress)
+        self._resolve_and_write(batch, self._extract(batch, run, progress), store, run, progress)
+
+    def _resolve_and_write(
+        self,
+        batch: list[_Work],
+        extractions: dict[str, list[Extraction]],
+        store: GraphStore,
+        run: _Run,
+        progress: StageProgress,
+    ) -> None:
+        """The serial tail of a batch (both engines): merge, resolve, assemble, write.
+
+        ``extractions[document id]`` holds what the extractor found in each chunk of that
+        document; a document missing there failed in extraction (already reported).
+        """
         graphs: list[tuple[_Work, DocumentGraph]] = []
         for work in batch:
             found = extractions.get(work.document.id)
@@ -610,22 +663,18 @@ class KnowledgeGraphBuilder:
     def _handle_deleted(
         self,
         store: GraphStore,
-        states: dict[str, DocumentState],
-        seen: set[str],
+        gone: Iterable[DocumentState],
         failed_sources: list[str],
-        paths: list[str | Path],
         run: _Run,
     ) -> None:
         """Report (and with prune, remove) stored documents that are not in the input.
 
-        A document whose file failed to load in this run is not "deleted": its
-        stored version is kept until the file loads again.
+        ``gone``: the stored documents this run did not see. A document whose file
+        failed to load in this run is not "deleted": its stored version is kept until
+        the file loads again.
         """
         protected = [_as_uri(s) for s in failed_sources]
-        deleted = sorted(
-            (s for doc_id, s in states.items() if doc_id not in seen),
-            key=lambda s: s.source,
-        )
+        deleted = sorted(gone, key=lambda s: s.source)
         deleted = [s for s in deleted if not any(_under(s.source, p) for p in protected)]
         run.summary.documents.deleted = len(deleted)
         run.summary.deleted_sources = [s.source for s in deleted]

@@ -195,6 +195,40 @@ class GraphStore(ABC):
     def document_states(self) -> dict[str, DocumentState]:
         """Every fully written document, by id: the ingestion state lives in the store."""
 
+    def document_states_for(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        """The states of the given documents that the store holds, by id.
+
+        A lookup by id for one batch of documents, so a run over millions of documents
+        never holds them all (backends override it with an indexed lookup; this default
+        filters :meth:`document_states`).
+        """
+        wanted = set(document_ids)
+        return {i: s for i, s in self.document_states().items() if i in wanted}
+
+    # -- run marker: what a run saw, so a prune never needs every id in memory ------------
+
+    def mark_seen(self, document_ids: Iterable[str], run_id: str) -> None:
+        """Record that run ``run_id`` saw these documents in its input (see :meth:`unseen`).
+
+        The default keeps the marks in memory (enough for a store that is in memory
+        anyway); a server-backed store records them on its Document nodes.
+        """
+        marks = self.__dict__.setdefault("_seen_marks", {})
+        for doc_id in document_ids:
+            marks[doc_id] = run_id
+
+    def unseen(self, run_id: str) -> list[DocumentState]:
+        """Stored documents that run ``run_id`` did not mark as seen, sorted by source."""
+        marks = self.__dict__.get("_seen_marks", {})
+        return sorted(
+            (s for i, s in self.document_states().items() if marks.get(i) != run_id),
+            key=lambda s: s.source,
+        )
+
+    def clear_marks(self) -> None:
+        """Forget every run's marks (called when a run ends; marks are not graph data)."""
+        self.__dict__.pop("_seen_marks", None)
+
     @abstractmethod
     def write_documents(self, graphs: Iterable[DocumentGraph]) -> None:
         """Replace each document's previous evidence and write its graph (see module doc)."""

@@ -769,10 +769,12 @@ class Neo4jStore(GraphStore):
                 return run(work)
         raise AssertionError("unreachable")  # pragma: no cover - Retrying reraises
 
-    def _write_rows(self, query: str, rows: Sequence[Any], what: str) -> None:
+    def _write_rows(self, query: str, rows: Sequence[Any], what: str, **parameters: Any) -> None:
         """``UNWIND $rows`` in transactions of ``batch_size`` rows."""
         for batch in _batches(rows, self.batch_size):
-            self._transaction(lambda tx, b=batch: tx.run(query, rows=b).consume(), what)
+            self._transaction(
+                lambda tx, b=batch: tx.run(query, rows=b, **parameters).consume(), what
+            )
 
     def _read(self, query: str, what: str, **parameters: Any) -> list[dict[str, Any]]:
         return self._transaction(lambda tx: tx.run(query, parameters).data(), what, write=False)
@@ -1059,6 +1061,50 @@ class Neo4jStore(GraphStore):
             "d.schema_fingerprint AS schema_fingerprint"
         )
         return {row["id"]: DocumentState(**row) for row in rows}
+
+    def document_states_for(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        """The states of the given documents, looked up by id (the unique constraint's index)."""
+        out: dict[str, DocumentState] = {}
+        for batch in _batches(_union(document_ids), self.batch_size):
+            rows = self.query(
+                "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id, "
+                "d.source AS source, d.content_hash AS content_hash, d.model_id AS model_id, "
+                "d.schema_fingerprint AS schema_fingerprint",
+                {"ids": list(batch)},
+            )
+            out.update((row["id"], DocumentState(**row)) for row in rows)
+        return out
+
+    def mark_seen(self, document_ids: Iterable[str], run_id: str) -> None:
+        """Set ``kgbuild_seen_run`` on these Document nodes (removed by :meth:`clear_marks`)."""
+        self._write_rows(
+            "UNWIND $rows AS id MATCH (d:Document {id: id}) SET d.kgbuild_seen_run = $run",
+            _union(document_ids),
+            "marking documents seen",
+            run=run_id,
+        )
+
+    def unseen(self, run_id: str) -> list[DocumentState]:
+        """Documents whose ``kgbuild_seen_run`` is not ``run_id``, sorted by source."""
+        rows = self.query(
+            "MATCH (d:Document) WHERE d.kgbuild_seen_run IS NULL OR d.kgbuild_seen_run <> $run "
+            "RETURN d.id AS id, d.source AS source, d.content_hash AS content_hash, "
+            "d.model_id AS model_id, d.schema_fingerprint AS schema_fingerprint "
+            "ORDER BY source",
+            {"run": run_id},
+        )
+        return [DocumentState(**row) for row in rows]
+
+    def clear_marks(self) -> None:
+        """Remove every ``kgbuild_seen_run`` mark, in batches."""
+        query = (
+            "MATCH (d:Document) WHERE d.kgbuild_seen_run IS NOT NULL WITH d LIMIT $n "
+            "REMOVE d.kgbuild_seen_run RETURN count(d) AS n"
+        )
+        while self._transaction(
+            lambda tx: tx.run(query, n=self.batch_size).single()["n"], "clearing run marks"
+        ):
+            pass
 
     def find_entities(self, keys: Iterable[str]) -> list[Entity]:
         """Entities whose ``keys`` hold any of ``keys``, sorted by id."""

@@ -189,6 +189,22 @@ class NetworkXStore(GraphStore):
             if "Document" in data.get("__labels__", ())
         }
 
+    def document_states_for(self, document_ids: Iterable[str]) -> dict[str, DocumentState]:
+        """The states of the given documents that the graph holds (a lookup by node id)."""
+        self._ensure_open()
+        out = {}
+        for doc_id in document_ids:
+            data = self.graph.nodes.get(doc_id)
+            if data is not None and "Document" in data.get("__labels__", ()):
+                out[doc_id] = DocumentState(
+                    id=data["id"],
+                    source=data["source"],
+                    content_hash=data["content_hash"],
+                    model_id=data.get("model_id"),
+                    schema_fingerprint=data.get("schema_fingerprint"),
+                )
+        return out
+
     def write_documents(self, graphs: Iterable[DocumentGraph]) -> None:
         """Replace each document's previous graph and write the new one.
 

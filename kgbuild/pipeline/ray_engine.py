@@ -1,0 +1,492 @@
+"""The pipeline on a Ray cluster: extraction on an actor pool, the serial tail in this process.
+
+Extraction is about 91 % of an ingest and independent per document; resolution across
+documents and the store writes are a serial tail. This engine (``engine="ray"`` in
+:class:`~kgbuild.pipeline.builder.BuildConfig`, ``kgbuild ingest --engine ray``) spreads
+the first over Ray workers and keeps the second here, one writer::
+
+    driver (this process)                       actors (one extractor loaded per actor)
+    run lock, schema, list the input
+    (iter_files, the sequential order)
+    ray.data.from_items(files) --map_batches--> load_file, content hash, state lookup by
+                                                id, skip unchanged, chunk, extract
+    results in input order  <-- preserve_order
+    merge, resolve, assemble, write (the sequential engine's code), mark documents seen
+    deleted = stored documents this run did not mark; prune
+
+The driver consumes results in input order and groups documents into the same
+batches as the sequential engine, so it resolves and writes them in the same order:
+the graph is the one a sequential run builds, with the same ids. ``from_items`` has no
+read tasks, so actors holding every CPU cannot starve the input (ray-project/ray#44687).
+
+Without ``ray_address`` a local Ray instance is started for the run (CPUs capped, no
+dashboard, a small object store) and stopped afterwards; a Ray session already open in
+this process is used as it is. On a cluster of several machines, kgbuild (with the
+model) must be installed on every node. Needs ``pip install "kgbuild[ray]"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgbuild.extract.base import Extraction, Extractor
+from kgbuild.extract.lazy import LazyExtractor
+from kgbuild.ingest.loaders import LoadFailure, iter_files, load_file
+from kgbuild.pipeline.api import EXTRACTOR_ENV, _import_extractor
+from kgbuild.pipeline.builder import (
+    BuildConfig,
+    KnowledgeGraphBuilder,
+    PipelineError,
+    _Run,
+    _Work,
+)
+from kgbuild.pipeline.progress import StageProgress
+from kgbuild.pipeline.summary import DocumentFailure, IngestSummary
+from kgbuild.store.base import DocumentState, GraphStore
+from kgbuild.types import Document
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["RAY_OBJECT_STORE_BYTES", "ingest_on_ray", "ray_session"]
+
+logger = logging.getLogger(__name__)
+
+#: Object store of a local Ray instance: results are small (chunks and extractions).
+RAY_OBJECT_STORE_BYTES = 256 * 1024**2
+#: Documents marked seen per store call.
+_MARK_BATCH = 1000
+#: Input bytes per actor call, at most (about 4 s of the shipped model on 2 cores): enough
+#: to make Ray's per-call cost (tens of ms) negligible, small enough to balance the actors.
+_CALL_BYTES = 64 * 1024
+#: Files per actor call, at most.
+_CALL_FILES = 256
+#: Environment passed to Ray workers (the extractor's offline switches and choice).
+_WORKER_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", EXTRACTOR_ENV, "KGBUILD_CYPHER_ENGINE")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "engine 'ray' needs Ray Data: pip install 'kgbuild[ray]' (ray[data] 2.60)"
+        ) from None
+    return ray
+
+
+# -- the Ray session -------------------------------------------------------------------------
+
+
+@contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
+    """A Ray session for one run; yields the ``ray`` module.
+
+    An open session (``ray.is_initialized()``) is used as it is and left open. With
+    ``address`` the cluster there is joined; without, a local instance is started with
+    ``num_cpus`` CPUs (at most this machine's), no dashboard and a
+    :data:`RAY_OBJECT_STORE_BYTES` object store. What this starts, it shuts down.
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    env = {k: os.environ[k] for k in _WORKER_ENV if k in os.environ}
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address:
+        logger.info("joining the Ray cluster at %s", address)
+        ray.init(address=address, runtime_env={"env_vars": env}, **kwargs)
+    else:
+        cpus = os.cpu_count() or 1
+        cpus = min(cpus, num_cpus) if num_cpus else cpus
+        # Local workers import kgbuild (and any extractor module) the way this process does.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).is_dir())
+        logger.info("starting a local Ray instance with %d CPU(s)", cpus)
+        ray.init(
+            num_cpus=cpus,
+            object_store_memory=RAY_OBJECT_STORE_BYTES,
+            runtime_env={"env_vars": env},
+            **kwargs,
+        )
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+# -- what a worker sends back ------------------------------------------------------------------
+
+
+@dataclass
+class _Event:
+    """One thing a worker found in a file, in file order."""
+
+    kind: str  # load_failure, unchanged, failure, work
+    document_id: str | None = None
+    load_failure: LoadFailure | None = None
+    failure: DocumentFailure | None = None
+    work: _Work | None = None
+    extractions: list[Extraction] | None = None
+
+
+@dataclass
+class _FileResult:
+    events: list[_Event] = field(default_factory=list)
+    items: int = 0  # documents and failures loaded (progress)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _StateLookup:
+    """What the store knows about a batch of documents, from a worker (read-only).
+
+    A Neo4j store is queried by id from each actor over its own connection; any
+    other store (NetworkX: in memory anyway) is shipped as a snapshot of its states.
+    """
+
+    def __init__(self, neo4j: dict[str, Any] | None = None, snapshot: Any = None) -> None:
+        self.neo4j = neo4j
+        self.snapshot = snapshot
+        self._store: GraphStore | None = None
+        self._states: dict[str, tuple[str, str, str | None, str | None]] | None = None
+
+    @classmethod
+    def for_store(cls, store: GraphStore, ray: Any) -> _StateLookup:
+        from kgbuild.store.neo4j_store import Neo4jStore
+
+        if isinstance(store, Neo4jStore):
+            return cls(
+                neo4j={
+                    "uri": store.uri,
+                    "user": store.user,
+                    "password": store._password,
+                    "database": store.database,
+                }
+            )
+        states = {
+            i: (s.source, s.content_hash, s.model_id, s.schema_fingerprint)
+            for i, s in store.document_states().items()
+        }
+        return cls(snapshot=ray.put(states))
+
+    def __call__(self, ids: list[str]) -> dict[str, DocumentState]:
+        if self.neo4j is not None:
+            if self._store is None:
+                from kgbuild.store.neo4j_store import Neo4jStore
+
+                self._store = Neo4jStore(**self.neo4j)
+                self._store.open()
+            return self._store.document_states_for(ids)
+        if self._states is None:
+            import ray
+
+            self._states = ray.get(self.snapshot)
+        out = {}
+        for i in ids:
+            if (row := self._states.get(i)) is not None:
+                out[i] = DocumentState(
+                    id=i,
+                    source=row[0],
+                    content_hash=row[1],
+                    model_id=row[2],
+                    schema_fingerprint=row[3],
+                )
+        return out
+
+
+class _ExtractionWorker:
+    """A Ray Data actor: loads the extractor once, then turns files into extracted work.
+
+    It runs the sequential engine's own steps (:meth:`KnowledgeGraphBuilder._status`,
+    ``_chunk``, ``_extract``) on a builder of its own that never opens a store.
+    """
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        lookup: _StateLookup,
+        extractor: Extractor | None,
+        extractor_spec: str | None,
+        threads: int,
+    ) -> None:
+        if extractor is None:
+            extractor = _import_extractor(extractor_spec or "")()
+        if isinstance(extractor, LazyExtractor):
+            extractor.num_threads = threads  # set when the model loads
+        if "torch" in sys.modules:  # an extractor that loaded torch already
+            sys.modules["torch"].set_num_threads(threads)
+        self.builder = KnowledgeGraphBuilder("ray-worker.json", extractor=extractor, config=config)
+        self.lookup = lookup
+        self.budget: int | None = None
+        self.model_id = extractor.model_id
+        self.fingerprint = config.schema.fingerprint()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import numpy as np
+
+        results = [pickle.dumps([self.file(p) for p in json.loads(g)]) for g in batch["paths"]]
+        out = np.empty(len(results), dtype=object)
+        out[:] = results
+        return {"index": batch["index"], "result": out}
+
+    def file(self, path: str) -> _FileResult:
+        """Load, check, chunk and extract the documents of one file."""
+        builder, cfg = self.builder, self.builder.config
+        run = _Run(
+            IngestSummary(store="", model_id=self.model_id, schema_fingerprint=self.fingerprint)
+        )
+        result = _FileResult()
+        with run.timed("load"):
+            items = list(load_file(Path(path), cfg.load))
+        result.items = len(items)
+        docs = [d for d in items if isinstance(d, Document)]
+        states = self.lookup([d.id for d in docs]) if docs else {}
+        pending: list[tuple[_Event, _Work]] = []
+        for item in items:
+            if isinstance(item, LoadFailure):
+                result.events.append(_Event("load_failure", load_failure=item))
+                continue
+            status = builder._status(item, states.get(item.id), self.model_id, self.fingerprint)
+            if status == "unchanged":
+                result.events.append(_Event("unchanged", document_id=item.id))
+                continue
+            if self.budget is None:
+                self.budget = builder._chunk_budget()
+            failed = len(run.summary.failures)
+            work = builder._chunk(item, status, self.budget, run)
+            if work is None:
+                result.events.append(
+                    _Event("failure", item.id, failure=run.summary.failures[failed])
+                )
+                continue
+            event = _Event("work", item.id, work=work)
+            result.events.append(event)
+            pending.append((event, work))
+        # Extract in groups (a JSONL file can hold many documents).
+        progress = StageProgress(False)
+        for begin in range(0, len(pending), cfg.write_batch_size):
+            group = pending[begin : begin + cfg.write_batch_size]
+            failed = len(run.summary.failures)
+            found = builder._extract([w for _, w in group], run, progress)
+            failures = {f.source: f for f in run.summary.failures[failed:]}
+            for event, work in group:
+                event.extractions = found.get(work.document.id)
+                if event.extractions is None:
+                    event.kind, event.work = "failure", None
+                    event.failure = failures.get(work.document.source) or DocumentFailure(
+                        source=work.document.source, stage="extract", reason="no result"
+                    )
+        seconds = run.summary.seconds
+        result.seconds = {"load": seconds.load, "chunk": seconds.chunk, "extract": seconds.extract}
+        return result
+
+
+# -- the driver -------------------------------------------------------------------------------
+
+
+def ingest_on_ray(
+    builder: KnowledgeGraphBuilder, store: GraphStore, paths: list[str | Path]
+) -> IngestSummary:
+    """Run ``builder``'s ingest with extraction on Ray (``store`` is open and locked).
+
+    Called by :meth:`KnowledgeGraphBuilder.ingest` when ``config.engine == "ray"``.
+    Load, chunk and extraction failures are reported per document as in a sequential
+    run; a worker that dies is restarted by Ray and its file retried. An error that
+    stops the run (e.g. the extractor answering nonsense) is raised here after Ray
+    is shut down, and the store keeps what was written before it.
+    """
+    cfg = builder.config
+    threads = cfg.worker_threads
+    want_cpus = cfg.workers * threads if cfg.workers else None
+    run = builder._start(store, paths)
+    run_id = uuid.uuid4().hex
+    failed_sources: list[str] = []
+    files: list[str] = []
+    for item in iter_files(paths, cfg.load):
+        if isinstance(item, LoadFailure):
+            failed_sources.append(item.source)
+            run.fail(item.source, "load", item.reason)
+        else:
+            files.append(str(item))
+
+    try:
+        with StageProgress(builder.progress) as progress:
+            if files:
+                with ray_session(cfg.ray_address, want_cpus) as ray:
+                    results = _run_dataset(ray, builder, store, files, threads)
+                    _consume(builder, store, run, run_id, results, failed_sources, progress)
+        if builder.stop.is_set():
+            logger.warning("stopped on request; not checking for deleted documents")
+        else:
+            with run.timed("prune"):
+                gone = store.unseen(run_id)
+            builder._handle_deleted(store, gone, failed_sources, run)
+    finally:
+        try:
+            store.clear_marks()
+        except Exception as exc:  # noqa: BLE001 - the next run clears them
+            logger.warning("could not clear the run marks (%s); the next run does", exc)
+    return builder._finish(store, run)
+
+
+def _run_dataset(
+    ray: Any, builder: KnowledgeGraphBuilder, store: GraphStore, files: list[str], threads: int
+) -> Iterator[_FileResult]:
+    """The files' results, in input order, from an actor pool (files grouped per call)."""
+    from ray.data import ActorPoolStrategy, DataContext
+
+    cfg = builder.config
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    actors = cfg.workers or max(1, cpus // threads)
+    groups = _group_files(files, actors)
+    actors = min(actors, len(groups))
+    if actors * threads > cpus:
+        logger.warning(
+            "%d worker(s) x %d thread(s) need %d CPUs; the cluster has %d",
+            actors,
+            threads,
+            actors * threads,
+            cpus,
+        )
+    ctx = DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.enable_progress_bars = False
+    extractor: Extractor | None = builder.extractor
+    spec = None
+    if type(extractor).__module__.startswith("_kgbuild_extractor_"):
+        # Imported from a file named by $KGBUILD_EXTRACTOR: workers import that file.
+        target, _, name = os.environ.get(EXTRACTOR_ENV, "").strip().rpartition(":")
+        spec, extractor = f"{Path(target).resolve()}:{name}", None
+    logger.info(
+        "extracting on Ray: %d actor(s) x %d thread(s), %d file(s) in %d call(s)",
+        actors,
+        threads,
+        len(files),
+        len(groups),
+    )
+    ds = ray.data.from_items(
+        [{"index": i, "paths": json.dumps(g)} for i, g in enumerate(groups)],
+        override_num_blocks=len(groups),
+    )
+    ds = ds.map_batches(
+        _ExtractionWorker,
+        fn_constructor_kwargs={
+            "config": cfg,
+            "lookup": _StateLookup.for_store(store, ray),
+            "extractor": extractor,
+            "extractor_spec": spec,
+            "threads": threads,
+        },
+        batch_size=1,
+        batch_format="numpy",
+        compute=ActorPoolStrategy(size=actors),
+        num_cpus=threads,
+    )
+    expected = 0
+    for row in ds.iter_rows():
+        if int(row["index"]) != expected:
+            raise PipelineError(
+                f"internal error: Ray returned file {row['index']} where {expected} was due"
+            )
+        expected += 1
+        yield from pickle.loads(row["result"])
+
+
+def _group_files(files: list[str], actors: int) -> list[list[str]]:
+    """Consecutive files, grouped into actor calls of up to :data:`_CALL_BYTES`.
+
+    Smaller calls when the input is small, so that every actor gets several.
+    """
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(0)  # the loader reports it
+    target = max(1, min(_CALL_BYTES, sum(sizes) // (actors * 4)))
+    groups: list[list[str]] = []
+    group: list[str] = []
+    size = 0
+    for path, n in zip(files, sizes, strict=True):
+        group.append(path)
+        size += n
+        if size >= target or len(group) >= _CALL_FILES:
+            groups.append(group)
+            group, size = [], 0
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _consume(
+    builder: KnowledgeGraphBuilder,
+    store: GraphStore,
+    run: _Run,
+    run_id: str,
+    results: Iterator[_FileResult],
+    failed_sources: list[str],
+    progress: StageProgress,
+) -> None:
+    """The serial tail, fed in input order: the sequential engine's batches and writes."""
+    batch: list[_Work] = []
+    extractions: dict[str, list[Extraction]] = {}
+    seen: list[str] = []
+    chunks = 0
+
+    def flush() -> None:
+        nonlocal batch, chunks
+        if batch:
+            progress.advance("extract", chunks)
+            builder._resolve_and_write(batch, extractions, store, run, progress)
+            batch, chunks = [], 0
+            extractions.clear()
+        if seen:
+            store.mark_seen(seen, run_id)
+            seen.clear()
+
+    t_wait = time.perf_counter()
+    for result in results:
+        for stage, seconds in result.seconds.items():
+            setattr(run.summary.seconds, stage, getattr(run.summary.seconds, stage) + seconds)
+        progress.advance("load", result.items)
+        for event in result.events:
+            if event.kind == "load_failure":
+                assert event.load_failure is not None
+                failure = event.load_failure
+                failed_sources.append(failure.source)
+                if failure.reason.startswith("skipped"):
+                    run.skip(failure.source, failure.reason)
+                else:
+                    run.fail(failure.source, "load", failure.reason)
+                continue
+            assert event.document_id is not None
+            seen.append(event.document_id)
+            if event.kind == "unchanged":
+                run.summary.documents.unchanged += 1
+            elif event.kind == "failure":
+                assert event.failure is not None
+                run.fail(event.failure.source, event.failure.stage, event.failure.reason)
+            else:
+                assert event.work is not None and event.extractions is not None
+                batch.append(event.work)
+                extractions[event.document_id] = event.extractions
+                chunks += len(event.work.chunks)
+                if builder._batch_full(batch, chunks):
+                    flush()
+        if len(seen) >= _MARK_BATCH and not batch:
+            flush()
+        if builder.stop.is_set():
+            break
+    flush()
+    logger.debug("driver consumed the results in %.1fs", time.perf_counter() - t_wait)

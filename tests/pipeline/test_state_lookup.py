@@ -1,0 +1,37 @@
+"""What the Ray engine asks of a store, on both stores: document states by id, and run
+marks (mark what a run saw; the rest is deleted) that leave no trace in the graph."""
+
+from __future__ import annotations
+
+import pytest
+from test_incremental import STORES, VERSION_1, Target, ingest, make_target, write_collection
+
+
+@pytest.fixture(params=STORES)
+def target(request, tmp_path) -> Target:
+    return make_target(request, tmp_path)
+
+
+def test_states_by_id_and_run_marks(target, tmp_path):
+    docs = write_collection(tmp_path / "docs", VERSION_1)
+    ingest(target.store(), [docs])
+    before = target.dump()
+    store = target.store()
+    with store:
+        every = store.document_states()
+        ids = sorted(every)
+        assert len(ids) == 5
+        some = store.document_states_for([ids[0], ids[3], "doc:not-there"])
+        assert some == {ids[0]: every[ids[0]], ids[3]: every[ids[3]]}
+        assert store.document_states_for([]) == {}
+
+        store.mark_seen(ids[:2], "run-1")
+        store.mark_seen(ids[2:4], "run-2")  # an older, interrupted run's marks
+        unseen = store.unseen("run-1")
+        assert [s.id for s in unseen] == sorted(ids[2:], key=lambda i: every[i].source)
+        assert unseen == sorted((every[i] for i in ids[2:]), key=lambda s: s.source)
+        store.mark_seen(ids, "run-3")
+        assert store.unseen("run-3") == []
+        store.clear_marks()
+        assert len(store.unseen("run-3")) == 5
+    assert target.dump() == before  # the marks are gone from the graph
