@@ -287,10 +287,11 @@ class JointExtractionModel(nn.Module):
         d = mention_spans.size(-1)
         m = mention_spans.size(0)
         start, end = mention_tokens[:, 0], mention_tokens[:, 1]
-        if not self.training and m == num_clusters and pairs.size(0) > hidden.size(0):
+        if not self.training and pairs.size(0) > hidden.size(0):
             return self._pair_logits_folded(
-                hidden, mention_spans, start, end, mention_cluster, pairs, relation_labels
-            )
+                hidden, mention_spans, start, end, mention_cluster, num_clusters, pairs,
+                relation_labels,
+            )  # fmt: skip
         # localized context (SpERT): the mean of the tokens strictly between two mentions,
         # through context_proj. That layer is linear, so the tokens are projected once and
         # each pair's sum read off a prefix sum, instead of a (M*M, T) x (T, H) product.
@@ -342,40 +343,66 @@ class JointExtractionModel(nn.Module):
         start: torch.Tensor,
         end: torch.Tensor,
         mention_cluster: torch.Tensor,
+        num_clusters: int,
         pairs: torch.Tensor,
         relation_labels: torch.Tensor,
     ) -> torch.Tensor:
-        """:meth:`pair_logits` at inference when every entity has one mention (up to rounding).
+        """:meth:`pair_logits` at inference with fewer multiply-adds (same result up to rounding).
 
-        No pooling over mentions, so nothing nonlinear sits between ``context_proj`` and
-        the context part of ``pair_proj``'s first layer: the two are one linear map, applied
-        to the tokens once (T rows) instead of to every pair's context (P rows), and each
-        pair reads its context off a prefix sum of the mapped tokens. Worth it when there
-        are more pairs than tokens (the caller decides).
+        Between two entities of one mention each, no pooling sits between
+        ``context_proj`` and the context part of ``pair_proj``'s first layer: the two are
+        one linear map, applied to the tokens once (T rows) instead of to every pair's
+        context (P rows), and each pair reads its context off a prefix sum of the mapped
+        tokens. Only pairs with an entity of several mentions (whose contexts are
+        max-pooled, GLiDRE) take the unfolded way. Worth it when there are more pairs
+        than tokens (the caller decides).
         """
         d = mention_spans.size(-1)
+        m = mention_spans.size(0)
         first, last = self.pair_proj[0], self.pair_proj[3]
-        w_h, w_t, _, w_p = first.weight.split(d, dim=1)
-        w_ctx, b_ctx = self._folded_context()
-        mapped = hidden @ w_ctx.T  # (T, 2D)
-        prefix = torch.cat([mapped.new_zeros(1, mapped.size(-1)), mapped.cumsum(0)])
-        # entity k's mention: clusters are a permutation of the mentions here
-        mention_of = torch.empty_like(mention_cluster)
-        mention_of[mention_cluster] = torch.arange(len(mention_cluster))
-        clusters = mention_spans[mention_of]
+        w_h, w_t, w_c, w_p = first.weight.split(d, dim=1)
+        # each entity's one mention (-1 when it has several)
+        mention_of = torch.full((num_clusters,), -1, dtype=torch.long)
+        if m == num_clusters:
+            mention_of[mention_cluster] = torch.arange(m)
+            clusters = mention_spans[mention_of]
+            single = torch.ones(num_clusters, dtype=torch.bool)
+        else:
+            clusters = mention_spans.new_full((num_clusters, d), -1e4).scatter_reduce(
+                0, mention_cluster.unsqueeze(-1).expand(-1, d), mention_spans, "amax"
+            )
+            single = torch.bincount(mention_cluster, minlength=num_clusters) == 1
+            alone = single[mention_cluster]
+            mention_of[mention_cluster[alone]] = torch.arange(m)[alone]
         head, tail = pairs[:, 0], pairs[:, 1]
-        mh, mt = mention_of[head], mention_of[tail]
-        lo = torch.minimum(end[mh], end[mt]) + 1
-        hi = torch.maximum(start[mh], start[mt]).maximum(lo)
-        counts = (hi - lo).clamp(min=1).unsqueeze(-1).to(hidden.dtype)
         e_h, e_t = clusters[head], clusters[tail]
-        x = (
-            (clusters @ w_h.T)[head]
-            + (clusters @ w_t.T)[tail]
-            + (prefix[hi] - prefix[lo]) / counts
-            + (e_h * e_t) @ w_p.T
-            + b_ctx
-        )
+        x = (clusters @ w_h.T)[head] + (clusters @ w_t.T)[tail] + (e_h * e_t) @ w_p.T
+        both = single[head] & single[tail]
+        if bool(both.any()):
+            w_ctx, b_ctx = self._folded_context()
+            mapped = hidden @ w_ctx.T  # (T, 2D)
+            prefix = torch.cat([mapped.new_zeros(1, mapped.size(-1)), mapped.cumsum(0)])
+            rows = both.nonzero().squeeze(1)
+            mh, mt = mention_of[head[rows]], mention_of[tail[rows]]
+            lo = torch.minimum(end[mh], end[mt]) + 1
+            hi = torch.maximum(start[mh], start[mt]).maximum(lo)
+            counts = (hi - lo).clamp(min=1).unsqueeze(-1).to(hidden.dtype)
+            x[rows] += (prefix[hi] - prefix[lo]) / counts + b_ctx
+        if not bool(both.all()):
+            # contexts of every mention pair, max-pooled per entity pair, as pair_logits does
+            rows = (~both).nonzero().squeeze(1)
+            projected = hidden @ self.context_proj.weight.T  # (T, D)
+            prefix = torch.cat([projected.new_zeros(1, d), projected.cumsum(0)])
+            lo = torch.minimum(end.unsqueeze(1), end.unsqueeze(0)) + 1
+            hi = torch.maximum(start.unsqueeze(1), start.unsqueeze(0)).maximum(lo)
+            counts = (hi - lo).clamp(min=1).unsqueeze(-1).to(hidden.dtype)
+            ctx = ((prefix[hi] - prefix[lo]) / counts + self.context_proj.bias).reshape(m * m, d)
+            key = mention_cluster.unsqueeze(1) * num_clusters + mention_cluster.unsqueeze(0)
+            ctx_c = ctx.new_full((num_clusters * num_clusters, d), -1e4).scatter_reduce(
+                0, key.reshape(-1).unsqueeze(-1).expand(-1, d), ctx, "amax"
+            )
+            c = ctx_c[head[rows] * num_clusters + tail[rows]]
+            x[rows] += c @ w_c.T + first.bias
         x = self.pair_proj[1](x)
         return x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
 

@@ -166,11 +166,19 @@ def test_folded_pair_logits_match_reference_formula(extractor):
     old = reference_pair_logits(model, *args)
     assert new.shape == old.shape == (c * (c - 1), 1)
     assert torch.allclose(new, old, atol=1e-4, rtol=0), (new - old).abs().max()
-    # with pooled mentions (two mentions of one entity) the unfolded path runs: exactly equal
+    # with pooled mentions (several mentions of some entities), many pairs: pairs of
+    # one-mention entities are folded, the others pooled
     pooled = cluster.clone()
     pooled[pooled == c - 1] = 0
-    keep = pairs.max(dim=1).values < c - 1
-    args = (hidden[0], span_vecs, tokens, pooled, c - 1, pairs[keep], rel)
+    pooled[pooled == c - 2] = 1
+    keep = pairs.max(dim=1).values < c - 2
+    args = (hidden[0], span_vecs, tokens, pooled, c - 2, pairs[keep], rel)
+    assert int(keep.sum()) > hidden.size(1)
+    new, old = model.pair_logits(*args), reference_pair_logits(model, *args)
+    assert torch.allclose(new, old, atol=1e-4, rtol=0), (new - old).abs().max()
+    # few pairs (fewer than tokens): the unfolded path runs, exactly equal
+    few = pairs[keep][: hidden.size(1) // 2]
+    args = (hidden[0], span_vecs, tokens, pooled, c - 2, few, rel)
     assert torch.equal(model.pair_logits(*args), reference_pair_logits(model, *args))
 
 
