@@ -261,3 +261,127 @@ def test_two_people_of_one_document_do_not_share_an_existing_entity(doc) -> None
     )
     assert entity_of(b, "John A. Smith") != entity_of(b, "John B. Smith")
     assert entity_of(b, "John A. Smith") == entity_of(a, "John Smith")  # first of equals
+
+
+# -- short forms across documents ---------------------------------------------------------------
+
+NORDWIND = (
+    "a.txt",
+    "Lena Vogt leads Nordwind Energie GmbH in Bremen. Jonas Falk joined Nordwind Energie GmbH.",
+    [
+        ("Lena Vogt", "person"),
+        ("Nordwind Energie GmbH", "organization"),
+        ("Bremen", "location"),
+        ("Jonas Falk", "person"),
+        ("Nordwind Energie GmbH", "organization"),
+    ],
+)
+
+
+def test_a_short_form_links_to_the_one_full_name_of_a_related_document(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Nordwind opened a plant in Bremen. Vogt and Jonas Falk spoke.",
+        [
+            ("Nordwind", "organization"),
+            ("Bremen", "location"),
+            ("Vogt", "person"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    assert entity_of(b, "Nordwind") == entity_of(a, "Nordwind Energie GmbH")
+    assert entity_of(b, "Vogt") == entity_of(a, "Lena Vogt")
+    rules = {(x.source, x.rule) for x in b.explain}
+    assert {("Nordwind", "linked_short_form"), ("Vogt", "linked_short_form")} <= rules
+    nordwind = next(e for e in b.entities if e.id == entity_of(a, "Nordwind Energie GmbH"))
+    assert nordwind.name == "Nordwind Energie GmbH" and "Nordwind" in nordwind.aliases
+
+
+def test_a_short_form_of_several_entities_stays_apart_and_says_why(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Karl Vogt joined Nordwind Werft Corp in Bremen with Jonas Falk.",
+        [
+            ("Karl Vogt", "person"),
+            ("Nordwind Werft Corp", "organization"),
+            ("Bremen", "location"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    _, c = run(
+        resolver,
+        doc,
+        "c.txt",
+        "Vogt met Nordwind in Bremen with Jonas Falk.",
+        [
+            ("Vogt", "person"),
+            ("Nordwind", "organization"),
+            ("Bremen", "location"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    assert entity_of(c, "Vogt") not in {entity_of(a, "Lena Vogt"), entity_of(b, "Karl Vogt")}
+    assert entity_of(c, "Nordwind") not in {
+        entity_of(a, "Nordwind Energie GmbH"),
+        entity_of(b, "Nordwind Werft Corp"),
+    }
+    notes = {x.source: x for x in c.explain if x.rule == "short_form_ambiguous"}
+    assert notes["Vogt"].target == "Karl Vogt; Lena Vogt"
+    assert notes["Nordwind"].target == "Nordwind Energie GmbH; Nordwind Werft Corp"
+    assert notes["Vogt"].entity_id == entity_of(c, "Vogt")
+
+
+def test_a_short_form_needs_a_related_document(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    # Nothing else in common with a.txt: "Vogt" may be anyone.
+    _, b = run(
+        resolver, doc, "b.txt", "Vogt painted Lisbon.", [("Vogt", "person"), ("Lisbon", "location")]
+    )
+    assert entity_of(b, "Vogt") != entity_of(a, "Lena Vogt")
+
+
+def test_two_cambridges_are_not_joined_by_the_short_form_rule(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Arm Holdings is based in Cambridge Science Park near London, like Cambridge Analytica "
+        "Ltd and Cambridge Instruments Ltd, says Tim Berners-Lee.",
+        [
+            ("Arm Holdings", "organization"),
+            ("Cambridge Science Park", "location"),
+            ("London", "location"),
+            ("Cambridge Analytica Ltd", "organization"),
+            ("Cambridge Instruments Ltd", "organization"),
+            ("Tim Berners-Lee", "person"),
+        ],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Tim Berners-Lee moved from London to Cambridge to work with Arm Holdings and Cambridge.",
+        [
+            ("Tim Berners-Lee", "person"),
+            ("London", "location"),
+            ("Cambridge", "location"),
+            ("Arm Holdings", "organization"),
+            ("Cambridge", "organization"),
+        ],
+    )
+    places = {entity_of(a, "Cambridge Science Park")}
+    orgs = {entity_of(a, "Cambridge Analytica Ltd"), entity_of(a, "Cambridge Instruments Ltd")}
+    town, org = (m.entity_id for m in b.mentions if m.text == "Cambridge")
+    assert town not in places  # places never link by a name's first word
+    assert org not in orgs  # two organizations start with it: ambiguous
+    assert any(x.rule == "short_form_ambiguous" and x.source == "Cambridge" for x in b.explain)
