@@ -46,7 +46,7 @@ mention order and breaks ties by it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,6 +177,8 @@ class _Engine:
         self.by_id: dict[str, int] = {}
         self.e_docs: list[set[int]] = []  # the documents of this run that mention it
         self.doc_no = 0
+        self.fetched: set[str] = set()  # keys the store was asked for in this run ...
+        self.fetched_from: int | None = None  # ... that store (its id())
 
     # -- types ---------------------------------------------------------------------
     def type_of(self, label: str) -> tuple[str, str]:
@@ -488,16 +490,8 @@ class _Engine:
             for c in clusters:
                 for grp in c.groups:
                     if grp.primary:
-                        name = grp.name
-                        keys["n:" + name.key] = None
-                        keys["x:" + name.key] = None  # as another entity's short form
-                        keys.update(dict.fromkeys(self._link_keys(name)))
-                        short = self._short_form_lookup(name, grp.tkey)
-                        if short:
-                            keys[short] = None
-            if keys:
-                for entity in store.find_entities(list(keys)):
-                    self.absorb(entity)
+                        keys.update(dict.fromkeys(self._lookup_keys(grp.name, grp.tkey)))
+            self.fetch(store, keys)
         choices: list[tuple[float, int, int, str, str]] = []
         for i, c in enumerate(clusters):
             # A name the document itself could not place ("Obama" beside two Obamas) is
@@ -535,6 +529,27 @@ class _Engine:
                 c.slot = self._new_slot(c, taken, explain)
                 taken[c.slot] = False
             self._remember(c)
+
+    def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
+        """The alias-index keys that find existing entities for a (primary) name."""
+        keys = ["n:" + name.key, "x:" + name.key]  # x: as another entity's short form
+        keys += self._link_keys(name)
+        short = self._short_form_lookup(name, tkey)
+        if short:
+            keys.append(short)
+        return keys
+
+    def fetch(self, store: GraphStore, keys) -> None:
+        """Load the store's entities holding any of ``keys`` into the in-run memory; keys
+        asked for before in this run are not asked again (the in-run memory has their
+        entities, and only this run writes to the store)."""
+        if self.fetched_from != id(store):
+            self.fetched, self.fetched_from = set(), id(store)
+        new = [k for k in keys if k not in self.fetched]
+        if new:
+            self.fetched.update(new)
+            for entity in store.find_entities(new):
+                self.absorb(entity)
 
     def _in_context(self, choices, clusters, explain):
         """Short-form links whose entity shares a document of this run with another
@@ -944,6 +959,24 @@ class EntityResolver:
     def reset(self) -> None:
         """Forget the entities of the documents resolved so far."""
         self._engine.reset()
+
+    def prefetch(self, names: Iterable[tuple[str, str]], store: GraphStore) -> None:
+        """Ask the store once for the entities that the mentions of several documents may
+        link to, so that :meth:`resolve_document` need not ask per document (on Neo4j
+        each lookup is a pass over the Entity nodes). The result is the same as without
+        it: a document's own lookup only finds entities that hold its names' keys.
+
+        ``names``: (mention text, type) pairs of the documents about to be resolved.
+        """
+        if not self.config.link_across_documents:
+            return
+        engine = self._engine
+        keys: dict[str, None] = {}
+        for text, label in names:
+            tkey, kind = engine.type_of(label)
+            name = engine.norm.analyze(text, kind)
+            keys.update(dict.fromkeys(engine._lookup_keys(name, tkey)))
+        engine.fetch(store, keys)
 
     def resolve_document(
         self, mentions: list[Mention], store: GraphStore | None = None

@@ -50,11 +50,15 @@ pipeline builds relations that way; :meth:`Neo4jStore.write_documents` checks it
 
 The alias index
 ---------------
-:meth:`Neo4jStore.find_entities` looks entities up by their normalized keys. Range
-indexes do not index list elements, so each key is a helper node
-``(:_EntityKey {key, entity_ids})`` under a uniqueness constraint. These nodes have no
-relationships and no label of the shared shape, so :meth:`Neo4jStore.counts` and the
-queries in ``cypher/`` never see them (only a bare ``MATCH (n)`` would).
+:meth:`Neo4jStore.find_entities` looks entities up by their normalized keys, which every
+Entity holds in its ``keys`` list property, as in the NetworkX store: there are no helper
+nodes, so ``MATCH (n) RETURN count(n)`` gives the same number on both backends. Neither
+server indexes list elements (Neo4j's range indexes do not; ArcadeDB's Cypher scans,
+measured in ``benchmarks/alias_index.py``), so the lookup is one pass over the Entity
+nodes that tests each key against a map of the wanted keys; the resolver asks once per
+batch of documents and only for keys it has not asked for in the run. Earlier versions
+kept one ``(:_EntityKey {key, entity_ids})`` node per key: :meth:`Neo4jStore.setup_schema`
+deletes those and their constraint.
 """
 
 from __future__ import annotations
@@ -111,8 +115,8 @@ RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError)
 #: Where we look an id up and then CREATE, also: another writer created the same entity in
 #: between (the next attempt finds it and updates it instead).
 RETRYABLE_CREATE = (*RETRYABLE, ConstraintError)
-#: Helper label of the alias index; entity_label() never produces a leading '_'.
-KEY_LABEL = "_EntityKey"
+#: Helper label of the alias index of earlier versions, removed by setup_schema().
+OLD_KEY_LABEL = "_EntityKey"
 #: The parallel evidence lists of a relation edge, in the order of an evidence tuple.
 EVIDENCE_FIELDS = (
     "document_ids",
@@ -159,10 +163,10 @@ def schema_statements(text: str) -> list[str]:
 def _quote(name: str) -> str:
     """Backtick-quote a label or relationship type that :mod:`kgbuild.schema` produced.
 
-    Defence in depth: the name must still match SAFE_IDENTIFIER (or be our helper label),
-    so nothing but letters, digits and '_' ever reaches the query text.
+    Defence in depth: the name must still match SAFE_IDENTIFIER (or be the old helper
+    label), so nothing but letters, digits and '_' ever reaches the query text.
     """
-    if name != KEY_LABEL and not SAFE_IDENTIFIER.match(name):
+    if name != OLD_KEY_LABEL and not SAFE_IDENTIFIER.match(name):
         raise InvalidTypeName(f"refusing to put {name!r} into a query: not a safe identifier")
     return f"`{name}`"
 
@@ -262,19 +266,18 @@ SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.ke
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
 
-_UNINDEX_KEYS = f"""
-UNWIND $rows AS r
-MATCH (k:{_quote(KEY_LABEL)} {{key: r.key}})
-SET k.entity_ids = [i IN coalesce(k.entity_ids, []) WHERE NOT i IN r.ids]
-WITH k WHERE size(k.entity_ids) = 0
-DELETE k
+# The alias index: one pass over the entities, each key tested against a map (a list
+# membership test per key, ``k IN $list``, was 9x slower on ArcadeDB).
+_FIND_ENTITIES = """
+MATCH (e:Entity) WHERE any(k IN e.keys WHERE $keys[k] IS NOT NULL)
+RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases,
+       e.mention_count AS mention_count, e.keys AS keys
+ORDER BY id
 """
 
-_INDEX_KEYS = f"""
-UNWIND $rows AS r
-MERGE (k:{_quote(KEY_LABEL)} {{key: r.key}})
-SET k.entity_ids = coalesce(k.entity_ids, [])
-    + [i IN r.ids WHERE NOT i IN coalesce(k.entity_ids, [])]
+# Helper nodes of the alias index of earlier versions, removed in batches.
+_DROP_OLD_KEYS = f"""
+MATCH (k:{_quote(OLD_KEY_LABEL)}) WITH k LIMIT $limit DETACH DELETE k RETURN count(*) AS n
 """
 
 _DELETE_CHUNKS = """
@@ -549,16 +552,6 @@ def _merge_evidence(
     return props
 
 
-def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """(key, entity id) pairs as one row per key, so no statement touches a key node twice."""
-    by_key: dict[str, list[str]] = {}
-    for key, entity_id in pairs:
-        ids = by_key.setdefault(key, [])
-        if entity_id not in ids:
-            ids.append(entity_id)
-    return [{"key": k, "ids": v} for k, v in by_key.items()]
-
-
 def _refresh_entities(
     tx: ManagedTransaction,
     ids: Sequence[str],
@@ -566,12 +559,12 @@ def _refresh_entities(
 ) -> list[dict[str, Any]]:
     """Set the mention count, name, aliases and keys of entities from their mentions.
 
-    The alias index follows the keys. Entities no mention refers to keep what they have
-    (or, if in ``fallback``, the rows they were created from) and are returned as
-    ``{"id", "keys"}`` for the caller to delete or keep.
+    Entities no mention refers to keep what they have (or, if in ``fallback``, the rows
+    they were created from) and are returned as ``{"id", "keys"}`` for the caller to
+    delete or keep.
     """
     fallback_by_id = {r["id"]: r for r in fallback}
-    rows, added, removed, unmentioned = [], [], [], []
+    rows, unmentioned = [], []
     for rec in tx.run(_DESCRIBE_ENTITIES, ids=list(ids)):
         entity_id, old_keys = rec["id"], list(rec["old_keys"])
         forms = rec["forms"]
@@ -585,11 +578,7 @@ def _refresh_entities(
                 continue
             described = EntityDescription(row["name"], row["aliases"], row["keys"])
         rows.append({"id": entity_id, "n": rec["n"], **described._asdict()})
-        added += [(k, entity_id) for k in described.keys if k not in old_keys]
-        removed += [(k, entity_id) for k in old_keys if k not in described.keys]
     tx.run(_SET_DESCRIPTIONS, rows=rows).consume()
-    tx.run(_UNINDEX_KEYS, rows=_key_rows(removed)).consume()
-    tx.run(_INDEX_KEYS, rows=_key_rows(added)).consume()
     return unmentioned
 
 
@@ -790,7 +779,25 @@ class Neo4jStore(GraphStore):
                         session.run(statement).consume()
             except (Neo4jError, DriverError) as exc:
                 raise StoreError(f"schema statement failed ({path}): {statement}: {exc}") from exc
+        self._drop_old_alias_index()
         logger.info("schema ready (%s)", path)
+
+    def _drop_old_alias_index(self) -> None:
+        """Delete the ``_EntityKey`` helper nodes (and their constraint) of earlier versions;
+        the keys they held are on the Entity nodes (``keys``) already."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run("DROP CONSTRAINT entity_key IF EXISTS").consume()
+        except Neo4jError as exc:  # a server without DROP CONSTRAINT: the nodes still go
+            logger.debug("dropping the old alias-index constraint: %s", exc)
+        deleted = 0
+        while n := self._transaction(
+            lambda tx: tx.run(_DROP_OLD_KEYS, limit=self.batch_size).single()["n"],
+            "removing the old alias index",
+        ):
+            deleted += n
+        if deleted:
+            logger.info("removed %d helper nodes of the old alias index (_EntityKey)", deleted)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -1033,8 +1040,6 @@ class Neo4jStore(GraphStore):
             tx.run(_DELETE_MENTIONS, ids=found["mention_ids"]).consume()
             orphans = _refresh_entities(tx, found["entity_ids"])
             if orphans:
-                keys = _key_rows((k, o["id"]) for o in orphans for k in o["keys"])
-                tx.run(_UNINDEX_KEYS, rows=keys).consume()
                 tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
             return len(found["mention_ids"])
 
@@ -1065,13 +1070,7 @@ class Neo4jStore(GraphStore):
         wanted = _union(keys)
         if not wanted:
             return []
-        rows = self.query(
-            f"UNWIND $keys AS key MATCH (k:{_quote(KEY_LABEL)} {{key: key}}) "
-            "UNWIND k.entity_ids AS id MATCH (e:Entity {id: id}) "
-            "RETURN DISTINCT e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases, "
-            "e.mention_count AS mention_count, e.keys AS keys ORDER BY id",
-            {"keys": wanted},
-        )
+        rows = self.query(_FIND_ENTITIES, {"keys": dict.fromkeys(wanted, True)})
         return [
             Entity(
                 id=r["id"],

@@ -157,6 +157,9 @@ def graphs() -> list[DocumentGraph]:
     return out
 
 
+NODE_KINDS = ("documents", "chunks", "mentions", "entities")
+
+
 def expected_counts(graphs: list[DocumentGraph]) -> dict[str, int]:
     return {
         "documents": len(graphs),
@@ -453,8 +456,24 @@ def test_find_entities_uses_the_alias_keys(store, graphs):
         1 for g in graphs for m in g.mentions if m.entity_id == sakura.id
     )
     assert store.find_entities([]) == []
-    # Helper nodes of the alias index are not part of the shared shape.
-    assert store.counts() == expected_counts(graphs)
+    # The alias index is the entities' keys property: no helper nodes.
+    (row,) = store.query("MATCH (n) RETURN count(n) AS n")
+    assert row["n"] == sum(expected_counts(graphs)[k] for k in NODE_KINDS)
+
+
+def test_setup_schema_removes_the_helper_nodes_of_the_old_alias_index(store, graphs):
+    store.write_documents(graphs)
+    before = snapshot(store)
+    store.driver.execute_query(
+        "UNWIND range(1, 5) AS i CREATE (:_EntityKey {key: 'old ' + toString(i)})",
+        database_=store.database,
+    )
+    (row,) = store.query("MATCH (k:_EntityKey) RETURN count(k) AS n")
+    assert row["n"] == 5
+    store.batch_size = 2  # deleted in batches
+    store.setup_schema()
+    assert snapshot(store) == before
+    assert [e.name for e in store.find_entities(["yuki tanaka"])] == ["Yuki Tanaka"]
 
 
 def test_query_returns_plain_values(store, graphs):
@@ -740,14 +759,6 @@ def nx_snapshot(store: NetworkXStore) -> dict[str, Any]:
     return {"nodes": sorted(nodes), "edges": sorted(edges)}
 
 
-def shared_shape(snap: dict[str, Any]) -> dict[str, Any]:
-    """A Neo4j snapshot without the alias-index helper nodes (not part of the shared shape)."""
-    return {
-        "nodes": [n for n in snap["nodes"] if json.loads(n)[0] != ["_EntityKey"]],
-        "edges": snap["edges"],
-    }
-
-
 def library_rows(store, graphs: list[DocumentGraph]) -> dict[str, list[str]]:
     """Every query of cypher/ with every parameter value the graphs offer, rows sorted."""
     names = sorted({e.name for g in graphs for e in g.entities})
@@ -783,7 +794,7 @@ def both(store):
 
 def assert_same(neo: Neo4jStore, nx_store: NetworkXStore, graphs: list[DocumentGraph]) -> None:
     assert neo.counts() == nx_store.counts()
-    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    assert snapshot(neo) == nx_snapshot(nx_store)
     assert neo.document_states() == nx_store.document_states()
     keys = sorted({k for g in graphs for e in g.entities for k in e.keys})
     assert neo.find_entities(keys) == nx_store.find_entities(keys)
@@ -844,7 +855,11 @@ def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     summaries = [ingest(neo), ingest(nx_store)]
     assert not summaries[0].failures and not summaries[1].failures
     assert neo.counts() == nx_store.counts() and neo.counts()["relations"] > 0
-    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    assert snapshot(neo) == nx_snapshot(nx_store)
+    # No helper nodes: a bare count of everything agrees too.
+    total = "MATCH (n) RETURN count(n) AS n"
+    assert neo.query(total) == nx_store.query(total)
+    assert neo.query(total)[0]["n"] == sum(neo.counts()[k] for k in NODE_KINDS)
     graphs_like = [
         DocumentGraph(
             document=Document(id="x", source="x", text="", content_hash="x"),
