@@ -18,9 +18,10 @@ safe labels, every id it points at must exist), then collects documents until ab
    evidence are deleted), then its mentions (entities left without mentions are
    deleted, the others are described anew from the mentions left), then its chunks, and the
    Document node last. Pruning a deleted document takes the same steps. A document the
-   store holds nothing of needs no clean-up: new documents are written together, a
-   document being *re*-written forms a group of its own, so the result is what writing
-   documents one at a time gives.
+   store holds nothing of needs no clean-up. The documents of a group are cleaned up
+   together and then written together (a document given twice starts a new group); the
+   result is what writing them one at a time gives, since every property is a function
+   of the mentions and evidence the store ends up holding.
 2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (``REFERS_TO``
    from their mentions; ``mention_count``, name, aliases and keys recomputed from all
    the mentions the store holds, :func:`kgbuild.store.base.describe_entity`), relation
@@ -202,12 +203,14 @@ def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 # elements are always bound with WITH (or come in as rows) before they are matched.
 # ----------------------------------------------------------------------------------------
 
+# Documents are looked up one id at a time (UNWIND): ``x.document_id IN $ids`` scans the
+# label on ArcadeDB instead of using the index.
 _DOCUMENTS_WITH_STATE = """
-MATCH (d:Document) WHERE d.id IN $ids RETURN d.id AS id
+UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id
 UNION
-MATCH (c:Chunk) WHERE c.document_id IN $ids RETURN DISTINCT c.document_id AS id
+UNWIND $ids AS id MATCH (c:Chunk {document_id: id}) RETURN DISTINCT c.document_id AS id
 UNION
-MATCH (m:Mention) WHERE m.document_id IN $ids RETURN DISTINCT m.document_id AS id
+UNWIND $ids AS id MATCH (m:Mention {document_id: id}) RETURN DISTINCT m.document_id AS id
 """
 
 _EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id"
@@ -220,8 +223,8 @@ _MARK_DOCUMENTS_REMOVING = "UNWIND $ids AS id MATCH (d:Document {id: id}) SET d.
 # Relations holding evidence of the documents, reached through the documents' mentions
 # (no scan over all relationships). The score is recomputed from the evidence kept.
 _STRIP_EVIDENCE = """
-MATCH (m:Mention) WHERE m.document_id IN $ids
-MATCH (m)-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
 WHERE any(d IN r.document_ids WHERE d IN $ids)
 WITH DISTINCT r LIMIT $limit
 WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
@@ -239,7 +242,8 @@ RETURN touched
 """
 
 _MENTION_BATCH = """
-MATCH (m:Mention) WHERE m.document_id IN $ids
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})
 WITH m LIMIT $limit
 OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
 RETURN collect(DISTINCT m.id) AS mention_ids, collect(DISTINCT e.id) AS entity_ids
@@ -281,7 +285,8 @@ MATCH (k:{_quote(OLD_KEY_LABEL)}) WITH k LIMIT $limit DETACH DELETE k RETURN cou
 """
 
 _DELETE_CHUNKS = """
-MATCH (c:Chunk) WHERE c.document_id IN $ids
+UNWIND $ids AS doc
+MATCH (c:Chunk {document_id: doc})
 WITH c LIMIT $limit
 DETACH DELETE c
 RETURN count(*) AS n
@@ -353,11 +358,13 @@ SET e.type = r.type, e.label = r.label
 
 
 def _create_entities_query(label: str) -> str:
+    # A new entity's mentions are all in the group being written, so its description
+    # (describe_entity) is computed before the write and set here at once.
     return f"""
 UNWIND $rows AS r
 CREATE (e:Entity:{_quote(label)} {{id: r.id}})
-SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = [], e.keys = [],
-    e.mention_count = 0
+SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = r.aliases,
+    e.keys = r.keys, e.mention_count = r.n
 """
 
 
@@ -580,6 +587,35 @@ def _refresh_entities(
         rows.append({"id": entity_id, "n": rec["n"], **described._asdict()})
     tx.run(_SET_DESCRIPTIONS, rows=rows).consume()
     return unmentioned
+
+
+def _run_rows(tx: ManagedTransaction, query: str, rows: Sequence[Any]) -> None:
+    """``UNWIND $rows`` statement, not sent at all when there are no rows."""
+    if rows:
+        tx.run(query, rows=rows).consume()
+
+
+def _count_rows(tx: ManagedTransaction, query: str, rows: Sequence[Any]) -> int:
+    """Like :func:`_run_rows` for a statement that returns ``n``: the rows it wrote."""
+    return tx.run(query, rows=rows).single()["n"] if rows else 0
+
+
+def _described(
+    row: dict[str, Any], links: Iterable[dict[str, str]], mention_props: dict[str, dict]
+) -> dict[str, Any]:
+    """A new entity's row with what its mentions (all in this group) say about it: the
+    same :func:`describe_entity` the refresh of a stored entity runs on the server's data."""
+    texts: dict[str, int] = {}
+    key_lists = []
+    for link in links:
+        props = mention_props.get(link["mention_id"])
+        if props is not None:
+            texts[props["text"]] = texts.get(props["text"], 0) + 1
+            key_lists.append(props.get("keys") or ())
+    described = describe_entity(texts, key_lists)
+    if described is None:  # no mention (yet): the entity as the graph gave it
+        return {**row, "n": 0}
+    return {**row, **described._asdict(), "n": sum(texts.values())}
 
 
 def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
@@ -843,20 +879,18 @@ class Neo4jStore(GraphStore):
             known |= set(checked.entity_labels)
 
         # Documents the store holds something of (written before, or interrupted) are
-        # cleaned up and written alone; new ones need no clean-up and go together.
+        # cleaned up first, all of a group together; a document given twice starts a new
+        # group, so the second version replaces the first as if written one by one.
         has_state = self._documents_with_state([c.id for c in pending])
         group: list[_Checked] = []
         for checked in pending:
-            if checked.id in has_state or any(c.id == checked.id for c in group):
-                if group:
-                    self._write_group(group, clean=False)
-                    group = []
-                self._write_group([checked], clean=True)
-                has_state.add(checked.id)
-            else:
-                group.append(checked)
+            if any(c.id == checked.id for c in group):
+                self._write_group(group, [c.id for c in group if c.id in has_state])
+                has_state.update(c.id for c in group)
+                group = []
+            group.append(checked)
         if group:
-            self._write_group(group, clean=False)
+            self._write_group(group, [c.id for c in group if c.id in has_state])
 
     def _existing_entities(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -876,14 +910,15 @@ class Neo4jStore(GraphStore):
             ingested_at=datetime.now(UTC),
         )
 
-    def _write_group(self, group: list[_Checked], *, clean: bool) -> None:
+    def _write_group(self, group: list[_Checked], clean: list[str]) -> None:
+        """Write documents together, after removing what the store holds of ``clean``."""
         plan = _Plan()
         for checked in group:
             plan.add(checked, self._document_props(checked.graph))
         ids = plan.document_ids
         try:
             if clean:
-                self._remove(ids)
+                self._remove(clean)
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
             self._write_mentions(plan.mentions)
@@ -906,8 +941,8 @@ class Neo4jStore(GraphStore):
             def work(tx: ManagedTransaction, b=batch) -> None:
                 ids = [r["id"] for r in b]
                 stored = {rec["id"] for rec in tx.run(_EXISTING_MENTIONS, ids=ids)}
-                tx.run(_CREATE_MENTIONS, rows=[r for r in b if r["id"] not in stored]).consume()
-                tx.run(_UPDATE_MENTIONS, rows=[r for r in b if r["id"] in stored]).consume()
+                _run_rows(tx, _CREATE_MENTIONS, [r for r in b if r["id"] not in stored])
+                _run_rows(tx, _UPDATE_MENTIONS, [r for r in b if r["id"] in stored])
 
             self._transaction(work, "writing mentions", retry_on=RETRYABLE_CREATE)
 
@@ -916,6 +951,7 @@ class Neo4jStore(GraphStore):
         links_by_entity: dict[str, list[dict[str, str]]] = {}
         for link in plan.links:
             links_by_entity.setdefault(link["entity_id"], []).append(link)
+        mention_props = {m["id"]: m["props"] for m in plan.mentions}
         for label, by_id in plan.entities.items():
             create = _create_entities_query(label)
             for batch in _batches(list(by_id.values()), self.batch_size):
@@ -926,13 +962,20 @@ class Neo4jStore(GraphStore):
                 # edges through which the clean-up of its documents finds it.
                 def work(tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids) -> None:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
-                    tx.run(q, rows=[r for r in b if r["id"] not in stored]).consume()
-                    tx.run(_UPDATE_ENTITIES, rows=[r for r in b if r["id"] in stored]).consume()
+                    new = [
+                        _described(r, links_by_entity.get(r["id"], ()), mention_props)
+                        for r in b
+                        if r["id"] not in stored
+                    ]
+                    _run_rows(tx, q, new)
+                    _run_rows(tx, _UPDATE_ENTITIES, [r for r in b if r["id"] in stored])
                     new_links = [link for link in links if link["entity_id"] not in stored]
-                    tx.run(_LINK_NEW_ENTITIES, rows=new_links).consume()
+                    _run_rows(tx, _LINK_NEW_ENTITIES, new_links)
                     old_links = [link for link in links if link["entity_id"] in stored]
-                    tx.run(_LINK_MENTIONS, rows=old_links).consume()
-                    _refresh_entities(tx, ids, fallback=b)
+                    _run_rows(tx, _LINK_MENTIONS, old_links)
+                    old = [i for i in ids if i in stored]
+                    if old:
+                        _refresh_entities(tx, old, fallback=b)
 
                 self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
         # Mentions resolved to entities the store holds but these graphs do not carry.
@@ -940,7 +983,7 @@ class Neo4jStore(GraphStore):
         for batch in _batches(outside, self.batch_size):
 
             def relink(tx: ManagedTransaction, b=batch) -> None:
-                tx.run(_LINK_MENTIONS, rows=b).consume()
+                _run_rows(tx, _LINK_MENTIONS, b)
                 _refresh_entities(tx, _union(r["entity_id"] for r in b))
 
             self._transaction(relink, "linking mentions to existing entities")
@@ -972,9 +1015,7 @@ class Neo4jStore(GraphStore):
                 ]
                 new = [r for r in out if r["id"] not in stored]
                 old = [r for r in out if r["id"] in stored]
-                return (
-                    tx.run(create, rows=new).single()["n"] + tx.run(update, rows=old).single()["n"]
-                )
+                return _count_rows(tx, create, new) + _count_rows(tx, update, old)
 
             written = self._transaction(
                 work, f"writing {rel_type} relations", retry_on=RETRYABLE_CREATE
