@@ -531,8 +531,12 @@ class _Engine:
             self._remember(c)
 
     def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
-        """The alias-index keys that find existing entities for a (primary) name."""
+        """The alias-index keys the store is asked for to find existing entities for a
+        (primary) name: its name as a full name or as another entity's short form, and
+        with ``store_blocking_keys`` also its blocking keys."""
         keys = ["n:" + name.key, "x:" + name.key]  # x: as another entity's short form
+        if not self.config.store_blocking_keys:
+            return keys
         keys += self._link_keys(name)
         short = self._short_form_lookup(name, tkey)
         if short:

@@ -52,13 +52,14 @@ pipeline builds relations that way; :meth:`Neo4jStore.write_documents` checks it
 The alias index
 ---------------
 :meth:`Neo4jStore.find_entities` looks entities up by their normalized keys, which every
-Entity holds in its ``keys`` list property, as in the NetworkX store: there are no helper
-nodes, so ``MATCH (n) RETURN count(n)`` gives the same number on both backends. Neither
-server indexes list elements (Neo4j's range indexes do not; ArcadeDB's Cypher scans,
-measured in ``benchmarks/alias_index.py``), so the lookup is one pass over the Entity
-nodes that tests each key against a map of the wanted keys; the resolver asks once per
-batch of documents and only for keys it has not asked for in the run. Earlier versions
-kept one ``(:_EntityKey {key, entity_ids})`` node per key: :meth:`Neo4jStore.setup_schema`
+Entity holds in its ``keys`` list property, as in the NetworkX store. Neither server
+indexes list elements (Neo4j's range indexes do not; ArcadeDB's Cypher scans, measured in
+``benchmarks/alias_index.py``), so there is no helper node at all: the keys the resolver
+asks the store for, the ``n:``/``x:`` keys of names, are found through the indexed
+``name_key`` property of the mentions that use the name (one index seek per key, then
+``REFERS_TO``); any other key by one pass over the Entity nodes. ``MATCH (n) RETURN
+count(n)`` gives the same number on both backends. Earlier versions kept one
+``(:_EntityKey {key, entity_ids})`` node per key: :meth:`Neo4jStore.setup_schema`
 deletes those and their constraint.
 """
 
@@ -95,6 +96,7 @@ from tenacity import (
 
 from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
 from kgbuild.store.base import (
+    NAME_KEY_PREFIXES,
     DocumentState,
     EntityDescription,
     GraphStore,
@@ -102,6 +104,7 @@ from kgbuild.store.base import (
     check_document_graph,
     describe_entity,
     document_properties,
+    mention_name_key,
 )
 from kgbuild.types import DocumentGraph, Entity
 
@@ -270,13 +273,19 @@ SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.ke
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
 
-# The alias index: one pass over the entities, each key tested against a map (a list
-# membership test per key, ``k IN $list``, was 9x slower on ArcadeDB).
-_FIND_ENTITIES = """
+# The alias index. Name keys (n:, x:) through the mentions' indexed name_key; other keys
+# by one pass over the entities, each key tested against a map (a list membership test
+# per key, ``k IN $list``, was 4x slower on ArcadeDB): neither server indexes list elements.
+_ENTITY_COLUMNS = """e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases,
+       e.mention_count AS mention_count, e.keys AS keys"""
+_FIND_BY_NAME_KEY = f"""
+UNWIND $keys AS key
+MATCH (:Mention {{name_key: key}})-[:REFERS_TO]->(e:Entity)
+RETURN DISTINCT {_ENTITY_COLUMNS}
+"""
+_FIND_BY_ANY_KEY = f"""
 MATCH (e:Entity) WHERE any(k IN e.keys WHERE $keys[k] IS NOT NULL)
-RETURN e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases,
-       e.mention_count AS mention_count, e.keys AS keys
-ORDER BY id
+RETURN {_ENTITY_COLUMNS}
 """
 
 # Helper nodes of the alias index of earlier versions, removed in batches.
@@ -489,6 +498,9 @@ class _Plan:
         ]
         for m in graph.mentions:
             props = m.model_dump(exclude={"id", "entity_id"}, exclude_none=True)
+            name_key = mention_name_key(m.keys)
+            if name_key is not None:
+                props["name_key"] = name_key
             self.mentions.append({"id": m.id, "props": props})
             if m.entity_id is not None:
                 self.links.append({"mention_id": m.id, "entity_id": m.entity_id})
@@ -1111,7 +1123,15 @@ class Neo4jStore(GraphStore):
         wanted = _union(keys)
         if not wanted:
             return []
-        rows = self.query(_FIND_ENTITIES, {"keys": dict.fromkeys(wanted, True)})
+        names = [k for k in wanted if k.startswith(NAME_KEY_PREFIXES)]
+        others = [k for k in wanted if not k.startswith(NAME_KEY_PREFIXES)]
+        by_id: dict[str, dict[str, Any]] = {}
+        if names:
+            by_id.update((r["id"], r) for r in self.query(_FIND_BY_NAME_KEY, {"keys": names}))
+        if others:  # a pass over all entities: the resolver asks only for name keys
+            found = self.query(_FIND_BY_ANY_KEY, {"keys": dict.fromkeys(others, True)})
+            by_id.update((r["id"], r) for r in found)
+        rows = [by_id[i] for i in sorted(by_id)]
         return [
             Entity(
                 id=r["id"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import document_graph
 
-from kgbuild.resolve import EntityResolver, ResolvedDocument
+from kgbuild.resolve import EntityResolver, ResolvedDocument, ResolverConfig
 from kgbuild.store.networkx_store import NetworkXStore
 
 
@@ -204,7 +204,7 @@ def test_incremental_linking_against_a_stored_graph(doc, tmp_path: Path) -> None
     assert [m.entity_id for m in again.mentions] == [m.entity_id for m in first.mentions]
 
 
-def test_store_is_asked_with_the_blocking_keys(doc) -> None:
+def test_store_is_asked_for_names_once_per_run(doc) -> None:
     calls: list[list[str]] = []
 
     class Recording(NetworkXStore):
@@ -212,17 +212,47 @@ def test_store_is_asked_with_the_blocking_keys(doc) -> None:
             calls.append(list(keys))
             return super().find_entities(keys)
 
-    with Recording() as store:
-        run(
-            EntityResolver(),
-            doc,
-            "a.txt",
-            "Ada Lovelace wrote.",
-            [("Ada Lovelace", "person")],
-            store,
-        )
-    assert len(calls) == 1  # one query per document
-    assert {"n:ada lovelace", "x:ada lovelace", "f:ada lovelace", "t:a lovelace"} <= set(calls[0])
+    def ask(config: ResolverConfig) -> list[list[str]]:
+        calls.clear()
+        resolver = EntityResolver(config)
+        with Recording() as store:
+            for source in ("a.txt", "b.txt"):
+                text = "Ada Lovelace wrote to Charles Babbage."
+                spans = [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
+                run(resolver, doc, source, text, spans, store)
+        return [sorted(c) for c in calls]
+
+    # By default only the names (as full names or short forms): on Neo4j an index seek.
+    assert ask(ResolverConfig()) == [
+        ["n:ada lovelace", "n:charles babbage", "x:ada lovelace", "x:charles babbage"]
+    ]  # one query; the second document's names were asked for already
+    # With store_blocking_keys, the blocking keys too (a pass over all entities on Neo4j).
+    (keys,) = ask(ResolverConfig(store_blocking_keys=True))
+    assert {"n:ada lovelace", "x:ada lovelace", "f:ada lovelace", "t:a lovelace"} <= set(keys)
+
+
+def test_prefetch_for_a_batch_gives_the_same_entities(doc, tmp_path: Path) -> None:
+    path = tmp_path / "graph.json"
+    with NetworkXStore(path) as store:
+        document, first = run(EntityResolver(), doc, *NORDWIND, store)
+        store.write_documents([document_graph(document, first.mentions, first.entities)])
+    later = [
+        ("b.txt", "Lena Vogt met Jonas Falk.", [("Lena Vogt", "person"), ("Jonas Falk", "person")]),
+        ("c.txt", "Nordwind Energie GmbH grew.", [("Nordwind Energie GmbH", "organization")]),
+    ]
+    with NetworkXStore(path) as store:
+        one_by_one = EntityResolver()
+        plain = [run(one_by_one, doc, *d, store)[1] for d in later]
+        resolver = EntityResolver()
+        resolver.prefetch([(t, label) for _, _, spans in later for t, label in spans], store)
+        batched = [run(resolver, doc, *d, store)[1] for d in later]
+    assert [m.entity_id for r in batched for m in r.mentions] == [
+        m.entity_id for r in plain for m in r.mentions
+    ]
+    assert entity_of(batched[0], "Lena Vogt") == entity_of(first, "Lena Vogt")
+    assert entity_of(batched[1], "Nordwind Energie GmbH") == entity_of(
+        first, "Nordwind Energie GmbH"
+    )
 
 
 def test_a_name_ambiguous_in_its_document_links_nowhere(doc) -> None:

@@ -856,6 +856,11 @@ def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     assert not summaries[0].failures and not summaries[1].failures
     assert neo.counts() == nx_store.counts() and neo.counts()["relations"] > 0
     assert snapshot(neo) == nx_snapshot(nx_store)
+    # The alias index answers alike: name keys through the mentions' name_key on Neo4j.
+    keys = sorted({k for _, ks in nx_store.graph.nodes(data="keys") if ks for k in ks})
+    names = [k for k in keys if k.startswith(("n:", "x:"))]
+    assert names and neo.find_entities(names) == nx_store.find_entities(names)
+    assert neo.find_entities(keys[:50]) == nx_store.find_entities(keys[:50])
     # No helper nodes: a bare count of everything agrees too.
     total = "MATCH (n) RETURN count(n) AS n"
     assert neo.query(total) == nx_store.query(total)
