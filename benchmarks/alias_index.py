@@ -1,20 +1,20 @@
-"""The alias index of the Neo4j store: helper key nodes against a list property on Entity.
+"""The alias index of the Neo4j store: helper key nodes, the mentions' name keys, a list scan.
 
 ``Neo4jStore.find_entities(keys)`` finds the stored entities that share a normalized key
-(``n:nokia``, ``s:...``, ``l:curie``...) with the names of a document. Two designs, each
-in a database of its own on one Bolt server, in one run:
+with the names of a document. Designs, on one Bolt server, in one run (the same entities,
+each mentioned once, with ``REFERS_TO``; ``--batch-size`` rows per UNWIND transaction):
 
-* **key nodes** (kgbuild up to 0.x): one ``(:_EntityKey {key, entity_ids})`` node per
-  distinct key under a uniqueness constraint; a write MERGEs the entity's keys into them.
-* **keys list**: the keys only as the ``keys`` list property every Entity already has
-  (with ``CREATE INDEX ... ON (n.keys)``, in case the server indexes list elements); the
-  lookup is ``MATCH (e:Entity) WHERE any(k IN e.keys WHERE k IN $keys)``.
+* **key nodes** (the store before): one ``(:_EntityKey {key, entity_ids})`` node per
+  distinct key under a uniqueness constraint, MERGEd at every write; looked up with every
+  key the resolver asked for then (names and blocking keys).
+* **mention name_key** (the store now): no helper node; each Mention holds the key of its
+  own name (``n:``/``x:``) as an indexed ``name_key``; looked up with the names' keys.
+* **keys list scan**: no index at all; one pass over the Entity nodes testing their
+  ``keys`` list against a map of the names' keys (in the same database as name_key).
 
-For each: write throughput of ``--entities`` entities (synthetic people and companies
-named like real ones, keys from kgbuild's normalizer, ``--batch-size`` rows per UNWIND
-transaction), nodes in the database, and the latency of one document's lookup
-(``--names`` names, all their lookup keys; median and p90 over ``--lookups`` documents),
-and of one lookup for ``--batch-docs`` documents' keys together.
+For each: write throughput, nodes, and the latency of one document's lookup (``--names``
+names: half of them in the graph; median and p90 over ``--lookups`` documents), and of
+one lookup for ``--batch-docs`` documents' names together.
 
 Usage::
 
@@ -45,7 +45,7 @@ from neo4j import GraphDatabase  # noqa: E402
 from neo4j_write import start_private_server, stop_private_server  # noqa: E402
 
 from kgbuild import ids  # noqa: E402
-from kgbuild.resolve import EntityResolver  # noqa: E402
+from kgbuild.resolve import EntityResolver, ResolverConfig  # noqa: E402
 from kgbuild.resolve.normalize import OTHER, PERSON  # noqa: E402
 
 FIRST = "Anna Jonas Lena Karl Marie Ada Tim Satya Fredrik Stephen Jorma Leo Fabiola Rolf".split()
@@ -66,29 +66,39 @@ def entity_rows(n: int, seed: int = 3) -> list[dict]:
             name = f"{rng.choice(FIRST)} {rng.choice(WORDS)}mann{tag}"
         else:
             kind, etype = OTHER, "organization"
-            name = f"{rng.choice(WORDS)}{tag} {rng.choice(WORDS)} {rng.choice(SUFFIX)}".strip()
+            second = f"{rng.choice(WORDS)}{rng.randrange(10_000)}"
+            name = f"{rng.choice(WORDS)}{tag} {second} {rng.choice(SUFFIX)}".strip()
         parsed = engine.norm.analyze(name, kind)
         keys = [*parsed.keys, *engine._short_form_keys(parsed, etype)]
+        eid = ids.entity_id(etype, parsed.key)
         rows.append(
             {
-                "id": ids.entity_id(etype, parsed.key),
+                "id": eid,
                 "name": name,
                 "type": etype,
                 "keys": keys,
                 "label": "Person" if kind == PERSON else "Organization",
+                "mention": {"id": "m" + eid, "text": name, "keys": keys, "name_key": keys[0]},
+                "parsed": (parsed, etype),
             }
         )
     return rows
 
 
-def lookup_keys(rows: list[dict], rng: random.Random, names: int) -> list[str]:
-    """What find_entities gets for one document: the keys of ``names`` names, half known."""
+def lookup_keys(rows: list[dict], rng: random.Random, names: int, before: bool) -> list[str]:
+    """What the resolver asks the store for one document of ``names`` names, half of them
+    in the graph: before, the names' and their blocking keys; now, the names' keys."""
+    engine = EntityResolver(ResolverConfig(store_blocking_keys=before))._engine
+    norm = engine.norm
     keys: dict[str, None] = {}
     for j in range(names):
         if j % 2:
-            keys.update(dict.fromkeys(rng.choice(rows)["keys"]))
+            parsed, etype = rng.choice(rows)["parsed"]
         else:  # a name the graph does not hold
-            keys.update(dict.fromkeys([f"n:unknown {rng.random()}", f"k:nknwn{j}"]))
+            etype = "person" if j % 4 else "organization"
+            kind = PERSON if etype == "person" else OTHER
+            parsed = norm.analyze(f"Unknown{rng.randrange(10**9)} Person{j}", kind)
+        keys.update(dict.fromkeys(engine._lookup_keys(parsed, etype)))
     return list(keys)
 
 
@@ -105,9 +115,10 @@ def arcadedb(http: str, user: str, password: str, command: str) -> None:
 def write(driver, db: str, rows: list[dict], batch: int, key_nodes: bool) -> float:
     schema = [
         "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+        "CREATE CONSTRAINT mention_id IF NOT EXISTS FOR (n:Mention) REQUIRE n.id IS UNIQUE",
         f"CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (n:`{KEY_LABEL}`) REQUIRE n.key IS UNIQUE"
         if key_nodes
-        else "CREATE INDEX entity_keys IF NOT EXISTS FOR (n:Entity) ON (n.keys)",
+        else "CREATE INDEX mention_name_key IF NOT EXISTS FOR (n:Mention) ON (n.name_key)",
     ]
     for statement in schema:
         driver.execute_query(statement, database_=db)
@@ -128,8 +139,12 @@ def write(driver, db: str, rows: list[dict], batch: int, key_nodes: bool) -> flo
                 for label, group in by_label.items():
                     tx.run(
                         f"UNWIND $rows AS r CREATE (e:Entity:`{label}` {{id: r.id}}) "
-                        "SET e.name = r.name, e.type = r.type, e.keys = r.keys",
-                        rows=group,
+                        "SET e.name = r.name, e.type = r.type, e.keys = r.keys "
+                        "CREATE (m:Mention {id: r.mention.id}) "
+                        "SET m.text = r.mention.text, m.keys = r.mention.keys"
+                        + ("" if key_nodes else ", m.name_key = r.mention.name_key")
+                        + " CREATE (m)-[:REFERS_TO]->(e)",
+                        rows=[{k: v for k, v in r.items() if k != "parsed"} for r in group],
                     ).consume()
                 if key_nodes:
                     by_key: dict[str, list[str]] = {}
@@ -142,15 +157,15 @@ def write(driver, db: str, rows: list[dict], batch: int, key_nodes: bool) -> flo
     return time.perf_counter() - t0
 
 
-#: The lookups: the old store's over key nodes; a list-membership scan; the new store's
-#: scan that tests each key against a map (``$keys`` is then a map of key -> true).
+#: The lookups: the old store's over key nodes; the new store's through the mentions'
+#: name_key; a scan testing each entity's keys against a map (``$keys`` a map then).
 LOOKUP = {
     "key nodes": f"UNWIND $keys AS key MATCH (k:`{KEY_LABEL}` {{key: key}}) "
     "UNWIND k.entity_ids AS id MATCH (e:Entity {id: id}) "
     "RETURN DISTINCT e.id AS id, e.name AS name, e.keys AS keys",
-    "keys list, k IN $list": "MATCH (e:Entity) WHERE any(k IN e.keys WHERE k IN $keys) "
-    "RETURN e.id AS id, e.name AS name, e.keys AS keys",
-    "keys list, $map[k]": "MATCH (e:Entity) WHERE any(k IN e.keys WHERE $keys[k] IS NOT NULL) "
+    "mention name_key": "UNWIND $keys AS key MATCH (:Mention {name_key: key})-[:REFERS_TO]->"
+    "(e:Entity) RETURN DISTINCT e.id AS id, e.name AS name, e.keys AS keys",
+    "keys list scan": "MATCH (e:Entity) WHERE any(k IN e.keys WHERE $keys[k] IS NOT NULL) "
     "RETURN e.id AS id, e.name AS name, e.keys AS keys",
 }
 
@@ -158,7 +173,7 @@ LOOKUP = {
 def timed_lookups(driver, db, design, key_sets) -> tuple[list[float], int]:
     out, found = [], 0
     for keys in key_sets:
-        param = dict.fromkeys(keys, True) if "map" in design else keys
+        param = dict.fromkeys(keys, True) if "scan" in design else keys
         t0 = time.perf_counter()
         records, _, _ = driver.execute_query(LOOKUP[design], keys=param, database_=db)
         out.append(time.perf_counter() - t0)
@@ -178,12 +193,20 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = entity_rows(args.entities)
-    rng = random.Random(11)
-    key_sets = [lookup_keys(rows, rng, args.names) for _ in range(args.lookups)]
-    batch_keys = [
-        list(dict.fromkeys(k for _ in range(args.batch_docs) for k in lookup_keys(rows, rng, 40)))
-        for _ in range(5)
-    ]
+    key_sets, batch_keys = {}, {}
+    for before in (True, False):
+        rng = random.Random(11)  # the same names for both
+        key_sets[before] = [lookup_keys(rows, rng, args.names, before) for _ in range(args.lookups)]
+        batch_keys[before] = [
+            list(
+                dict.fromkeys(
+                    k
+                    for _ in range(args.batch_docs)
+                    for k in lookup_keys(rows, rng, args.names, before)
+                )
+            )
+            for _ in range(5)
+        ]
     state = Path(tempfile.mkdtemp(prefix="kgbuild-alias-"))
     server = start_private_server(state, args.heap)
     uri, user = server["KGBUILD_TEST_BOLT_URI"], server["KGBUILD_TEST_BOLT_USER"]
@@ -193,6 +216,7 @@ def main() -> None:
         with GraphDatabase.driver(uri, auth=(user, password)) as driver:
             agent = driver.get_server_info().agent
             for key_nodes, designs in ((True, ["key nodes"]), (False, list(LOOKUP)[1:])):
+                ks, bks = key_sets[key_nodes], batch_keys[key_nodes]
                 db = "alias_nodes" if key_nodes else "alias_list"
                 arcadedb(http, user, password, f"create database {db}")
                 print(f"{db}: writing {len(rows):,} entities ...", flush=True)
@@ -201,19 +225,15 @@ def main() -> None:
                     "MATCH (n) RETURN count(n) AS n", database_=db
                 ).records[0]["n"]
                 for name in designs:
-                    # A list-membership scan costs keys x entity keys per node: a few
-                    # single-document lookups only, no batches (minutes each at 100k).
-                    slow = "$list" in name
-                    timed_lookups(driver, db, name, key_sets[: 1 if slow else 3])  # warm-up
-                    lat, found = timed_lookups(driver, db, name, key_sets[: 5 if slow else None])
-                    blat, bfound = timed_lookups(driver, db, name, [] if slow else batch_keys)
-                    blat = blat or [float("nan")]
+                    timed_lookups(driver, db, name, ks[:3])  # warm-up
+                    lat, found = timed_lookups(driver, db, name, ks)
+                    blat, bfound = timed_lookups(driver, db, name, bks)
                     lat.sort()
                     results[name] = {
                         "write_seconds": round(seconds, 2),
                         "entities_per_s": round(len(rows) / seconds, 1),
                         "nodes": nodes,
-                        "helper_nodes": nodes - len(rows),
+                        "helper_nodes": nodes - 2 * len(rows),
                         "lookup_ms_median": round(statistics.median(lat) * 1000, 2),
                         "lookup_ms_p90": round(lat[int(0.9 * (len(lat) - 1))] * 1000, 2),
                         "lookups": len(lat),
@@ -222,8 +242,9 @@ def main() -> None:
                         "batch_lookup_ms_per_document": round(
                             statistics.median(blat) * 1000 / args.batch_docs, 2
                         ),
-                        "keys_per_batch_lookup": round(statistics.mean(map(len, batch_keys))),
-                        "entities_found_per_batch_lookup": round(bfound / len(batch_keys), 1),
+                        "keys_per_lookup": round(statistics.mean(map(len, ks)), 1),
+                        "keys_per_batch_lookup": round(statistics.mean(map(len, bks))),
+                        "entities_found_per_batch_lookup": round(bfound / len(bks), 1),
                     }
                 arcadedb(http, user, password, f"drop database {db}")
     finally:
@@ -237,21 +258,21 @@ def main() -> None:
         "python": platform.python_version(),
         "entities": len(rows),
         "keys_per_entity": round(keys_per_entity, 2),
-        "keys_per_document_lookup": round(statistics.mean(map(len, key_sets)), 1),
         "batch_size": args.batch_size,
         "results": results,
     }
     print(
-        f"\n{len(rows):,} entities ({keys_per_entity:.1f} keys each); lookups of "
-        f"{out['keys_per_document_lookup']:.0f} keys ({args.names} names) per document"
+        f"\n{len(rows):,} entities ({keys_per_entity:.1f} keys each), each mentioned once; "
+        f"lookups for {args.names} names per document"
     )
     print(
-        f"{'design':<22}{'entities/s':>11}{'nodes':>9}{'helpers':>9}{'lookup ms':>11}"
+        f"{'design':<18}{'entities/s':>11}{'nodes':>9}{'helpers':>9}{'keys':>6}{'lookup ms':>11}"
         f"{'p90 ms':>8}{'batch of ' + str(args.batch_docs) + ' ms':>16}{'per doc':>9}"
     )
     for name, r in results.items():
         print(
-            f"{name:<22}{r['entities_per_s']:>11,.0f}{r['nodes']:>9,}{r['helper_nodes']:>9,}"
+            f"{name:<18}{r['entities_per_s']:>11,.0f}{r['nodes']:>9,}{r['helper_nodes']:>9,}"
+            f"{r['keys_per_lookup']:>6.0f}"
             f"{r['lookup_ms_median']:>11.1f}{r['lookup_ms_p90']:>8.1f}"
             f"{r['batch_lookup_ms_median']:>16.1f}{r['batch_lookup_ms_per_document']:>9.2f}"
         )
