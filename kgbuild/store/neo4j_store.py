@@ -254,6 +254,56 @@ RETURN collect(DISTINCT m.id) AS mention_ids, collect(DISTINCT e.id) AS entity_i
 
 _DELETE_MENTIONS = "UNWIND $ids AS id MATCH (m:Mention {id: id}) DETACH DELETE m"
 
+# What a document being re-written holds, to remove only what its new version lacks.
+_STORED_MENTIONS = """
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})
+OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
+RETURN m.id AS id, m.chunk_id AS chunk_id, collect(e.id) AS entity_ids
+"""
+
+_STORED_CHUNKS = """
+UNWIND $ids AS doc
+MATCH (c:Chunk {document_id: doc})
+OPTIONAL MATCH (c)-[:NEXT]->(n:Chunk)
+RETURN c.id AS id, collect(n.id) AS next
+"""
+
+_STORED_RELATIONS = """
+UNWIND $ids AS doc
+MATCH (:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+WHERE doc IN r.document_ids
+RETURN DISTINCT r.id AS id, startNode(r).id AS head_id, endNode(r).id AS tail_id
+"""
+
+# _STRIP_EVIDENCE for given relations (rows: id, head_id, tail_id).
+_STRIP_EVIDENCE_OF = """
+UNWIND $rows AS row
+MATCH (:Entity {id: row.head_id})-[r]->(:Entity {id: row.tail_id})
+WHERE r.id = row.id
+WITH DISTINCT r
+WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
+SET r.document_ids = [i IN keep | r.document_ids[i]],
+    r.chunk_ids = [i IN keep | r.chunk_ids[i]],
+    r.head_mention_ids = [i IN keep | r.head_mention_ids[i]],
+    r.tail_mention_ids = [i IN keep | r.tail_mention_ids[i]],
+    r.evidence_scores = [i IN keep | r.evidence_scores[i]]
+SET r.evidence_count = size(r.evidence_scores),
+    r.score = reduce(best = null, s IN r.evidence_scores |
+                     CASE WHEN best IS NULL OR s > best THEN s ELSE best END)
+WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS touched
+FOREACH (x IN empty | DELETE x)
+RETURN touched
+"""
+
+_DELETE_CHUNK_IDS = "UNWIND $ids AS id MATCH (c:Chunk {id: id}) DETACH DELETE c"
+
+_UNLINK_CHUNKS = """
+UNWIND $rows AS r
+MATCH (:Chunk {id: r.first})-[n:NEXT]->(:Chunk {id: r.second})
+DELETE n
+"""
+
 # Mention count, texts and keys of entities: what describe_entity() needs (see base).
 _DESCRIBE_ENTITIES = """
 UNWIND $ids AS id
@@ -301,7 +351,9 @@ DETACH DELETE c
 RETURN count(*) AS n
 """
 
-_WRITE_CHUNKS = "UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) SET c += r.props"
+# ``SET x = props`` (not ``+=``): a chunk or mention kept by a re-write loses a property
+# the new version no longer has (a page, a section).
+_WRITE_CHUNKS = "UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) SET c = r.props, c.id = r.id"
 
 _LINK_CHUNKS = """
 UNWIND $rows AS r
@@ -323,7 +375,7 @@ CREATE (m)-[:IN_CHUNK]->(c)
 
 _UPDATE_MENTIONS = """
 UNWIND $rows AS r
-MATCH (m:Mention {id: r.id}) SET m += r.props
+MATCH (m:Mention {id: r.id}) SET m = r.props, m.id = r.id
 WITH m, r
 MATCH (c:Chunk {id: r.props.chunk_id})
 MERGE (m)-[:IN_CHUNK]->(c)
@@ -930,7 +982,8 @@ class Neo4jStore(GraphStore):
         ids = plan.document_ids
         try:
             if clean:
-                self._remove(clean)
+                for _, step in self._replace_steps(clean, plan):
+                    step()
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
             self._write_mentions(plan.mentions)
@@ -1106,6 +1159,78 @@ class Neo4jStore(GraphStore):
             ("mentions", remove_mentions),
             ("chunks", loop(_DELETE_CHUNKS, "n", "removing chunks")),
             ("documents", statement(_DELETE_DOCUMENTS, "removing documents")),
+        ]
+
+    def _replace_steps(self, ids: list[str], plan: _Plan) -> list[tuple[str, Callable[[], None]]]:
+        """The transactions that make way for new versions of documents the store holds:
+        like :meth:`_removal_steps`, but only what the new versions (``plan``) lack goes:
+        relation evidence of relations they no longer state, mentions that are gone or
+        now sit in another chunk or refer to another entity, chunks that are gone, and
+        ``NEXT`` edges between chunks that are no longer consecutive. The rest is
+        updated in place by the write, so re-writing an unchanged document deletes and
+        re-creates nothing. The Document node is marked first, as for a removal, and
+        written last by the write."""
+        limit = self.batch_size
+
+        def mark() -> None:
+            self._transaction(
+                lambda tx: tx.run(_MARK_DOCUMENTS_REMOVING, ids=ids).consume(), "marking documents"
+            )
+
+        def evidence() -> None:
+            stored = self._read(_STORED_RELATIONS, "reading relation evidence", ids=ids)
+            keep = {rid for rows in plan.relations.values() for rid in rows}
+            stale = [r for r in stored if r["id"] not in keep]
+            for batch in _batches(stale, limit):
+                self._transaction(
+                    lambda tx, b=batch: tx.run(_STRIP_EVIDENCE_OF, rows=b, ids=ids).consume(),
+                    "removing relation evidence",
+                )
+
+        def mentions() -> None:
+            entity_of = {link["mention_id"]: link["entity_id"] for link in plan.links}
+            chunk_of = {m["id"]: m["props"]["chunk_id"] for m in plan.mentions}
+            stale = [
+                m
+                for m in self._read(_STORED_MENTIONS, "reading mentions", ids=ids)
+                if m["id"] not in chunk_of
+                or m["chunk_id"] != chunk_of[m["id"]]
+                or m["entity_ids"] != ([entity_of[m["id"]]] if m["id"] in entity_of else [])
+            ]
+            for batch in _batches(stale, limit):
+
+                def work(tx: ManagedTransaction, b=batch) -> None:
+                    tx.run(_DELETE_MENTIONS, ids=[m["id"] for m in b]).consume()
+                    orphans = _refresh_entities(tx, _union(*(m["entity_ids"] for m in b)))
+                    if orphans:
+                        tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
+
+                self._transaction(work, "removing mentions")
+
+        def chunks() -> None:
+            keep = {c["id"] for c in plan.chunks}
+            pairs = {(n["first"], n["second"]) for n in plan.next_links}
+            stored = self._read(_STORED_CHUNKS, "reading chunks", ids=ids)
+            gone = [c["id"] for c in stored if c["id"] not in keep]
+            unlink = [
+                {"first": c["id"], "second": n}
+                for c in stored
+                if c["id"] in keep
+                for n in c["next"]
+                if (c["id"], n) not in pairs
+            ]
+            for batch in _batches(gone, limit):
+                self._transaction(
+                    lambda tx, b=batch: tx.run(_DELETE_CHUNK_IDS, ids=b).consume(),
+                    "removing chunks",
+                )
+            self._write_rows(_UNLINK_CHUNKS, unlink, "unlinking chunks")
+
+        return [
+            ("mark documents", mark),
+            ("relation evidence", evidence),
+            ("mentions", mentions),
+            ("chunks", chunks),
         ]
 
     # -- reads ------------------------------------------------------------------------------
