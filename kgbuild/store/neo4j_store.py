@@ -259,7 +259,7 @@ _STORED_MENTIONS = """
 UNWIND $ids AS doc
 MATCH (m:Mention {document_id: doc})
 OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
-RETURN m.id AS id, m.chunk_id AS chunk_id, collect(e.id) AS entity_ids
+RETURN m.id AS id, m.chunk_id AS chunk_id, collect(e.id) AS entity_ids, properties(m) AS props
 """
 
 _STORED_CHUNKS = """
@@ -527,6 +527,9 @@ class _Plan:
     links: list[dict[str, str]] = field(default_factory=list)  # mention -> entity
     relations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # type -> id
     documents: list[dict[str, Any]] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    """Mentions a re-write found stored exactly as they are here (same chunk, entity and
+    properties): nothing of them is written again."""
 
     def size(self) -> int:
         return (
@@ -986,7 +989,7 @@ class Neo4jStore(GraphStore):
                     step()
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
-            self._write_mentions(plan.mentions)
+            self._write_mentions([m for m in plan.mentions if m["id"] not in plan.kept])
             self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
                 self._write_relations(rel_type, list(rows.values()), set(ids))
@@ -1015,7 +1018,8 @@ class Neo4jStore(GraphStore):
         entity_ids = {eid for rows in plan.entities.values() for eid in rows}
         links_by_entity: dict[str, list[dict[str, str]]] = {}
         for link in plan.links:
-            links_by_entity.setdefault(link["entity_id"], []).append(link)
+            if link["mention_id"] not in plan.kept:  # kept: its REFERS_TO is there
+                links_by_entity.setdefault(link["entity_id"], []).append(link)
         mention_props = {m["id"]: m["props"] for m in plan.mentions}
         for label, by_id in plan.entities.items():
             create = _create_entities_query(label)
@@ -1033,18 +1037,25 @@ class Neo4jStore(GraphStore):
                         if r["id"] not in stored
                     ]
                     _run_rows(tx, q, new)
+                    # A stored entity changes only through mentions linked to it now (those
+                    # that left it were counted off when they were removed).
+                    stored &= set(links_by_entity)
                     _run_rows(tx, _UPDATE_ENTITIES, [r for r in b if r["id"] in stored])
                     new_links = [link for link in links if link["entity_id"] not in stored]
                     _run_rows(tx, _LINK_NEW_ENTITIES, new_links)
                     old_links = [link for link in links if link["entity_id"] in stored]
                     _run_rows(tx, _LINK_MENTIONS, old_links)
-                    old = [i for i in ids if i in stored]
+                    old = [i for i in ids if i in stored]  # stored and linked to anew
                     if old:
                         _refresh_entities(tx, old, fallback=b)
 
                 self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
         # Mentions resolved to entities the store holds but these graphs do not carry.
-        outside = [link for link in plan.links if link["entity_id"] not in entity_ids]
+        outside = [
+            link
+            for link in plan.links
+            if link["entity_id"] not in entity_ids and link["mention_id"] not in plan.kept
+        ]
         for batch in _batches(outside, self.batch_size):
 
             def relink(tx: ManagedTransaction, b=batch) -> None:
@@ -1061,7 +1072,7 @@ class Neo4jStore(GraphStore):
         for batch in _batches(rows, self.batch_size):
             # Read and merge the stored evidence in the same transaction as the write, so
             # no other write can slip in between.
-            def work(tx: ManagedTransaction, b=batch) -> int:
+            def work(tx: ManagedTransaction, b=batch) -> tuple[int, int]:
                 keys = [
                     {"id": r["id"], "head_id": r["head_id"], "tail_id": r["tail_id"]} for r in b
                 ]
@@ -1079,17 +1090,23 @@ class Neo4jStore(GraphStore):
                     for r in b
                 ]
                 new = [r for r in out if r["id"] not in stored]
-                old = [r for r in out if r["id"] in stored]
-                return _count_rows(tx, create, new) + _count_rows(tx, update, old)
+                old = [
+                    r
+                    for r in out
+                    if r["id"] in stored
+                    and any(stored[r["id"]][f] != r["props"][f] for f in EVIDENCE_FIELDS)
+                ]  # a relation whose evidence is as stored is left alone
+                written = _count_rows(tx, create, new) + _count_rows(tx, update, old)
+                return written, len(new) + len(old)
 
-            written = self._transaction(
+            written, meant = self._transaction(
                 work, f"writing {rel_type} relations", retry_on=RETRYABLE_CREATE
             )
-            if written < len(batch):  # cannot happen after _flush's checks; say so if it does
+            if written < meant:  # cannot happen after _flush's checks; say so if it does
                 logger.warning(
                     "%d of %d %s relations not written: head or tail entity missing",
-                    len(batch) - written,
-                    len(batch),
+                    meant - written,
+                    meant,
                     rel_type,
                 )
 
@@ -1189,14 +1206,18 @@ class Neo4jStore(GraphStore):
 
         def mentions() -> None:
             entity_of = {link["mention_id"]: link["entity_id"] for link in plan.links}
-            chunk_of = {m["id"]: m["props"]["chunk_id"] for m in plan.mentions}
-            stale = [
-                m
-                for m in self._read(_STORED_MENTIONS, "reading mentions", ids=ids)
-                if m["id"] not in chunk_of
-                or m["chunk_id"] != chunk_of[m["id"]]
-                or m["entity_ids"] != ([entity_of[m["id"]]] if m["id"] in entity_of else [])
-            ]
+            props_of = {m["id"]: {**m["props"], "id": m["id"]} for m in plan.mentions}
+            stale = []
+            for m in self._read(_STORED_MENTIONS, "reading mentions", ids=ids):
+                new = props_of.get(m["id"])
+                if (
+                    new is None
+                    or m["chunk_id"] != new["chunk_id"]
+                    or m["entity_ids"] != ([entity_of[m["id"]]] if m["id"] in entity_of else [])
+                ):
+                    stale.append(m)
+                elif m["props"] == new:
+                    plan.kept.add(m["id"])
             for batch in _batches(stale, limit):
 
                 def work(tx: ManagedTransaction, b=batch) -> None:

@@ -832,6 +832,94 @@ def test_same_graph_and_query_rows_as_networkx_through_every_kind_of_write(both,
     assert snapshot(neo) == {"nodes": [], "edges": []}  # no helper node left either
 
 
+def test_a_rewrite_keeps_what_is_unchanged_and_replaces_the_rest(both, graphs):
+    """Re-writing a document changes in place only what differs: a mention's score, a
+    mention now resolved to another entity, a chunk's page gone, a chunk split in two
+    (NEXT re-linked), a relation no longer stated; the graph equals NetworkX's."""
+    neo, nx_store = both
+    g = graphs[0]
+    for s in (neo, nx_store):
+        s.write_documents([g])
+    first, *rest = g.chunks
+    paged = first.model_copy(update={"page": 3})
+    for s in (neo, nx_store):
+        s.write_documents([g.model_copy(update={"chunks": [paged, *rest]})])
+    assert_same(neo, nx_store, [g])
+
+    cut = first.start + len(first.text) // 2
+    halves = [
+        Chunk(
+            id=ids.chunk_id(g.document.id, start, end),
+            document_id=g.document.id,
+            index=i,
+            start=start,
+            end=end,
+            text=g.document.text[start:end],
+        )
+        for i, (start, end) in enumerate([(first.start, cut), (cut, first.end)])
+    ]
+    chunks = [*halves, *(c.model_copy(update={"index": c.index + 1}) for c in rest)]
+    inside = {c.id: c for c in chunks}
+
+    def chunk_of(m: Mention) -> str:
+        if m.chunk_id != first.id:
+            return m.chunk_id
+        return halves[0].id if m.end <= cut else halves[1].id
+
+    mentions = [m.model_copy(update={"chunk_id": chunk_of(m)}) for m in g.mentions]
+    mentions[1] = mentions[1].model_copy(update={"score": 0.42})
+    moved = mentions[-1]
+    other = next(e for e in g.entities if e.id != moved.entity_id and e.type == moved.label)
+    mentions[-1] = moved.model_copy(update={"entity_id": other.id})
+    kept_ids = {m.id: m for m in mentions}
+    relations = []
+    for r in g.relations[1:]:  # the first relation is no longer stated
+        evidence = [
+            e.model_copy(update={"chunk_id": kept_ids[e.head_mention_id].chunk_id})
+            for e in r.evidence
+            if moved.id not in (e.head_mention_id, e.tail_mention_id)
+        ]
+        if evidence:
+            relations.append(r.model_copy(update={"evidence": evidence}))
+    entities = [e for e in g.entities if any(m.entity_id == e.id for m in mentions)]
+    changed = g.model_copy(
+        update={
+            "chunks": chunks,
+            "mentions": mentions,
+            "relations": relations,
+            "entities": entities,
+        }
+    )
+    assert all(m.chunk_id in inside for m in mentions)
+    for s in (neo, nx_store):
+        s.write_documents([changed])
+    assert_same(neo, nx_store, [changed])
+    for s in (neo, nx_store):  # and back
+        s.write_documents([g])
+    assert_same(neo, nx_store, [g])
+
+    # Without its middle chunk (NEXT jumps over it), then with it again (NEXT re-linked).
+    assert len(g.chunks) >= 3
+    middle = g.chunks[1].id
+    mentions = [m for m in g.mentions if m.chunk_id != middle]
+    gap = g.model_copy(
+        update={
+            "chunks": [c for c in g.chunks if c.id != middle],
+            "mentions": mentions,
+            "entities": [e for e in g.entities if any(m.entity_id == e.id for m in mentions)],
+            "relations": [
+                r.model_copy(update={"evidence": [e for e in r.evidence if e.chunk_id != middle]})
+                for r in g.relations
+                if any(e.chunk_id != middle for e in r.evidence)
+            ],
+        }
+    )
+    for version in (gap, g):
+        for s in (neo, nx_store):
+            s.write_documents([version])
+        assert_same(neo, nx_store, [version])
+
+
 def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     """A full ingest through KnowledgeGraphBuilder (examples/ when it has documents)."""
     builder_module = pytest.importorskip("kgbuild.pipeline.builder")
