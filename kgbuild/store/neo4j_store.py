@@ -12,19 +12,24 @@ How a write works
 safe labels, every id it points at must exist), then collects documents until about
 ``batch_size`` rows are pending and writes them as one *group*:
 
-1. **Clean up** what an earlier, maybe interrupted, write of a document left: its
-   Document node is marked first (content hash emptied, so no run takes the document
-   for done), then its entries in relation evidence lists go (relations left without
-   evidence are deleted), then its mentions (entities left without mentions are
-   deleted, the others are described anew from the mentions left), then its chunks, and the
-   Document node last. Pruning a deleted document takes the same steps. A document the
-   store holds nothing of needs no clean-up. The documents of a group are cleaned up
-   together and then written together (a document given twice starts a new group); the
-   result is what writing them one at a time gives, since every property is a function
-   of the mentions and evidence the store ends up holding.
+1. **Clean up** what an earlier, maybe interrupted, write of a document left that its
+   new version lacks: its Document node is marked first (content hash emptied, so no
+   run takes the document for done), then its evidence goes from relations the new
+   version no longer states (relations left without evidence are deleted), then its
+   mentions that are gone or moved to another chunk or entity (entities left without
+   mentions are deleted, the others are described anew), then its chunks that are gone
+   and stale ``NEXT`` edges (:meth:`Neo4jStore._replace_steps`). What stays is updated
+   in place, and not written at all when it is stored exactly so: re-writing an
+   unchanged document deletes and creates nothing. Pruning a deleted document removes
+   everything the same way and the Document node last (:meth:`Neo4jStore._removal_steps`).
+   A document the store holds nothing of needs no clean-up. The documents of a group are
+   cleaned up together and then written together (a document given twice starts a new
+   group); the result is what writing them one at a time gives, since every property
+   is a function of the mentions and evidence the store ends up holding.
 2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (``REFERS_TO``
-   from their mentions; ``mention_count``, name, aliases and keys recomputed from all
-   the mentions the store holds, :func:`kgbuild.store.base.describe_entity`), relation
+   from their mentions; ``mention_count``, name, aliases and keys from all the mentions
+   the store holds, :func:`kgbuild.store.base.describe_entity`: for a new entity computed
+   from the group's mentions before the write, for a stored one re-read), relation
    edges (evidence merged into the parallel lists, grouped by document id; ``score`` is
    the best evidence score), and the Document nodes **last** (+ ``PART_OF`` from their
    chunks).
