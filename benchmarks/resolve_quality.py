@@ -219,14 +219,21 @@ def _errors(doc: dict, pred: list) -> list[dict]:
     return out
 
 
-def across_documents(docs: list[dict], config: ResolverConfig) -> tuple[dict, list]:
-    """Cluster-level linking across documents against the same-full-name proxy gold."""
+def across_documents(
+    docs: list[dict], config: ResolverConfig, baseline: ResolverConfig | None = None
+) -> tuple[dict, list]:
+    """Cluster-level linking across documents against the same-full-name proxy gold.
+
+    ``baseline``: a second kgbuild configuration scored in the same run (before/after).
+    """
     norm = Normalizer(config)
     resolver = EntityResolver(config)
     vertices = []  # (doc index, gold name key, pred entity, exact-name key, aliases)
+    rules: Counter = Counter()
     t0 = time.perf_counter()
     for d, doc in enumerate(docs):
         result = resolver.resolve_document(doc["mentions"])
+        rules.update(x.rule for x in result.explain if x.rule.startswith(("linked", "short")))
         by_vertex: dict[int, list] = defaultdict(list)
         for m, g in zip(result.mentions, doc["gold"], strict=True):
             by_vertex[g].append(m)
@@ -247,6 +254,16 @@ def across_documents(docs: list[dict], config: ResolverConfig) -> tuple[dict, li
         "any shared alias": _shared_alias_clusters([v[4] for v in vertices]),
         "kgbuild": [v[2] for v in vertices],
     }
+    if baseline is not None:
+        before = EntityResolver(baseline)
+        systems["kgbuild before"] = [
+            Counter(
+                m.entity_id for m, g in zip(result.mentions, doc["gold"], strict=True) if g == v
+            ).most_common(1)[0][0]
+            for doc in docs
+            for result in [before.resolve_document(doc["mentions"])]
+            for v in dict.fromkeys(doc["gold"])
+        ]
     out = {}
     for name, pred in systems.items():
         p, r, n = b_cubed(pred, gold)
@@ -261,6 +278,7 @@ def across_documents(docs: list[dict], config: ResolverConfig) -> tuple[dict, li
             "linked_pairs": pair_counts(pred, gold, group)[1],
         }
     out["kgbuild"]["seconds"] = round(seconds, 3)
+    out["kgbuild"]["link_rules"] = dict(rules)
     out["gold_pairs"] = pair_counts(gold, gold, group)[2]
     out["clusters"] = len(vertices)
     # Links the proxy calls wrong: pairs of gold names that share a predicted entity.
@@ -315,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     n_mentions = sum(len(d["mentions"]) for d in docs)
     n_gold = sum(len(set(d["gold"])) for d in docs)
     within, rules, errors = within_documents(docs, config)
-    across, disputed = across_documents(docs, config)
+    # Before/after in one run: the same resolver without cross-document short forms.
+    before = config.model_copy(update={"link_short_forms": False})
+    across, disputed = across_documents(docs, config, before)
 
     print(f"Re-DocRED dev: {len(docs)} documents, {n_mentions} mentions, {n_gold} gold entities")
     print("\nWithin documents (micro over mentions / mention pairs)")
@@ -334,9 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
         f"{'pair F1':>7}   linked pairs"
     )
-    for name in ("exact full name", "any shared alias", "kgbuild"):
+    for name in ("exact full name", "any shared alias", "kgbuild before", "kgbuild"):
         r = across[name]
         print(_row(name, r, "cross_doc_pairs") + f"   {r['linked_pairs']}")
+    print("('kgbuild before': the same resolver with link_short_forms=False)")
+    print(f"cross-document links by rule: {across['kgbuild']['link_rules']}")
     print(f"entities linked under two or more gold names: {len(disputed)}")
     rng = random.Random(0)
     for names in rng.sample(disputed, min(15, len(disputed))):

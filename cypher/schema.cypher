@@ -19,7 +19,7 @@ CREATE INDEX entity_type IF NOT EXISTS FOR (n:Entity) ON (n.type);
 CREATE INDEX chunk_document_id IF NOT EXISTS FOR (n:Chunk) ON (n.document_id);
 CREATE INDEX mention_document_id IF NOT EXISTS FOR (n:Mention) ON (n.document_id);
 
-// The alias index behind find_entities(keys): range indexes do not index list elements,
-// so each key is a small helper node (:_EntityKey {key, entity_ids}) with no
-// relationships. Its label starts with '_', which no entity type can map to.
-CREATE CONSTRAINT entity_key IF NOT EXISTS FOR (n:`_EntityKey`) REQUIRE n.key IS UNIQUE;
+// The alias index behind find_entities(keys): a name's key (n:..., x:...) is the
+// `name_key` of the mentions that use the name. No helper nodes: neither Neo4j's range
+// indexes nor ArcadeDB index list elements such as Entity.keys.
+CREATE INDEX mention_name_key IF NOT EXISTS FOR (n:Mention) ON (n.name_key);

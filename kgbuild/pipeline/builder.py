@@ -464,14 +464,28 @@ class KnowledgeGraphBuilder:
         ``extractions[document id]`` holds what the extractor found in each chunk of that
         document; a document missing there failed in extraction (already reported).
         """
+        merged: dict[str, DocumentExtraction] = {}
+        with run.timed("resolve"):
+            for work in batch:
+                found = extractions.get(work.document.id)
+                if found is None:
+                    continue  # failed in extraction, already reported
+                try:
+                    merged[work.document.id] = merge_chunk_extractions(work.chunks, found)
+                except Exception as exc:  # noqa: BLE001 - one document's failure is reported
+                    run.fail(work.document.source, "resolve", _reason(exc))
+            # One alias-index lookup for the batch instead of one per document.
+            self._get_resolver().prefetch(
+                ((e.text, e.label) for found in merged.values() for e in found.entities), store
+            )
         graphs: list[tuple[_Work, DocumentGraph]] = []
         for work in batch:
-            found = extractions.get(work.document.id)
+            found = merged.get(work.document.id)
             if found is None:
-                continue  # failed in extraction, already reported
+                continue
             with run.timed("resolve"):
                 try:
-                    graph = self._assemble(work, merge_chunk_extractions(work.chunks, found), store)
+                    graph = self._assemble(work, found, store)
                 except PipelineError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - one document's failure is reported

@@ -24,9 +24,9 @@ Neo4j (``bolt://...``)
     forward every ``ttl / 3`` seconds; releasing deletes the node. A run that was
     killed leaves its node behind: another run takes it over once it expires (default
     ``ttl`` 120 s, ``$KGBUILD_LOCK_TTL``), or at once when the owner ran on the same
-    host and its process is gone. The label starts with ``_`` like the alias index's
-    ``_EntityKey``: no entity type maps to it, and ``counts()`` and the queries in
-    ``cypher/`` never see it.
+    host and its process is gone. The label starts with ``_``: no entity type maps to
+    it, and ``counts()`` and the queries in ``cypher/`` never see it. It exists only
+    while a run holds the lock.
 
 Example::
 

@@ -28,6 +28,8 @@ RULE_EXACT_NAME = "linked_exact_name"
 RULE_EXACT_ALIAS = "linked_exact_alias"
 RULE_SHORT_ALIAS = "linked_short_alias"
 RULE_SAME_ID = "linked_same_id"
+RULE_SHORT_FORM = "linked_short_form"
+RULE_SHORT_FORM_AMBIGUOUS = "short_form_ambiguous"
 
 #: Cross-document links by a full name (not a short form, acronym or partial name).
 FULL_NAME_RULES = frozenset({RULE_EXACT_NAME, RULE_EXACT_ALIAS, RULE_SORTED, RULE_FUZZY})
@@ -149,6 +151,14 @@ def partial(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
     if all(t in stopwords or t.isdigit() for t in short.tokens):
         return False
     return long.tokens[:n] == short.tokens or long.tokens[-n:] == short.tokens
+
+
+def head(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
+    """A non-person name that is the first words of a longer one (legal suffixes are
+    already gone from both keys): "Nordwind" -> "Nordwind Energie GmbH". The short name
+    must hold a word that is neither a stopword nor a number."""
+    n = len(short.tokens)
+    return partial(short, long, stopwords) and long.tokens[:n] == short.tokens
 
 
 def acronym(short: Name, long: Name) -> bool:

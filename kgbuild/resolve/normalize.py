@@ -35,6 +35,10 @@ prefix    what                                           finds
 ``t:``    two words, one cut to its first letter         a typo in the other word;
                                                          "B. Obama" ~ "Barack Obama"
 ``w:``    the name with one word left out (3+ words)     a typo in any one word
+``l:``    last name of a person name with a given name   "Curie" alone ~ "Marie
+          (set by the resolver)                          Curie" elsewhere
+``h:``    first word of a multi-word organization name   "Nordwind" ~ "Nordwind
+          (set by the resolver)                          Energie GmbH"
 ``x:``    a short form joined to a fuller name in some   "Holmes" alone ~ "Sherlock
           document (set by the resolver, not here)       Holmes" elsewhere
 ========  =============================================  ==========================

@@ -29,7 +29,12 @@ How one document is resolved (:meth:`EntityResolver.resolve_document`):
    middle names may differ; an initial alone is no evidence without the document's
    context), a typo (the rapidfuzz ratio, at most 97), an acronym of 3+ letters for
    the entity's full name (90). The single best candidate is linked; ties make a new
-   entity. Two clusters of a document may link to one entity only by full-name rules;
+   entity. Last, a cluster named only by a short form (a bare surname, the first word of
+   an organization name) links to the one existing entity of its type whose full name it
+   abbreviates (85, ``l:``/``h:`` keys), if that entity shares a document of this run
+   with at least ``short_form_min_context`` other entities the document links to; when
+   several entities fit, it stays apart with a ``short_form_ambiguous`` decision.
+   Two clusters of a document may link to one entity only by full-name rules;
    ambiguous clusters do not link at all. Otherwise a new entity gets id
    ``entity_id(type, canonical_key)``.
 
@@ -41,7 +46,7 @@ mention order and breaks ties by it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,6 +175,10 @@ class _Engine:
         self.e_keys: list[dict[str, None]] = []
         self.index: dict[str, list[int]] = {}
         self.by_id: dict[str, int] = {}
+        self.e_docs: list[set[int]] = []  # the documents of this run that mention it
+        self.doc_no = 0
+        self.fetched: set[str] = set()  # keys the store was asked for in this run ...
+        self.fetched_from: int | None = None  # ... that store (its id())
 
     # -- types ---------------------------------------------------------------------
     def type_of(self, label: str) -> tuple[str, str]:
@@ -201,6 +210,7 @@ class _Engine:
         ``keys_out`` receives each mention's alias-index keys (all of its name's blocking
         keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`).
         """
+        self.doc_no += 1
         groups, mention_group = self._group(texts, labels)
         uf = _UnionFind(len(groups))
         local = self._local_index(groups)
@@ -215,7 +225,12 @@ class _Engine:
                 decision.entity_id = self.e_id[clusters[group_cluster[g]].slot]
                 explain.append(decision)
         if keys_out is not None:
-            group_keys = [list(g.name.keys) if g.primary else ["x:" + g.name.key] for g in groups]
+            group_keys = [
+                [*g.name.keys, *self._short_form_keys(g.name, g.tkey)]
+                if g.primary
+                else ["x:" + g.name.key]
+                for g in groups
+            ]
             keys_out.extend(group_keys[g] for g in mention_group)
         return [group_cluster[g] for g in mention_group], clusters
 
@@ -475,19 +490,14 @@ class _Engine:
             for c in clusters:
                 for grp in c.groups:
                     if grp.primary:
-                        name = grp.name
-                        keys["n:" + name.key] = None
-                        keys["x:" + name.key] = None  # as another entity's short form
-                        keys.update(dict.fromkeys(self._link_keys(name)))
-            if keys:
-                for entity in store.find_entities(list(keys)):
-                    self.absorb(entity)
+                        keys.update(dict.fromkeys(self._lookup_keys(grp.name, grp.tkey)))
+            self.fetch(store, keys)
         choices: list[tuple[float, int, int, str, str]] = []
         for i, c in enumerate(clusters):
             # A name the document itself could not place ("Obama" beside two Obamas) is
             # not guessed elsewhere either; only its own exact id can still match.
             if link and not all(x.ambiguous for x in c.groups):
-                best = self._best_existing(c)
+                best = self._best_existing(c, notes=explain)
                 if best is not None:
                     score, slot, rule, target = best
                     choices.append((-score, i, slot, rule, target))
@@ -495,12 +505,16 @@ class _Engine:
         # its full name (the document just missed that they are one); a weaker link
         # (short form, acronym, person name) goes to the best-scoring cluster alone.
         taken: dict[int, bool] = {}  # slot -> taken by full-name links only
+        choices = self._in_context(choices, clusters, explain)
         for neg, i, slot, rule, target in sorted(choices):
             strong = rule in match.FULL_NAME_RULES
             if slot in taken and not (strong and taken[slot]):
                 continue
             taken[slot] = taken.get(slot, True) and strong
             clusters[i].slot = slot
+            if rule == match.RULE_SHORT_FORM:  # an alias of the entity's, not a full name
+                for grp in clusters[i].groups:
+                    grp.primary = False
             if explain is not None:
                 explain.append(
                     (
@@ -516,8 +530,61 @@ class _Engine:
                 taken[c.slot] = False
             self._remember(c)
 
-    def _best_existing(self, c: _Cluster) -> tuple[float, int, str, str] | None:
-        """The one existing entity this cluster should link to: (score, slot, rule, name)."""
+    def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
+        """The alias-index keys the store is asked for to find existing entities for a
+        (primary) name: its name as a full name or as another entity's short form, and
+        with ``store_blocking_keys`` also its blocking keys."""
+        keys = ["n:" + name.key, "x:" + name.key]  # x: as another entity's short form
+        if not self.config.store_blocking_keys:
+            return keys
+        keys += self._link_keys(name)
+        short = self._short_form_lookup(name, tkey)
+        if short:
+            keys.append(short)
+        return keys
+
+    def fetch(self, store: GraphStore, keys) -> None:
+        """Load the store's entities holding any of ``keys`` into the in-run memory; keys
+        asked for before in this run are not asked again (the in-run memory has their
+        entities, and only this run writes to the store)."""
+        if self.fetched_from != id(store):
+            self.fetched, self.fetched_from = set(), id(store)
+        new = [k for k in keys if k not in self.fetched]
+        if new:
+            self.fetched.update(new)
+            for entity in store.find_entities(new):
+                self.absorb(entity)
+
+    def _in_context(self, choices, clusters, explain):
+        """Short-form links whose entity shares a document of this run with another
+        (non-literal) entity this document links to: a bare "Taylor" joins "Cecil Taylor"
+        only where the two documents have something else in common."""
+        if all(rule != match.RULE_SHORT_FORM for _, _, _, rule, _ in choices):
+            return choices
+        context = {
+            slot
+            for _, _, slot, rule, _ in choices
+            if rule != match.RULE_SHORT_FORM and self.type_of(self.e_label[slot])[1] != LITERAL
+        }
+        need = self.config.short_form_min_context
+        kept = []
+        for choice in choices:
+            _, i, slot, rule, target = choice
+            docs = self.e_docs[slot]
+            shared = sum(1 for other in context if other != slot and docs & self.e_docs[other])
+            if rule == match.RULE_SHORT_FORM and shared < need:
+                logger.debug("short form %r -> %r: no shared context", clusters[i].surface, target)
+                continue
+            kept.append(choice)
+        return kept
+
+    def _best_existing(
+        self, c: _Cluster, notes: list[tuple[int, MergeDecision]] | None = None
+    ) -> tuple[float, int, str, str] | None:
+        """The one existing entity this cluster should link to: (score, slot, rule, name).
+
+        ``notes`` receives a decision when a short form fits several entities.
+        """
         cfg = self.config
         compatible = cfg.types_compatible
         names = {x.name.key: x.name for x in c.groups if x.primary}
@@ -545,6 +612,8 @@ class _Engine:
                 if compatible(c.tkey, self.e_tkey[slot])
             }
             if short:
+                if self._short_form_candidates(c, notes, also=short) > 1:
+                    return None  # "Vogt" was Lena's short form, but Karl Vogt came along
                 rule = match.RULE_SHORT_ALIAS
                 return self._unique(short, c, rule, rule, False)
         # Everything else: candidates sharing a blocking key, scored by the rules.
@@ -560,7 +629,7 @@ class _Engine:
             if best[0]:
                 scores[slot] = best
         if not scores:
-            return None
+            return self._short_form_link(c, notes)
         top = max(s for s, _ in scores.values())
         winners = [slot for slot, (s, _) in scores.items() if s == top]
         if len(winners) > 1:
@@ -572,6 +641,96 @@ class _Engine:
             return None
         slot = winners[0]
         return top, slot, scores[slot][1], self.e_display[slot]
+
+    # -- short forms across documents -----------------------------------------------
+    def _short_form_keys(self, name: Name, tkey: str) -> tuple[str, ...]:
+        """Keys a full name adds so that its short forms find it from other documents:
+        ``l:<last name>`` for a person name with a given name, ``h:<first word>`` for a
+        multi-word name of a partial type (legal suffix already dropped)."""
+        if not self.config.link_short_forms:
+            return ()
+        if name.kind == PERSON and name.given:
+            return ("l:" + name.last,)
+        if name.kind == OTHER and len(name.tokens) > 1 and self._partial_ok(tkey):
+            return ("h:" + name.tokens[0],)
+        return ()
+
+    def _short_form_lookup(self, name: Name, tkey: str) -> str | None:
+        """The key under which a short form's full names are indexed (see above), or None:
+        a bare person name looks up ``l:``, a one-word name of a partial type ``h:``."""
+        if not self.config.link_short_forms:
+            return None
+        if name.kind == PERSON and not name.given:
+            return "l:" + name.last
+        if (
+            name.kind == OTHER
+            and len(name.tokens) == 1
+            and self._partial_ok(tkey)
+            and name.key not in self._stopwords
+            and not name.key.isdigit()
+        ):
+            return "h:" + name.key
+        return None
+
+    def _short_form_link(
+        self, c: _Cluster, notes: list[tuple[int, MergeDecision]] | None
+    ) -> tuple[float, int, str, str] | None:
+        """A cluster named only by a short form links to the one existing entity of its
+        type whose full name it abbreviates (a surname, an organization name's first
+        word). Several such entities: no link, and a ``short_form_ambiguous`` note."""
+        found = self._short_form_slots(c)
+        if len(found) == 1:
+            slot = found[0]
+            return 85.0, slot, match.RULE_SHORT_FORM, self.e_display[slot]
+        self._note_ambiguous(c, found, notes)
+        return None
+
+    def _short_form_slots(self, c: _Cluster, also=()) -> list[int]:
+        """Existing entities whose full name the cluster's short name abbreviates (plus
+        ``also``: entities that had it as a short form already)."""
+        a = c.canonical.name
+        key = self._short_form_lookup(a, c.tkey)
+        if key is None or any(
+            x.primary and x.name.key != a.key for x in c.groups
+        ):  # the cluster has a fuller name of its own: nothing to abbreviate
+            return []
+        compatible = self.config.types_compatible
+        found: dict[int, None] = dict.fromkeys(also)
+        for slot in self.index.get(key, ()):
+            if slot in found or not compatible(c.tkey, self.e_tkey[slot]):
+                continue
+            if any(self._abbreviates(a, b) for b in self.e_names[slot].values()):
+                found[slot] = None
+        return list(found)
+
+    def _short_form_candidates(self, c: _Cluster, notes, also) -> int:
+        found = self._short_form_slots(c, also)
+        if len(found) > 1:
+            self._note_ambiguous(c, found, notes)
+        return len(found)
+
+    def _note_ambiguous(self, c: _Cluster, found: list[int], notes) -> None:
+        if len(found) > 1 and notes is not None:
+            shown = sorted(self.e_display[s] for s in found)
+            more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+            notes.append(
+                (
+                    c.first_group,
+                    MergeDecision(
+                        rule=match.RULE_SHORT_FORM_AMBIGUOUS,
+                        source=c.surface,
+                        target="; ".join(shown[:5]) + more,
+                        score=0.0,
+                    ),
+                )
+            )
+        if len(found) > 1:
+            logger.debug("short form %r fits %d entities; kept apart", c.surface, len(found))
+
+    def _abbreviates(self, short: Name, long: Name) -> bool:
+        if short.kind == PERSON:
+            return match.last_name(short, long)
+        return match.head(short, long, self._stopwords)
 
     def _unique(
         self,
@@ -707,6 +866,7 @@ class _Engine:
         self.e_aliases.append({})
         self.e_names.append({})
         self.e_keys.append({})
+        self.e_docs.append(set())
         self.by_id[eid] = slot
         return slot
 
@@ -721,6 +881,7 @@ class _Engine:
         if primary:
             names[name.key] = name
             self._add_keys(slot, name.keys)
+            self._add_keys(slot, self._short_form_keys(name, self.e_tkey[slot]))
         else:
             self._add_keys(slot, ("x:" + name.key,))
 
@@ -739,6 +900,7 @@ class _Engine:
     def _remember(self, c: _Cluster) -> None:
         slot = c.slot
         self.e_count[slot] += c.count
+        self.e_docs[slot].add(self.doc_no)
         for grp in c.groups:
             self._add_name(slot, grp.name, grp.primary)
             for s in grp.surfaces:
@@ -801,6 +963,24 @@ class EntityResolver:
     def reset(self) -> None:
         """Forget the entities of the documents resolved so far."""
         self._engine.reset()
+
+    def prefetch(self, names: Iterable[tuple[str, str]], store: GraphStore) -> None:
+        """Ask the store once for the entities that the mentions of several documents may
+        link to, so that :meth:`resolve_document` need not ask per document (on Neo4j
+        each lookup is a pass over the Entity nodes). The result is the same as without
+        it: a document's own lookup only finds entities that hold its names' keys.
+
+        ``names``: (mention text, type) pairs of the documents about to be resolved.
+        """
+        if not self.config.link_across_documents:
+            return
+        engine = self._engine
+        keys: dict[str, None] = {}
+        for text, label in names:
+            tkey, kind = engine.type_of(label)
+            name = engine.norm.analyze(text, kind)
+            keys.update(dict.fromkeys(engine._lookup_keys(name, tkey)))
+        engine.fetch(store, keys)
 
     def resolve_document(
         self, mentions: list[Mention], store: GraphStore | None = None

@@ -6,7 +6,7 @@ Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run 
                 model_id, schema_fingerprint, ingested_at, chunk_count})
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
-    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys})
+    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key})
         -[:IN_CHUNK]->(:Chunk)
     (:Mention)-[:REFERS_TO]->(:Entity)
     (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys})
@@ -61,6 +61,18 @@ class EntityDescription(NamedTuple):
     name: str
     aliases: list[str]
     keys: list[str]
+
+
+#: Key kinds of a mention's own name: ``n:`` (a full name) or ``x:`` (a short form).
+NAME_KEY_PREFIXES = ("n:", "x:")
+
+
+def mention_name_key(keys: Iterable[str]) -> str | None:
+    """The key of a mention's own name among its alias-index keys: the first ``n:`` or
+    ``x:`` key (the resolver gives a full name ``n:<key>`` and more, a short form only
+    ``x:<key>``), or None. Stores keep it as the Mention's ``name_key`` property, the
+    alias index of :meth:`GraphStore.find_entities` for such keys."""
+    return next((k for k in keys if k.startswith(NAME_KEY_PREFIXES)), None)
 
 
 def describe_entity(

@@ -12,18 +12,24 @@ How a write works
 safe labels, every id it points at must exist), then collects documents until about
 ``batch_size`` rows are pending and writes them as one *group*:
 
-1. **Clean up** what an earlier, maybe interrupted, write of a document left: its
-   Document node is marked first (content hash emptied, so no run takes the document
-   for done), then its entries in relation evidence lists go (relations left without
-   evidence are deleted), then its mentions (entities left without mentions are
-   deleted, the others are described anew from the mentions left), then its chunks, and the
-   Document node last. Pruning a deleted document takes the same steps. A document the
-   store holds nothing of needs no clean-up: new documents are written together, a
-   document being *re*-written forms a group of its own, so the result is what writing
-   documents one at a time gives.
+1. **Clean up** what an earlier, maybe interrupted, write of a document left that its
+   new version lacks: its Document node is marked first (content hash emptied, so no
+   run takes the document for done), then its evidence goes from relations the new
+   version no longer states (relations left without evidence are deleted), then its
+   mentions that are gone or moved to another chunk or entity (entities left without
+   mentions are deleted, the others are described anew), then its chunks that are gone
+   and stale ``NEXT`` edges (:meth:`Neo4jStore._replace_steps`). What stays is updated
+   in place, and not written at all when it is stored exactly so: re-writing an
+   unchanged document deletes and creates nothing. Pruning a deleted document removes
+   everything the same way and the Document node last (:meth:`Neo4jStore._removal_steps`).
+   A document the store holds nothing of needs no clean-up. The documents of a group are
+   cleaned up together and then written together (a document given twice starts a new
+   group); the result is what writing them one at a time gives, since every property
+   is a function of the mentions and evidence the store ends up holding.
 2. **Write** chunks (+ ``NEXT``), mentions (+ ``IN_CHUNK``), entities (``REFERS_TO``
-   from their mentions; ``mention_count``, name, aliases and keys recomputed from all
-   the mentions the store holds, :func:`kgbuild.store.base.describe_entity`), relation
+   from their mentions; ``mention_count``, name, aliases and keys from all the mentions
+   the store holds, :func:`kgbuild.store.base.describe_entity`: for a new entity computed
+   from the group's mentions before the write, for a stored one re-read), relation
    edges (evidence merged into the parallel lists, grouped by document id; ``score`` is
    the best evidence score), and the Document nodes **last** (+ ``PART_OF`` from their
    chunks).
@@ -50,11 +56,16 @@ pipeline builds relations that way; :meth:`Neo4jStore.write_documents` checks it
 
 The alias index
 ---------------
-:meth:`Neo4jStore.find_entities` looks entities up by their normalized keys. Range
-indexes do not index list elements, so each key is a helper node
-``(:_EntityKey {key, entity_ids})`` under a uniqueness constraint. These nodes have no
-relationships and no label of the shared shape, so :meth:`Neo4jStore.counts` and the
-queries in ``cypher/`` never see them (only a bare ``MATCH (n)`` would).
+:meth:`Neo4jStore.find_entities` looks entities up by their normalized keys, which every
+Entity holds in its ``keys`` list property, as in the NetworkX store. Neither server
+indexes list elements (Neo4j's range indexes do not; ArcadeDB's Cypher scans, measured in
+``benchmarks/alias_index.py``), so there is no helper node at all: the keys the resolver
+asks the store for, the ``n:``/``x:`` keys of names, are found through the indexed
+``name_key`` property of the mentions that use the name (one index seek per key, then
+``REFERS_TO``); any other key by one pass over the Entity nodes. ``MATCH (n) RETURN
+count(n)`` gives the same number on both backends. Earlier versions kept one
+``(:_EntityKey {key, entity_ids})`` node per key: :meth:`Neo4jStore.setup_schema`
+deletes those and their constraint.
 """
 
 from __future__ import annotations
@@ -90,6 +101,7 @@ from tenacity import (
 
 from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relation_label
 from kgbuild.store.base import (
+    NAME_KEY_PREFIXES,
     DocumentState,
     EntityDescription,
     GraphStore,
@@ -97,6 +109,7 @@ from kgbuild.store.base import (
     check_document_graph,
     describe_entity,
     document_properties,
+    mention_name_key,
 )
 from kgbuild.types import DocumentGraph, Entity
 
@@ -111,8 +124,8 @@ RETRYABLE = (ServiceUnavailable, SessionExpired, TransientError)
 #: Where we look an id up and then CREATE, also: another writer created the same entity in
 #: between (the next attempt finds it and updates it instead).
 RETRYABLE_CREATE = (*RETRYABLE, ConstraintError)
-#: Helper label of the alias index; entity_label() never produces a leading '_'.
-KEY_LABEL = "_EntityKey"
+#: Helper label of the alias index of earlier versions, removed by setup_schema().
+OLD_KEY_LABEL = "_EntityKey"
 #: The parallel evidence lists of a relation edge, in the order of an evidence tuple.
 EVIDENCE_FIELDS = (
     "document_ids",
@@ -159,10 +172,10 @@ def schema_statements(text: str) -> list[str]:
 def _quote(name: str) -> str:
     """Backtick-quote a label or relationship type that :mod:`kgbuild.schema` produced.
 
-    Defence in depth: the name must still match SAFE_IDENTIFIER (or be our helper label),
-    so nothing but letters, digits and '_' ever reaches the query text.
+    Defence in depth: the name must still match SAFE_IDENTIFIER (or be the old helper
+    label), so nothing but letters, digits and '_' ever reaches the query text.
     """
-    if name != KEY_LABEL and not SAFE_IDENTIFIER.match(name):
+    if name != OLD_KEY_LABEL and not SAFE_IDENTIFIER.match(name):
         raise InvalidTypeName(f"refusing to put {name!r} into a query: not a safe identifier")
     return f"`{name}`"
 
@@ -198,12 +211,14 @@ def _batches(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 # elements are always bound with WITH (or come in as rows) before they are matched.
 # ----------------------------------------------------------------------------------------
 
+# Documents are looked up one id at a time (UNWIND): ``x.document_id IN $ids`` scans the
+# label on ArcadeDB instead of using the index.
 _DOCUMENTS_WITH_STATE = """
-MATCH (d:Document) WHERE d.id IN $ids RETURN d.id AS id
+UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id
 UNION
-MATCH (c:Chunk) WHERE c.document_id IN $ids RETURN DISTINCT c.document_id AS id
+UNWIND $ids AS id MATCH (c:Chunk {document_id: id}) RETURN DISTINCT c.document_id AS id
 UNION
-MATCH (m:Mention) WHERE m.document_id IN $ids RETURN DISTINCT m.document_id AS id
+UNWIND $ids AS id MATCH (m:Mention {document_id: id}) RETURN DISTINCT m.document_id AS id
 """
 
 _EXISTING_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) RETURN e.id AS id"
@@ -216,8 +231,8 @@ _MARK_DOCUMENTS_REMOVING = "UNWIND $ids AS id MATCH (d:Document {id: id}) SET d.
 # Relations holding evidence of the documents, reached through the documents' mentions
 # (no scan over all relationships). The score is recomputed from the evidence kept.
 _STRIP_EVIDENCE = """
-MATCH (m:Mention) WHERE m.document_id IN $ids
-MATCH (m)-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
 WHERE any(d IN r.document_ids WHERE d IN $ids)
 WITH DISTINCT r LIMIT $limit
 WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
@@ -235,13 +250,64 @@ RETURN touched
 """
 
 _MENTION_BATCH = """
-MATCH (m:Mention) WHERE m.document_id IN $ids
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})
 WITH m LIMIT $limit
 OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
 RETURN collect(DISTINCT m.id) AS mention_ids, collect(DISTINCT e.id) AS entity_ids
 """
 
 _DELETE_MENTIONS = "UNWIND $ids AS id MATCH (m:Mention {id: id}) DETACH DELETE m"
+
+# What a document being re-written holds, to remove only what its new version lacks.
+_STORED_MENTIONS = """
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})
+OPTIONAL MATCH (m)-[:REFERS_TO]->(e:Entity)
+RETURN m.id AS id, m.chunk_id AS chunk_id, collect(e.id) AS entity_ids, properties(m) AS props
+"""
+
+_STORED_CHUNKS = """
+UNWIND $ids AS doc
+MATCH (c:Chunk {document_id: doc})
+OPTIONAL MATCH (c)-[:NEXT]->(n:Chunk)
+RETURN c.id AS id, collect(n.id) AS next
+"""
+
+_STORED_RELATIONS = """
+UNWIND $ids AS doc
+MATCH (:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+WHERE doc IN r.document_ids
+RETURN DISTINCT r.id AS id, startNode(r).id AS head_id, endNode(r).id AS tail_id
+"""
+
+# _STRIP_EVIDENCE for given relations (rows: id, head_id, tail_id).
+_STRIP_EVIDENCE_OF = """
+UNWIND $rows AS row
+MATCH (:Entity {id: row.head_id})-[r]->(:Entity {id: row.tail_id})
+WHERE r.id = row.id
+WITH DISTINCT r
+WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
+SET r.document_ids = [i IN keep | r.document_ids[i]],
+    r.chunk_ids = [i IN keep | r.chunk_ids[i]],
+    r.head_mention_ids = [i IN keep | r.head_mention_ids[i]],
+    r.tail_mention_ids = [i IN keep | r.tail_mention_ids[i]],
+    r.evidence_scores = [i IN keep | r.evidence_scores[i]]
+SET r.evidence_count = size(r.evidence_scores),
+    r.score = reduce(best = null, s IN r.evidence_scores |
+                     CASE WHEN best IS NULL OR s > best THEN s ELSE best END)
+WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS touched
+FOREACH (x IN empty | DELETE x)
+RETURN touched
+"""
+
+_DELETE_CHUNK_IDS = "UNWIND $ids AS id MATCH (c:Chunk {id: id}) DETACH DELETE c"
+
+_UNLINK_CHUNKS = """
+UNWIND $rows AS r
+MATCH (:Chunk {id: r.first})-[n:NEXT]->(:Chunk {id: r.second})
+DELETE n
+"""
 
 # Mention count, texts and keys of entities: what describe_entity() needs (see base).
 _DESCRIBE_ENTITIES = """
@@ -262,29 +328,37 @@ SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.ke
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
 
-_UNINDEX_KEYS = f"""
-UNWIND $rows AS r
-MATCH (k:{_quote(KEY_LABEL)} {{key: r.key}})
-SET k.entity_ids = [i IN coalesce(k.entity_ids, []) WHERE NOT i IN r.ids]
-WITH k WHERE size(k.entity_ids) = 0
-DELETE k
+# The alias index. Name keys (n:, x:) through the mentions' indexed name_key; other keys
+# by one pass over the entities, each key tested against a map (a list membership test
+# per key, ``k IN $list``, was 4x slower on ArcadeDB): neither server indexes list elements.
+_ENTITY_COLUMNS = """e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases,
+       e.mention_count AS mention_count, e.keys AS keys"""
+_FIND_BY_NAME_KEY = f"""
+UNWIND $keys AS key
+MATCH (:Mention {{name_key: key}})-[:REFERS_TO]->(e:Entity)
+RETURN DISTINCT {_ENTITY_COLUMNS}
+"""
+_FIND_BY_ANY_KEY = f"""
+MATCH (e:Entity) WHERE any(k IN e.keys WHERE $keys[k] IS NOT NULL)
+RETURN {_ENTITY_COLUMNS}
 """
 
-_INDEX_KEYS = f"""
-UNWIND $rows AS r
-MERGE (k:{_quote(KEY_LABEL)} {{key: r.key}})
-SET k.entity_ids = coalesce(k.entity_ids, [])
-    + [i IN r.ids WHERE NOT i IN coalesce(k.entity_ids, [])]
+# Helper nodes of the alias index of earlier versions, removed in batches.
+_DROP_OLD_KEYS = f"""
+MATCH (k:{_quote(OLD_KEY_LABEL)}) WITH k LIMIT $limit DETACH DELETE k RETURN count(*) AS n
 """
 
 _DELETE_CHUNKS = """
-MATCH (c:Chunk) WHERE c.document_id IN $ids
+UNWIND $ids AS doc
+MATCH (c:Chunk {document_id: doc})
 WITH c LIMIT $limit
 DETACH DELETE c
 RETURN count(*) AS n
 """
 
-_WRITE_CHUNKS = "UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) SET c += r.props"
+# ``SET x = props`` (not ``+=``): a chunk or mention kept by a re-write loses a property
+# the new version no longer has (a page, a section).
+_WRITE_CHUNKS = "UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) SET c = r.props, c.id = r.id"
 
 _LINK_CHUNKS = """
 UNWIND $rows AS r
@@ -306,7 +380,7 @@ CREATE (m)-[:IN_CHUNK]->(c)
 
 _UPDATE_MENTIONS = """
 UNWIND $rows AS r
-MATCH (m:Mention {id: r.id}) SET m += r.props
+MATCH (m:Mention {id: r.id}) SET m = r.props, m.id = r.id
 WITH m, r
 MATCH (c:Chunk {id: r.props.chunk_id})
 MERGE (m)-[:IN_CHUNK]->(c)
@@ -350,11 +424,13 @@ SET e.type = r.type, e.label = r.label
 
 
 def _create_entities_query(label: str) -> str:
+    # A new entity's mentions are all in the group being written, so its description
+    # (describe_entity) is computed before the write and set here at once.
     return f"""
 UNWIND $rows AS r
 CREATE (e:Entity:{_quote(label)} {{id: r.id}})
-SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = [], e.keys = [],
-    e.mention_count = 0
+SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = r.aliases,
+    e.keys = r.keys, e.mention_count = r.n
 """
 
 
@@ -456,6 +532,9 @@ class _Plan:
     links: list[dict[str, str]] = field(default_factory=list)  # mention -> entity
     relations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # type -> id
     documents: list[dict[str, Any]] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    """Mentions a re-write found stored exactly as they are here (same chunk, entity and
+    properties): nothing of them is written again."""
 
     def size(self) -> int:
         return (
@@ -479,6 +558,9 @@ class _Plan:
         ]
         for m in graph.mentions:
             props = m.model_dump(exclude={"id", "entity_id"}, exclude_none=True)
+            name_key = mention_name_key(m.keys)
+            if name_key is not None:
+                props["name_key"] = name_key
             self.mentions.append({"id": m.id, "props": props})
             if m.entity_id is not None:
                 self.links.append({"mention_id": m.id, "entity_id": m.entity_id})
@@ -549,16 +631,6 @@ def _merge_evidence(
     return props
 
 
-def _key_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """(key, entity id) pairs as one row per key, so no statement touches a key node twice."""
-    by_key: dict[str, list[str]] = {}
-    for key, entity_id in pairs:
-        ids = by_key.setdefault(key, [])
-        if entity_id not in ids:
-            ids.append(entity_id)
-    return [{"key": k, "ids": v} for k, v in by_key.items()]
-
-
 def _refresh_entities(
     tx: ManagedTransaction,
     ids: Sequence[str],
@@ -566,12 +638,12 @@ def _refresh_entities(
 ) -> list[dict[str, Any]]:
     """Set the mention count, name, aliases and keys of entities from their mentions.
 
-    The alias index follows the keys. Entities no mention refers to keep what they have
-    (or, if in ``fallback``, the rows they were created from) and are returned as
-    ``{"id", "keys"}`` for the caller to delete or keep.
+    Entities no mention refers to keep what they have (or, if in ``fallback``, the rows
+    they were created from) and are returned as ``{"id", "keys"}`` for the caller to
+    delete or keep.
     """
     fallback_by_id = {r["id"]: r for r in fallback}
-    rows, added, removed, unmentioned = [], [], [], []
+    rows, unmentioned = [], []
     for rec in tx.run(_DESCRIBE_ENTITIES, ids=list(ids)):
         entity_id, old_keys = rec["id"], list(rec["old_keys"])
         forms = rec["forms"]
@@ -585,12 +657,37 @@ def _refresh_entities(
                 continue
             described = EntityDescription(row["name"], row["aliases"], row["keys"])
         rows.append({"id": entity_id, "n": rec["n"], **described._asdict()})
-        added += [(k, entity_id) for k in described.keys if k not in old_keys]
-        removed += [(k, entity_id) for k in old_keys if k not in described.keys]
     tx.run(_SET_DESCRIPTIONS, rows=rows).consume()
-    tx.run(_UNINDEX_KEYS, rows=_key_rows(removed)).consume()
-    tx.run(_INDEX_KEYS, rows=_key_rows(added)).consume()
     return unmentioned
+
+
+def _run_rows(tx: ManagedTransaction, query: str, rows: Sequence[Any]) -> None:
+    """``UNWIND $rows`` statement, not sent at all when there are no rows."""
+    if rows:
+        tx.run(query, rows=rows).consume()
+
+
+def _count_rows(tx: ManagedTransaction, query: str, rows: Sequence[Any]) -> int:
+    """Like :func:`_run_rows` for a statement that returns ``n``: the rows it wrote."""
+    return tx.run(query, rows=rows).single()["n"] if rows else 0
+
+
+def _described(
+    row: dict[str, Any], links: Iterable[dict[str, str]], mention_props: dict[str, dict]
+) -> dict[str, Any]:
+    """A new entity's row with what its mentions (all in this group) say about it: the
+    same :func:`describe_entity` the refresh of a stored entity runs on the server's data."""
+    texts: dict[str, int] = {}
+    key_lists = []
+    for link in links:
+        props = mention_props.get(link["mention_id"])
+        if props is not None:
+            texts[props["text"]] = texts.get(props["text"], 0) + 1
+            key_lists.append(props.get("keys") or ())
+    described = describe_entity(texts, key_lists)
+    if described is None:  # no mention (yet): the entity as the graph gave it
+        return {**row, "n": 0}
+    return {**row, **described._asdict(), "n": sum(texts.values())}
 
 
 def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
@@ -792,7 +889,25 @@ class Neo4jStore(GraphStore):
                         session.run(statement).consume()
             except (Neo4jError, DriverError) as exc:
                 raise StoreError(f"schema statement failed ({path}): {statement}: {exc}") from exc
+        self._drop_old_alias_index()
         logger.info("schema ready (%s)", path)
+
+    def _drop_old_alias_index(self) -> None:
+        """Delete the ``_EntityKey`` helper nodes (and their constraint) of earlier versions;
+        the keys they held are on the Entity nodes (``keys``) already."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                session.run("DROP CONSTRAINT entity_key IF EXISTS").consume()
+        except Neo4jError as exc:  # a server without DROP CONSTRAINT: the nodes still go
+            logger.debug("dropping the old alias-index constraint: %s", exc)
+        deleted = 0
+        while n := self._transaction(
+            lambda tx: tx.run(_DROP_OLD_KEYS, limit=self.batch_size).single()["n"],
+            "removing the old alias index",
+        ):
+            deleted += n
+        if deleted:
+            logger.info("removed %d helper nodes of the old alias index (_EntityKey)", deleted)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -838,20 +953,18 @@ class Neo4jStore(GraphStore):
             known |= set(checked.entity_labels)
 
         # Documents the store holds something of (written before, or interrupted) are
-        # cleaned up and written alone; new ones need no clean-up and go together.
+        # cleaned up first, all of a group together; a document given twice starts a new
+        # group, so the second version replaces the first as if written one by one.
         has_state = self._documents_with_state([c.id for c in pending])
         group: list[_Checked] = []
         for checked in pending:
-            if checked.id in has_state or any(c.id == checked.id for c in group):
-                if group:
-                    self._write_group(group, clean=False)
-                    group = []
-                self._write_group([checked], clean=True)
-                has_state.add(checked.id)
-            else:
-                group.append(checked)
+            if any(c.id == checked.id for c in group):
+                self._write_group(group, [c.id for c in group if c.id in has_state])
+                has_state.update(c.id for c in group)
+                group = []
+            group.append(checked)
         if group:
-            self._write_group(group, clean=False)
+            self._write_group(group, [c.id for c in group if c.id in has_state])
 
     def _existing_entities(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -871,17 +984,19 @@ class Neo4jStore(GraphStore):
             ingested_at=datetime.now(UTC),
         )
 
-    def _write_group(self, group: list[_Checked], *, clean: bool) -> None:
+    def _write_group(self, group: list[_Checked], clean: list[str]) -> None:
+        """Write documents together, after removing what the store holds of ``clean``."""
         plan = _Plan()
         for checked in group:
             plan.add(checked, self._document_props(checked.graph))
         ids = plan.document_ids
         try:
             if clean:
-                self._remove(ids)
+                for _, step in self._replace_steps(clean, plan):
+                    step()
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
-            self._write_mentions(plan.mentions)
+            self._write_mentions([m for m in plan.mentions if m["id"] not in plan.kept])
             self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
                 self._write_relations(rel_type, list(rows.values()), set(ids))
@@ -901,8 +1016,8 @@ class Neo4jStore(GraphStore):
             def work(tx: ManagedTransaction, b=batch) -> None:
                 ids = [r["id"] for r in b]
                 stored = {rec["id"] for rec in tx.run(_EXISTING_MENTIONS, ids=ids)}
-                tx.run(_CREATE_MENTIONS, rows=[r for r in b if r["id"] not in stored]).consume()
-                tx.run(_UPDATE_MENTIONS, rows=[r for r in b if r["id"] in stored]).consume()
+                _run_rows(tx, _CREATE_MENTIONS, [r for r in b if r["id"] not in stored])
+                _run_rows(tx, _UPDATE_MENTIONS, [r for r in b if r["id"] in stored])
 
             self._transaction(work, "writing mentions", retry_on=RETRYABLE_CREATE)
 
@@ -910,7 +1025,9 @@ class Neo4jStore(GraphStore):
         entity_ids = {eid for rows in plan.entities.values() for eid in rows}
         links_by_entity: dict[str, list[dict[str, str]]] = {}
         for link in plan.links:
-            links_by_entity.setdefault(link["entity_id"], []).append(link)
+            if link["mention_id"] not in plan.kept:  # kept: its REFERS_TO is there
+                links_by_entity.setdefault(link["entity_id"], []).append(link)
+        mention_props = {m["id"]: m["props"] for m in plan.mentions}
         for label, by_id in plan.entities.items():
             create = _create_entities_query(label)
             for batch in _batches(list(by_id.values()), self.batch_size):
@@ -921,21 +1038,35 @@ class Neo4jStore(GraphStore):
                 # edges through which the clean-up of its documents finds it.
                 def work(tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids) -> None:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
-                    tx.run(q, rows=[r for r in b if r["id"] not in stored]).consume()
-                    tx.run(_UPDATE_ENTITIES, rows=[r for r in b if r["id"] in stored]).consume()
+                    new = [
+                        _described(r, links_by_entity.get(r["id"], ()), mention_props)
+                        for r in b
+                        if r["id"] not in stored
+                    ]
+                    _run_rows(tx, q, new)
+                    # A stored entity changes only through mentions linked to it now (those
+                    # that left it were counted off when they were removed).
+                    stored &= set(links_by_entity)
+                    _run_rows(tx, _UPDATE_ENTITIES, [r for r in b if r["id"] in stored])
                     new_links = [link for link in links if link["entity_id"] not in stored]
-                    tx.run(_LINK_NEW_ENTITIES, rows=new_links).consume()
+                    _run_rows(tx, _LINK_NEW_ENTITIES, new_links)
                     old_links = [link for link in links if link["entity_id"] in stored]
-                    tx.run(_LINK_MENTIONS, rows=old_links).consume()
-                    _refresh_entities(tx, ids, fallback=b)
+                    _run_rows(tx, _LINK_MENTIONS, old_links)
+                    old = [i for i in ids if i in stored]  # stored and linked to anew
+                    if old:
+                        _refresh_entities(tx, old, fallback=b)
 
                 self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
         # Mentions resolved to entities the store holds but these graphs do not carry.
-        outside = [link for link in plan.links if link["entity_id"] not in entity_ids]
+        outside = [
+            link
+            for link in plan.links
+            if link["entity_id"] not in entity_ids and link["mention_id"] not in plan.kept
+        ]
         for batch in _batches(outside, self.batch_size):
 
             def relink(tx: ManagedTransaction, b=batch) -> None:
-                tx.run(_LINK_MENTIONS, rows=b).consume()
+                _run_rows(tx, _LINK_MENTIONS, b)
                 _refresh_entities(tx, _union(r["entity_id"] for r in b))
 
             self._transaction(relink, "linking mentions to existing entities")
@@ -948,7 +1079,7 @@ class Neo4jStore(GraphStore):
         for batch in _batches(rows, self.batch_size):
             # Read and merge the stored evidence in the same transaction as the write, so
             # no other write can slip in between.
-            def work(tx: ManagedTransaction, b=batch) -> int:
+            def work(tx: ManagedTransaction, b=batch) -> tuple[int, int]:
                 keys = [
                     {"id": r["id"], "head_id": r["head_id"], "tail_id": r["tail_id"]} for r in b
                 ]
@@ -966,19 +1097,23 @@ class Neo4jStore(GraphStore):
                     for r in b
                 ]
                 new = [r for r in out if r["id"] not in stored]
-                old = [r for r in out if r["id"] in stored]
-                return (
-                    tx.run(create, rows=new).single()["n"] + tx.run(update, rows=old).single()["n"]
-                )
+                old = [
+                    r
+                    for r in out
+                    if r["id"] in stored
+                    and any(stored[r["id"]][f] != r["props"][f] for f in EVIDENCE_FIELDS)
+                ]  # a relation whose evidence is as stored is left alone
+                written = _count_rows(tx, create, new) + _count_rows(tx, update, old)
+                return written, len(new) + len(old)
 
-            written = self._transaction(
+            written, meant = self._transaction(
                 work, f"writing {rel_type} relations", retry_on=RETRYABLE_CREATE
             )
-            if written < len(batch):  # cannot happen after _flush's checks; say so if it does
+            if written < meant:  # cannot happen after _flush's checks; say so if it does
                 logger.warning(
                     "%d of %d %s relations not written: head or tail entity missing",
-                    len(batch) - written,
-                    len(batch),
+                    meant - written,
+                    meant,
                     rel_type,
                 )
 
@@ -1035,8 +1170,6 @@ class Neo4jStore(GraphStore):
             tx.run(_DELETE_MENTIONS, ids=found["mention_ids"]).consume()
             orphans = _refresh_entities(tx, found["entity_ids"])
             if orphans:
-                keys = _key_rows((k, o["id"]) for o in orphans for k in o["keys"])
-                tx.run(_UNINDEX_KEYS, rows=keys).consume()
                 tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
             return len(found["mention_ids"])
 
@@ -1050,6 +1183,82 @@ class Neo4jStore(GraphStore):
             ("mentions", remove_mentions),
             ("chunks", loop(_DELETE_CHUNKS, "n", "removing chunks")),
             ("documents", statement(_DELETE_DOCUMENTS, "removing documents")),
+        ]
+
+    def _replace_steps(self, ids: list[str], plan: _Plan) -> list[tuple[str, Callable[[], None]]]:
+        """The transactions that make way for new versions of documents the store holds:
+        like :meth:`_removal_steps`, but only what the new versions (``plan``) lack goes:
+        relation evidence of relations they no longer state, mentions that are gone or
+        now sit in another chunk or refer to another entity, chunks that are gone, and
+        ``NEXT`` edges between chunks that are no longer consecutive. The rest is
+        updated in place by the write, so re-writing an unchanged document deletes and
+        re-creates nothing. The Document node is marked first, as for a removal, and
+        written last by the write."""
+        limit = self.batch_size
+
+        def mark() -> None:
+            self._transaction(
+                lambda tx: tx.run(_MARK_DOCUMENTS_REMOVING, ids=ids).consume(), "marking documents"
+            )
+
+        def evidence() -> None:
+            stored = self._read(_STORED_RELATIONS, "reading relation evidence", ids=ids)
+            keep = {rid for rows in plan.relations.values() for rid in rows}
+            stale = [r for r in stored if r["id"] not in keep]
+            for batch in _batches(stale, limit):
+                self._transaction(
+                    lambda tx, b=batch: tx.run(_STRIP_EVIDENCE_OF, rows=b, ids=ids).consume(),
+                    "removing relation evidence",
+                )
+
+        def mentions() -> None:
+            entity_of = {link["mention_id"]: link["entity_id"] for link in plan.links}
+            props_of = {m["id"]: {**m["props"], "id": m["id"]} for m in plan.mentions}
+            stale = []
+            for m in self._read(_STORED_MENTIONS, "reading mentions", ids=ids):
+                new = props_of.get(m["id"])
+                if (
+                    new is None
+                    or m["chunk_id"] != new["chunk_id"]
+                    or m["entity_ids"] != ([entity_of[m["id"]]] if m["id"] in entity_of else [])
+                ):
+                    stale.append(m)
+                elif m["props"] == new:
+                    plan.kept.add(m["id"])
+            for batch in _batches(stale, limit):
+
+                def work(tx: ManagedTransaction, b=batch) -> None:
+                    tx.run(_DELETE_MENTIONS, ids=[m["id"] for m in b]).consume()
+                    orphans = _refresh_entities(tx, _union(*(m["entity_ids"] for m in b)))
+                    if orphans:
+                        tx.run(_DELETE_ENTITIES, ids=[o["id"] for o in orphans]).consume()
+
+                self._transaction(work, "removing mentions")
+
+        def chunks() -> None:
+            keep = {c["id"] for c in plan.chunks}
+            pairs = {(n["first"], n["second"]) for n in plan.next_links}
+            stored = self._read(_STORED_CHUNKS, "reading chunks", ids=ids)
+            gone = [c["id"] for c in stored if c["id"] not in keep]
+            unlink = [
+                {"first": c["id"], "second": n}
+                for c in stored
+                if c["id"] in keep
+                for n in c["next"]
+                if (c["id"], n) not in pairs
+            ]
+            for batch in _batches(gone, limit):
+                self._transaction(
+                    lambda tx, b=batch: tx.run(_DELETE_CHUNK_IDS, ids=b).consume(),
+                    "removing chunks",
+                )
+            self._write_rows(_UNLINK_CHUNKS, unlink, "unlinking chunks")
+
+        return [
+            ("mark documents", mark),
+            ("relation evidence", evidence),
+            ("mentions", mentions),
+            ("chunks", chunks),
         ]
 
     # -- reads ------------------------------------------------------------------------------
@@ -1111,13 +1320,15 @@ class Neo4jStore(GraphStore):
         wanted = _union(keys)
         if not wanted:
             return []
-        rows = self.query(
-            f"UNWIND $keys AS key MATCH (k:{_quote(KEY_LABEL)} {{key: key}}) "
-            "UNWIND k.entity_ids AS id MATCH (e:Entity {id: id}) "
-            "RETURN DISTINCT e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases, "
-            "e.mention_count AS mention_count, e.keys AS keys ORDER BY id",
-            {"keys": wanted},
-        )
+        names = [k for k in wanted if k.startswith(NAME_KEY_PREFIXES)]
+        others = [k for k in wanted if not k.startswith(NAME_KEY_PREFIXES)]
+        by_id: dict[str, dict[str, Any]] = {}
+        if names:
+            by_id.update((r["id"], r) for r in self.query(_FIND_BY_NAME_KEY, {"keys": names}))
+        if others:  # a pass over all entities: the resolver asks only for name keys
+            found = self.query(_FIND_BY_ANY_KEY, {"keys": dict.fromkeys(others, True)})
+            by_id.update((r["id"], r) for r in found)
+        rows = [by_id[i] for i in sorted(by_id)]
         return [
             Entity(
                 id=r["id"],

@@ -49,6 +49,7 @@ from kgbuild.store.base import (
     check_document_graph,
     describe_entity,
     document_properties,
+    mention_name_key,
 )
 from kgbuild.store.cypher_embedded import EmbeddedCypher
 from kgbuild.store.cypher_networkx import run_cypher
@@ -391,6 +392,9 @@ class NetworkXStore(GraphStore):
 
         for mention in graph.mentions:
             properties = mention.model_dump(exclude={"entity_id"}, exclude_none=True)
+            name_key = mention_name_key(mention.keys)
+            if name_key is not None:
+                properties["name_key"] = name_key
             g.add_node(mention.id, __labels__={"Mention"}, **properties)
             nodes.add(mention.id)
             g.add_edge(mention.id, mention.chunk_id, key="IN_CHUNK", __labels__={"IN_CHUNK"})

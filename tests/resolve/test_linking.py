@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import document_graph
 
-from kgbuild.resolve import EntityResolver, ResolvedDocument
+from kgbuild.resolve import EntityResolver, ResolvedDocument, ResolverConfig
 from kgbuild.store.networkx_store import NetworkXStore
 
 
@@ -204,7 +204,7 @@ def test_incremental_linking_against_a_stored_graph(doc, tmp_path: Path) -> None
     assert [m.entity_id for m in again.mentions] == [m.entity_id for m in first.mentions]
 
 
-def test_store_is_asked_with_the_blocking_keys(doc) -> None:
+def test_store_is_asked_for_names_once_per_run(doc) -> None:
     calls: list[list[str]] = []
 
     class Recording(NetworkXStore):
@@ -212,17 +212,47 @@ def test_store_is_asked_with_the_blocking_keys(doc) -> None:
             calls.append(list(keys))
             return super().find_entities(keys)
 
-    with Recording() as store:
-        run(
-            EntityResolver(),
-            doc,
-            "a.txt",
-            "Ada Lovelace wrote.",
-            [("Ada Lovelace", "person")],
-            store,
-        )
-    assert len(calls) == 1  # one query per document
-    assert {"n:ada lovelace", "x:ada lovelace", "f:ada lovelace", "t:a lovelace"} <= set(calls[0])
+    def ask(config: ResolverConfig) -> list[list[str]]:
+        calls.clear()
+        resolver = EntityResolver(config)
+        with Recording() as store:
+            for source in ("a.txt", "b.txt"):
+                text = "Ada Lovelace wrote to Charles Babbage."
+                spans = [("Ada Lovelace", "person"), ("Charles Babbage", "person")]
+                run(resolver, doc, source, text, spans, store)
+        return [sorted(c) for c in calls]
+
+    # By default only the names (as full names or short forms): on Neo4j an index seek.
+    assert ask(ResolverConfig()) == [
+        ["n:ada lovelace", "n:charles babbage", "x:ada lovelace", "x:charles babbage"]
+    ]  # one query; the second document's names were asked for already
+    # With store_blocking_keys, the blocking keys too (a pass over all entities on Neo4j).
+    (keys,) = ask(ResolverConfig(store_blocking_keys=True))
+    assert {"n:ada lovelace", "x:ada lovelace", "f:ada lovelace", "t:a lovelace"} <= set(keys)
+
+
+def test_prefetch_for_a_batch_gives_the_same_entities(doc, tmp_path: Path) -> None:
+    path = tmp_path / "graph.json"
+    with NetworkXStore(path) as store:
+        document, first = run(EntityResolver(), doc, *NORDWIND, store)
+        store.write_documents([document_graph(document, first.mentions, first.entities)])
+    later = [
+        ("b.txt", "Lena Vogt met Jonas Falk.", [("Lena Vogt", "person"), ("Jonas Falk", "person")]),
+        ("c.txt", "Nordwind Energie GmbH grew.", [("Nordwind Energie GmbH", "organization")]),
+    ]
+    with NetworkXStore(path) as store:
+        one_by_one = EntityResolver()
+        plain = [run(one_by_one, doc, *d, store)[1] for d in later]
+        resolver = EntityResolver()
+        resolver.prefetch([(t, label) for _, _, spans in later for t, label in spans], store)
+        batched = [run(resolver, doc, *d, store)[1] for d in later]
+    assert [m.entity_id for r in batched for m in r.mentions] == [
+        m.entity_id for r in plain for m in r.mentions
+    ]
+    assert entity_of(batched[0], "Lena Vogt") == entity_of(first, "Lena Vogt")
+    assert entity_of(batched[1], "Nordwind Energie GmbH") == entity_of(
+        first, "Nordwind Energie GmbH"
+    )
 
 
 def test_a_name_ambiguous_in_its_document_links_nowhere(doc) -> None:
@@ -261,3 +291,127 @@ def test_two_people_of_one_document_do_not_share_an_existing_entity(doc) -> None
     )
     assert entity_of(b, "John A. Smith") != entity_of(b, "John B. Smith")
     assert entity_of(b, "John A. Smith") == entity_of(a, "John Smith")  # first of equals
+
+
+# -- short forms across documents ---------------------------------------------------------------
+
+NORDWIND = (
+    "a.txt",
+    "Lena Vogt leads Nordwind Energie GmbH in Bremen. Jonas Falk joined Nordwind Energie GmbH.",
+    [
+        ("Lena Vogt", "person"),
+        ("Nordwind Energie GmbH", "organization"),
+        ("Bremen", "location"),
+        ("Jonas Falk", "person"),
+        ("Nordwind Energie GmbH", "organization"),
+    ],
+)
+
+
+def test_a_short_form_links_to_the_one_full_name_of_a_related_document(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Nordwind opened a plant in Bremen. Vogt and Jonas Falk spoke.",
+        [
+            ("Nordwind", "organization"),
+            ("Bremen", "location"),
+            ("Vogt", "person"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    assert entity_of(b, "Nordwind") == entity_of(a, "Nordwind Energie GmbH")
+    assert entity_of(b, "Vogt") == entity_of(a, "Lena Vogt")
+    rules = {(x.source, x.rule) for x in b.explain}
+    assert {("Nordwind", "linked_short_form"), ("Vogt", "linked_short_form")} <= rules
+    nordwind = next(e for e in b.entities if e.id == entity_of(a, "Nordwind Energie GmbH"))
+    assert nordwind.name == "Nordwind Energie GmbH" and "Nordwind" in nordwind.aliases
+
+
+def test_a_short_form_of_several_entities_stays_apart_and_says_why(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Karl Vogt joined Nordwind Werft Corp in Bremen with Jonas Falk.",
+        [
+            ("Karl Vogt", "person"),
+            ("Nordwind Werft Corp", "organization"),
+            ("Bremen", "location"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    _, c = run(
+        resolver,
+        doc,
+        "c.txt",
+        "Vogt met Nordwind in Bremen with Jonas Falk.",
+        [
+            ("Vogt", "person"),
+            ("Nordwind", "organization"),
+            ("Bremen", "location"),
+            ("Jonas Falk", "person"),
+        ],
+    )
+    assert entity_of(c, "Vogt") not in {entity_of(a, "Lena Vogt"), entity_of(b, "Karl Vogt")}
+    assert entity_of(c, "Nordwind") not in {
+        entity_of(a, "Nordwind Energie GmbH"),
+        entity_of(b, "Nordwind Werft Corp"),
+    }
+    notes = {x.source: x for x in c.explain if x.rule == "short_form_ambiguous"}
+    assert notes["Vogt"].target == "Karl Vogt; Lena Vogt"
+    assert notes["Nordwind"].target == "Nordwind Energie GmbH; Nordwind Werft Corp"
+    assert notes["Vogt"].entity_id == entity_of(c, "Vogt")
+
+
+def test_a_short_form_needs_a_related_document(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(resolver, doc, *NORDWIND)
+    # Nothing else in common with a.txt: "Vogt" may be anyone.
+    _, b = run(
+        resolver, doc, "b.txt", "Vogt painted Lisbon.", [("Vogt", "person"), ("Lisbon", "location")]
+    )
+    assert entity_of(b, "Vogt") != entity_of(a, "Lena Vogt")
+
+
+def test_two_cambridges_are_not_joined_by_the_short_form_rule(doc) -> None:
+    resolver = EntityResolver()
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Arm Holdings is based in Cambridge Science Park near London, like Cambridge Analytica "
+        "Ltd and Cambridge Instruments Ltd, says Tim Berners-Lee.",
+        [
+            ("Arm Holdings", "organization"),
+            ("Cambridge Science Park", "location"),
+            ("London", "location"),
+            ("Cambridge Analytica Ltd", "organization"),
+            ("Cambridge Instruments Ltd", "organization"),
+            ("Tim Berners-Lee", "person"),
+        ],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Tim Berners-Lee moved from London to Cambridge to work with Arm Holdings and Cambridge.",
+        [
+            ("Tim Berners-Lee", "person"),
+            ("London", "location"),
+            ("Cambridge", "location"),
+            ("Arm Holdings", "organization"),
+            ("Cambridge", "organization"),
+        ],
+    )
+    places = {entity_of(a, "Cambridge Science Park")}
+    orgs = {entity_of(a, "Cambridge Analytica Ltd"), entity_of(a, "Cambridge Instruments Ltd")}
+    town, org = (m.entity_id for m in b.mentions if m.text == "Cambridge")
+    assert town not in places  # places never link by a name's first word
+    assert org not in orgs  # two organizations start with it: ambiguous
+    assert any(x.rule == "short_form_ambiguous" and x.source == "Cambridge" for x in b.explain)

@@ -439,3 +439,15 @@ def test_every_query_gives_the_same_rows_on_neo4j(empty_bolt_graph):
                     for row in expected + got:
                         row.pop("ingested_at")
                 assert got == expected, f"{name} after {step}"
+
+
+def test_every_library_query_names_the_labels_it_reads():
+    """No query in cypher/ starts from an unlabelled node, so no helper node (the run
+    lock's ``_KgbuildLock``, or the ``_EntityKey`` nodes of older versions) reaches it."""
+    shared = {"Document", "Chunk", "Mention", "Entity"}
+    for name, text in list_queries().items():
+        bound: set[str] = set()
+        for clause in re.findall(r"MATCH\s+(.*)", text):
+            for var, label in re.findall(r"\((\w*)(?::(\w+))?", clause):
+                assert var in bound or label in shared, f"{name}: ({var}) without a label"
+                bound.add(var)

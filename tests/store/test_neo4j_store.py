@@ -157,6 +157,9 @@ def graphs() -> list[DocumentGraph]:
     return out
 
 
+NODE_KINDS = ("documents", "chunks", "mentions", "entities")
+
+
 def expected_counts(graphs: list[DocumentGraph]) -> dict[str, int]:
     return {
         "documents": len(graphs),
@@ -453,8 +456,24 @@ def test_find_entities_uses_the_alias_keys(store, graphs):
         1 for g in graphs for m in g.mentions if m.entity_id == sakura.id
     )
     assert store.find_entities([]) == []
-    # Helper nodes of the alias index are not part of the shared shape.
-    assert store.counts() == expected_counts(graphs)
+    # The alias index is the entities' keys property: no helper nodes.
+    (row,) = store.query("MATCH (n) RETURN count(n) AS n")
+    assert row["n"] == sum(expected_counts(graphs)[k] for k in NODE_KINDS)
+
+
+def test_setup_schema_removes_the_helper_nodes_of_the_old_alias_index(store, graphs):
+    store.write_documents(graphs)
+    before = snapshot(store)
+    store.driver.execute_query(
+        "UNWIND range(1, 5) AS i CREATE (:_EntityKey {key: 'old ' + toString(i)})",
+        database_=store.database,
+    )
+    (row,) = store.query("MATCH (k:_EntityKey) RETURN count(k) AS n")
+    assert row["n"] == 5
+    store.batch_size = 2  # deleted in batches
+    store.setup_schema()
+    assert snapshot(store) == before
+    assert [e.name for e in store.find_entities(["yuki tanaka"])] == ["Yuki Tanaka"]
 
 
 def test_query_returns_plain_values(store, graphs):
@@ -740,14 +759,6 @@ def nx_snapshot(store: NetworkXStore) -> dict[str, Any]:
     return {"nodes": sorted(nodes), "edges": sorted(edges)}
 
 
-def shared_shape(snap: dict[str, Any]) -> dict[str, Any]:
-    """A Neo4j snapshot without the alias-index helper nodes (not part of the shared shape)."""
-    return {
-        "nodes": [n for n in snap["nodes"] if json.loads(n)[0] != ["_EntityKey"]],
-        "edges": snap["edges"],
-    }
-
-
 def library_rows(store, graphs: list[DocumentGraph]) -> dict[str, list[str]]:
     """Every query of cypher/ with every parameter value the graphs offer, rows sorted."""
     names = sorted({e.name for g in graphs for e in g.entities})
@@ -783,7 +794,7 @@ def both(store):
 
 def assert_same(neo: Neo4jStore, nx_store: NetworkXStore, graphs: list[DocumentGraph]) -> None:
     assert neo.counts() == nx_store.counts()
-    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    assert snapshot(neo) == nx_snapshot(nx_store)
     assert neo.document_states() == nx_store.document_states()
     keys = sorted({k for g in graphs for e in g.entities for k in e.keys})
     assert neo.find_entities(keys) == nx_store.find_entities(keys)
@@ -821,6 +832,94 @@ def test_same_graph_and_query_rows_as_networkx_through_every_kind_of_write(both,
     assert snapshot(neo) == {"nodes": [], "edges": []}  # no helper node left either
 
 
+def test_a_rewrite_keeps_what_is_unchanged_and_replaces_the_rest(both, graphs):
+    """Re-writing a document changes in place only what differs: a mention's score, a
+    mention now resolved to another entity, a chunk's page gone, a chunk split in two
+    (NEXT re-linked), a relation no longer stated; the graph equals NetworkX's."""
+    neo, nx_store = both
+    g = graphs[0]
+    for s in (neo, nx_store):
+        s.write_documents([g])
+    first, *rest = g.chunks
+    paged = first.model_copy(update={"page": 3})
+    for s in (neo, nx_store):
+        s.write_documents([g.model_copy(update={"chunks": [paged, *rest]})])
+    assert_same(neo, nx_store, [g])
+
+    cut = first.start + len(first.text) // 2
+    halves = [
+        Chunk(
+            id=ids.chunk_id(g.document.id, start, end),
+            document_id=g.document.id,
+            index=i,
+            start=start,
+            end=end,
+            text=g.document.text[start:end],
+        )
+        for i, (start, end) in enumerate([(first.start, cut), (cut, first.end)])
+    ]
+    chunks = [*halves, *(c.model_copy(update={"index": c.index + 1}) for c in rest)]
+    inside = {c.id: c for c in chunks}
+
+    def chunk_of(m: Mention) -> str:
+        if m.chunk_id != first.id:
+            return m.chunk_id
+        return halves[0].id if m.end <= cut else halves[1].id
+
+    mentions = [m.model_copy(update={"chunk_id": chunk_of(m)}) for m in g.mentions]
+    mentions[1] = mentions[1].model_copy(update={"score": 0.42})
+    moved = mentions[-1]
+    other = next(e for e in g.entities if e.id != moved.entity_id and e.type == moved.label)
+    mentions[-1] = moved.model_copy(update={"entity_id": other.id})
+    kept_ids = {m.id: m for m in mentions}
+    relations = []
+    for r in g.relations[1:]:  # the first relation is no longer stated
+        evidence = [
+            e.model_copy(update={"chunk_id": kept_ids[e.head_mention_id].chunk_id})
+            for e in r.evidence
+            if moved.id not in (e.head_mention_id, e.tail_mention_id)
+        ]
+        if evidence:
+            relations.append(r.model_copy(update={"evidence": evidence}))
+    entities = [e for e in g.entities if any(m.entity_id == e.id for m in mentions)]
+    changed = g.model_copy(
+        update={
+            "chunks": chunks,
+            "mentions": mentions,
+            "relations": relations,
+            "entities": entities,
+        }
+    )
+    assert all(m.chunk_id in inside for m in mentions)
+    for s in (neo, nx_store):
+        s.write_documents([changed])
+    assert_same(neo, nx_store, [changed])
+    for s in (neo, nx_store):  # and back
+        s.write_documents([g])
+    assert_same(neo, nx_store, [g])
+
+    # Without its middle chunk (NEXT jumps over it), then with it again (NEXT re-linked).
+    assert len(g.chunks) >= 3
+    middle = g.chunks[1].id
+    mentions = [m for m in g.mentions if m.chunk_id != middle]
+    gap = g.model_copy(
+        update={
+            "chunks": [c for c in g.chunks if c.id != middle],
+            "mentions": mentions,
+            "entities": [e for e in g.entities if any(m.entity_id == e.id for m in mentions)],
+            "relations": [
+                r.model_copy(update={"evidence": [e for e in r.evidence if e.chunk_id != middle]})
+                for r in g.relations
+                if any(e.chunk_id != middle for e in r.evidence)
+            ],
+        }
+    )
+    for version in (gap, g):
+        for s in (neo, nx_store):
+            s.write_documents([version])
+        assert_same(neo, nx_store, [version])
+
+
 def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     """A full ingest through KnowledgeGraphBuilder (examples/ when it has documents)."""
     builder_module = pytest.importorskip("kgbuild.pipeline.builder")
@@ -844,7 +943,16 @@ def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     summaries = [ingest(neo), ingest(nx_store)]
     assert not summaries[0].failures and not summaries[1].failures
     assert neo.counts() == nx_store.counts() and neo.counts()["relations"] > 0
-    assert shared_shape(snapshot(neo)) == nx_snapshot(nx_store)
+    assert snapshot(neo) == nx_snapshot(nx_store)
+    # The alias index answers alike: name keys through the mentions' name_key on Neo4j.
+    keys = sorted({k for _, ks in nx_store.graph.nodes(data="keys") if ks for k in ks})
+    names = [k for k in keys if k.startswith(("n:", "x:"))]
+    assert names and neo.find_entities(names) == nx_store.find_entities(names)
+    assert neo.find_entities(keys[:50]) == nx_store.find_entities(keys[:50])
+    # No helper nodes: a bare count of everything agrees too.
+    total = "MATCH (n) RETURN count(n) AS n"
+    assert neo.query(total) == nx_store.query(total)
+    assert neo.query(total)[0]["n"] == sum(neo.counts()[k] for k in NODE_KINDS)
     graphs_like = [
         DocumentGraph(
             document=Document(id="x", source="x", text="", content_hash="x"),
