@@ -212,7 +212,14 @@ class JointExtractor:
     def label_passes(
         self, entity_labels: list[str], relation_labels: list[str]
     ) -> list[tuple[list[str], list[str]]]:
-        """Split labels into groups whose prompt fits ``MAX_PROMPT_SHARE`` of the window."""
+        """Split labels into passes whose prompt fits ``MAX_PROMPT_SHARE`` of the window.
+
+        Each kind gets half of the budget per pass: the i-th pass holds the i-th group of
+        entity labels and the i-th group of relation labels. (Packing one pass with as
+        many labels of either kind as fit needs fewer passes, but 30 relation names in
+        one prompt scored 11.09 triplet F1 on WebNLG's unseen relations against 12.99
+        with two passes of 15.)
+        """
         budget = int(self.config.max_length * MAX_PROMPT_SHARE)
 
         def groups(labels: list[str]) -> list[list[str]]:
@@ -295,7 +302,6 @@ class JointExtractor:
                 word_spans,
                 ents,
                 rels,
-                None,
                 entities,
                 relations,
                 ent_thr,
@@ -305,36 +311,77 @@ class JointExtractor:
             )
             return list(zip(entities, relations, strict=True))
 
-        # several passes: entity scores from every pass first, then relations per pass
-        probs: list[list[np.ndarray]] = [[] for _ in range(n)]
-        for ents, _ in passes:
-            if not ents:
-                continue
-            self._run_pass(
-                texts, word_spans, ents, [], probs, None, None, ent_thr, rel_thr, symmetric,
-                tokens=tokens,
-            )  # fmt: skip
-        all_labels = [label for ents, _ in passes for label in ents]
-        for i in range(n):
-            merged = np.concatenate(probs[i], axis=1)
-            entities[i] = self._decode_entities(merged, all_labels, ent_thr)
-        for ents, rels in passes:
-            if rels and any(entities):
-                self._run_pass(
-                    texts,
-                    word_spans,
-                    ents,
-                    rels,
-                    None,
-                    None,
-                    relations,
-                    ent_thr,
-                    rel_thr,
-                    symmetric,
-                    fixed_entities=entities,
-                    tokens=tokens,
-                )
+        self._predict_passes(
+            texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric
+        )
         return list(zip(entities, relations, strict=True))
+
+    def _predict_passes(
+        self,
+        texts: list[str],
+        word_spans: list[list[tuple[int, int]]],
+        passes: list[tuple[list[str], list[str]]],
+        tokens: list,
+        entities: list[list[WordEntity]],
+        relations: list[list[WordRelation]],
+        ent_thr: float,
+        rel_thr: float,
+        symmetric: set[str],
+    ) -> None:
+        """Several label passes over each batch of texts: every pass is encoded once; the
+        entity scores of all passes are merged and decoded, then each pass scores the
+        relations of its labels between those entities from its own hidden states."""
+        encoded = [
+            [
+                self.encoder.encode(t, s, ents, rels, tokens=k)
+                for t, s, k in zip(texts, word_spans, tokens, strict=True)
+            ]
+            for ents, rels in passes
+        ]
+        # passes differ only by their prompt: batch by the longest one
+        longest = max(range(len(passes)), key=lambda p: len(encoded[p][0].input_ids))
+        width = self.config.max_width
+        entity_labels = [label for ents, _ in passes for label in ents]
+        for batch_ids in self._batches(encoded[longest]):
+            outputs = []
+            for p, (ents, rels) in enumerate(passes):
+                items = [encoded[p][i] for i in batch_ids]
+                batch = collate(items)
+                hidden, start_part, end_part, logits, rel_emb = self._forward(
+                    batch, bool(ents), bool(rels)
+                )
+                probs = None
+                if ents:
+                    mask = self.model.span_mask(batch)
+                    probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
+                outputs.append((items, hidden, start_part, end_part, probs, rel_emb))
+            for j, i in enumerate(batch_ids):
+                words = len(word_spans[i])
+                merged = np.concatenate(
+                    [
+                        probs[j, :, : len(ents)]
+                        .numpy()
+                        .reshape(-1, width, len(ents))[:words]
+                        .reshape(-1, len(ents))
+                        for (_, _, _, _, probs, _), (ents, _) in zip(outputs, passes, strict=True)
+                        if ents
+                    ],
+                    axis=1,
+                )
+                found = self._decode_entities(merged, entity_labels, ent_thr)
+                entities[i] = found
+                if len(found) < 2:
+                    continue
+                for (items, hidden, start_part, end_part, _, rel_emb), (_, rels) in zip(
+                    outputs, passes, strict=True
+                ):
+                    if rels:
+                        relations[i].extend(
+                            self._score_relations(
+                                hidden[j], start_part[j], end_part[j], items[j], found,
+                                rel_emb[j, : len(rels)], rels, rel_thr, symmetric,
+                            )
+                        )  # fmt: skip
 
     def _run_pass(
         self,
@@ -342,15 +389,14 @@ class JointExtractor:
         word_spans,
         ent_labels,
         rel_labels,
-        collect_probs,
         entities_out,
         relations_out,
         ent_thr,
         rel_thr,
         symmetric,
-        fixed_entities=None,
         tokens=None,
     ) -> None:
+        """One label pass that holds every label: entities, then relations between them."""
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
         encoded = [
@@ -361,31 +407,20 @@ class JointExtractor:
         for batch_ids in self._batches(encoded):
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
-            need_entities = bool(ent_labels) and fixed_entities is None
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, need_entities, bool(rel_labels)
+                batch, True, bool(rel_labels)
             )
-            probs = None
-            if need_entities:
-                mask = self.model.span_mask(batch)
-                probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-            if not rel_labels:
-                rel_emb = None
+            mask = self.model.span_mask(batch)
+            probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             for j, i in enumerate(batch_ids):
                 enc = items[j]
-                if probs is not None:
-                    p = probs[j, :, : len(ent_labels)].numpy()
-                    p = p.reshape(-1, width, len(ent_labels))[: len(enc.word_spans)].reshape(
-                        -1, len(ent_labels)
-                    )
-                    if collect_probs is not None:
-                        collect_probs[i].append(p)
-                        continue
-                    found = self._decode_entities(p, ent_labels, ent_thr)
-                    entities_out[i] = found
-                if fixed_entities is not None:
-                    found = fixed_entities[i]
-                if rel_emb is None or len(found) < 2:
+                p = probs[j, :, : len(ent_labels)].numpy()
+                p = p.reshape(-1, width, len(ent_labels))[: len(enc.word_spans)].reshape(
+                    -1, len(ent_labels)
+                )
+                found = self._decode_entities(p, ent_labels, ent_thr)
+                entities_out[i] = found
+                if not rel_labels or len(found) < 2:
                     continue
                 relations_out[i].extend(
                     self._score_relations(

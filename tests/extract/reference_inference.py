@@ -159,9 +159,48 @@ def reference_pair_logits(
 
 
 class ReferenceExtractor(JointExtractor):
-    """A JointExtractor whose inference runs the code of commit 951f09a."""
+    """A JointExtractor whose inference runs the code of commit 951f09a.
+
+    Several label passes changed on purpose: an entity pass now also holds its pass's
+    relation labels, so each pass is encoded once (not once for entities and once for
+    relations). The old per-pass code runs such passes as the old orchestration did,
+    entity scores of every pass first, then each pass's relations between the merged
+    entities; the new code runs all passes of a batch at once and keeps their hidden
+    states. This checks the two against each other.
+    """
 
     def _run_pass(
+        self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
+        ent_thr, rel_thr, symmetric, tokens=None,
+    ) -> None:  # fmt: skip
+        self._reference_pass(
+            texts, word_spans, ent_labels, rel_labels, None, entities_out, relations_out,
+            ent_thr, rel_thr, symmetric,
+        )  # fmt: skip
+
+    def _predict_passes(
+        self, texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr,
+        symmetric,
+    ) -> None:  # fmt: skip
+        probs: list[list[np.ndarray]] = [[] for _ in texts]
+        for ents, rels in passes:
+            if ents:
+                self._reference_pass(
+                    texts, word_spans, ents, rels, probs, None, None, ent_thr, rel_thr,
+                    symmetric,
+                )  # fmt: skip
+        all_labels = [label for ents, _ in passes for label in ents]
+        for i in range(len(texts)):
+            merged = np.concatenate(probs[i], axis=1)
+            entities[i] = self._decode_entities(merged, all_labels, ent_thr)
+        for ents, rels in passes:
+            if rels and any(entities):
+                self._reference_pass(
+                    texts, word_spans, ents, rels, None, None, relations, ent_thr, rel_thr,
+                    symmetric, fixed_entities=entities,
+                )  # fmt: skip
+
+    def _reference_pass(
         self,
         texts,
         word_spans,
@@ -174,7 +213,6 @@ class ReferenceExtractor(JointExtractor):
         rel_thr,
         symmetric,
         fixed_entities=None,
-        tokens=None,  # the reference tokenizes each pass itself
     ) -> None:
         encoded = [
             reference_encode(self.encoder, t, s, ent_labels, rel_labels)
