@@ -44,7 +44,7 @@ MORE_RELATIONS = """headquarters location|country of citizenship|place of birth|
 |spouse|child|parent|sibling|educated at|employer|position held|member of political party
 |owned by|subsidiary|parent organization|chief executive officer|founded in|dissolved in
 |capital of|contains administrative territorial entity|located in the administrative
-territorial entity|shares border with|part of|has part|instance of|subclass of|author
+territorial entity|shares border with|component of|has part|instance of|subclass of|author
 |director|producer|performer|composer|screenwriter|publisher|record label|genre
 |original language|country of origin|developer|manufacturer|product or material produced
 |participant|participant of|winner|award received|nominated for|conflict|military branch
