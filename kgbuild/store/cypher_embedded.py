@@ -180,7 +180,8 @@ def _node_id(node: Any, data: Mapping[str, Any]) -> Any:
 
 
 def _quote(name: str) -> str:
-    if not SAFE_IDENTIFIER.match(name):
+    """``name`` in backticks, after checking it is a label kgbuild could have written."""
+    if name != NO_LABEL and not SAFE_IDENTIFIER.match(name):
         raise CypherError(f"label or relationship type {name!r} is not a safe identifier")
     return f"`{name}`"
 
