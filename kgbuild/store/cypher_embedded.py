@@ -519,27 +519,40 @@ def _build(graph: nx.MultiDiGraph, folder: Path, heap: str, marker: dict[str, An
     arcadedb = _start_engine(heap)
     db = arcadedb.create_database(str(folder / "graph"))
     try:
-        _load(db, graph)
+        steps = _load(db, graph)
     finally:
         db.close()
     seconds = time.perf_counter() - started
     if marker is not None:
         marker = {**marker, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        marker["build_seconds"] = round(seconds, 3)
+        marker.update(build_seconds=round(seconds, 3), build_steps=steps)
         (folder / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
     logger.info(
-        "Cypher mirror of %d nodes, %d edges built in %.1f s at %s",
+        "Cypher mirror of %d nodes, %d edges built in %.1f s (%s) at %s",
         graph.number_of_nodes(),
         graph.number_of_edges(),
         seconds,
+        ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()),
         folder,
     )
     return seconds
 
 
-def _load(db: Any, graph: nx.MultiDiGraph) -> None:
-    """Copy ``graph`` into the empty database ``db`` through the bulk graph API."""
+def _load(db: Any, graph: nx.MultiDiGraph) -> dict[str, float]:
+    """Copy ``graph`` into the empty database ``db`` through the bulk graph API.
+
+    Returns the seconds of each step (``schema``, ``vertices``, ``edges``, ``indexes``).
+    """
     import jpype
+
+    steps: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        steps[name] = round(now - clock, 3)
+        clock = now
 
     java_db = db.get_java_database()
     schema = java_db.getSchema()
@@ -572,6 +585,7 @@ def _load(db: Any, graph: nx.MultiDiGraph) -> None:
         _quote(rel_type)
         schema.getOrCreateEdgeType(rel_type)
 
+    step("schema")
     rid: dict[Any, str] = {}
     batch = java_db.batch().withExpectedEdgeCount(max(graph.number_of_edges(), 1)).build()
     try:
@@ -584,6 +598,7 @@ def _load(db: Any, graph: nx.MultiDiGraph) -> None:
                 ]
                 rids = _create_vertices(batch, type_of[labels], rows)
                 rid.update(zip(chunk, rids, strict=True))
+        step("vertices")
         for rel_type in sorted(by_type):
             for chunk in _chunks(by_type[rel_type]):
                 _create_edges(
@@ -593,9 +608,12 @@ def _load(db: Any, graph: nx.MultiDiGraph) -> None:
                 )
     finally:
         batch.close()  # writes the buffered edges and connects their incoming side
+    step("edges")
     # One index on id per label, as the Neo4j backend's schema has for its node kinds.
     for label in single:
         db.command("cypher", f"CREATE INDEX IF NOT EXISTS FOR (n:{_quote(label)}) ON (n.id)")
+    step("indexes")
+    return steps
 
 
 def _java_values(row: Mapping[str, Any]) -> Any:
@@ -704,7 +722,7 @@ def _plain(value: Any) -> Any:
         if isinstance(value, java["path"]):
             return [_plain(v) for v in value.getVertices()]
         if str(value.getClass().getName()).startswith(_TEMPORAL):
-            return str(value.toString())  # ISO 8601, as the Neo4j store returns temporals
+            return _temporal(value)
         if isinstance(value, java["map"]):
             return {str(k): _plain(v) for k, v in value.entrySet()}
         if isinstance(value, java["iterable"]):
@@ -715,3 +733,47 @@ def _plain(value: Any) -> Any:
     if isinstance(converted, dict):
         return {str(k): _plain(v) for k, v in converted.items()}
     return converted
+
+
+def _temporal(value: Any) -> str:
+    """An engine temporal as the Neo4j store returns it: the ISO 8601 text of the Neo4j
+    driver's ``neo4j.time`` value (``2024-01-02T03:04:05.000000000+00:00``, durations
+    ``P1DT2H``), so both stores give the same strings."""
+    from datetime import timedelta, timezone
+
+    from neo4j.time import Date, DateTime, Duration, Time
+
+    kind = str(value.getClass().getSimpleName())
+    if kind == "CypherDuration":
+        return str(
+            Duration(
+                months=int(value.getMonths()),
+                days=int(value.getDays()),
+                seconds=int(value.getSeconds()),
+                nanoseconds=int(value.getNanosAdjustment()),
+            ).iso_format()
+        )
+    java = value.getValue()
+
+    def offset(seconds: int) -> timezone:
+        return timezone(timedelta(seconds=seconds))
+
+    def time_of(t: Any, tz: timezone | None = None) -> Time:
+        return Time(t.getHour(), t.getMinute(), t.getSecond(), t.getNano(), tzinfo=tz)
+
+    if kind == "CypherDate":
+        return str(Date(java.getYear(), java.getMonthValue(), java.getDayOfMonth()).iso_format())
+    if kind == "CypherLocalTime":
+        return str(time_of(java).iso_format())
+    if kind == "CypherTime":
+        return str(time_of(java, offset(java.getOffset().getTotalSeconds())).iso_format())
+    if kind in ("CypherLocalDateTime", "CypherDateTime"):
+        tz = offset(java.getOffset().getTotalSeconds()) if kind == "CypherDateTime" else None
+        date = java.toLocalDate()
+        clock = time_of(java.toLocalTime(), tz)
+        return str(
+            DateTime.combine(
+                Date(date.getYear(), date.getMonthValue(), date.getDayOfMonth()), clock
+            ).iso_format()
+        )
+    return str(value.toString())  # a temporal kind this version does not know: ISO text
