@@ -24,7 +24,8 @@ same rows on both stores.
   file gets a new mirror and the old one is deleted. The cache root is
   ``$KGBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/kgbuild``, else ``~/.cache/kgbuild``;
   mirrors are under its ``cypher/`` folder, and deleting that folder at any time is safe
-  (they are rebuilt on demand). A mirror is built in a temporary folder beside its final
+  (they are rebuilt on demand); building a mirror also deletes those of store files
+  that no longer exist. A mirror is built in a temporary folder beside its final
   place, under a file lock, then renamed into place, so a killed build leaves no
   half-written mirror; one that does not open, or whose counts do not match the graph,
   is rebuilt. A store with unsaved writes, or with no file, gets a private temporary
@@ -431,6 +432,7 @@ class EmbeddedCypher:
             except BaseException:
                 shutil.rmtree(building, ignore_errors=True)
                 raise
+        _prune_orphans(final.parent)
         if not self._try_open(final, graph):
             raise CypherError(f"the Cypher mirror just built at {final} does not open")
         self.reused, self.build_seconds = False, seconds
@@ -493,6 +495,22 @@ class EmbeddedCypher:
                 f"(embedded ArcadeDB): {_reason(exc)}"
             ) from exc
         return rows
+
+
+def _prune_orphans(keep: Path) -> None:
+    """Delete the mirrors of store files that no longer exist (other than ``keep``'s)."""
+    for store_dir in keep.parent.iterdir():
+        if store_dir == keep or not store_dir.is_dir():
+            continue
+        for marker_file in store_dir.glob(f"*/{MARKER}"):
+            try:
+                store = json.loads(marker_file.read_text(encoding="utf-8"))["store"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if not Path(store).exists():
+                logger.info("removing the Cypher mirror of %s (file gone)", store)
+                shutil.rmtree(store_dir, ignore_errors=True)
+            break
 
 
 def _counts(db: Any) -> tuple[int, int]:

@@ -180,6 +180,18 @@ def test_leftovers_of_a_killed_build_are_removed(graph_file: Path):
     engine.close()
 
 
+def test_mirrors_of_deleted_store_files_are_removed(graph_file: Path, tmp_path: Path):
+    gone = tmp_path / "gone.json"
+    shutil.copy(graph_file, gone)
+    _, engine = query(gone, PEOPLE)
+    orphan = engine.mirror
+    engine.close()
+    gone.unlink()
+    _, engine = query(graph_file, PEOPLE)  # builds a mirror: prunes the orphan
+    assert not orphan.exists() and engine.mirror.is_dir()
+    engine.close()
+
+
 def test_an_unwritable_cache_falls_back_to_a_temporary_mirror(
     graph_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
