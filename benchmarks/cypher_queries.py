@@ -81,12 +81,18 @@ def build(store: Any, folder: Path) -> None:
 SLOW_SECONDS = 10.0
 
 
-def time_suite(store: Any, repeat: int) -> dict[str, dict[str, Any]]:
-    """Per query: median seconds over ``repeat`` warm runs, rows, or the error."""
+def time_suite(
+    store: Any, repeat: int, skip: frozenset[str] = frozenset()
+) -> dict[str, dict[str, Any]]:
+    """Per query: median seconds over ``repeat`` warm runs, rows, or the error; the
+    queries named in ``skip`` are not run (``{"skipped": true}``)."""
     from suite_queries import SUITE
 
     out: dict[str, dict[str, Any]] = {}
     for case in SUITE:
+        if case.name in skip:
+            out[case.name] = {"skipped": True}
+            continue
         start = time.perf_counter()
         try:
             rows = store.query(case.query, case.parameters)  # warm-up
@@ -121,7 +127,13 @@ def engine_memory(mirror: Path | None) -> dict[str, float]:
 COUNT = "MATCH (e:Entity) RETURN COUNT(e) AS n"  # runs on both NetworkX engines
 
 
-def worker(folder: Path, repeat: int, engines: list[str], store_file: Path) -> dict[str, Any]:
+def worker(
+    folder: Path,
+    repeat: int,
+    engines: list[str],
+    store_file: Path,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Ingest ``folder`` into ``store_file`` and measure the suite on each engine."""
     from kgbuild.store import NetworkXStore
 
@@ -151,7 +163,7 @@ def worker(folder: Path, repeat: int, engines: list[str], store_file: Path) -> d
             run["mirror_build_seconds"] = mirror.build_seconds
             run["mirror_reused"] = mirror.reused
             run.update(engine_memory(mirror.mirror))
-        run["queries"] = time_suite(store, repeat)
+        run["queries"] = time_suite(store, repeat, skip)
         result[engine] = run
     store.close()
     return result
@@ -224,6 +236,7 @@ def run_worker(args: list[str]) -> dict[str, Any]:
 
 
 def summary(queries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    queries = {name: q for name, q in queries.items() if not q.get("skipped")}
     ok = [q for q in queries.values() if "seconds" in q]
     times = sorted(q["seconds"] for q in ok)
     return {
@@ -311,6 +324,13 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--store-file", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--skip-on-corpora",
+        default="",
+        help="Suite queries (comma-separated names) not run on the synthetic corpora, e.g. "
+        "colleagues, whose result grows with the square of the people per organization.",
+    )
+    parser.add_argument("--skip", default="", help=argparse.SUPPRESS)
     parser.add_argument("--engines", default="arcadedb", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -322,7 +342,8 @@ def main() -> int:
             data = bolt_worker(Path(args.folder), args.repeat)
         else:
             engines = args.engines.split(",")
-            data = worker(Path(args.folder), args.repeat, engines, Path(args.store_file))
+            skip = frozenset(n for n in args.skip.split(",") if n)
+            data = worker(Path(args.folder), args.repeat, engines, Path(args.store_file), skip)
         Path(args.result).write_text(json.dumps(data))
         return 0
 
@@ -351,6 +372,7 @@ def main() -> int:
             folder = Path(tmp) / f"corpus-{size:g}mb"
             make_corpus(folder, int(size * MB))
             corpus = ["--folder", str(folder), "--engines", "arcadedb", *repeat]
+            corpus += ["--skip", args.skip_on_corpora]
             measure(name, corpus, Path(tmp) / f"corpus-{size:g}mb.json", results)
             save(results, output)
     if results.get("engine_mb_per_text_mb_marginal") is not None:
