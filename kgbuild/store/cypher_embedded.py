@@ -627,9 +627,17 @@ def _load(db: Any, graph: nx.MultiDiGraph) -> dict[str, float]:
     finally:
         batch.close()  # writes the buffered edges and connects their incoming side
     step("edges")
-    # One index on id per label, as the Neo4j backend's schema has for its node kinds.
+    # One index on id per label, as the Neo4j backend's schema has for its node kinds:
+    # what ``CREATE INDEX FOR (n:Label) ON (n.id)`` makes (a STRING property, a
+    # non-unique LSM tree over the label's and its composite types' buckets), built
+    # after the load and through the schema API (no Cypher parser on the build path).
+    string = jpype.JClass("com.arcadedb.schema.Type").STRING
+    lsm_tree = jpype.JClass("com.arcadedb.schema.Schema$INDEX_TYPE").LSM_TREE
     for label in single:
-        db.command("cypher", f"CREATE INDEX IF NOT EXISTS FOR (n:{_quote(label)}) ON (n.id)")
+        vertex_type = schema.getType(label)
+        if not vertex_type.existsProperty("id"):
+            vertex_type.createProperty("id", string)
+        schema.getOrCreateTypeIndex(lsm_tree, False, label, jpype.JArray(jpype.JString)(["id"]))
     step("indexes")
     return steps
 
