@@ -113,6 +113,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.neo4j)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kgbuild_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """kgbuild's cache (the NetworkX store's kept Cypher mirrors) in a folder of this test
+    session, also for the CLI processes tests start, never the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("kgbuild-cache")
+    previous = os.environ.get("KGBUILD_CACHE_DIR")
+    os.environ["KGBUILD_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("KGBUILD_CACHE_DIR", None)
+    else:
+        os.environ["KGBUILD_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def bolt_server() -> Iterator[BoltServer]:
     """The running Bolt test server, on a database of this session's own.

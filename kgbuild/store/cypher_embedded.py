@@ -9,19 +9,35 @@ runs inside the Python process through JPype) and runs the query there. It is th
 engine as the Bolt server the Neo4j backend's tests run against, so a query gives the
 same rows on both stores.
 
-* **The mirror.** Every node is created with its labels (``(:Entity:Person)``) and its
-  properties (everything but ``__labels__``), every edge with its relationship type and
-  properties, in one transaction, through plain Cypher ``UNWIND $rows ... CREATE``. The
-  mirror lives in a temporary folder (on disk, so it is not bound by the JVM heap) that
-  :meth:`EmbeddedCypher.close` removes. It is rebuilt when the store's revision changes
-  (the store bumps it on every write) or when the graph's node or edge count changed.
+* **The mirror.** Every node becomes a vertex with its labels and its properties
+  (everything but ``__labels__``), every edge an edge with its relationship type and
+  properties. It is loaded through the engine's bulk graph API (``GraphBatch``: vertices
+  and edges cross from Python as JSON, one call per few thousand rows), not through
+  Cypher: types are created up front, a node with several labels gets the engine's own
+  composite type for them (``Entity~Person``, a subtype of ``Entity`` and ``Person``, the
+  type ``CREATE (n:Entity:Person)`` makes), so ``labels(n)`` and label matches behave
+  exactly as for nodes created by Cypher. An index on ``id`` is built per label.
+* **Where it lives.** For a store whose graph is its saved file (opened and not written
+  since, or just saved), the mirror is kept on disk in a cache folder keyed by the
+  file's path and a digest of its content (:func:`mirror_dir`): the next process that
+  opens the same unchanged file reuses it instead of copying the graph again; a changed
+  file gets a new mirror and the old one is deleted. The cache root is
+  ``$KGBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/kgbuild``, else ``~/.cache/kgbuild``;
+  mirrors are under its ``cypher/`` folder, and deleting that folder at any time is safe
+  (they are rebuilt on demand); building a mirror also deletes those of store files
+  that no longer exist. A mirror is built in a temporary folder beside its final
+  place, under a file lock, then renamed into place, so a killed build leaves no
+  half-written mirror; one that does not open, or whose counts do not match the graph,
+  is rebuilt. A store with unsaved writes, or with no file, gets a private temporary
+  mirror that :meth:`EmbeddedCypher.close` deletes.
 * **Read only.** :func:`check_read_only` refuses write clauses, procedure calls and
   schema commands before anything runs, with an error naming the construct and the
-  backend that runs it (the Neo4j backend); queries also go through ArcadeDB's
-  read-only ``query`` entry point.
+  backend that runs it (the Neo4j backend); mirrors are opened read-only and queries go
+  through ArcadeDB's read-only ``query`` entry point.
 * **Neo4j-shaped rows.** Rows are dicts keyed by column, in ``RETURN`` order; nodes and
   relationships come back as dicts of their properties, paths as lists of node dicts,
-  exactly as :meth:`kgbuild.store.neo4j_store.Neo4jStore.query` returns them.
+  exactly as :meth:`kgbuild.store.neo4j_store.Neo4jStore.query` returns them. Temporal
+  values (``date()``, ``datetime()``, ...) come back as ISO 8601 strings.
 
 The JVM starts on the first query of a process (about a second) and stays up until the
 process ends; ``$KGBUILD_CYPHER_HEAP`` sets its maximum heap (default ``1g``).
@@ -29,15 +45,21 @@ process ends; ``$KGBUILD_CYPHER_HEAP`` sets its maximum heap (default ``1g``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 import os
 import re
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +68,28 @@ import networkx as nx
 from kgbuild.schema import SAFE_IDENTIFIER
 from kgbuild.store.cypher_networkx import CypherError, query_summary
 
-__all__ = ["CypherError", "EmbeddedCypher", "check_read_only"]
+__all__ = [
+    "CypherError",
+    "EmbeddedCypher",
+    "MirrorSource",
+    "cache_root",
+    "check_read_only",
+    "file_digest",
+    "mirror_dir",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Rows per ``UNWIND`` statement while the mirror is built.
-LOAD_BATCH = 5_000
+#: Rows per bulk call while the mirror is built.
+LOAD_BATCH = 20_000
 #: Maximum JVM heap unless ``$KGBUILD_CYPHER_HEAP`` says otherwise.
 DEFAULT_HEAP = "1g"
+#: Version of the mirror's layout: a new one never reuses mirrors of an older one.
+MIRROR_FORMAT = 2
+#: The file in a mirror folder that says it is complete and what it mirrors.
+MARKER = "mirror.json"
+#: The label of a node that has none (Cypher cannot look it up otherwise).
+NO_LABEL = "_Node"
 
 
 # -- read only ---------------------------------------------------------------------------
@@ -145,21 +181,70 @@ def _node_id(node: Any, data: Mapping[str, Any]) -> Any:
 
 
 def _quote(name: str) -> str:
-    if not SAFE_IDENTIFIER.match(name):
+    """``name`` in backticks, after checking it is a label kgbuild could have written."""
+    if name != NO_LABEL and not SAFE_IDENTIFIER.match(name):
         raise CypherError(f"label or relationship type {name!r} is not a safe identifier")
     return f"`{name}`"
+
+
+# -- where mirrors live ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MirrorSource:
+    """The saved graph file a mirror copies: its absolute path and content digest.
+
+    Only valid while the store's graph is exactly what that file holds (opened and not
+    written since, or just saved); :class:`kgbuild.store.NetworkXStore` decides that.
+    """
+
+    path: Path
+    digest: str
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, hex (read in 1 MiB blocks)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def cache_root() -> Path:
+    """kgbuild's cache folder: ``$KGBUILD_CACHE_DIR``, ``$XDG_CACHE_HOME/kgbuild`` or
+    ``~/.cache/kgbuild``. Everything in it can be deleted at any time."""
+    explicit = os.environ.get("KGBUILD_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "kgbuild"
+
+
+def _engine_version() -> str:
+    import arcadedb_embedded
+
+    return str(arcadedb_embedded.__version__)
+
+
+def mirror_dir(source: MirrorSource) -> Path:
+    """Where the mirror of ``source`` lives:
+    ``<cache_root>/cypher/<hash of the file's path>/<content digest>-m<format>-a<engine>``.
+
+    One folder per store file holds its mirrors (one at a time, older ones are deleted
+    when a new one is built); the engine version is part of the name because its
+    on-disk format is only guaranteed for the version that wrote it.
+    """
+    store = hashlib.sha256(str(source.path).encode("utf-8")).hexdigest()[:16]
+    name = f"{source.digest[:32]}-m{MIRROR_FORMAT}-a{_engine_version()}"
+    return cache_root() / "cypher" / store / name
 
 
 # -- the engine ----------------------------------------------------------------------------
 
 _JVM_LOCK = threading.Lock()
-
-
 _JVM_READY = False
 
 
-def _create_database(path: Path, heap: str) -> Any:
-    """A new embedded ArcadeDB database at ``path``; the JVM starts with the first one.
+def _start_engine(heap: str) -> Any:
+    """Start the JVM once per process (quietly) and return the ``arcadedb_embedded`` module.
 
     The engine's own INFO/WARNING log lines (index builds, a GraalVM notice) are
     silenced unless this module logs at DEBUG, and it writes no log files
@@ -169,36 +254,57 @@ def _create_database(path: Path, heap: str) -> Any:
     global _JVM_READY
     try:
         import arcadedb_embedded
+        from arcadedb_embedded.jvm import start_jvm
     except ImportError as exc:  # pragma: no cover - it is a dependency of kgbuild
         raise CypherError(
             "Cypher on the NetworkX store needs the package arcadedb-embedded "
             "(pip install arcadedb-embedded), or KGBUILD_CYPHER_ENGINE=grand-cypher"
         ) from exc
     with _JVM_LOCK:
+        if _JVM_READY:
+            return arcadedb_embedded
         os.environ.setdefault(
             "ARCADEDB_JVM_ERROR_FILE",
             str(Path(tempfile.gettempdir()) / "kgbuild-arcadedb-hs_err_pid%p.log"),
         )
         logging_config = Path(__file__).with_name("arcadedb-log.properties")
-        database = arcadedb_embedded.create_database(
-            str(path),
-            jvm_kwargs={
-                "heap_size": heap,
-                # No ./log/arcadedb.log.* files in the user's folder.
-                "jvm_args": [f"-Djava.util.logging.config.file={logging_config}"],
-            },
-        )
-        if not _JVM_READY:
-            import jpype
+        # No ./log/arcadedb.log.* files in the user's folder.
+        start_jvm(heap_size=heap, jvm_args=[f"-Djava.util.logging.config.file={logging_config}"])
+        import jpype
 
-            level = jpype.JClass("java.util.logging.Level")
-            quiet = level.FINE if logger.isEnabledFor(logging.DEBUG) else level.SEVERE
-            root = jpype.JClass("java.util.logging.Logger").getLogger("")
-            root.setLevel(quiet)
-            for handler in root.getHandlers():
-                handler.setLevel(quiet)
-            _JVM_READY = True
-    return database
+        level = jpype.JClass("java.util.logging.Level")
+        quiet = level.FINE if logger.isEnabledFor(logging.DEBUG) else level.SEVERE
+        root = jpype.JClass("java.util.logging.Logger").getLogger("")
+        root.setLevel(quiet)
+        for handler in root.getHandlers():
+            handler.setLevel(quiet)
+        _JVM_READY = True
+    return arcadedb_embedded
+
+
+def _open_read_only(path: Path, heap: str) -> Any:
+    """Open the ArcadeDB database at ``path`` read-only (several processes may share it)."""
+    arcadedb = _start_engine(heap)
+    import jpype
+
+    factory = jpype.JClass("com.arcadedb.database.DatabaseFactory")(str(path))
+    if not factory.exists():
+        raise CypherError(f"no ArcadeDB database at {path}")
+    mode = jpype.JClass("com.arcadedb.engine.ComponentFile$MODE").READ_ONLY
+    return arcadedb.Database(factory.open(mode))
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether JSON carries ``value`` to the engine unchanged (what the bulk path needs)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_exact(v) for v in value)
+    return False
 
 
 class EmbeddedCypher:
@@ -208,30 +314,40 @@ class EmbeddedCypher:
         heap: maximum JVM heap (e.g. ``"2g"``); default ``$KGBUILD_CYPHER_HEAP`` or 1g.
             Only the first engine of a process sets it (there is one JVM per process).
 
-    Use :meth:`query` with the graph and a revision number that changes whenever the
-    graph does; :meth:`close` deletes the mirror.
+    Use :meth:`query` with the graph, a revision number that changes whenever the graph
+    does and, when the graph is a saved file's content, that file (a
+    :class:`MirrorSource`: the mirror is then kept on disk and reused across processes);
+    :meth:`close` closes the mirror and deletes it unless it is such a kept one.
+
+    After a :meth:`sync`, :attr:`mirror` is the mirror's folder, :attr:`reused` says
+    whether an existing mirror was opened, and :attr:`build_seconds` how long building
+    it took (``None`` when reused).
     """
 
     def __init__(self, heap: str | None = None) -> None:
         self.heap = heap or os.environ.get("KGBUILD_CYPHER_HEAP") or DEFAULT_HEAP
-        self._dir: Path | None = None
+        self.mirror: Path | None = None
+        self.reused = False
+        self.build_seconds: float | None = None
         self._db: Any = None
-        self._state: tuple[int, int, int] | None = None  # (revision, nodes, edges) mirrored
+        self._temporary = False  # a private mirror, deleted on close
+        self._state: tuple[Any, ...] | None = None  # what the open mirror is a copy of
 
     def __repr__(self) -> str:
-        return f"EmbeddedCypher(mirror={str(self._dir) if self._dir else None!r})"
+        return f"EmbeddedCypher(mirror={str(self.mirror) if self.mirror else None!r})"
 
     def close(self) -> None:
-        """Close and delete the mirror (the JVM stays up for the rest of the process)."""
+        """Close the mirror; delete it if it is a private one (the JVM stays up)."""
         if self._db is not None:
             try:
                 self._db.close()
-            except Exception:  # noqa: BLE001 - closing a mirror that is being thrown away
+            except Exception:  # noqa: BLE001 - closing a read-only mirror
                 logger.debug("closing the Cypher mirror failed", exc_info=True)
             self._db = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        if self.mirror is not None and self._temporary:
+            shutil.rmtree(self.mirror, ignore_errors=True)
+        self.mirror = None
+        self._temporary = False
         self._state = None
 
     def __del__(self) -> None:
@@ -242,76 +358,117 @@ class EmbeddedCypher:
 
     # -- the mirror ----------------------------------------------------------------------
 
-    def sync(self, graph: nx.MultiDiGraph, revision: int) -> None:
-        """Make the mirror a copy of ``graph`` unless it already is (same revision and size)."""
-        state = (revision, graph.number_of_nodes(), graph.number_of_edges())
+    def sync(
+        self, graph: nx.MultiDiGraph, revision: int, source: MirrorSource | None = None
+    ) -> None:
+        """Make the open mirror a copy of ``graph`` unless it already is.
+
+        With ``source`` the mirror of that file is reused from the cache, or built there;
+        without, a private mirror of this revision of the graph is built.
+        """
+        counts = (graph.number_of_nodes(), graph.number_of_edges())
+        if source is not None:
+            state: tuple[Any, ...] = ("file", str(source.path), source.digest, *counts)
+        else:
+            state = ("memory", revision, *counts)
         if state == self._state and self._db is not None:
             return
         self.close()
-        self._dir = Path(tempfile.mkdtemp(prefix="kgbuild-cypher-"))
+        if source is not None:
+            try:
+                self._open_cached(graph, source)
+            except OSError as exc:
+                logger.warning(
+                    "cannot keep the Cypher mirror of %s in %s (%s); using a temporary one",
+                    source.path,
+                    cache_root(),
+                    exc,
+                )
+                self._open_temporary(graph)
+        else:
+            self._open_temporary(graph)
+        self._state = state
+
+    def _open_temporary(self, graph: nx.MultiDiGraph) -> None:
+        folder = Path(tempfile.mkdtemp(prefix="kgbuild-cypher-"))
+        self.mirror, self._temporary = folder, True
         # Removed by close(); this also removes it when the process exits without one.
-        weakref.finalize(self, shutil.rmtree, str(self._dir), ignore_errors=True)
-        self._db = _create_database(self._dir / "graph", self.heap)
+        weakref.finalize(self, shutil.rmtree, str(folder), ignore_errors=True)
         try:
-            self._load(graph)
+            self.build_seconds = _build(graph, folder, self.heap, marker=None)
+            self._db = _open_read_only(folder / "graph", self.heap)
         except Exception:
             self.close()
             raise
-        self._state = state
+        self.reused = False
 
-    def _load(self, graph: nx.MultiDiGraph) -> None:
-        db = self._db
-        by_labels: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for node, data in graph.nodes(data=True):
-            labels = tuple(sorted(data.get("__labels__", ())))
-            by_labels[labels].append({**_properties(data), "id": _node_id(node, data)})
-        edges: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-        for u, v, data in graph.edges(data=True):
-            types = sorted(data.get("__labels__", ()))
-            if len(types) != 1:
-                raise CypherError(
-                    f"edge {u!r} -> {v!r} has relationship types {types}: Cypher needs exactly one"
-                )
-            edges[(self._anchor(graph, u), types[0], self._anchor(graph, v))].append(
-                {
-                    "a": _node_id(u, graph.nodes[u]),
-                    "b": _node_id(v, graph.nodes[v]),
-                    "p": _properties(data),
+    def _open_cached(self, graph: nx.MultiDiGraph, source: MirrorSource) -> None:
+        from filelock import FileLock
+
+        final = mirror_dir(source)
+        if self._try_open(final, graph):
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # One builder per store file at a time; the others wait, then reuse its mirror.
+        with FileLock(str(final.parent / ".build.lock")):
+            if self._try_open(final, graph):
+                return
+            for stale in final.parent.iterdir():  # older mirrors, killed builds
+                if stale.is_dir():
+                    logger.info("removing stale Cypher mirror %s", stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+            building = Path(tempfile.mkdtemp(prefix=".build-", dir=final.parent))
+            try:
+                marker = {
+                    "format": MIRROR_FORMAT,
+                    "engine": _engine_version(),
+                    "store": str(source.path),
+                    "digest": source.digest,
+                    "nodes": graph.number_of_nodes(),
+                    "edges": graph.number_of_edges(),
                 }
-            )
-        anchors = {self._anchor(graph, n) for n in graph.nodes}
-        with db.transaction():
-            for labels, rows in sorted(by_labels.items()):
-                pattern = "".join(f":{_quote(label)}" for label in labels) or ":`_Node`"
-                for batch in _chunks(rows):
-                    db.command(
-                        "cypher",
-                        f"UNWIND $rows AS r CREATE (n{pattern}) SET n = r",
-                        {"rows": batch},
-                    )
-        for anchor in sorted(anchors):
-            db.command("cypher", f"CREATE INDEX IF NOT EXISTS FOR (n:{_quote(anchor)}) ON (n.id)")
-        with db.transaction():
-            for (head, rel_type, tail), rows in sorted(edges.items()):
-                statement = (
-                    f"UNWIND $rows AS r MATCH (a:{_quote(head)} {{id: r.a}}) "
-                    f"MATCH (b:{_quote(tail)} {{id: r.b}}) "
-                    f"CREATE (a)-[e:{_quote(rel_type)}]->(b) SET e += r.p"
-                )
-                for batch in _chunks(rows):
-                    db.command("cypher", statement, {"rows": batch})
-        logger.info(
-            "Cypher mirror of %d nodes, %d edges in %s",
-            graph.number_of_nodes(),
-            graph.number_of_edges(),
-            self._dir,
-        )
+                seconds = _build(graph, building, self.heap, marker=marker)
+                building.rename(final)
+            except BaseException:
+                shutil.rmtree(building, ignore_errors=True)
+                raise
+        _prune_orphans(final.parent)
+        if not self._try_open(final, graph):
+            raise CypherError(f"the Cypher mirror just built at {final} does not open")
+        self.reused, self.build_seconds = False, seconds
 
-    @staticmethod
-    def _anchor(graph: nx.MultiDiGraph, node: Any) -> str:
-        """The label to look a node up by while loading: its first label in sorted order."""
-        labels = sorted(graph.nodes[node].get("__labels__", ()))
-        return labels[0] if labels else "_Node"
+    def _try_open(self, folder: Path, graph: nx.MultiDiGraph) -> bool:
+        """Open the complete mirror in ``folder`` if it is one of ``graph``; else False.
+
+        A folder with no marker, a marker for other counts or format, or a database that
+        does not open or holds other counts is not reused (the caller rebuilds it).
+        """
+        marker_file = folder / MARKER
+        if not marker_file.is_file():
+            return False
+        expected = (graph.number_of_nodes(), graph.number_of_edges())
+        try:
+            marker = json.loads(marker_file.read_text(encoding="utf-8"))
+            if (marker.get("format"), marker.get("engine")) != (MIRROR_FORMAT, _engine_version()):
+                raise ValueError(f"format {marker.get('format')}, engine {marker.get('engine')}")
+            if (marker.get("nodes"), marker.get("edges")) != expected:
+                raise ValueError(f"marker counts {marker.get('nodes')}, {marker.get('edges')}")
+            db = _open_read_only(folder / "graph", self.heap)
+            try:
+                found = _counts(db)
+            except Exception:
+                db.close()
+                raise
+            if found != expected:
+                db.close()
+                raise ValueError(f"database counts {found}")
+        except Exception as exc:  # noqa: BLE001 - any damage means: build it again
+            logger.warning("Cypher mirror %s is unusable (%s); rebuilding it", folder, exc)
+            return False
+        self._db, self.mirror, self._temporary = db, folder, False
+        self.reused, self.build_seconds = True, None
+        logger.info("reusing Cypher mirror %s", folder)
+        return True
 
     # -- queries -------------------------------------------------------------------------
 
@@ -321,13 +478,14 @@ class EmbeddedCypher:
         revision: int,
         cypher: str,
         parameters: Mapping[str, Any] | None = None,
+        source: MirrorSource | None = None,
     ) -> list[dict[str, Any]]:
         """Run a read query on ``graph``; rows as dicts of column -> plain Python values."""
         check_read_only(cypher)
         parameters = dict(parameters or {})
         for name, value in parameters.items():
             _check_parameter(name, value)
-        self.sync(graph, revision)
+        self.sync(graph, revision, source)
         try:
             result = self._db.query("cypher", cypher, parameters)
             rows = [_row(r) for r in result]
@@ -337,6 +495,205 @@ class EmbeddedCypher:
                 f"(embedded ArcadeDB): {_reason(exc)}"
             ) from exc
         return rows
+
+
+def _prune_orphans(keep: Path) -> None:
+    """Delete the mirrors of store files that no longer exist (other than ``keep``'s)."""
+    for store_dir in keep.parent.iterdir():
+        if store_dir == keep or not store_dir.is_dir():
+            continue
+        for marker_file in store_dir.glob(f"*/{MARKER}"):
+            try:
+                store = json.loads(marker_file.read_text(encoding="utf-8"))["store"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if not Path(store).exists():
+                logger.info("removing the Cypher mirror of %s (file gone)", store)
+                shutil.rmtree(store_dir, ignore_errors=True)
+            break
+
+
+def _counts(db: Any) -> tuple[int, int]:
+    """Vertices and edges in a database (from its buckets' counts: no scan)."""
+    schema = db.get_java_database().getSchema()
+    nodes = edges = 0
+    for kind in schema.getTypes():
+        count = int(db.get_java_database().countType(kind.getName(), False))
+        name = str(kind.getClass().getSimpleName())
+        if "Vertex" in name:
+            nodes += count
+        elif "Edge" in name:
+            edges += count
+    return nodes, edges
+
+
+def _build(graph: nx.MultiDiGraph, folder: Path, heap: str, marker: dict[str, Any] | None) -> float:
+    """Create the mirror database ``folder/graph``, load ``graph`` into it, close it.
+
+    With ``marker``, write it (plus the build time) to ``folder/mirror.json`` last, so a
+    folder with a marker holds a complete mirror. Returns the seconds taken.
+    """
+    started = time.perf_counter()
+    arcadedb = _start_engine(heap)
+    db = arcadedb.create_database(str(folder / "graph"))
+    try:
+        steps = _load(db, graph)
+    finally:
+        db.close()
+    seconds = time.perf_counter() - started
+    if marker is not None:
+        marker = {**marker, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        marker.update(build_seconds=round(seconds, 3), build_steps=steps)
+        (folder / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+    logger.info(
+        "Cypher mirror of %d nodes, %d edges built in %.1f s (%s) at %s",
+        graph.number_of_nodes(),
+        graph.number_of_edges(),
+        seconds,
+        ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()),
+        folder,
+    )
+    return seconds
+
+
+def _load(db: Any, graph: nx.MultiDiGraph) -> dict[str, float]:
+    """Copy ``graph`` into the empty database ``db`` through the bulk graph API.
+
+    Returns the seconds of each step (``schema``, ``vertices``, ``edges``, ``indexes``).
+    """
+    import jpype
+
+    steps: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        steps[name] = round(now - clock, 3)
+        clock = now
+
+    java_db = db.get_java_database()
+    schema = java_db.getSchema()
+    labels_api = jpype.JClass("com.arcadedb.query.opencypher.Labels")
+    array_list = jpype.JClass("java.util.ArrayList")
+
+    # Nodes grouped by label set; edges by relationship type.
+    by_labels: dict[tuple[str, ...], list[Any]] = defaultdict(list)
+    for node, data in graph.nodes(data=True):
+        labels = tuple(sorted(data.get("__labels__", ()))) or (NO_LABEL,)
+        by_labels[labels].append(node)
+    by_type: dict[str, list[tuple[Any, Any, dict[str, Any]]]] = defaultdict(list)
+    for u, v, data in graph.edges(data=True):
+        types = sorted(data.get("__labels__", ()))
+        if len(types) != 1:
+            raise CypherError(
+                f"edge {u!r} -> {v!r} has relationship types {types}: Cypher needs exactly one"
+            )
+        by_type[types[0]].append((u, v, data))
+
+    # Types first: the composite type of a label set is the one Cypher's CREATE makes.
+    type_of: dict[tuple[str, ...], str] = {}
+    single = sorted({label for labels in by_labels for label in labels})
+    for label in single:
+        _quote(label)
+        schema.getOrCreateVertexType(label)
+    for labels in sorted(by_labels):
+        type_of[labels] = str(labels_api.ensureCompositeType(schema, array_list(list(labels))))
+    for rel_type in sorted(by_type):
+        _quote(rel_type)
+        schema.getOrCreateEdgeType(rel_type)
+
+    step("schema")
+    rid: dict[Any, str] = {}
+    batch = java_db.batch().withExpectedEdgeCount(max(graph.number_of_edges(), 1)).build()
+    try:
+        for labels in sorted(by_labels):
+            nodes = by_labels[labels]
+            for chunk in _chunks(nodes):
+                rows = [
+                    {**_properties(graph.nodes[n]), "id": _node_id(n, graph.nodes[n])}
+                    for n in chunk
+                ]
+                rids = _create_vertices(batch, type_of[labels], rows)
+                rid.update(zip(chunk, rids, strict=True))
+        step("vertices")
+        for rel_type in sorted(by_type):
+            for chunk in _chunks(by_type[rel_type]):
+                _create_edges(
+                    batch,
+                    rel_type,
+                    [(rid[u], rid[v], _properties(data)) for u, v, data in chunk],
+                )
+    finally:
+        batch.close()  # writes the buffered edges and connects their incoming side
+    step("edges")
+    # One index on id per label, as the Neo4j backend's schema has for its node kinds:
+    # what ``CREATE INDEX FOR (n:Label) ON (n.id)`` makes (a STRING property, a
+    # non-unique LSM tree over the label's and its composite types' buckets), built
+    # after the load and through the schema API (no Cypher parser on the build path).
+    string = jpype.JClass("com.arcadedb.schema.Type").STRING
+    lsm_tree = jpype.JClass("com.arcadedb.schema.Schema$INDEX_TYPE").LSM_TREE
+    for label in single:
+        vertex_type = schema.getType(label)
+        if not vertex_type.existsProperty("id"):
+            vertex_type.createProperty("id", string)
+        schema.getOrCreateTypeIndex(lsm_tree, False, label, jpype.JArray(jpype.JString)(["id"]))
+    step("indexes")
+    return steps
+
+
+def _java_values(row: Mapping[str, Any]) -> Any:
+    """A property row as the engine's varargs: name, value, name, value, ..."""
+    import jpype
+    from arcadedb_embedded import convert_python_to_java
+
+    values: list[Any] = []
+    for key, value in row.items():
+        values += [key, convert_python_to_java(value)]
+    return jpype.JArray(jpype.JObject)(values)
+
+
+def _create_vertices(batch: Any, type_name: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Create vertices of ``type_name``, one per property row; their RIDs, in order.
+
+    Rows whose values JSON carries exactly (strings, numbers, booleans and lists of
+    them: all kgbuild writes) cross to the engine as one JSON text; others as Java
+    values, row by row (slower, same result).
+    """
+    import jpype
+
+    if all(_json_exact(v) for row in rows for v in row.values()):
+        batcher = jpype.JClass("com.arcadedb.python.VertexBatcher")
+        joined = str(batcher.createVerticesJson(batch, type_name, json.dumps(rows)))
+        rids = joined.split(";") if joined else []
+    else:
+        matrix = jpype.JArray(jpype.JObject[:])([_java_values(row) for row in rows])
+        rids = [str(r) for r in batch.createVertices(type_name, matrix)]
+    if len(rids) != len(rows):
+        raise CypherError(f"the engine created {len(rids)} of {len(rows)} {type_name} vertices")
+    return rids
+
+
+def _create_edges(batch: Any, rel_type: str, edges: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Buffer edges of ``rel_type``: (source RID, target RID, properties) each.
+
+    As for vertices, JSON-exact rows cross as one JSON text (the RIDs as ``_src`` and
+    ``_dst``), others one by one.
+    """
+    import jpype
+
+    if all(
+        "_src" not in p and "_dst" not in p and all(_json_exact(v) for v in p.values())
+        for _, _, p in edges
+    ):
+        rows = [{**p, "_src": src, "_dst": dst} for src, dst, p in edges]
+        jpype.JClass("com.arcadedb.python.EdgeBatcher").newEdgesJson(
+            batch, rel_type, json.dumps(rows)
+        )
+        return
+    rid_class = jpype.JClass("com.arcadedb.database.RID")
+    for src, dst, properties in edges:
+        batch.newEdge(rid_class(src), rel_type, rid_class(dst), _java_values(properties))
 
 
 def _chunks(rows: list[Any], size: int = LOAD_BATCH) -> Iterable[list[Any]]:
@@ -391,7 +748,7 @@ def _plain(value: Any) -> Any:
         if isinstance(value, java["path"]):
             return [_plain(v) for v in value.getVertices()]
         if str(value.getClass().getName()).startswith(_TEMPORAL):
-            return str(value.toString())  # ISO 8601, as the Neo4j store returns temporals
+            return _temporal(value)
         if isinstance(value, java["map"]):
             return {str(k): _plain(v) for k, v in value.entrySet()}
         if isinstance(value, java["iterable"]):
@@ -402,3 +759,47 @@ def _plain(value: Any) -> Any:
     if isinstance(converted, dict):
         return {str(k): _plain(v) for k, v in converted.items()}
     return converted
+
+
+def _temporal(value: Any) -> str:
+    """An engine temporal as the Neo4j store returns it: the ISO 8601 text of the Neo4j
+    driver's ``neo4j.time`` value (``2024-01-02T03:04:05.000000000+00:00``, durations
+    ``P1DT2H``), so both stores give the same strings."""
+    from datetime import timedelta, timezone
+
+    from neo4j.time import Date, DateTime, Duration, Time
+
+    kind = str(value.getClass().getSimpleName())
+    if kind == "CypherDuration":
+        return str(
+            Duration(
+                months=int(value.getMonths()),
+                days=int(value.getDays()),
+                seconds=int(value.getSeconds()),
+                nanoseconds=int(value.getNanosAdjustment()),
+            ).iso_format()
+        )
+    java = value.getValue()
+
+    def offset(seconds: int) -> timezone:
+        return timezone(timedelta(seconds=seconds))
+
+    def time_of(t: Any, tz: timezone | None = None) -> Time:
+        return Time(t.getHour(), t.getMinute(), t.getSecond(), t.getNano(), tzinfo=tz)
+
+    if kind == "CypherDate":
+        return str(Date(java.getYear(), java.getMonthValue(), java.getDayOfMonth()).iso_format())
+    if kind == "CypherLocalTime":
+        return str(time_of(java).iso_format())
+    if kind == "CypherTime":
+        return str(time_of(java, offset(java.getOffset().getTotalSeconds())).iso_format())
+    if kind in ("CypherLocalDateTime", "CypherDateTime"):
+        tz = offset(java.getOffset().getTotalSeconds()) if kind == "CypherDateTime" else None
+        date = java.toLocalDate()
+        clock = time_of(java.toLocalTime(), tz)
+        return str(
+            DateTime.combine(
+                Date(date.getYear(), date.getMonthValue(), date.getDayOfMonth()), clock
+            ).iso_format()
+        )
+    return str(value.toString())  # a temporal kind this version does not know: ISO text

@@ -191,12 +191,12 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, Path):
         return [_plain(n) for n in value.nodes]
+    if hasattr(value, "iso_format"):  # neo4j.time Date / DateTime / Duration (a tuple)
+        return value.iso_format()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "iso_format"):  # neo4j.time Date / DateTime / Duration
-        return value.iso_format()
     return value
 
 

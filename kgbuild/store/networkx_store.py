@@ -51,7 +51,7 @@ from kgbuild.store.base import (
     document_properties,
     mention_name_key,
 )
-from kgbuild.store.cypher_embedded import EmbeddedCypher
+from kgbuild.store.cypher_embedded import EmbeddedCypher, MirrorSource, file_digest
 from kgbuild.store.cypher_networkx import run_cypher
 from kgbuild.types import DocumentGraph, Entity
 
@@ -116,6 +116,11 @@ class NetworkXStore(GraphStore):
         self._cypher: EmbeddedCypher | None = None
         # Bumped by every write, so the Cypher engine's copy of the graph is refreshed.
         self._revision = 0
+        # (size, mtime, inode) of the file when the graph was last exactly its content
+        # (loaded or saved), and that content's digest once computed: the Cypher mirror
+        # of an unchanged file is kept on disk and reused (see _mirror_source).
+        self._file_signature: tuple[int, int, int] | None = None
+        self._file_digest: str | None = None
         self._opened = False
         self._dirty = False
         # Alias index: Entity.keys entry -> ids of entities holding it.
@@ -138,7 +143,10 @@ class NetworkXStore(GraphStore):
         if self._opened:
             return
         if self.path is not None and self.path.exists():
+            before = _signature(self.path)
             self.graph = _read_graph(self.path)
+            # A file replaced while it was read is not known to match the graph.
+            self._file_signature = before if _signature(self.path) == before else None
             logger.info("loaded %s: %s", self.path, self._count())
         self._rebuild_indexes()
         self._opened = True
@@ -162,6 +170,7 @@ class NetworkXStore(GraphStore):
         _write_atomic(target, lambda out: _write_graph(self.graph, out))
         if target == self.path:
             self._dirty = False
+            self._file_signature, self._file_digest = _signature(target), None
         logger.info("saved graph to %s", target)
 
     def _ensure_open(self) -> None:
@@ -244,9 +253,11 @@ class NetworkXStore(GraphStore):
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of column -> plain Python values, like Neo4j.
 
-        With the default ``"arcadedb"`` engine the first query copies the graph into an
-        embedded ArcadeDB database (kept until the graph changes or the store closes)
-        and runs the query there; see :mod:`kgbuild.store.cypher_embedded`. Raises
+        With the default ``"arcadedb"`` engine the query runs on an embedded ArcadeDB
+        copy of the graph: for a graph that is its saved file's content, the copy kept
+        in kgbuild's cache for that file (built by the first query on that content, then
+        reused by every process), else a private copy made by the first query after
+        each write; see :mod:`kgbuild.store.cypher_embedded`. Raises
         :class:`~kgbuild.store.CypherError` for a query the engine cannot run, naming
         the construct (writes and procedures run on the Neo4j backend).
         """
@@ -255,7 +266,27 @@ class NetworkXStore(GraphStore):
             return run_cypher(self.graph, cypher, parameters)
         if self._cypher is None:
             self._cypher = EmbeddedCypher()
-        return self._cypher.query(self.graph, self._revision, cypher, parameters)
+        return self._cypher.query(
+            self.graph, self._revision, cypher, parameters, source=self._mirror_source()
+        )
+
+    def _mirror_source(self) -> MirrorSource | None:
+        """The saved file whose content the graph is, for a kept Cypher mirror; None
+        when the graph has unsaved writes, there is no file, or the file changed since
+        it was loaded or saved (by another process)."""
+        if self.path is None or self._dirty or self._file_signature is None:
+            return None
+        try:
+            if _signature(self.path) != self._file_signature:
+                return None
+            if self._file_digest is None:
+                digest = file_digest(self.path)
+                if _signature(self.path) != self._file_signature:
+                    return None
+                self._file_digest = digest
+        except OSError:
+            return None
+        return MirrorSource(self.path.resolve(), self._file_digest)
 
     def counts(self) -> dict[str, int]:
         self._ensure_open()
@@ -659,6 +690,13 @@ def _read_graph(path: Path) -> nx.MultiDiGraph:
         if gc_was_enabled:
             gc.enable()
     return graph
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    """A file's size, modification time (ns) and inode: changes whenever it is rewritten
+    (saving replaces the file, so even a same-size rewrite gets a new inode)."""
+    st = path.stat()
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _write_atomic(path: Path, text: str | Callable[[TextIO], None]) -> None:

@@ -228,4 +228,22 @@ SUITE: list[SuiteQuery] = [
         "double_quoted_upper_case",
         'MATCH (e:Entity) WHERE e.name = "Acme Corp" RETURN COUNT(e) AS n',
     ),
+    # -- dates and times: both stores return temporals as the Neo4j driver's ISO text -------
+    _q(
+        "temporal_values",
+        "RETURN date('2024-01-02') AS d, datetime('2024-01-02T03:04:05Z') AS dt, localdatetime('2024-01-02T03:04:05.25') AS ldt, time('03:04:05+01:00') AS t, localtime('03:04:05.5') AS lt, duration('P1Y2M3DT4H5M6.5S') AS dur",
+    ),
+    _q(
+        "temporal_arithmetic_from_properties",
+        "MATCH (e:Entity {name: 'Acme Corp'}) RETURN date('2024-01-31') + duration({days: e.mention_count}) AS due, duration.between(date('2024-01-01'), date('2024-03-15')) AS span, datetime('2024-01-02T03:04:05Z') - duration('PT1H') AS earlier",
+    ),
+    _q(
+        "temporal_components",
+        "RETURN datetime('2024-05-06T07:08:09+02:00').year AS y, datetime('2024-05-06T07:08:09+02:00').hour AS h, date('2024-01-02').dayOfWeek AS dow, datetime('2024-05-06T07:08:09+02:00').epochSeconds AS epoch",
+    ),
+    _q(
+        "temporal_order",
+        "UNWIND ['2024-03-01', '2023-12-25', '2024-01-15'] AS s WITH date(s) AS d RETURN d ORDER BY d DESC",
+        ordered=True,
+    ),
 ]

@@ -1,6 +1,6 @@
 """Cypher as people write it: the same rows on the NetworkX store and on the Bolt server.
 
-The suite (``suite_queries.SUITE``, 58 read queries) runs over the example documents
+The suite (``suite_queries.SUITE``, 62 read queries) runs over the example documents
 ingested with the fake extractor plus the synthetic documents of ``sample_graphs``.
 Without a server, every query must run on the NetworkX store and give rows (a few with
 the exact rows checked by hand); with the Bolt test server (marked ``neo4j``) the same

@@ -971,3 +971,17 @@ def test_pipeline_ingest_gives_the_same_graph_as_networkx(both, tmp_path):
     before = neo.counts()
     ingest(neo)
     assert neo.counts() == before
+
+
+def test_driver_temporals_become_iso_text_durations_included():
+    """neo4j.time.Duration is a tuple: it must not come back as a list of its fields."""
+    from neo4j.time import Date, DateTime, Duration
+
+    from kgbuild.store.neo4j_store import _plain
+
+    assert _plain(Duration(days=1, hours=2)) == "P1DT2H"
+    assert _plain([Date(2024, 1, 2), {"d": Duration(months=14)}]) == [
+        "2024-01-02",
+        {"d": "P1Y2M"},
+    ]
+    assert _plain(DateTime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000000000"
