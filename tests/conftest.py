@@ -20,14 +20,11 @@ under ``CI=true``, where they fail: CI must never pass by skipping them.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import json
 import os
 import secrets
 import shlex
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -38,11 +35,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The extractor's exported ONNX graphs go to a cache folder of this test session (shared
-# with the CLI processes the tests start), not to the user's ~/.cache.
-if "KGBUILD_CACHE_DIR" not in os.environ:
-    os.environ["KGBUILD_CACHE_DIR"] = tempfile.mkdtemp(prefix="kgbuild-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["KGBUILD_CACHE_DIR"], ignore_errors=True)
 PREFIX = "KGBUILD_TEST_BOLT_"
 ENV_KEYS = ("URI", "USER", "PASSWORD", "DATABASE")
 HTTP_KEY = "KGBUILD_TEST_ARCADEDB_HTTP"
@@ -115,8 +107,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def kgbuild_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """kgbuild's cache (the NetworkX store's kept Cypher mirrors) in a folder of this test
-    session, also for the CLI processes tests start, never the user's ~/.cache."""
+    """kgbuild's cache (the NetworkX store's kept Cypher mirrors, the extractor's exported
+    ONNX graphs) in a folder of this test session, also for the CLI processes tests start,
+    never the user's ~/.cache."""
     folder = tmp_path_factory.mktemp("kgbuild-cache")
     previous = os.environ.get("KGBUILD_CACHE_DIR")
     os.environ["KGBUILD_CACHE_DIR"] = str(folder)
