@@ -278,11 +278,16 @@ def pipeline_stages(extractor, corpus: Path, config, batch_size: int) -> dict:
                     for t, k in zip(part, tokens, strict=True)
                 ]
                 batches += [collate([encoded[i] for i in ids]) for ids in inner._batches(encoded)]
+        # the bare torch encoder on every core (an ONNX Runtime extractor sets torch to one
+        # thread, as its batches run side by side)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
         t0 = time.perf_counter()
         with torch.inference_mode():
             for batch in batches:
                 inner.model.encode(batch)
         out["encoder_seconds"] = time.perf_counter() - t0
+        torch.set_num_threads(threads)
         out["label_passes"] = len(passes)
         out["chunk_tokens"] = chunk_tokens
         out["padded_tokens"] = sum(int(b["input_ids"].numel()) for b in batches)
@@ -324,9 +329,11 @@ def bolt_ingest(extractor, corpus: Path, config) -> dict | None:
 #: overlap (the encoder runs inside extraction); the table says which contain which.
 PROFILE_CATEGORIES = [
     ("extraction (all)", [("pipeline/extraction.py", "run_extractor")]),
-    ("  encoder forward", [("extract/model.py", "encode")]),
-    ("  span representations", [("extract/model.py", "span_hidden")]),
-    ("  entity scores", [("extract/model.py", "entity_logits_from_hidden")]),
+    ("  encoder forward (torch)", [("extract/model.py", "encode")]),
+    ("  ONNX Runtime graph (encoder, spans, entity scores)",
+     [("extract/onnx_backend.py", "__call__")]),
+    ("  span representations (torch)", [("extract/model.py", "span_hidden")]),
+    ("  entity scores (torch)", [("extract/model.py", "entity_logits_from_hidden")]),
     ("  entity decoding", [("extract/extractor.py", "_decode_entities")]),
     ("  pair scoring", [("extract/extractor.py", "_score_relations")]),
     ("  model inputs (encode, collate)", [("extract/encoding.py", "encode"),

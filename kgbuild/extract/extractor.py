@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -45,6 +46,10 @@ logger = logging.getLogger(__name__)
 Backend = Literal["auto", "onnx", "torch"]
 #: Environment variable with the default backend.
 BACKEND_ENV = "KGBUILD_BACKEND"
+#: Threads an extractor uses unless told otherwise: torch's count when kgbuild was first
+#: imported (one per core, or what the user set). Read once, because an ONNX Runtime
+#: extractor sets torch itself to one thread (its batches run side by side).
+DEFAULT_THREADS = torch.get_num_threads()
 
 #: At most this share of the window goes to labels; more labels mean more passes.
 MAX_PROMPT_SHARE = 0.4
@@ -90,6 +95,8 @@ class JointExtractor:
         model_id: str,
         batch_tokens: int = BATCH_TOKENS,
         heads: OnnxHeads | None = None,
+        workers: int = 1,
+        torch_threads: int | None = None,
     ) -> None:
         self.model = model.eval()
         self.config: ExtractorConfig = model.config
@@ -98,6 +105,11 @@ class JointExtractor:
         self.batch_tokens = batch_tokens
         #: the ONNX Runtime session that runs the encoder and heads (None: torch runs them)
         self.heads = heads
+        #: batches run at once, each on one thread (see :meth:`from_pretrained`)
+        self.workers = max(1, workers)
+        #: torch's thread count while this extractor runs (None: leave it as it is)
+        self.torch_threads = torch_threads
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def backend(self) -> str:
@@ -120,7 +132,10 @@ class JointExtractor:
             quantize: dynamic int8 quantization of the encoder's matrix products (faster
                 on CPU; see the model card for its cost in F1).
             num_threads: threads for torch and ONNX Runtime (default: torch's default,
-                one per core).
+                one per core). On ONNX Runtime they run that many batches at once, each
+                on one thread (data parallel: on 2 cores 4,475 tokens/s against 3,401 for
+                one batch at a time on both threads, the same outputs), and torch, which
+                scores relations inside each, is set to one thread.
             backend: what runs the encoder and scoring heads: ``"onnx"`` (ONNX Runtime,
                 the graph exported once and cached, see
                 :mod:`kgbuild.extract.onnx_backend`), ``"torch"`` (eager PyTorch), or
@@ -137,10 +152,12 @@ class JointExtractor:
         directory = Path(directory) if directory else default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        if num_threads:
-            torch.set_num_threads(num_threads)
+        threads = num_threads or DEFAULT_THREADS
         model = JointExtractionModel.from_pretrained(directory)
-        heads = _onnx_heads(model, directory, backend, quantize, num_threads)
+        heads = _onnx_heads(model, directory, backend, quantize)
+        workers, torch_threads = 1, threads
+        if heads is not None and threads > 1:
+            workers, torch_threads = threads, 1
         if quantize and heads is None:
             # the encoder holds nearly all the compute; the small heads stay fp32
             model.encoder = torch.ao.quantization.quantize_dynamic(
@@ -148,7 +165,14 @@ class JointExtractor:
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
-        return cls(model, tokenizer, model_id=model_id, heads=heads)
+        return cls(
+            model,
+            tokenizer,
+            model_id=model_id,
+            heads=heads,
+            workers=workers,
+            torch_threads=torch_threads,
+        )
 
     # ------------------------------------------------------------------ Extractor protocol
 
@@ -293,6 +317,9 @@ class JointExtractor:
                 for ents, rels in results
             ]
 
+        if self.torch_threads and torch.get_num_threads() != self.torch_threads:
+            # set per call: another extractor in this process may have changed it
+            torch.set_num_threads(self.torch_threads)
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
         if len(passes) == 1:
@@ -342,7 +369,8 @@ class JointExtractor:
         longest = max(range(len(passes)), key=lambda p: len(encoded[p][0].input_ids))
         width = self.config.max_width
         entity_labels = [label for ents, _ in passes for label in ents]
-        for batch_ids in self._batches(encoded[longest]):
+
+        def run(batch_ids: list[int]) -> None:
             outputs = []
             for p, (ents, rels) in enumerate(passes):
                 items = [encoded[p][i] for i in batch_ids]
@@ -383,6 +411,8 @@ class JointExtractor:
                             )
                         )  # fmt: skip
 
+        self._each_batch(run, self._batches(encoded[longest]))
+
     def _run_pass(
         self,
         texts,
@@ -404,7 +434,8 @@ class JointExtractor:
             for t, s, k in zip(texts, word_spans, tokens, strict=True)
         ]
         width = self.config.max_width
-        for batch_ids in self._batches(encoded):
+
+        def run(batch_ids: list[int]) -> None:
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
@@ -435,6 +466,28 @@ class JointExtractor:
                         symmetric,
                     )
                 )
+
+        self._each_batch(run, self._batches(encoded))
+
+    def _each_batch(self, run, batches: list[list[int]]) -> None:
+        """``run(batch)`` for every batch: in order here, or ``workers`` at a time.
+
+        Each batch writes only its own texts' results, so the order batches finish in
+        changes nothing. ``torch.inference_mode`` is per thread, hence set again.
+        """
+        if self.workers == 1 or len(batches) == 1:
+            for batch_ids in batches:
+                run(batch_ids)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="kgbuild-extract")
+
+        def in_inference_mode(batch_ids: list[int]) -> None:
+            with torch.inference_mode():
+                run(batch_ids)
+
+        for _ in self._pool.map(in_inference_mode, batches):
+            pass  # re-raises the first failure
 
     def _forward(
         self, batch: dict[str, torch.Tensor], need_entities: bool, need_relations: bool
@@ -556,7 +609,6 @@ def _onnx_heads(
     directory: Path,
     backend: Backend,
     quantize: bool,
-    num_threads: int | None,
 ) -> OnnxHeads | None:
     """The ONNX Runtime session for ``backend``, or None when torch runs the model."""
     if backend == "torch":
@@ -573,7 +625,8 @@ def _onnx_heads(
         return None
     try:
         path = onnx_backend.exported_graph(model, directory, quantize=quantize)
-        return onnx_backend.OnnxHeads(path, num_threads=num_threads)
+        # one thread per session run: the extractor runs batches side by side instead
+        return onnx_backend.OnnxHeads(path, num_threads=1)
     except Exception as exc:
         if backend == "onnx":
             raise RuntimeError(f"could not run {directory} on ONNX Runtime: {exc}") from exc

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from kgbuild.cli.main import app
 from kgbuild.extract import default_model_dir, load_extractor, onnx_backend
 from kgbuild.extract.encoding import split_words
-from kgbuild.extract.extractor import JointExtractor
+from kgbuild.extract.extractor import DEFAULT_THREADS, JointExtractor
 from kgbuild.extract.model import collate
 from kgbuild.schema import DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES
 
@@ -145,3 +145,24 @@ def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("KGBUILD_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert onnx_backend.cache_dir() == tmp_path / "x" / "kgbuild" / "onnx"
+
+
+def test_batches_side_by_side_give_the_same_results(onnx_extractor, torch_extractor):
+    # An ONNX Runtime extractor runs one batch per core at once; torch runs in order.
+    assert onnx_extractor.workers == max(1, DEFAULT_THREADS)
+    texts = pipeline_chunks(torch_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    many = [*DEFAULT_RELATION_TYPES, *[f"relation number {i}" for i in range(20)]]
+    onnx_extractor.workers = 2  # also where the machine has one core
+    try:
+        side_by_side = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
+        onnx_extractor.workers = 1
+        in_order = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
+    finally:
+        onnx_extractor.workers = max(1, DEFAULT_THREADS)
+    assert len(onnx_extractor.label_passes(DEFAULT_ENTITY_TYPES, many)) > 1
+    assert [x.model_dump() for x in side_by_side] == [x.model_dump() for x in in_order]
+    assert sum(len(x.relations) for x in in_order) > 20
+    assert onnx_extractor.torch_threads == (1 if DEFAULT_THREADS > 1 else DEFAULT_THREADS)
+    # a torch extractor keeps the cores it was given, also after the ONNX Runtime one ran
+    torch_extractor.extract(texts[:1], DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    assert torch.get_num_threads() == DEFAULT_THREADS == torch_extractor.torch_threads
