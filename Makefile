@@ -30,6 +30,9 @@ demo: $(VENV)/.installed
 	$(BIN)/python examples/build_graph.py --store build/examples/graph.json --mermaid \
 		--html build/examples/graph.html
 
+# The Ray tests run in a pytest process of their own: after a local Ray session has run
+# and stopped in the same process as the embedded JVM and ONNX Runtime, a later test
+# crashed with a segmentation fault (seen twice; cause not found yet).
 test: $(VENV)/.installed
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| [ -n "$${KGBUILD_CHROMIUM:-}" ] || scripts/install-chromium \
@@ -40,8 +43,12 @@ test: $(VENV)/.installed
 	trap stop_server EXIT INT TERM; \
 	$(BIN)/python scripts/test-server start || exit 1; \
 	status=0; \
-	$(BIN)/python -m pytest $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not ray" || status=$$?; \
 	if [ "$$status" -eq 5 ]; then echo "pytest collected no tests"; status=0; fi; \
+	ray_status=0; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m ray || ray_status=$$?; \
+	if [ "$$ray_status" -eq 5 ]; then ray_status=0; fi; \
+	if [ "$$status" -eq 0 ]; then status=$$ray_status; fi; \
 	exit $$status
 
 venv: $(VENV)/.installed
