@@ -228,13 +228,9 @@ _DELETE_DOCUMENTS = "UNWIND $ids AS id MATCH (d:Document {id: id}) DETACH DELETE
 # No real file hashes to '': a run that sees this again re-writes or prunes the document.
 _MARK_DOCUMENTS_REMOVING = "UNWIND $ids AS id MATCH (d:Document {id: id}) SET d.content_hash = ''"
 
-# Relations holding evidence of the documents, reached through the documents' mentions
-# (no scan over all relationships). The score is recomputed from the evidence kept.
-_STRIP_EVIDENCE = """
-UNWIND $ids AS doc
-MATCH (m:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
-WHERE any(d IN r.document_ids WHERE d IN $ids)
-WITH DISTINCT r LIMIT $limit
+# The end of both queries below: drops the evidence of documents $ids from each relation
+# r, recomputes its score from the evidence kept, deletes relations left without any.
+_STRIP_KEPT = """
 WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
 SET r.document_ids = [i IN keep | r.document_ids[i]],
     r.chunk_ids = [i IN keep | r.chunk_ids[i]],
@@ -248,6 +244,15 @@ WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS to
 FOREACH (x IN empty | DELETE x)
 RETURN touched
 """
+
+# Relations holding evidence of the documents, reached through the documents' mentions
+# (no scan over all relationships). The score is recomputed from the evidence kept.
+_STRIP_EVIDENCE = """
+UNWIND $ids AS doc
+MATCH (m:Mention {document_id: doc})-[:REFERS_TO]->(:Entity)-[r]-(:Entity)
+WHERE any(d IN r.document_ids WHERE d IN $ids)
+WITH DISTINCT r LIMIT $limit
+""" + _STRIP_KEPT.lstrip("\n")
 
 _MENTION_BATCH = """
 UNWIND $ids AS doc
@@ -287,19 +292,7 @@ UNWIND $rows AS row
 MATCH (:Entity {id: row.head_id})-[r]->(:Entity {id: row.tail_id})
 WHERE r.id = row.id
 WITH DISTINCT r
-WITH r, [i IN range(0, size(r.document_ids) - 1) WHERE NOT r.document_ids[i] IN $ids] AS keep
-SET r.document_ids = [i IN keep | r.document_ids[i]],
-    r.chunk_ids = [i IN keep | r.chunk_ids[i]],
-    r.head_mention_ids = [i IN keep | r.head_mention_ids[i]],
-    r.tail_mention_ids = [i IN keep | r.tail_mention_ids[i]],
-    r.evidence_scores = [i IN keep | r.evidence_scores[i]]
-SET r.evidence_count = size(r.evidence_scores),
-    r.score = reduce(best = null, s IN r.evidence_scores |
-                     CASE WHEN best IS NULL OR s > best THEN s ELSE best END)
-WITH collect(CASE WHEN r.evidence_count = 0 THEN r END) AS empty, count(r) AS touched
-FOREACH (x IN empty | DELETE x)
-RETURN touched
-"""
+""" + _STRIP_KEPT.lstrip("\n")
 
 _DELETE_CHUNK_IDS = "UNWIND $ids AS id MATCH (c:Chunk {id: id}) DETACH DELETE c"
 
