@@ -158,7 +158,7 @@ class Scorer:
         bp, br = p / n, r / n
         return {
             "b3": {
-                "precision": round(bp, 4),
+                "precision": round(bp, 6),
                 "recall": round(br, 4),
                 "f1": round(2 * bp * br / (bp + br), 4),
             },
@@ -271,7 +271,7 @@ def across_documents(
         out[name] = {
             "cross_doc_pairs": prf(*pair_counts(pred, gold, group)),
             "b3": {
-                "precision": round(bp, 4),
+                "precision": round(bp, 6),
                 "recall": round(br, 4),
                 "f1": round(2 * bp * br / (bp + br), 4),
             },

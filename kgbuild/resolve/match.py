@@ -156,9 +156,18 @@ def partial(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
 def head(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
     """A non-person name that is the first words of a longer one (legal suffixes are
     already gone from both keys): "Nordwind" -> "Nordwind Energie GmbH". The short name
-    must hold a word that is neither a stopword nor a number."""
+    must hold a word that is neither a stopword nor a number.
+
+    Not the head of an "X of Y" name ("Parliament of the United Kingdom", "Bank of
+    America"): there the first words say what kind of body it is and the name follows the
+    stopword, so a bare "Parliament" is no short form of it.
+    """
     n = len(short.tokens)
-    return partial(short, long, stopwords) and long.tokens[:n] == short.tokens
+    return (
+        partial(short, long, stopwords)
+        and long.tokens[:n] == short.tokens
+        and long.tokens[n] not in stopwords
+    )
 
 
 def acronym(short: Name, long: Name) -> bool:

@@ -651,7 +651,12 @@ class _Engine:
             return ()
         if name.kind == PERSON and name.given:
             return ("l:" + name.last,)
-        if name.kind == OTHER and len(name.tokens) > 1 and self._partial_ok(tkey):
+        if (
+            name.kind == OTHER
+            and len(name.tokens) > 1
+            and self._partial_ok(tkey)
+            and name.tokens[1] not in self._stopwords  # "Parliament of ...": see match.head
+        ):
             return ("h:" + name.tokens[0],)
         return ()
 

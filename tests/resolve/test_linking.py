@@ -369,6 +369,38 @@ def test_a_short_form_of_several_entities_stays_apart_and_says_why(doc) -> None:
     assert notes["Vogt"].entity_id == entity_of(c, "Vogt")
 
 
+def test_the_kind_of_body_in_an_x_of_y_name_is_no_short_form(doc) -> None:
+    # In "Parliament of Norway" the name follows "of": a bare "Parliament" in a related
+    # document may be any parliament, while "Nordwind" still finds its company.
+    resolver = EntityResolver()
+    _, a = run(
+        resolver,
+        doc,
+        "a.txt",
+        "Lena Vogt of Nordwind Energie GmbH spoke to the Parliament of Norway in Oslo.",
+        [
+            ("Lena Vogt", "person"),
+            ("Nordwind Energie GmbH", "organization"),
+            ("Parliament of Norway", "organization"),
+            ("Oslo", "location"),
+        ],
+    )
+    _, b = run(
+        resolver,
+        doc,
+        "b.txt",
+        "Lena Vogt of Nordwind told Parliament in Oslo.",
+        [
+            ("Lena Vogt", "person"),
+            ("Nordwind", "organization"),
+            ("Parliament", "organization"),
+            ("Oslo", "location"),
+        ],
+    )
+    assert entity_of(b, "Nordwind") == entity_of(a, "Nordwind Energie GmbH")
+    assert entity_of(b, "Parliament") != entity_of(a, "Parliament of Norway")
+
+
 def test_a_short_form_needs_a_related_document(doc) -> None:
     resolver = EntityResolver()
     _, a = run(resolver, doc, *NORDWIND)
