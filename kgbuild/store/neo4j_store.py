@@ -73,6 +73,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
@@ -989,10 +990,10 @@ class Neo4jStore(GraphStore):
                     step()
             self._write_rows(_WRITE_CHUNKS, plan.chunks, "writing chunks")
             self._write_rows(_LINK_CHUNKS, plan.next_links, "linking chunks")
-            self._write_mentions([m for m in plan.mentions if m["id"] not in plan.kept])
-            self._write_entities(plan)
+            self._write_mentions([m for m in plan.mentions if m["id"] not in plan.kept], clean)
+            created = self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
-                self._write_relations(rel_type, list(rows.values()), set(ids))
+                self._write_relations(rel_type, list(rows.values()), set(ids), created)
             self._write_rows(_WRITE_DOCUMENTS, plan.documents, "writing documents")
         except (Neo4jError, DriverError) as exc:
             raise WriteError(
@@ -1003,18 +1004,25 @@ class Neo4jStore(GraphStore):
             ) from exc
         logger.debug("wrote %d document(s), %d rows", len(ids), plan.size())
 
-    def _write_mentions(self, rows: list[dict[str, Any]]) -> None:
+    def _write_mentions(self, rows: list[dict[str, Any]], clean: Sequence[str] = ()) -> None:
+        """Create new mentions, update stored ones. Only mentions of ``clean`` documents
+        (those the store held something of) can be stored: the others are not looked up."""
+        had_state = set(clean)
         for batch in _batches(rows, self.batch_size):
 
             def work(tx: ManagedTransaction, b=batch) -> None:
-                ids = [r["id"] for r in b]
-                stored = {rec["id"] for rec in tx.run(_EXISTING_MENTIONS, ids=ids)}
+                ids = [r["id"] for r in b if r["props"].get("document_id") in had_state]
+                stored = (
+                    {rec["id"] for rec in tx.run(_EXISTING_MENTIONS, ids=ids)} if ids else set()
+                )
                 _run_rows(tx, _CREATE_MENTIONS, [r for r in b if r["id"] not in stored])
                 _run_rows(tx, _UPDATE_MENTIONS, [r for r in b if r["id"] in stored])
 
             self._transaction(work, "writing mentions", retry_on=RETRYABLE_CREATE)
 
-    def _write_entities(self, plan: _Plan) -> None:
+    def _write_entities(self, plan: _Plan) -> set[str]:
+        """Write the plan's entities and their REFERS_TO edges; the ids of those created."""
+        created: set[str] = set()
         entity_ids = {eid for rows in plan.entities.values() for eid in rows}
         links_by_entity: dict[str, list[dict[str, str]]] = {}
         for link in plan.links:
@@ -1029,7 +1037,9 @@ class Neo4jStore(GraphStore):
 
                 # One transaction per batch: an entity never exists without the REFERS_TO
                 # edges through which the clean-up of its documents finds it.
-                def work(tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids) -> None:
+                def work(
+                    tx: ManagedTransaction, q=create, b=batch, links=links, ids=ids
+                ) -> list[str]:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
                     new = [
                         _described(r, links_by_entity.get(r["id"], ()), mention_props)
@@ -1048,8 +1058,11 @@ class Neo4jStore(GraphStore):
                     old = [i for i in ids if i in stored]  # stored and linked to anew
                     if old:
                         _refresh_entities(tx, old, fallback=b)
+                    return [r["id"] for r in new]
 
-                self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
+                created.update(
+                    self._transaction(work, f"writing {label} entities", retry_on=RETRYABLE_CREATE)
+                )
         # Mentions resolved to entities the store holds but these graphs do not carry.
         outside = [
             link
@@ -1063,10 +1076,18 @@ class Neo4jStore(GraphStore):
                 _refresh_entities(tx, _union(r["entity_id"] for r in b))
 
             self._transaction(relink, "linking mentions to existing entities")
+        return created
 
     def _write_relations(
-        self, rel_type: str, rows: list[dict[str, Any]], replaced: set[str]
+        self,
+        rel_type: str,
+        rows: list[dict[str, Any]],
+        replaced: set[str],
+        created: AbstractSet[str] = frozenset(),
     ) -> None:
+        """Create new relation edges, merge evidence into stored ones. An edge with an end
+        among the ``created`` entities (new in this write) cannot be stored: its stored
+        evidence is not looked up (on a first ingest, most edges)."""
         read = _read_evidence_query(rel_type)
         create, update = _create_relations_query(rel_type), _update_relations_query(rel_type)
         for batch in _batches(rows, self.batch_size):
@@ -1074,9 +1095,11 @@ class Neo4jStore(GraphStore):
             # no other write can slip in between.
             def work(tx: ManagedTransaction, b=batch) -> tuple[int, int]:
                 keys = [
-                    {"id": r["id"], "head_id": r["head_id"], "tail_id": r["tail_id"]} for r in b
+                    {"id": r["id"], "head_id": r["head_id"], "tail_id": r["tail_id"]}
+                    for r in b
+                    if r["head_id"] not in created and r["tail_id"] not in created
                 ]
-                stored = {rec["id"]: rec for rec in tx.run(read, rows=keys).data()}
+                stored = {rec["id"]: rec for rec in tx.run(read, rows=keys).data()} if keys else {}
                 out = [
                     {
                         "id": r["id"],
