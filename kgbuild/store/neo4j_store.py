@@ -10,7 +10,9 @@ How a write works
 -----------------
 :meth:`Neo4jStore.write_documents` checks each DocumentGraph first (types must map to
 safe labels, every id it points at must exist), then collects documents until about
-``batch_size`` rows are pending and writes them as one *group*:
+``group_rows`` rows are pending and writes them as one *group* (many documents per group,
+so that each statement fills its ``batch_size`` rows even where a document has only a
+few rows of a kind, like its chunks):
 
 1. **Clean up** what an earlier, maybe interrupted, write of a document left that its
    new version lacks: its Document node is marked first (content hash emptied, so no
@@ -39,7 +41,9 @@ in a managed transaction (``session.execute_write``) of at most ``batch_size`` r
 ``MERGE`` for chunks and documents; for mentions, entities and relation edges, a lookup
 of the batch's ids, then ``CREATE`` for the new ones and ``MATCH ... SET`` for the others,
 in the same transaction (faster than ``MERGE`` on both servers, and the relation step
-needs the stored evidence anyway). Rows are grouped by entity label and relationship
+needs the stored evidence anyway). There is no lookup where nothing can be stored yet:
+mentions of a document the store held nothing of, relation edges with an end created in
+this write. Rows are grouped by entity label and relationship
 type; each name comes from :func:`kgbuild.schema.entity_label` /
 :func:`kgbuild.schema.relation_label`, is checked against
 :data:`kgbuild.schema.SAFE_IDENTIFIER`, and is backtick-quoted into the query text.
@@ -702,8 +706,9 @@ class Neo4jStore(GraphStore):
         user: user name; defaults to ``$NEO4J_USERNAME``, then ``neo4j``.
         password: defaults to ``$NEO4J_PASSWORD``. Never logged nor shown in errors.
         database: defaults to ``$NEO4J_DATABASE``, then the server's default database.
-        batch_size: rows per ``UNWIND`` transaction, and about how many rows of new
-            documents are written together as one group.
+        batch_size: rows per ``UNWIND`` transaction.
+        group_rows: about how many rows of documents are written together as one group
+            (default: 10 x ``batch_size``); a group that fails is not committed.
         max_retries: further attempts of a transaction after a transient failure.
         retry_wait: first back-off in seconds; it doubles on each attempt ...
         retry_max_wait: ... up to this cap.
@@ -725,6 +730,7 @@ class Neo4jStore(GraphStore):
         batch_size: int = 1000,
         max_retries: int = 5,
         *,
+        group_rows: int | None = None,
         retry_wait: float = 0.5,
         retry_max_wait: float = 10.0,
     ) -> None:
@@ -747,6 +753,7 @@ class Neo4jStore(GraphStore):
         self._password = password if password is not None else os.environ.get("NEO4J_PASSWORD")
         self.database = database or os.environ.get("NEO4J_DATABASE") or None
         self.batch_size = batch_size
+        self.group_rows = group_rows or 10 * batch_size
         self.max_retries = max_retries
         self.retry_wait = retry_wait
         self.retry_max_wait = retry_max_wait
@@ -924,7 +931,7 @@ class Neo4jStore(GraphStore):
                 raise
             pending.append(checked)
             rows += checked.size()
-            if rows >= self.batch_size:
+            if rows >= self.group_rows:
                 self._flush(pending)
                 pending, rows = [], 0
         self._flush(pending)

@@ -684,7 +684,8 @@ def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
         empty_bolt_graph.user,
         empty_bolt_graph.password,
         empty_bolt_graph.database,
-        batch_size=1,  # one document per group
+        batch_size=1,
+        group_rows=1,  # one document per group
         server=None,
         kill_at=-1,
     )
@@ -705,6 +706,7 @@ def test_server_killed_mid_write_then_rerun_gives_the_clean_graph(
             server.password,
             server.database,
             batch_size=1,
+            group_rows=1,
             max_retries=2,
             retry_wait=0.05,
             server=private,
@@ -985,3 +987,36 @@ def test_driver_temporals_become_iso_text_durations_included():
         {"d": "P1Y2M"},
     ]
     assert _plain(DateTime(2024, 1, 2, 3, 4, 5)) == "2024-01-02T03:04:05.000000000"
+
+
+def test_documents_are_written_in_groups_of_about_group_rows(empty_bolt_graph, wipe_graph, graphs):
+    """Small documents share their statements (one chunk statement for all of them, not
+    one per document), and the graph is the one written a document at a time."""
+
+    class Counting(Neo4jStore):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self.chunk_statements = 0
+
+        def _write_rows(self, query, rows, what, **parameters):
+            self.chunk_statements += what == "writing chunks"
+            return super()._write_rows(query, rows, what, **parameters)
+
+    def write(group_rows: int) -> tuple[int, dict]:
+        wipe_graph(empty_bolt_graph)
+        with Counting(
+            empty_bolt_graph.uri,
+            empty_bolt_graph.user,
+            empty_bolt_graph.password,
+            empty_bolt_graph.database,
+            group_rows=group_rows,
+        ) as store:
+            store.setup_schema()
+            store.write_documents(graphs)
+            return store.chunk_statements, snapshot(store)
+
+    one_by_one, graph_one_by_one = write(group_rows=1)
+    grouped, graph_grouped = write(group_rows=10_000)
+    assert one_by_one == len(graphs) > 1
+    assert grouped == 1
+    assert graph_grouped == graph_one_by_one
