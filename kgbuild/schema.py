@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -68,6 +69,24 @@ def _words(phrase: str) -> list[str]:
 
 def entity_label(entity_type: str) -> str:
     """Node label of an entity type: 'work of art' -> 'WorkOfArt'."""
+    if isinstance(entity_type, str):
+        return _entity_label(entity_type)
+    validate_phrase(entity_type, "entity type")  # raises: not a string
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def relation_label(relation_type: str) -> str:
+    """Relationship type of a relation phrase: 'works for' -> 'WORKS_FOR'."""
+    if isinstance(relation_type, str):
+        return _relation_label(relation_type)
+    validate_phrase(relation_type, "relation type")  # raises: not a string
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Cached: a store asks for the label of every entity and relation it writes, and a
+# schema has few types (an invalid name raises, and exceptions are not cached).
+@lru_cache(maxsize=4096)
+def _entity_label(entity_type: str) -> str:
     words = _words(validate_phrase(entity_type, "entity type"))
     label = "".join(w[:1].upper() + w[1:] for w in words)
     if not SAFE_IDENTIFIER.match(label) or label in RESERVED_LABELS:
@@ -75,8 +94,8 @@ def entity_label(entity_type: str) -> str:
     return label
 
 
-def relation_label(relation_type: str) -> str:
-    """Relationship type of a relation phrase: 'works for' -> 'WORKS_FOR'."""
+@lru_cache(maxsize=4096)
+def _relation_label(relation_type: str) -> str:
     words = _words(validate_phrase(relation_type, "relation type"))
     label = "_".join(w.upper() for w in words)
     if not SAFE_IDENTIFIER.match(label) or label in RESERVED_TYPES:

@@ -33,16 +33,20 @@ whose node is missing, or whose ``content_hash`` differs, is simply written agai
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from kgbuild import __version__
 from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.types import DocumentGraph, Entity
+
+T = TypeVar("T")
 
 
 class DocumentState(BaseModel):
@@ -127,6 +131,52 @@ def document_properties(
         "chunk_count": len(graph.chunks),
     }
     return {k: v for k, v in props.items() if v is not None}
+
+
+def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """``items``, produced in a thread up to ``depth`` items ahead of the consumer.
+
+    For Python work that can overlap with waiting on a server: the producer runs while
+    the consumer's thread waits on a socket (which releases the GIL). An exception of the
+    producer is raised here in place of the item it did not produce; a consumer that
+    stops early (an exception, ``close()``) stops the producer after its current item.
+    """
+    buffer: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put((done, exc))
+        else:
+            put((done, None))
+
+    thread = threading.Thread(target=produce, name="kgbuild-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 class StoreError(RuntimeError):

@@ -115,6 +115,7 @@ from kgbuild.store.base import (
     describe_entity,
     document_properties,
     mention_name_key,
+    read_ahead,
 )
 from kgbuild.types import DocumentGraph, Entity
 
@@ -533,6 +534,29 @@ class _Plan:
     kept: set[str] = field(default_factory=set)
     """Mentions a re-write found stored exactly as they are here (same chunk, entity and
     properties): nothing of them is written again."""
+    described: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each entity's row as created if new (:func:`_described`), by id; see prepare."""
+    new_relation_props: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each relation edge's properties if not stored yet, by id; see prepare."""
+
+    def prepare(self) -> None:
+        """Compute ahead what writing needs if entities and edges are new (no kept
+        mentions, no stored evidence), so that the write does not wait for it."""
+        links: dict[str, list[dict[str, str]]] = {}
+        for link in self.links:
+            links.setdefault(link["entity_id"], []).append(link)
+        mention_props = {m["id"]: m["props"] for m in self.mentions}
+        self.described = {
+            eid: _described(row, links.get(eid, ()), mention_props)
+            for rows in self.entities.values()
+            for eid, row in rows.items()
+        }
+        replaced = set(self.document_ids)
+        self.new_relation_props = {
+            rid: _relation_props(row, None, replaced)
+            for rows in self.relations.values()
+            for rid, row in rows.items()
+        }
 
     def size(self) -> int:
         return (
@@ -606,6 +630,13 @@ class _Plan:
             row["evidence"] += evidence
 
         self.documents.append({"id": doc_id, "props": document_props})
+
+
+def _relation_props(
+    row: dict[str, Any], old: dict[str, Any] | None, replaced: set[str]
+) -> dict[str, Any]:
+    """A relation edge's properties: its type and merged evidence (:func:`_merge_evidence`)."""
+    return {"type": row["type"], **_merge_evidence(old, row["evidence"], replaced)}
 
 
 def _merge_evidence(
@@ -921,23 +952,47 @@ class Neo4jStore(GraphStore):
         of documents that fails for good raises :class:`WriteError` naming them; earlier
         groups stay written, later ones are not attempted.
         """
+        # Checking the graphs and turning them into rows (Python) runs one group ahead in
+        # a thread, while this thread waits for the server to write the group before.
+        for pending, plan in read_ahead(self._groups(graphs)):
+            self._flush(pending, plan)
+
+    def _groups(self, graphs: Iterable[DocumentGraph]) -> Iterator[tuple[list[_Checked], _Plan]]:
+        """Checked documents in groups of about ``group_rows`` rows, each with its rows.
+
+        A graph that fails its check ends the groups: the documents before it come as a
+        last group (written as if one by one), then the ``ValueError`` is raised.
+        """
         pending: list[_Checked] = []
         rows = 0
         for graph in graphs:
             try:
                 checked = _check(graph)
             except ValueError:
-                self._flush(pending)  # the documents before it, as if written one by one
+                if pending:
+                    yield pending, self._plan(pending)
                 raise
             pending.append(checked)
             rows += checked.size()
             if rows >= self.group_rows:
-                self._flush(pending)
+                yield pending, self._plan(pending)
                 pending, rows = [], 0
-        self._flush(pending)
+        if pending:
+            yield pending, self._plan(pending)
 
-    def _flush(self, pending: list[_Checked]) -> None:
-        """Write checked documents: new ones in groups, re-written ones one at a time."""
+    def _plan(self, group: list[_Checked]) -> _Plan:
+        """The rows of ``group`` written together (see :meth:`_flush` for when they are)."""
+        plan = _Plan()
+        for checked in group:
+            plan.add(checked, self._document_props(checked.graph))
+        plan.prepare()
+        return plan
+
+    def _flush(self, pending: list[_Checked], plan: _Plan | None = None) -> None:
+        """Write checked documents: new ones in groups, re-written ones one at a time.
+
+        ``plan``: the rows of all of ``pending``, used when they are written as one group.
+        """
         if not pending:
             return
         needed = set().union(*(c.external_entities for c in pending))
@@ -957,6 +1012,8 @@ class Neo4jStore(GraphStore):
         # cleaned up first, all of a group together; a document given twice starts a new
         # group, so the second version replaces the first as if written one by one.
         has_state = self._documents_with_state([c.id for c in pending])
+        if len({c.id for c in pending}) < len(pending):
+            plan = None  # split into groups below
         group: list[_Checked] = []
         for checked in pending:
             if any(c.id == checked.id for c in group):
@@ -965,7 +1022,7 @@ class Neo4jStore(GraphStore):
                 group = []
             group.append(checked)
         if group:
-            self._write_group(group, [c.id for c in group if c.id in has_state])
+            self._write_group(group, [c.id for c in group if c.id in has_state], plan)
 
     def _existing_entities(self, ids: set[str]) -> set[str]:
         if not ids:
@@ -985,11 +1042,13 @@ class Neo4jStore(GraphStore):
             ingested_at=datetime.now(UTC),
         )
 
-    def _write_group(self, group: list[_Checked], clean: list[str]) -> None:
-        """Write documents together, after removing what the store holds of ``clean``."""
-        plan = _Plan()
-        for checked in group:
-            plan.add(checked, self._document_props(checked.graph))
+    def _write_group(
+        self, group: list[_Checked], clean: list[str], plan: _Plan | None = None
+    ) -> None:
+        """Write documents together, after removing what the store holds of ``clean``
+        (``plan``: their rows, if made already)."""
+        if plan is None:
+            plan = self._plan(group)
         ids = plan.document_ids
         try:
             if clean:
@@ -1000,7 +1059,9 @@ class Neo4jStore(GraphStore):
             self._write_mentions([m for m in plan.mentions if m["id"] not in plan.kept], clean)
             created = self._write_entities(plan)
             for rel_type, rows in plan.relations.items():
-                self._write_relations(rel_type, list(rows.values()), set(ids), created)
+                self._write_relations(
+                    rel_type, list(rows.values()), set(ids), created, plan.new_relation_props
+                )
             self._write_rows(_WRITE_DOCUMENTS, plan.documents, "writing documents")
         except (Neo4jError, DriverError) as exc:
             raise WriteError(
@@ -1049,7 +1110,9 @@ class Neo4jStore(GraphStore):
                 ) -> list[str]:
                     stored = {rec["id"] for rec in tx.run(_EXISTING_ENTITIES, ids=ids)}
                     new = [
-                        _described(r, links_by_entity.get(r["id"], ()), mention_props)
+                        plan.described[r["id"]]
+                        if not plan.kept  # else: described without the kept mentions
+                        else _described(r, links_by_entity.get(r["id"], ()), mention_props)
                         for r in b
                         if r["id"] not in stored
                     ]
@@ -1091,10 +1154,13 @@ class Neo4jStore(GraphStore):
         rows: list[dict[str, Any]],
         replaced: set[str],
         created: AbstractSet[str] = frozenset(),
+        new_props: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """Create new relation edges, merge evidence into stored ones. An edge with an end
         among the ``created`` entities (new in this write) cannot be stored: its stored
-        evidence is not looked up (on a first ingest, most edges)."""
+        evidence is not looked up (on a first ingest, most edges). ``new_props``: the
+        properties of edges not stored, by id, if computed already."""
+        new_props = new_props or {}
         read = _read_evidence_query(rel_type)
         create, update = _create_relations_query(rel_type), _update_relations_query(rel_type)
         for batch in _batches(rows, self.batch_size):
@@ -1112,10 +1178,9 @@ class Neo4jStore(GraphStore):
                         "id": r["id"],
                         "head_id": r["head_id"],
                         "tail_id": r["tail_id"],
-                        "props": {
-                            "type": r["type"],
-                            **_merge_evidence(stored.get(r["id"]), r["evidence"], replaced),
-                        },
+                        "props": new_props[r["id"]]
+                        if r["id"] not in stored and r["id"] in new_props
+                        else _relation_props(r, stored.get(r["id"]), replaced),
                     }
                     for r in b
                 ]
