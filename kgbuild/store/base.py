@@ -32,11 +32,13 @@ whose node is missing, or whose ``content_hash`` differs, is simply written agai
 
 from __future__ import annotations
 
+import gc
 import json
 import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -131,6 +133,35 @@ def document_properties(
         "chunk_count": len(graph.chunks),
     }
     return {k: v for k, v in props.items() if v is not None}
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (process-wide; nested and threaded uses count).
+
+    For building many small rows at once: each allocation burst makes Python's collector
+    walk every object alive, the whole graph being written included, and on 100,000
+    entities that was 70 % of the time spent making the rows. Rows hold no reference
+    cycles; whatever else became garbage meanwhile is collected after.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:

@@ -114,6 +114,7 @@ from kgbuild.store.base import (
     check_document_graph,
     describe_entity,
     document_properties,
+    gc_paused,
     mention_name_key,
     read_ahead,
 )
@@ -967,7 +968,8 @@ class Neo4jStore(GraphStore):
         rows = 0
         for graph in graphs:
             try:
-                checked = _check(graph)
+                with gc_paused():
+                    checked = _check(graph)
             except ValueError:
                 if pending:
                     yield pending, self._plan(pending)
@@ -983,9 +985,10 @@ class Neo4jStore(GraphStore):
     def _plan(self, group: list[_Checked]) -> _Plan:
         """The rows of ``group`` written together (see :meth:`_flush` for when they are)."""
         plan = _Plan()
-        for checked in group:
-            plan.add(checked, self._document_props(checked.graph))
-        plan.prepare()
+        with gc_paused():
+            for checked in group:
+                plan.add(checked, self._document_props(checked.graph))
+            plan.prepare()
         return plan
 
     def _flush(self, pending: list[_Checked], plan: _Plan | None = None) -> None:

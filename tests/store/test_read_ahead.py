@@ -46,3 +46,24 @@ def test_a_consumer_that_stops_early_stops_the_producer():
     assert next(ahead) == 0
     ahead.close()  # joins the producer
     assert len(made) <= 3  # the one consumed, one waiting, one being made
+
+
+def test_gc_paused_nests_and_restores_the_collector():
+    import gc
+
+    from kgbuild.store.base import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # was off before: stays off
+    finally:
+        gc.enable()
