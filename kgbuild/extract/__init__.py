@@ -31,14 +31,15 @@ def default_model_dir() -> Path:
 def load_extractor(
     model_dir: str | Path | None = None,
     *,
-    quantize: bool = False,
+    quantize: bool | None = None,
     lazy: bool = False,
     backend: str | None = None,
 ) -> Extractor:
     """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint).
 
     ``backend`` (``"auto"``, ``"onnx"``, ``"torch"``; default ``$KGBUILD_BACKEND``, else
-    ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``.
+    ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``. ``quantize``
+    (default: ``$KGBUILD_QUANTIZE``, else off) chooses int8 weights.
 
     ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``
     is read from ``config.json`` now, and torch and the weights load on first use.

@@ -29,6 +29,7 @@ from kgbuild.extract.base import (
     filter_relations,
 )
 from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
+from kgbuild.extract.lazy import resolve_backend, resolve_quantize
 from kgbuild.extract.model import (
     ExtractorConfig,
     JointExtractionModel,
@@ -44,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 #: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
 Backend = Literal["auto", "onnx", "torch"]
-#: Environment variable with the default backend.
-BACKEND_ENV = "KGBUILD_BACKEND"
 #: Threads an extractor uses unless told otherwise: torch's count when kgbuild was first
 #: imported (one per core, or what the user set). Read once, because an ONNX Runtime
 #: extractor sets torch itself to one thread (its batches run side by side).
@@ -121,7 +120,7 @@ class JointExtractor:
         cls,
         directory: str | Path | None = None,
         *,
-        quantize: bool = False,
+        quantize: bool | None = None,
         num_threads: int | None = None,
         backend: str | None = None,
     ) -> JointExtractor:
@@ -129,8 +128,11 @@ class JointExtractor:
 
         Args:
             directory: the checkpoint folder (``config.json`` + ``model.safetensors``).
-            quantize: dynamic int8 quantization of the encoder's matrix products (faster
-                on CPU; see the model card for its cost in F1).
+            quantize: int8 weights for the matrix products (dynamic quantization). None:
+                ``$KGBUILD_QUANTIZE``, else fp32. On ONNX Runtime (per-channel) it is about
+                1.3x as fast and within 0.3 F1 on CoNLL04, but 1.3-1.6 F1 lower on re3d's
+                unseen labels; torch's own int8 costs 3.7 relation F1 on CoNLL04 (see
+                ``benchmarks/backend_quality.py`` and ``benchmarks/zero_shot.py``).
             num_threads: threads for torch and ONNX Runtime (default: torch's default,
                 one per core). On ONNX Runtime they run that many batches at once, each
                 on one thread (data parallel: on 2 cores 4,475 tokens/s against 3,401 for
@@ -146,9 +148,8 @@ class JointExtractor:
 
         from kgbuild.extract import default_model_dir
 
-        backend = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
-        if backend not in ("auto", "onnx", "torch"):
-            raise ValueError(f"unknown backend {backend!r}: use 'auto', 'onnx' or 'torch'")
+        backend = resolve_backend(backend)
+        quantize = resolve_quantize(quantize, backend)
         directory = Path(directory) if directory else default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

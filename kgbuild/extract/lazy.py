@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -36,8 +37,44 @@ logger = logging.getLogger(__name__)
 _DEFAULT_CONFIG_NAME = "kgbuild-relex"
 
 
-def checkpoint_model_id(directory: str | Path, *, quantize: bool = False) -> str:
-    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...)`` will have.
+#: Environment variable choosing the extractor's backend (see ``resolve_backend``).
+BACKEND_ENV = "KGBUILD_BACKEND"
+#: Environment variable choosing int8 (1) or fp32 (0) weights (see ``resolve_quantize``).
+QUANTIZE_ENV = "KGBUILD_QUANTIZE"
+
+
+def resolve_backend(backend: str | None) -> str:
+    """``backend``, else ``$KGBUILD_BACKEND``, else ``"auto"``; checked."""
+    backend = backend or os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+    if backend not in ("auto", "onnx", "torch"):
+        raise ValueError(f"unknown backend {backend!r}: use 'auto', 'onnx' or 'torch'")
+    return backend
+
+
+def resolve_quantize(quantize: bool | None, backend: str | None = None) -> bool:
+    """Whether the extractor runs with int8 weights: ``quantize`` if given, else
+    ``$KGBUILD_QUANTIZE`` (1 or 0), else fp32.
+
+    On ONNX Runtime int8 (per-channel) costs 0.19 / 0.08 entity / relation F1 on CoNLL04
+    and runs about 1.3x as fast, but 1.3 / 1.6 on re3d, labels it never trained on, so
+    it is opt-in (benchmarks/backend_quality.py, benchmarks/zero_shot.py). Decided
+    without importing torch or ONNX Runtime, so a lazy extractor knows its ``model_id``.
+    """
+    if quantize is not None:
+        return quantize
+    env = os.environ.get(QUANTIZE_ENV, "").strip().lower()
+    if env:
+        if env not in ("0", "1", "true", "false", "yes", "no"):
+            raise ValueError(f"${QUANTIZE_ENV}={env!r}: use 1 (int8) or 0 (fp32)")
+        return env in ("1", "true", "yes")
+    return False
+
+
+def checkpoint_model_id(
+    directory: str | Path, *, quantize: bool | None = False, backend: str | None = None
+) -> str:
+    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...,
+    backend=...)`` will have (``quantize=None``: see :func:`resolve_quantize`).
 
     Read from ``directory/config.json`` alone (no torch).
 
@@ -58,7 +95,7 @@ def checkpoint_model_id(directory: str | Path, *, quantize: bool = False) -> str
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     name = str(data.get("name", _DEFAULT_CONFIG_NAME))
-    return f"{name}{'-int8' if quantize else ''}"
+    return f"{name}{'-int8' if resolve_quantize(quantize, backend) else ''}"
 
 
 class LazyExtractor:
@@ -77,7 +114,8 @@ class LazyExtractor:
 
     Args:
         directory: A checkpoint folder (default: the one shipped with kgbuild).
-        quantize: Load with dynamic int8 quantization (see ``JointExtractor.from_pretrained``).
+        quantize: int8 weights (None: ``$KGBUILD_QUANTIZE``, else fp32; see
+            :func:`resolve_quantize` and ``JointExtractor.from_pretrained``).
         num_threads: torch threads to set when loading (None: torch's default).
         backend: what runs the model, ``"auto"``, ``"onnx"`` or ``"torch"`` (None:
             ``$KGBUILD_BACKEND``, else auto; see ``JointExtractor.from_pretrained``).
@@ -87,17 +125,17 @@ class LazyExtractor:
         self,
         directory: str | Path | None = None,
         *,
-        quantize: bool = False,
+        quantize: bool | None = None,
         num_threads: int | None = None,
         backend: str | None = None,
     ) -> None:
         from kgbuild.extract import default_model_dir
 
         self.directory = Path(directory) if directory else default_model_dir()
-        self.quantize = quantize
-        self.num_threads = num_threads
         self.backend = backend
-        self.model_id: str = checkpoint_model_id(self.directory, quantize=quantize)
+        self.quantize = resolve_quantize(quantize, backend)  # decided now: model_id needs it
+        self.num_threads = num_threads
+        self.model_id: str = checkpoint_model_id(self.directory, quantize=self.quantize)
         self._extractor: JointExtractor | None = None
         self._lock = threading.Lock()
 

@@ -17,8 +17,11 @@ compare the two on real chunks).
   under a name that fingerprints the checkpoint, the base encoder and the library
   versions, so a changed checkpoint is never served a stale graph. Files are written
   to a temporary name and renamed, so concurrent loads do not see half a file.
-* **int8, opt in.** ``quantize=True`` applies ONNX Runtime's dynamic int8 quantization
-  to the graph's matrix products (see the model card for its cost in F1).
+* **int8, opt in.** ``quantize=True`` gives the graph's matrix products with weight
+  matrices ONNX Runtime's dynamic int8 quantization with one scale per output channel
+  (per-channel; one scale per matrix cost 1.2 entity and 1.8 relation F1 on CoNLL04,
+  per-channel 0.19 and 0.08, but 1.3 / 1.6 on re3d's unseen labels). The int8 graph is
+  cached beside the fp32 one under a name that also says how it was quantized.
 """
 
 from __future__ import annotations
@@ -202,10 +205,41 @@ def export_onnx(model: JointExtractionModel, path: Path) -> None:
     program.save(str(path))
 
 
+#: How the int8 graph is made (part of its cache name): per-channel weights.
+QUANTIZATION = "dynamic-qint8-per-channel-matmul"
+
+
 def _quantize(source: Path, target: Path) -> None:
+    """Dynamic int8, one scale per output channel, for every MatMul with a weight matrix.
+
+    MatMuls whose second input is not a constant 2-D matrix (attention scores, a
+    matrix-vector product of the heads) stay fp32: ONNX Runtime's per-channel kernel
+    rejects a 1-D weight, and activations are quantized per batch anyway.
+    """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    graph = onnx.load(str(source), load_external_data=False).graph
+    matrices = {i.name for i in graph.initializer if len(i.dims) == 2}
+    keep_fp32 = [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul" and node.input[1] not in matrices
+    ]
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer's advice goes to the root logger
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=keep_fp32,
+        )
+    finally:
+        root.setLevel(level)
 
 
 def exported_graph(model: JointExtractionModel, directory: Path, quantize: bool = False) -> Path:
@@ -222,7 +256,8 @@ def exported_graph(model: JointExtractionModel, directory: Path, quantize: bool 
             os.replace(tmp_path, fp32)
     if not quantize:
         return fp32
-    int8 = folder / f"{model.config.name}-{key}-int8.onnx"
+    recipe = hashlib.sha256(QUANTIZATION.encode()).hexdigest()[:8]
+    int8 = folder / f"{model.config.name}-{key}-int8-{recipe}.onnx"
     if not int8.exists():
         logger.info("quantizing the ONNX graph to int8 (once; cached in %s)", folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:

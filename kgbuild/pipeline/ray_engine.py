@@ -235,17 +235,49 @@ class _ExtractionWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import numpy as np
 
-        results = [pickle.dumps([self.file(p) for p in json.loads(g)]) for g in batch["paths"]]
+        results = [pickle.dumps(self.files(json.loads(g))) for g in batch["paths"]]
         out = np.empty(len(results), dtype=object)
         out[:] = results
         return {"index": batch["index"], "result": out}
 
-    def file(self, path: str) -> _FileResult:
-        """Load, check, chunk and extract the documents of one file."""
-        builder, cfg = self.builder, self.builder.config
-        run = _Run(
+    def files(self, paths: list[str]) -> list[_FileResult]:
+        """Load, check, chunk and extract the documents of a group of files.
+
+        Chunks of several files are extracted together, in the sequential engine's
+        batches (:meth:`KnowledgeGraphBuilder._batch_full`): a file of one short document
+        alone would leave all but one of an extractor's side-by-side workers idle.
+        """
+        results: list[_FileResult] = []
+        pending: list[tuple[_Event, _Work]] = []
+        run = self._run()
+        chunks = 0
+        for path in paths:
+            result, work = self._prepare(path, run)
+            results.append(result)
+            pending.extend(work)
+            chunks += sum(len(w.chunks) for _, w in work)
+            if self.builder._batch_full([w for _, w in pending], chunks):
+                self._extract(pending, run)
+                pending, chunks = [], 0
+        self._extract(pending, run)
+        seconds = run.summary.seconds
+        if results:  # the driver adds up every result's seconds
+            results[0].seconds = {
+                "load": seconds.load,
+                "chunk": seconds.chunk,
+                "extract": seconds.extract,
+            }
+        return results
+
+    def _run(self) -> _Run:
+        return _Run(
             IngestSummary(store="", model_id=self.model_id, schema_fingerprint=self.fingerprint)
         )
+
+    def _prepare(self, path: str, run: _Run) -> tuple[_FileResult, list[tuple[_Event, _Work]]]:
+        """One file loaded, checked against the store and chunked: its result (events
+        without extractions yet) and the work that needs extraction."""
+        builder, cfg = self.builder, self.builder.config
         result = _FileResult()
         with run.timed("load"):
             items = list(load_file(Path(path), cfg.load))
@@ -273,7 +305,12 @@ class _ExtractionWorker:
             event = _Event("work", item.id, work=work)
             result.events.append(event)
             pending.append((event, work))
-        # Extract in groups (a JSONL file can hold many documents).
+        return result, pending
+
+    def _extract(self, pending: list[tuple[_Event, _Work]], run: _Run) -> None:
+        """Extractions onto the events of ``pending``, in the sequential engine's groups
+        (a JSONL file can hold many documents); a document that fails becomes a failure."""
+        builder, cfg = self.builder, self.builder.config
         progress = StageProgress(False)
         for begin in range(0, len(pending), cfg.write_batch_size):
             group = pending[begin : begin + cfg.write_batch_size]
@@ -287,9 +324,6 @@ class _ExtractionWorker:
                     event.failure = failures.get(work.document.source) or DocumentFailure(
                         source=work.document.source, stage="extract", reason="no result"
                     )
-        seconds = run.summary.seconds
-        result.seconds = {"load": seconds.load, "chunk": seconds.chunk, "extract": seconds.extract}
-        return result
 
 
 # -- the driver -------------------------------------------------------------------------------

@@ -38,9 +38,14 @@ def torch_extractor() -> JointExtractor:
 
 @pytest.fixture(scope="module")
 def onnx_extractor() -> JointExtractor:
-    extractor = load_extractor(backend="onnx")
+    extractor = load_extractor(backend="onnx", quantize=False)
     assert isinstance(extractor, JointExtractor) and extractor.backend == "onnx"
+    assert extractor.model_id == torch_extractor_id()
     return extractor
+
+
+def torch_extractor_id() -> str:
+    return json.loads((default_model_dir() / "config.json").read_text())["name"]
 
 
 def encoded_batches(extractor, texts, entity_types, relation_types):
@@ -99,7 +104,7 @@ def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
     graph = onnx_extractor.heads.path
     assert graph.parent == onnx_backend.cache_dir() and graph.is_file()
     before = graph.stat().st_mtime_ns
-    again = JointExtractor.from_pretrained(backend="onnx")
+    again = JointExtractor.from_pretrained(backend="onnx", quantize=False)
     assert again.heads.path == graph and graph.stat().st_mtime_ns == before  # not re-exported
     # another checkpoint (here: other thresholds) gets its own graph, never a stale one
     other = tmp_path / "model"
@@ -107,20 +112,54 @@ def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
     config = json.loads((other / "config.json").read_text())
     config["entity_threshold"] = 0.33
     (other / "config.json").write_text(json.dumps(config))
-    changed = JointExtractor.from_pretrained(other, backend="onnx")
+    changed = JointExtractor.from_pretrained(other, backend="onnx", quantize=False)
     assert changed.heads.path != graph and changed.heads.path.is_file()
     assert changed.config.entity_threshold == 0.33
 
 
 def test_int8_onnx_still_finds_the_obvious(onnx_extractor):
     int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
-    assert int8.backend == "onnx" and int8.heads.path.name.endswith("-int8.onnx")
+    assert int8.backend == "onnx" and "-int8-" in int8.heads.path.name
     assert int8.model_id.endswith("-int8")
     out = int8.extract(
         ["Tim Cook is the chief executive of Apple."], ["person", "organization"], []
     )
     found = {(e.text, e.label) for e in out[0].entities}
     assert ("Tim Cook", "person") in found and ("Apple", "organization") in found
+
+
+def test_int8_is_opt_in_by_argument_or_environment(monkeypatch):
+    monkeypatch.delenv("KGBUILD_QUANTIZE", raising=False)
+    name = torch_extractor_id()
+    assert JointExtractor.from_pretrained(backend="onnx").model_id == name
+    assert load_extractor(lazy=True).model_id == name
+    monkeypatch.setenv("KGBUILD_QUANTIZE", "1")
+    int8 = JointExtractor.from_pretrained(backend="onnx")
+    assert int8.model_id == f"{name}-int8" and "-int8-" in int8.heads.path.name
+    assert load_extractor(lazy=True, backend="onnx").model_id == int8.model_id
+    assert JointExtractor.from_pretrained(backend="onnx", quantize=False).model_id == name
+    monkeypatch.setenv("KGBUILD_QUANTIZE", "maybe")
+    with pytest.raises(ValueError, match="KGBUILD_QUANTIZE"):
+        load_extractor(lazy=True)
+
+
+def test_int8_scores_like_fp32_on_conll04(onnx_extractor):
+    """The default int8 graph against fp32 on the first 150 CoNLL04 test sentences (the
+    benchmark's full test set: within 0.3 F1)."""
+    from pathlib import Path
+
+    from kgbuild.extract.evaluate import evaluate
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "conll04"
+    if not (data / "conll04_test.json").is_file():
+        pytest.skip("needs ../shared/datasets/conll04")
+    args = (str(data / "conll04_test.json"), str(data / "conll04_types.json"))
+    int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
+    fp32 = evaluate(*args, extractor=onnx_extractor, limit=150)
+    low = evaluate(*args, extractor=int8, limit=150)
+    assert fp32["ner_micro_f1"] > 80 and fp32["rel_micro_f1"] > 50
+    assert abs(low["ner_micro_f1"] - fp32["ner_micro_f1"]) < 1.0
+    assert abs(low["rel_micro_f1"] - fp32["rel_micro_f1"]) < 1.5
 
 
 def test_backend_choice_from_argument_and_environment(monkeypatch):

@@ -68,6 +68,46 @@ def test_ray_graph_equals_sequential_byte_for_byte(tmp_path):
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "seq.json").read_bytes()
 
 
+class CountingExtractor(FakeExtractor):
+    """Records how many chunk texts each ``extract`` call gets."""
+
+    def __init__(self) -> None:
+        super().__init__(window=40)
+        self.calls: list[int] = []
+
+    def extract(self, texts, *args, **kwargs):
+        self.calls.append(len(texts))
+        return super().extract(texts, *args, **kwargs)
+
+
+def test_a_worker_extracts_the_chunks_of_several_small_files_together(tmp_path, ray_local):
+    """One short document per file: the files of one actor call share extractor calls (an
+    extractor alone with one window leaves its other workers idle), and each file still
+    gets its own result, a broken file its own failure."""
+    from kgbuild.pipeline.builder import BuildConfig
+    from kgbuild.pipeline.ray_engine import _ExtractionWorker, _StateLookup
+
+    names = ["Alice", "Bruno", "Carla", "Dmitri", "Emil", "Frida"]
+    paths = []
+    for i, name in enumerate(names):
+        paths.append(tmp_path / f"doc{i}.txt")
+        paths[-1].write_text(f"{name} Smith works for Acme Corp in Paris.", encoding="utf-8")
+    paths.insert(3, tmp_path / "broken.txt")
+    paths[3].write_bytes(b"\x00\x01\x02 not text \xff\xfe")
+    extractor = CountingExtractor()
+    worker = _ExtractionWorker(
+        BuildConfig(), _StateLookup(snapshot=ray_local.put({})), extractor, None, 1
+    )
+    results = worker.files([str(p) for p in paths])
+
+    assert extractor.calls == [6]  # six files of one chunk each: one call
+    kinds = [[e.kind for e in r.events] for r in results]
+    assert kinds == [["work"]] * 3 + [["load_failure"]] + [["work"]] * 3
+    assert results[3].events[0].load_failure.source.endswith("broken.txt")
+    firsts = [r.events[0].extractions[0].entities[0].text for i, r in enumerate(results) if i != 3]
+    assert firsts == [f"{name} Smith" for name in names]
+
+
 @pytest.mark.neo4j
 def test_ray_graph_equals_sequential_on_the_bolt_server(tmp_path, empty_bolt_graph):
     target = Target("neo4j", tmp_path, empty_bolt_graph)
