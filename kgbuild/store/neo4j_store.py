@@ -954,9 +954,11 @@ class Neo4jStore(GraphStore):
         groups stay written, later ones are not attempted.
         """
         # Checking the graphs and turning them into rows (Python) runs one group ahead in
-        # a thread, while this thread waits for the server to write the group before.
-        for pending, plan in read_ahead(self._groups(graphs)):
-            self._flush(pending, plan)
+        # a thread, while this thread waits for the server to write the group before. No
+        # cyclic GC meanwhile (see gc_paused): a write makes many rows and no cycles.
+        with gc_paused():
+            for pending, plan in read_ahead(self._groups(graphs)):
+                self._flush(pending, plan)
 
     def _groups(self, graphs: Iterable[DocumentGraph]) -> Iterator[tuple[list[_Checked], _Plan]]:
         """Checked documents in groups of about ``group_rows`` rows, each with its rows.
