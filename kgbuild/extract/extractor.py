@@ -149,7 +149,7 @@ class JointExtractor:
         from kgbuild.extract import default_model_dir
 
         backend = resolve_backend(backend)
-        quantize = resolve_quantize(quantize, backend)
+        quantize = resolve_quantize(quantize)
         directory = Path(directory) if directory else default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -51,7 +51,7 @@ def resolve_backend(backend: str | None) -> str:
     return backend
 
 
-def resolve_quantize(quantize: bool | None, backend: str | None = None) -> bool:
+def resolve_quantize(quantize: bool | None) -> bool:
     """Whether the extractor runs with int8 weights: ``quantize`` if given, else
     ``$KGBUILD_QUANTIZE`` (1 or 0), else fp32.
 
@@ -70,11 +70,9 @@ def resolve_quantize(quantize: bool | None, backend: str | None = None) -> bool:
     return False
 
 
-def checkpoint_model_id(
-    directory: str | Path, *, quantize: bool | None = False, backend: str | None = None
-) -> str:
-    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...,
-    backend=...)`` will have (``quantize=None``: see :func:`resolve_quantize`).
+def checkpoint_model_id(directory: str | Path, *, quantize: bool | None = False) -> str:
+    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...)``
+    will have (``quantize=None``: see :func:`resolve_quantize`).
 
     Read from ``directory/config.json`` alone (no torch).
 
@@ -95,7 +93,7 @@ def checkpoint_model_id(
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     name = str(data.get("name", _DEFAULT_CONFIG_NAME))
-    return f"{name}{'-int8' if resolve_quantize(quantize, backend) else ''}"
+    return f"{name}{'-int8' if resolve_quantize(quantize) else ''}"
 
 
 class LazyExtractor:
@@ -133,7 +131,7 @@ class LazyExtractor:
 
         self.directory = Path(directory) if directory else default_model_dir()
         self.backend = backend
-        self.quantize = resolve_quantize(quantize, backend)  # decided now: model_id needs it
+        self.quantize = resolve_quantize(quantize)  # decided now: model_id needs it
         self.num_threads = num_threads
         self.model_id: str = checkpoint_model_id(self.directory, quantize=self.quantize)
         self._extractor: JointExtractor | None = None

@@ -12,6 +12,8 @@ Rule names recorded in merge explanations are the ``RULE_*`` constants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rapidfuzz import fuzz
 
 from kgbuild.resolve.normalize import LITERAL, PERSON, Name
@@ -156,18 +158,23 @@ def partial(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
 def head(short: Name, long: Name, stopwords: frozenset[str]) -> bool:
     """A non-person name that is the first words of a longer one (legal suffixes are
     already gone from both keys): "Nordwind" -> "Nordwind Energie GmbH". The short name
-    must hold a word that is neither a stopword nor a number.
-
-    Not the head of an "X of Y" name ("Parliament of the United Kingdom", "Bank of
-    America"): there the first words say what kind of body it is and the name follows the
-    stopword, so a bare "Parliament" is no short form of it.
+    must hold a word that is neither a stopword nor a number, and not be the kind of
+    body of an "X of Y" name (:func:`kind_of_body`).
     """
     n = len(short.tokens)
     return (
         partial(short, long, stopwords)
         and long.tokens[:n] == short.tokens
-        and long.tokens[n] not in stopwords
+        and not kind_of_body(long.tokens, n, stopwords)
     )
+
+
+def kind_of_body(tokens: Sequence[str], n: int, stopwords: frozenset[str]) -> bool:
+    """Whether the first ``n`` words of a name are followed by a stopword, as in "X of Y"
+    names ("Parliament of the United Kingdom", "Bank of America"): there the first words
+    say what kind of body it is and the name follows the stopword, so a bare "Parliament"
+    is no short form of it."""
+    return len(tokens) > n and tokens[n] in stopwords
 
 
 def acronym(short: Name, long: Name) -> bool:

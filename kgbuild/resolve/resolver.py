@@ -655,7 +655,7 @@ class _Engine:
             name.kind == OTHER
             and len(name.tokens) > 1
             and self._partial_ok(tkey)
-            and name.tokens[1] not in self._stopwords  # "Parliament of ...": see match.head
+            and not match.kind_of_body(name.tokens, 1, self._stopwords)
         ):
             return ("h:" + name.tokens[0],)
         return ()

@@ -977,8 +977,7 @@ class Neo4jStore(GraphStore):
         rows = 0
         for graph in graphs:
             try:
-                with gc_paused():
-                    checked = _check(graph)
+                checked = _check(graph)
             except ValueError:
                 if pending:
                     yield pending, self._plan(pending)
@@ -994,10 +993,9 @@ class Neo4jStore(GraphStore):
     def _plan(self, group: list[_Checked]) -> _Plan:
         """The rows of ``group`` written together (see :meth:`_flush` for when they are)."""
         plan = _Plan()
-        with gc_paused():
-            for checked in group:
-                plan.add(checked, self._document_props(checked.graph))
-            plan.prepare()
+        for checked in group:
+            plan.add(checked, self._document_props(checked.graph))
+        plan.prepare()
         return plan
 
     def _flush(self, pending: list[_Checked], plan: _Plan | None = None) -> None:

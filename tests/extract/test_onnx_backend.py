@@ -143,16 +143,12 @@ def test_int8_is_opt_in_by_argument_or_environment(monkeypatch):
         load_extractor(lazy=True)
 
 
-def test_int8_scores_like_fp32_on_conll04(onnx_extractor):
-    """The default int8 graph against fp32 on the first 150 CoNLL04 test sentences (the
+def test_int8_scores_like_fp32_on_conll04(onnx_extractor, datasets):
+    """The opt-in int8 graph against fp32 on the first 150 CoNLL04 test sentences (the
     benchmark's full test set: within 0.3 F1)."""
-    from pathlib import Path
-
     from kgbuild.extract.evaluate import evaluate
 
-    data = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "conll04"
-    if not (data / "conll04_test.json").is_file():
-        pytest.skip("needs ../shared/datasets/conll04")
+    data = datasets / "conll04"
     args = (str(data / "conll04_test.json"), str(data / "conll04_types.json"))
     int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
     fp32 = evaluate(*args, extractor=onnx_extractor, limit=150)
