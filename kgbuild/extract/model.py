@@ -198,20 +198,21 @@ class JointExtractionModel(nn.Module):
         ``parts``: :meth:`span_parts` of ``hidden`` when the caller has them already.
         """
         first, last = batch["word_first"], batch["word_last"]  # (B, N)
-        b, n = first.shape
         w = self.config.max_width
-        starts = torch.arange(n, device=first.device).unsqueeze(1).expand(n, w).reshape(-1)
-        widths = torch.arange(w, device=first.device).unsqueeze(0).expand(n, w).reshape(-1)
-        ends = (starts + widths).clamp(max=n - 1)
-        start_tok = first[:, starts].clamp(min=0)  # (B, S)
-        end_tok = last[:, ends].clamp(min=0)
         start_part, end_part, width_part = parts if parts is not None else self.span_parts(hidden)
         d2 = start_part.size(-1)
-        x = (
-            torch.gather(start_part, 1, start_tok.unsqueeze(-1).expand(-1, -1, d2))
-            + torch.gather(end_part, 1, end_tok.unsqueeze(-1).expand(-1, -1, d2))
-            + width_part[widths + 1].unsqueeze(0)
+        # Gather once per word (B, N, 2D), then lay the spans out by slicing: span (i, k)
+        # ends on word min(i + k, N - 1). Gathering once per span (B, N x W, 2D) with an
+        # expanded index cost a tenth of the ONNX graph's time; the sums are the same.
+        start_words = torch.gather(
+            start_part, 1, first.clamp(min=0).unsqueeze(-1).expand(-1, -1, d2)
         )
+        end_words = torch.gather(end_part, 1, last.clamp(min=0).unsqueeze(-1).expand(-1, -1, d2))
+        end_words = torch.cat([end_words, end_words[:, -1:].expand(-1, w - 1, -1)], dim=1)
+        n = first.size(1)
+        ends = torch.stack([end_words[:, k : k + n] for k in range(w)], dim=2)  # (B, N, W, 2D)
+        x = start_words.unsqueeze(2) + ends + width_part[1 : w + 1]
+        x = x.reshape(x.size(0), -1, d2)  # (B, S, 2D), spans ordered (word, width)
         return self.span_proj[1](x)  # GELU
 
     def span_hidden_at(

@@ -100,6 +100,36 @@ def test_several_label_passes_equal_torch(torch_extractor, onnx_extractor):
     assert any(x.relations for x in new)
 
 
+@torch.inference_mode()
+def test_dynamo_fallback_graph_scores_like_the_traced_one(onnx_extractor, tmp_path):
+    """The default graph is traced (TorchScript exporter, eager attention); the dynamo
+    export it falls back to must give the same outputs, and exporting must leave the
+    torch model's own attention setting as it was."""
+    model = onnx_extractor.model
+    attention = model.encoder.config._attn_implementation
+    path = tmp_path / "dynamo.onnx"
+    example = onnx_backend._example_batch(model)
+    onnx_backend._export_dynamo(
+        onnx_backend.InferenceHeads(model).eval(),
+        tuple(example[k] for k in onnx_backend.INPUTS),
+        path,
+    )
+    dynamo = onnx_backend.OnnxHeads(path, num_threads=1)
+    texts = pipeline_chunks(onnx_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)[:6]
+    batches = list(
+        encoded_batches(onnx_extractor, texts, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
+    )
+    for batch in batches:
+        for name, a, b in zip(
+            onnx_backend.OUTPUTS, onnx_extractor.heads(batch), dynamo(batch), strict=True
+        ):
+            assert a.shape == b.shape, name
+            assert (a - b).abs().max().item() <= LOGIT_TOLERANCE, name
+    assert batches
+    onnx_backend.export_onnx(model, tmp_path / "traced.onnx")
+    assert model.encoder.config._attn_implementation == attention
+
+
 def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
     graph = onnx_extractor.heads.path
     assert graph.parent == onnx_backend.cache_dir() and graph.is_file()
