@@ -376,19 +376,25 @@ class JointExtractionModel(nn.Module):
             alone = single[mention_cluster]
             mention_of[mention_cluster[alone]] = torch.arange(m)[alone]
         head, tail = pairs[:, 0], pairs[:, 1]
-        e_h, e_t = clusters[head], clusters[tail]
-        x = (clusters @ w_h.T)[head] + (clusters @ w_t.T)[tail] + (e_h * e_t) @ w_p.T
-        both = single[head] & single[tail]
+        # head*tail and the context between the two are the same for (h, t) and (t, h):
+        # their parts of the first layer (the largest product here, P x D x D) are computed
+        # once per unordered pair, which halves them when both orders are asked for.
+        lo_id, hi_id = torch.minimum(head, tail), torch.maximum(head, tail)
+        unordered, inverse = torch.unique(lo_id * num_clusters + hi_id, return_inverse=True)
+        u_h, u_t = unordered // num_clusters, unordered % num_clusters
+        shared = (clusters[u_h] * clusters[u_t]) @ w_p.T  # (U, 2D)
+        context = torch.empty_like(shared)
+        both = single[u_h] & single[u_t]
         if bool(both.any()):
             w_ctx, b_ctx = self._folded_context()
             mapped = hidden @ w_ctx.T  # (T, 2D)
             prefix = torch.cat([mapped.new_zeros(1, mapped.size(-1)), mapped.cumsum(0)])
             rows = both.nonzero().squeeze(1)
-            mh, mt = mention_of[head[rows]], mention_of[tail[rows]]
+            mh, mt = mention_of[u_h[rows]], mention_of[u_t[rows]]
             lo = torch.minimum(end[mh], end[mt]) + 1
             hi = torch.maximum(start[mh], start[mt]).maximum(lo)
             counts = (hi - lo).clamp(min=1).unsqueeze(-1).to(hidden.dtype)
-            x[rows] += (prefix[hi] - prefix[lo]) / counts + b_ctx
+            context[rows] = (prefix[hi] - prefix[lo]) / counts + b_ctx
         if not bool(both.all()):
             # contexts of every mention pair, max-pooled per entity pair, as pair_logits does
             rows = (~both).nonzero().squeeze(1)
@@ -402,10 +408,25 @@ class JointExtractionModel(nn.Module):
             ctx_c = ctx.new_full((num_clusters * num_clusters, d), -1e4).scatter_reduce(
                 0, key.reshape(-1).unsqueeze(-1).expand(-1, d), ctx, "amax"
             )
-            c = ctx_c[head[rows] * num_clusters + tail[rows]]
-            x[rows] += c @ w_c.T + first.bias
+            c = ctx_c[u_h[rows] * num_clusters + u_t[rows]]
+            context[rows] = c @ w_c.T + first.bias
+        shared += context
+        per_head, per_tail = clusters @ w_h.T, clusters @ w_t.T
+        if 2 * pairs.size(0) < num_clusters * num_clusters:
+            x = per_head[head] + per_tail[tail] + shared[inverse]
+            rows = None
+        else:
+            # most ordered pairs asked for (the extractor asks for all): work on the
+            # (C x C) grid, where head and tail parts broadcast instead of being gathered
+            c = num_clusters
+            grid = shared.new_zeros(c * c, shared.size(-1))
+            grid[u_h * c + u_t] = shared
+            grid[u_t * c + u_h] = shared
+            x = (per_head.unsqueeze(1) + per_tail.unsqueeze(0)).reshape(c * c, -1) + grid
+            rows = head * c + tail
         x = self.pair_proj[1](x)
-        return x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
+        logits = x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
+        return logits if rows is None else logits[rows]
 
     def _folded_context(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``context_proj`` then the context part of ``pair_proj[0]``, as one (weight, bias).
@@ -414,8 +435,11 @@ class JointExtractionModel(nn.Module):
         weights change (tensor version counters), separately in and out of inference mode.
         """
         ctx, first = self.context_proj, self.pair_proj[0]
+        # (weights made under inference mode, e.g. a model loaded inside one, have no
+        # version counter; they cannot change outside inference mode either)
         key = (torch.is_inference_mode_enabled(),) + tuple(
-            (t.data_ptr(), t._version) for t in (ctx.weight, ctx.bias, first.weight, first.bias)
+            (t.data_ptr(), -1 if t.is_inference() else t._version)
+            for t in (ctx.weight, ctx.bias, first.weight, first.bias)
         )
         cached = getattr(self, "_folded_cache", None)
         if cached is None or cached[0] != key:

@@ -101,7 +101,8 @@ def assert_same_extractions(new, old, tolerance: float = SCORE_TOLERANCE) -> Non
             (r.head, r.tail, r.label) for r in b.relations
         ]
         for x, y in zip([*a.entities, *a.relations], [*b.entities, *b.relations], strict=True):
-            assert abs(x.score - y.score) <= tolerance, (x, y)
+            # 1e-9: 0.2295 - 0.2294 is 1.00000000000017e-4 in binary floating point
+            assert abs(x.score - y.score) <= tolerance + 1e-9, (x, y)
 
 
 def test_default_schema_matches_reference_on_pipeline_chunks(extractor, reference):

@@ -63,6 +63,34 @@ def test_pair_scores_equal_the_model_definition(tokenizer, cluster):
     torch.testing.assert_close(trained, reference, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("cluster", [[0, 1, 2, 2], [0, 1, 2, 3]], ids=["pooled", "one-each"])
+@pytest.mark.parametrize("asked", ["all", "some"])
+@torch.inference_mode()
+def test_folded_pair_scores_equal_the_model_definition(tokenizer, cluster, asked):
+    """The shortcut taken when pairs outnumber tokens: symmetric parts once per unordered
+    pair, on the (C x C) grid when most pairs are asked for, gathered otherwise."""
+    model, enc, batch = _model_and_batch(tokenizer)
+    hidden = model.encode(batch)
+    labels = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
+    spans = model.span_embeddings(hidden, batch)[0]
+    width = model.config.max_width
+    words = [(0, 2), (6, 7), (10, 11), (12, 13)]
+    span_idx = torch.tensor([s * width + (e - s - 1) for s, e in words])
+    tokens = torch.tensor([[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in words])
+    c = max(cluster) + 1
+    every = [[h, t] for h in range(c) for t in range(c) if h != t]
+    # "some": one order only for most pairs, both orders for one, fewer than half the grid
+    pairs = torch.tensor(every if asked == "all" else [[0, 1], [1, 0], [2, 0], [1, 2]][: c + 1])
+    start, end = tokens[:, 0], tokens[:, 1]
+    args = (hidden[0], spans[span_idx], start, end, torch.tensor(cluster), c, pairs, labels[0, :2])
+    folded = model._pair_logits_folded(*args)
+    reference = _naive_pair_logits(
+        model, hidden[0], spans[span_idx], tokens, torch.tensor(cluster), c, pairs, labels[0, :2]
+    )
+    assert folded.shape == (len(pairs), 2)
+    torch.testing.assert_close(folded, reference, rtol=1e-4, atol=1e-4)
+
+
 def _naive_pair_logits(model, hidden, spans, tokens, cluster, num_clusters, pairs, labels):
     """The model's definition, one pair at a time: max-pooled mentions, mean context."""
     rows = []
