@@ -119,7 +119,7 @@ def main() -> int:
     base = rows[0]["tokens_per_second"]
     lines = [
         f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "
-        f"{torch.get_num_threads()} threads",
+        f"{extractor.workers} batch(es) side by side x {extractor.torch_threads} torch thread(s)",
         "",
         "| labels | passes | chunks | tokens/s | vs first row |",
         "|---|---|---|---|---|",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -389,3 +390,68 @@ def test_a_type_that_cannot_become_a_label_is_left_out_not_the_document(tmp_path
     types = {d.get("type") for _, _, d in store.graph.edges(data=True) if "evidence_count" in d}
     assert types == {"works for"}
     assert "'part of' maps to a reserved or invalid type" in caplog.text
+
+
+class WatchedStore(NetworkXStore):
+    """Notes which documents were written; before each write but the last, waits (up to
+    20 s) until the extractor has started on the next batch, and notes whether it did:
+    only an ingest that extracts one batch while it writes the one before gets True."""
+
+    def __init__(self, path, documents: int):
+        super().__init__(path)
+        self.documents = documents
+        self.extractor: CountingBatches | None = None
+        self.written: list[str] = []
+        self.next_batch_was_extracting: list[bool] = []
+
+    def write_documents(self, graphs):
+        graphs = list(graphs)
+        if len(self.written) + len(graphs) < self.documents:
+            writes = len(self.next_batch_was_extracting) + 1
+            deadline = time.monotonic() + 20
+            while self.extractor.batches <= writes and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.next_batch_was_extracting.append(self.extractor.batches > writes)
+        super().write_documents(graphs)
+        self.written += [Path(g.document.source).name for g in graphs]
+
+
+class CountingBatches(FakeExtractor):
+    """Counts batch calls (the per-document retries after a failed batch have one text)."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def extract(self, texts, *args, **kwargs):
+        if len(texts) > 1:
+            self.batches += 1
+        if any("EXPLODE" in t for t in texts):
+            raise RuntimeError("model crashed")
+        return super().extract(texts, *args, **kwargs)
+
+
+def test_the_next_batch_is_extracted_while_the_previous_one_is_written(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(9):
+        (docs / f"d{i}.txt").write_text(f"Person Number{i} works for Firm{i} Inc.", "utf-8")
+    (docs / "d4.txt").write_text("Dana Scully works for EXPLODE Inc.", encoding="utf-8")
+    store = WatchedStore(tmp_path / "g.json", documents=8)
+    store.open()
+    extractor = store.extractor = CountingBatches()
+    # batches of 3 documents: d0-d2, d3-d5 (d4 fails and is retried alone), d6-d8
+    summary = KnowledgeGraphBuilder(
+        store, extractor=extractor, config=BuildConfig(batch_size=3), progress=False
+    ).ingest([docs])
+    store.close()
+
+    # the second and third batches were being extracted while the one before was written
+    assert store.next_batch_was_extracting == [True, True]
+    assert extractor.batches == 3
+    # batches are still written in input order, each once; the failure is recorded
+    assert store.written == [f"d{i}.txt" for i in range(9) if i != 4]
+    assert [(Path(f.source).name, f.stage) for f in summary.failures] == [("d4.txt", "extract")]
+    assert summary.documents.new == 8
+    names = {d["name"] for d in nodes(load_graph(tmp_path / "g.json"), "Entity")}
+    assert {"Person Number0", "Firm8 Inc"} <= names
