@@ -55,7 +55,7 @@ def resolve_quantize(quantize: bool | None) -> bool:
     """Whether the extractor runs with int8 weights: ``quantize`` if given, else
     ``$KGBUILD_QUANTIZE`` (1 or 0), else fp32.
 
-    On ONNX Runtime int8 (per-channel) costs 0.19 / 0.08 entity / relation F1 on CoNLL04
+    On ONNX Runtime int8 (per-channel) costs 0.26 / 0.48 entity / relation F1 on CoNLL04
     and runs about 1.3x as fast, but 1.3 / 1.6 on re3d, labels it never trained on, so
     it is opt-in (benchmarks/backend_quality.py, benchmarks/zero_shot.py). Decided
     without importing torch or ONNX Runtime, so a lazy extractor knows its ``model_id``.

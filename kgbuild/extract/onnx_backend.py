@@ -20,7 +20,7 @@ compare the two on real chunks).
 * **int8, opt in.** ``quantize=True`` gives the graph's matrix products with weight
   matrices ONNX Runtime's dynamic int8 quantization with one scale per output channel
   (per-channel; one scale per matrix cost 1.2 entity and 1.8 relation F1 on CoNLL04,
-  per-channel 0.19 and 0.08, but 1.3 / 1.6 on re3d's unseen labels). The int8 graph is
+  per-channel 0.26 and 0.48, but 1.3 / 1.6 on re3d's unseen labels). The int8 graph is
   cached beside the fp32 one under a name that also says how it was quantized.
 """
 
