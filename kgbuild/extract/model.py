@@ -414,7 +414,7 @@ class JointExtractionModel(nn.Module):
         per_head, per_tail = clusters @ w_h.T, clusters @ w_t.T
         if 2 * pairs.size(0) < num_clusters * num_clusters:
             x = per_head[head] + per_tail[tail] + shared[inverse]
-            rows = None
+            asked = None
         else:
             # most ordered pairs asked for (the extractor asks for all): work on the
             # (C x C) grid, where head and tail parts broadcast instead of being gathered
@@ -423,10 +423,10 @@ class JointExtractionModel(nn.Module):
             grid[u_h * c + u_t] = shared
             grid[u_t * c + u_h] = shared
             x = (per_head.unsqueeze(1) + per_tail.unsqueeze(0)).reshape(c * c, -1) + grid
-            rows = head * c + tail
+            asked = head * c + tail
         x = self.pair_proj[1](x)
         logits = x @ (relation_labels @ last.weight).T + relation_labels @ last.bias
-        return logits if rows is None else logits[rows]
+        return logits if asked is None else logits[asked]
 
     def _folded_context(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``context_proj`` then the context part of ``pair_proj[0]``, as one (weight, bias).

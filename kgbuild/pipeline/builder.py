@@ -493,11 +493,12 @@ class KnowledgeGraphBuilder:
         cores: on 2 cores, 5,323 tokens/s end to end against 4,981 one batch after the
         other (1 MB, NetworkX).
         """
-        extracted = self._collect(pending, run, progress) if pending is not None else None
-        future = pool.submit(self._extract_batch, batch)
-        if pending is not None and extracted is not None:
-            self._resolve_and_write(pending.batch, extracted, store, run, progress)
-        return _InFlight(batch, future)
+        if pending is None:
+            return _InFlight(batch, pool.submit(self._extract_batch, batch))
+        extracted = self._collect(pending, run, progress)
+        in_flight = _InFlight(batch, pool.submit(self._extract_batch, batch))
+        self._resolve_and_write(pending.batch, extracted, store, run, progress)
+        return in_flight
 
     def _collect(
         self, pending: _InFlight, run: _Run, progress: StageProgress

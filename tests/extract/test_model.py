@@ -33,21 +33,28 @@ def test_folded_entity_scores_equal_projected_spans(tokenizer):
     torch.testing.assert_close(folded, plain, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("cluster", [[0, 1, 2, 2], [0, 1, 2, 3]], ids=["pooled", "one-each"])
-@torch.inference_mode()
-def test_pair_scores_equal_the_model_definition(tokenizer, cluster):
+def _pair_inputs(tokenizer):
+    """The model, one text's hidden states, four mentions' span vectors and first/last
+    tokens (words 0-1, 6, 10, 12), and two relation-label vectors."""
     model, enc, batch = _model_and_batch(tokenizer)
     hidden = model.encode(batch)
     labels = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
     spans = model.span_embeddings(hidden, batch)[0]
     width = model.config.max_width
-    # four mentions (words 0-1, 6, 10, 12); pooled: the last two are one entity
     words = [(0, 2), (6, 7), (10, 11), (12, 13)]
     span_idx = torch.tensor([s * width + (e - s - 1) for s, e in words])
     tokens = torch.tensor([[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in words])
+    return model, hidden[0], spans[span_idx], tokens, labels[0, :2]
+
+
+# four mentions; pooled: the last two are one entity
+@pytest.mark.parametrize("cluster", [[0, 1, 2, 2], [0, 1, 2, 3]], ids=["pooled", "one-each"])
+@torch.inference_mode()
+def test_pair_scores_equal_the_model_definition(tokenizer, cluster):
+    model, hidden, mentions, tokens, labels = _pair_inputs(tokenizer)
     c = max(cluster) + 1
     pairs = torch.tensor([[h, t] for h in range(c) for t in range(c) if h != t])
-    args = (hidden[0], spans[span_idx], tokens, torch.tensor(cluster), c, pairs, labels[0, :2])
+    args = (hidden, mentions, tokens, torch.tensor(cluster), c, pairs, labels)
 
     factored = model.pair_logits(*args)  # eval mode: every shortcut
     reference = _naive_pair_logits(model, *args)
@@ -69,24 +76,16 @@ def test_pair_scores_equal_the_model_definition(tokenizer, cluster):
 def test_folded_pair_scores_equal_the_model_definition(tokenizer, cluster, asked):
     """The shortcut taken when pairs outnumber tokens: symmetric parts once per unordered
     pair, on the (C x C) grid when most pairs are asked for, gathered otherwise."""
-    model, enc, batch = _model_and_batch(tokenizer)
-    hidden = model.encode(batch)
-    labels = model.label_embeddings(hidden, batch["relation_markers"], model.relation_label_proj)
-    spans = model.span_embeddings(hidden, batch)[0]
-    width = model.config.max_width
-    words = [(0, 2), (6, 7), (10, 11), (12, 13)]
-    span_idx = torch.tensor([s * width + (e - s - 1) for s, e in words])
-    tokens = torch.tensor([[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in words])
+    model, hidden, mentions, tokens, labels = _pair_inputs(tokenizer)
     c = max(cluster) + 1
     every = [[h, t] for h in range(c) for t in range(c) if h != t]
     # "some": one order only for most pairs, both orders for one, fewer than half the grid
     pairs = torch.tensor(every if asked == "all" else [[0, 1], [1, 0], [2, 0], [1, 2]][: c + 1])
-    start, end = tokens[:, 0], tokens[:, 1]
-    args = (hidden[0], spans[span_idx], start, end, torch.tensor(cluster), c, pairs, labels[0, :2])
-    folded = model._pair_logits_folded(*args)
-    reference = _naive_pair_logits(
-        model, hidden[0], spans[span_idx], tokens, torch.tensor(cluster), c, pairs, labels[0, :2]
+    clusters = torch.tensor(cluster)
+    folded = model._pair_logits_folded(
+        hidden, mentions, tokens[:, 0], tokens[:, 1], clusters, c, pairs, labels
     )
+    reference = _naive_pair_logits(model, hidden, mentions, tokens, clusters, c, pairs, labels)
     assert folded.shape == (len(pairs), 2)
     torch.testing.assert_close(folded, reference, rtol=1e-4, atol=1e-4)
 
