@@ -6,13 +6,16 @@ through the model under ``torch.inference_mode``. Entities are decoded flat
 (greedy by score, no overlaps); relations are scored for every ordered pair of
 decoded entities, with repeated mentions of one entity in a text pooled.
 When the labels do not fit one window beside the text, they are split over
-several passes and the scores merged.
+several passes and the scores merged, or, with a checkpoint that has a relation-label
+adapter, the relation labels are embedded once per schema in passes of their own and
+the text is read once with its entity labels (``relation_label_mode``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +48,11 @@ logger = logging.getLogger(__name__)
 
 #: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
 Backend = Literal["auto", "onnx", "torch"]
+#: How relation labels reach the model (see :class:`JointExtractor`).
+RelationLabelMode = Literal["auto", "prompt", "separate"]
+#: Relation-label vectors kept per extractor (one entry per schema).
+SCHEMAS_CACHED = 16
+
 #: Threads an extractor uses unless told otherwise: torch's count when kgbuild was first
 #: imported (one per core, or what the user set). Read once, because an ONNX Runtime
 #: extractor sets torch itself to one thread (its batches run side by side).
@@ -96,7 +104,18 @@ class JointExtractor:
         heads: OnnxHeads | None = None,
         workers: int = 1,
         torch_threads: int | None = None,
+        relation_label_mode: RelationLabelMode = "auto",
     ) -> None:
+        if relation_label_mode not in ("auto", "prompt", "separate"):
+            raise ValueError(
+                f"relation_label_mode must be 'auto', 'prompt' or 'separate', "
+                f"not {relation_label_mode!r}"
+            )
+        if relation_label_mode == "separate" and not model.config.relation_label_encoder:
+            raise ValueError(
+                f"relation_label_mode='separate' needs a checkpoint trained with a "
+                f"relation-label adapter; {model.config.name} has none"
+            )
         self.model = model.eval()
         self.config: ExtractorConfig = model.config
         self.encoder = TextEncoder(tokenizer, max_length=self.config.max_length)
@@ -108,7 +127,15 @@ class JointExtractor:
         self.workers = max(1, workers)
         #: torch's thread count while this extractor runs (None: leave it as it is)
         self.torch_threads = torch_threads
+        #: "prompt": relation labels are read with the text (GLiNER-Relex's joint layout),
+        #: split over several passes when they do not fit. "separate": embedded once per
+        #: schema apart from the text, which is read once with its entity labels (needs
+        #: ``config.relation_label_encoder``). "auto": separate when the joint layout
+        #: would need more than one pass and the checkpoint can, else prompt.
+        self.relation_label_mode = relation_label_mode
         self._pool: ThreadPoolExecutor | None = None
+        self._relation_vectors: dict[tuple, torch.Tensor] = {}
+        self._relation_vectors_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -123,6 +150,7 @@ class JointExtractor:
         quantize: bool | None = None,
         num_threads: int | None = None,
         backend: str | None = None,
+        relation_label_mode: RelationLabelMode = "auto",
     ) -> JointExtractor:
         """Load a checkpoint folder (default: the model shipped inside kgbuild).
 
@@ -143,6 +171,8 @@ class JointExtractor:
                 :mod:`kgbuild.extract.onnx_backend`), ``"torch"`` (eager PyTorch), or
                 ``"auto"``: ONNX Runtime when it is installed and the export works,
                 else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
+            relation_label_mode: how relation labels reach the model (see the
+                attribute): ``"auto"`` (default), ``"prompt"`` or ``"separate"``.
         """
         from transformers import AutoTokenizer
 
@@ -166,6 +196,8 @@ class JointExtractor:
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
+        if relation_label_mode == "separate":
+            model_id += "-separate"  # other outputs for the same schema: another id
         return cls(
             model,
             tokenizer,
@@ -173,6 +205,7 @@ class JointExtractor:
             heads=heads,
             workers=workers,
             torch_threads=torch_threads,
+            relation_label_mode=relation_label_mode,
         )
 
     # ------------------------------------------------------------------ Extractor protocol
@@ -237,33 +270,85 @@ class JointExtractor:
     def label_passes(
         self, entity_labels: list[str], relation_labels: list[str]
     ) -> list[tuple[list[str], list[str]]]:
-        """Split labels into passes whose prompt fits ``MAX_PROMPT_SHARE`` of the window.
+        """The label prompts each text is read with: one encoder pass over it per prompt.
 
-        Each kind gets half of the budget per pass: the i-th pass holds the i-th group of
-        entity labels and the i-th group of relation labels. (Packing one pass with as
-        many labels of either kind as fit needs fewer passes, but 30 relation names in
-        one prompt scored 11.09 triplet F1 on WebNLG's unseen relations against 12.99
-        with two passes of 15.)
+        Prompts fit ``MAX_PROMPT_SHARE`` of the window. In the joint layout each kind gets
+        half of that per pass: the i-th pass holds the i-th group of entity labels and
+        the i-th group of relation labels. (Packing one pass with as many labels of
+        either kind as fit needs fewer passes, but 30 relation names in one prompt scored
+        11.09 triplet F1 on WebNLG's unseen relations against 12.99 with two passes of
+        15.) With relation labels embedded apart (:meth:`separates_relation_labels`) the
+        prompts hold entity labels only, in as few passes as the whole budget allows.
         """
-        budget = int(self.config.max_length * MAX_PROMPT_SHARE)
+        budget = self._prompt_budget()
+        if self.separates_relation_labels(entity_labels, relation_labels):
+            return [(group, []) for group in self._label_groups(entity_labels, budget)]
+        return self._joint_passes(entity_labels, relation_labels)
 
-        def groups(labels: list[str]) -> list[list[str]]:
-            out: list[list[str]] = [[]]
-            used = 0
-            for label in labels:
-                cost = 1 + len(self.encoder.label_ids(label))
-                if out[-1] and used + cost > budget // 2:
-                    out.append([])
-                    used = 0
-                out[-1].append(label)
-                used += cost
-            return out
+    def _prompt_budget(self) -> int:
+        return int(self.config.max_length * MAX_PROMPT_SHARE)
 
-        ent, rel = groups(entity_labels), groups(relation_labels)
+    def _label_groups(self, labels: list[str], budget: int) -> list[list[str]]:
+        """Labels in order, cut into groups whose [marker] + tokens fit ``budget``."""
+        out: list[list[str]] = [[]]
+        used = 0
+        for label in labels:
+            cost = 1 + len(self.encoder.label_ids(label))
+            if out[-1] and used + cost > budget:
+                out.append([])
+                used = 0
+            out[-1].append(label)
+            used += cost
+        return out
+
+    def _joint_passes(
+        self, entity_labels: list[str], relation_labels: list[str]
+    ) -> list[tuple[list[str], list[str]]]:
+        half = self._prompt_budget() // 2
+        ent = self._label_groups(entity_labels, half)
+        rel = self._label_groups(relation_labels, half)
         n = max(len(ent), len(rel))
         ent += [[]] * (n - len(ent))
         rel += [[]] * (n - len(rel))
         return list(zip(ent, rel, strict=True))
+
+    def separates_relation_labels(
+        self, entity_labels: list[str], relation_labels: list[str]
+    ) -> bool:
+        """Whether these labels are read with relation labels embedded apart from the text
+        (see ``relation_label_mode``)."""
+        if not relation_labels or not self.config.relation_label_encoder:
+            return False
+        if self.relation_label_mode != "auto":
+            return self.relation_label_mode == "separate"
+        return len(self._joint_passes(entity_labels, relation_labels)) > 1
+
+    def relation_label_vectors(self, relation_labels: list[str]) -> torch.Tensor:
+        """(L, D) vectors of relation labels embedded apart from any text.
+
+        Computed once per label list (cached): each group that fits half the prompt
+        budget, as in the joint layout, is encoded alone (``[CLS] [R] rel1 [R] rel2 ...
+        [SEP] [SEP]``) and mapped by the relation-label adapter.
+        """
+        key = tuple(relation_labels)
+        with self._relation_vectors_lock:
+            vectors = self._relation_vectors.get(key)
+            if vectors is not None:
+                return vectors
+            parts = []
+            for group in self._label_groups(relation_labels, self._prompt_budget() // 2):
+                batch = collate([self.encoder.encode("", [], [], group)])
+                hidden = self._forward(batch, False, True)[0]
+                parts.append(
+                    self.model.separate_relation_label_embeddings(
+                        hidden, batch["relation_markers"]
+                    )[0, : len(group)]
+                )
+            vectors = torch.cat(parts)
+            if len(self._relation_vectors) >= SCHEMAS_CACHED:
+                self._relation_vectors.pop(next(iter(self._relation_vectors)))
+            self._relation_vectors[key] = vectors
+            return vectors
 
     def _batches(self, encoded: list[EncodedText]) -> list[list[int]]:
         """Indices grouped by length so padding stays small."""
@@ -301,6 +386,9 @@ class JointExtractor:
         symmetric = set(symmetric_relations or [])
         entity_labels = list(dict.fromkeys(entity_labels))
         relation_labels = list(dict.fromkeys(relation_labels))
+        separate = self.separates_relation_labels(entity_labels, relation_labels)
+        if separate and relation_threshold is None:
+            rel_thr = self.config.separate_relation_threshold or rel_thr
         passes = self.label_passes(entity_labels, relation_labels)
         n = len(texts)
         entities: list[list[WordEntity]] = [[] for _ in range(n)]
@@ -323,8 +411,11 @@ class JointExtractor:
             torch.set_num_threads(self.torch_threads)
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
+        vectors = self.relation_label_vectors(relation_labels) if separate else None
         if len(passes) == 1:
             ents, rels = passes[0]
+            if separate:
+                rels = relation_labels
             self._run_pass(
                 texts,
                 word_spans,
@@ -336,12 +427,14 @@ class JointExtractor:
                 rel_thr,
                 symmetric,
                 tokens=tokens,
+                relation_vectors=vectors,
             )
             return list(zip(entities, relations, strict=True))
 
         self._predict_passes(
-            texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric
-        )
+            texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric,
+            separate=(relation_labels, vectors) if separate else None,
+        )  # fmt: skip
         return list(zip(entities, relations, strict=True))
 
     def _predict_passes(
@@ -355,10 +448,15 @@ class JointExtractor:
         ent_thr: float,
         rel_thr: float,
         symmetric: set[str],
+        separate: tuple[list[str], torch.Tensor] | None = None,
     ) -> None:
         """Several label passes over each batch of texts: every pass is encoded once; the
         entity scores of all passes are merged and decoded, then each pass scores the
-        relations of its labels between those entities from its own hidden states."""
+        relations of its labels between those entities from its own hidden states.
+
+        ``separate``: relation labels and their vectors embedded apart from the text
+        (the passes hold entity labels only); relations are scored from the first pass.
+        """
         encoded = [
             [
                 self.encoder.encode(t, s, ents, rels, tokens=k)
@@ -401,6 +499,15 @@ class JointExtractor:
                 entities[i] = found
                 if len(found) < 2:
                     continue
+                if separate is not None:
+                    items, hidden, start_part, end_part, _, _ = outputs[0]
+                    relations[i].extend(
+                        self._score_relations(
+                            hidden[j], start_part[j], end_part[j], items[j], found,
+                            separate[1], separate[0], rel_thr, symmetric,
+                        )
+                    )  # fmt: skip
+                    continue
                 for (items, hidden, start_part, end_part, _, rel_emb), (_, rels) in zip(
                     outputs, passes, strict=True
                 ):
@@ -426,12 +533,18 @@ class JointExtractor:
         rel_thr,
         symmetric,
         tokens=None,
+        relation_vectors: torch.Tensor | None = None,
     ) -> None:
-        """One label pass that holds every label: entities, then relations between them."""
+        """One label pass that holds every label: entities, then relations between them.
+
+        ``relation_vectors``: the vectors of ``rel_labels`` embedded apart from the text,
+        which is then read with its entity labels only.
+        """
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
+        prompt_rels = rel_labels if relation_vectors is None else []
         encoded = [
-            self.encoder.encode(t, s, ent_labels, rel_labels, tokens=k)
+            self.encoder.encode(t, s, ent_labels, prompt_rels, tokens=k)
             for t, s, k in zip(texts, word_spans, tokens, strict=True)
         ]
         width = self.config.max_width
@@ -440,7 +553,7 @@ class JointExtractor:
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, True, bool(rel_labels)
+                batch, True, bool(prompt_rels)
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -461,7 +574,9 @@ class JointExtractor:
                         end_part[j],
                         enc,
                         found,
-                        rel_emb[j, : len(rel_labels)],
+                        rel_emb[j, : len(rel_labels)]
+                        if relation_vectors is None
+                        else relation_vectors,
                         rel_labels,
                         rel_thr,
                         symmetric,

@@ -48,6 +48,11 @@ class ExtractorConfig(BaseModel):
     use_shape: bool = True
     entity_threshold: float = 0.5
     relation_threshold: float = 0.5
+    #: the checkpoint can also embed relation labels in a pass of their own, apart from
+    #: the text (``relation_label_adapter``): large schemas then cost one text pass
+    relation_label_encoder: bool = False
+    #: the relation threshold when relation labels are embedded apart (None: the same)
+    separate_relation_threshold: float | None = None
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 
@@ -103,6 +108,24 @@ class JointExtractionModel(nn.Module):
         self.context_proj = nn.Linear(h, d)
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
+        if config.relation_label_encoder:
+            self.add_relation_label_adapter()
+
+    def add_relation_label_adapter(self) -> None:
+        """Add the correction that lets relation labels be embedded apart from the text.
+
+        In the joint layout each [R] marker reads the text; embedded in a pass of their
+        own (``[CLS] [R] rel1 [R] rel2 ... [SEP] [SEP]``, once per schema) the labels
+        land elsewhere. The adapter, a residual MLP trained with everything else frozen
+        (``kgbuild train`` with ``stage: relation_label_encoder``), maps them back; its
+        last layer starts at zero, so before training it changes nothing. Nothing the
+        joint layout computes goes through it.
+        """
+        h = self.encoder.config.hidden_size
+        self.relation_label_adapter = _mlp(h, self.config.hidden_dim, self.config.dropout)
+        nn.init.zeros_(self.relation_label_adapter[3].weight)
+        nn.init.zeros_(self.relation_label_adapter[3].bias)
+        self.config.relation_label_encoder = True
 
     # ------------------------------------------------------------------ loading / saving
 
@@ -169,6 +192,16 @@ class JointExtractionModel(nn.Module):
         """(B, L, D) label vectors from the hidden states at the label markers."""
         idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         return proj(torch.gather(hidden, 1, idx))
+
+    def separate_relation_label_embeddings(
+        self, hidden: torch.Tensor, positions: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, L, D) relation-label vectors from a label-only pass (see
+        :meth:`add_relation_label_adapter`): the joint projection plus the adapter's
+        correction."""
+        idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        at_markers = torch.gather(hidden, 1, idx)
+        return self.relation_label_proj(at_markers) + self.relation_label_adapter(at_markers)
 
     def span_parts(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer of ``span_proj`` split into its per-token and per-width parts.

@@ -17,6 +17,7 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -68,6 +69,13 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: ExtractorConfig = Field(default_factory=ExtractorConfig)
+    #: ``joint``: train the model. ``relation_label_encoder``: starting from ``init_from``,
+    #: train only the adapter that lets relation labels be embedded apart from the text
+    #: (large schemas), everything else frozen: the joint layout's outputs stay the same
+    stage: Literal["joint", "relation_label_encoder"] = "joint"
+    #: relation_label_encoder stage: weight of matching the joint layout's relation
+    #: probabilities on every pair (besides the gold relations)
+    distill_weight: float = 1.0
     data_root: str = "../shared/datasets"
     train: list[DataSpec]
     dev: list[DataSpec] = Field(default_factory=list)
@@ -135,6 +143,11 @@ class Instance:
     num_clusters: int
     pairs: list[tuple[int, int]]
     pair_targets: list[tuple[int, int]]  # (pair index, label index)
+    #: what was encoded (the relation_label_encoder stage encodes it again, differently)
+    text: str = ""
+    word_spans: list[tuple[int, int]] | None = None
+    entity_prompt: list[str] | None = None
+    relation_prompt: list[str] | None = None
 
 
 @dataclass
@@ -291,6 +304,10 @@ def build_instance(
         num_clusters=n,
         pairs=pairs,
         pair_targets=pair_targets,
+        text=text,
+        word_spans=spans,
+        entity_prompt=ent_prompt,
+        relation_prompt=rel_prompt,
     )
 
 
@@ -361,6 +378,80 @@ def batch_loss(
     b = len(items)
     loss = (ent_loss + cfg.relation_loss_weight * rel_loss) / b
     return loss, ent_loss.item() / b, rel_loss.item() / b
+
+
+def relation_label_encoder_loss(
+    model: JointExtractionModel, items: list[Instance], cfg: TrainConfig, encoder: TextEncoder
+) -> tuple[torch.Tensor, float, float]:
+    """Loss of the relation-label adapter on one batch (everything else frozen).
+
+    Three passes, none of which needs gradients through the encoder: the joint layout
+    (the teacher: text with entity and relation labels), the text with its entity labels
+    only, and the relation labels on their own. Pairs are scored from the second with
+    label vectors from the third; the loss is the gold relations' (as in training) plus
+    ``distill_weight`` times the match to the teacher's probabilities on every pair.
+    Returns the loss, the distillation part and the gold part (per text).
+    """
+    text_only = [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items]
+    labels_only = [encoder.encode("", [], [], it.relation_prompt) for it in items]
+    with torch.no_grad():
+        joint = collate([it.encoded for it in items])
+        hidden_j = model.encode(joint)
+        spans_j = model.span_embeddings(hidden_j, joint)
+        rel_j = model.label_embeddings(
+            hidden_j, joint["relation_markers"], model.relation_label_proj
+        )
+        text_batch = collate(text_only)
+        hidden_t = model.encode(text_batch)
+        spans_t = model.span_embeddings(hidden_t, text_batch)
+        label_batch = collate(labels_only)
+        hidden_l = model.encode(label_batch)
+    rel_vectors = model.separate_relation_label_embeddings(
+        hidden_l, label_batch["relation_markers"]
+    )
+    gold_loss = hidden_l.new_zeros(())
+    distill_loss = hidden_l.new_zeros(())
+    for b, it in enumerate(items):
+        n_rel = len(it.encoded.relation_marker_positions)
+        if not it.pairs or not n_rel:
+            continue
+        # the text starts where the prompt ends: its tokens move by the relation labels'
+        shift = encoder.prompt_length(it.entity_prompt, it.relation_prompt) - (
+            encoder.prompt_length(it.entity_prompt, [])
+        )
+        mention_spans = torch.tensor(it.mention_spans)
+        tokens = torch.tensor(it.mention_tokens)
+        cluster = torch.tensor(it.mention_cluster)
+        pairs = torch.tensor(it.pairs)
+        with torch.no_grad():
+            teacher = model.pair_logits(
+                hidden_j[b], spans_j[b, mention_spans], tokens, cluster, it.num_clusters,
+                pairs, rel_j[b, :n_rel],
+            )  # fmt: skip
+        student = model.pair_logits(
+            hidden_t[b], spans_t[b, mention_spans], tokens - shift,
+            cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
+        )  # fmt: skip
+        t = torch.zeros_like(student)
+        w = torch.ones_like(student)
+        if it.pair_targets:
+            idx = torch.tensor(it.pair_targets)
+            t[idx[:, 0], idx[:, 1]] = 1.0
+            related = torch.unique(idx[:, 0])
+            distractor = torch.tensor(it.relation_distractor[: t.size(1)])
+            w[related.unsqueeze(1), distractor.nonzero().squeeze(1).unsqueeze(0)] = 0.0
+        gold_loss = gold_loss + focal_bce(student, t, cfg.focal_gamma, w)
+        # KL divergence to the teacher's probabilities: cross-entropy minus their entropy
+        # (the same gradient; 0 when the two agree, so the logged value means something)
+        soft = torch.sigmoid(teacher)
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        distill_loss = distill_loss + (
+            bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
+        )
+    b = len(items)
+    # (a batch without a single pair still yields a loss that backward accepts)
+    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
+    return loss, distill_loss.item() / b, gold_loss.item() / b
 
 
 def make_batches(
@@ -457,6 +548,15 @@ def _load(cfg: TrainConfig, specs: list[DataSpec], training: bool) -> dict[str, 
     return out
 
 
+def _train_mode(model: JointExtractionModel, cfg: TrainConfig) -> None:
+    """Dropout where weights train: everywhere, or only in the relation-label adapter."""
+    if cfg.stage == "relation_label_encoder":
+        model.eval()
+        model.relation_label_adapter.train()
+    else:
+        model.train()
+
+
 def _evaluate_dev(
     model, tokenizer, dev: dict[str, list[Example]], cfg: TrainConfig, thresholds=None
 ) -> dict:
@@ -464,7 +564,9 @@ def _evaluate_dev(
     from kgbuild.extract.extractor import JointExtractor
 
     model.eval()
-    extractor = JointExtractor(model, tokenizer, model_id=cfg.model.name)
+    # the adapter stage is judged with relation labels embedded apart, as it will be used
+    mode = "separate" if cfg.stage == "relation_label_encoder" else "prompt"
+    extractor = JointExtractor(model, tokenizer, model_id=cfg.model.name, relation_label_mode=mode)
     out = {}
     for name, examples in dev.items():
         kw = {}
@@ -475,8 +577,26 @@ def _evaluate_dev(
         out[name] = {
             k: s[k] for k in ("ner_micro_f1", "ner_macro_f1", "rel_micro_f1", "rel_macro_f1")
         }
-    model.train()
+    _train_mode(model, cfg)
     return out
+
+
+def _tune_separate_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float:
+    """The relation threshold (grid) with the best mean dev RE F1 when relation labels
+    are embedded apart; the entity threshold stays the joint model's."""
+    picked = [n for n in cfg.threshold_dev if n in dev and _has_gold(dev[n], "rel")]
+    dev = {n: dev[n] for n in picked or [n for n in dev if _has_gold(dev[n], "rel")]}
+    best_thr, best_score = model.config.relation_threshold, -1.0
+    for thr in cfg.threshold_grid:
+        scores = _evaluate_dev(
+            model, tokenizer, dev, cfg, thresholds=(model.config.entity_threshold, thr)
+        )
+        score = float(np.mean([v["rel_micro_f1"] for v in scores.values()]))
+        logger.info("separate relation threshold %.2f: dev %s", thr, json.dumps(scores))
+        if score > best_score:
+            best_thr, best_score = thr, score
+    model.eval()
+    return best_thr
 
 
 def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None = None) -> Path:
@@ -526,20 +646,33 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
 
     if cfg.init_from:
         model = JointExtractionModel.from_pretrained(cfg.init_from)
-        model.config = cfg.model
+        if cfg.stage == "relation_label_encoder":
+            # the joint model stays as trained, thresholds included
+            model.config.name = cfg.model.name
+        else:
+            model.config = cfg.model
         logger.info("continuing from %s", cfg.init_from)
     else:
         model = JointExtractionModel.from_base_encoder(cfg.model)
+    adapter_stage = cfg.stage == "relation_label_encoder"
+    if adapter_stage:
+        if not cfg.init_from:
+            raise ValueError(f"{config_path}: stage relation_label_encoder needs init_from")
+        if not hasattr(model, "relation_label_adapter"):
+            model.add_relation_label_adapter()
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.startswith("relation_label_adapter."))
     head_params = [
         p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad
     ]
     enc_params = [
         p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad
     ]
-    optimizer = torch.optim.AdamW(
-        [{"params": enc_params, "lr": cfg.lr_encoder}, {"params": head_params, "lr": cfg.lr_heads}],
-        weight_decay=cfg.weight_decay,
-    )
+    groups = [
+        {"params": enc_params, "lr": cfg.lr_encoder},
+        {"params": head_params, "lr": cfg.lr_heads},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=cfg.weight_decay)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(cfg.warmup_ratio * total_steps), total_steps
     )
@@ -552,17 +685,22 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         start_epoch, step, history = state["epoch"], state["step"], state["history"]
         logger.info("resumed from %s at epoch %d (step %d)", ckpt, start_epoch, step)
 
-    model.train()
+    _train_mode(model, cfg)
+    # what the two logged parts of the loss are
+    parts = ("distillation", "relation") if adapter_stage else ("entity", "relation")
     started = time.time() - sum(h.get("seconds", 0) for h in history)
     for epoch in range(start_epoch, cfg.epochs):
         batches = _epoch_batches(cfg, train_sets, encoder, pools, epoch)
         t0 = time.time()
         sums = np.zeros(3)
         for i, batch in enumerate(batches):
-            loss, ent_l, rel_l = batch_loss(model, batch, cfg)
+            if adapter_stage:
+                loss, ent_l, rel_l = relation_label_encoder_loss(model, batch, cfg, encoder)
+            else:
+                loss, ent_l, rel_l = batch_loss(model, batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
             if step < total_steps - 1:
                 scheduler.step()
@@ -570,16 +708,17 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             sums += (loss.item(), ent_l, rel_l)
             if (i + 1) % 50 == 0:
                 logger.info(
-                    "epoch %d batch %d/%d loss %.3f (entities %.3f relations %.3f) %.1f s",
-                    epoch + 1, i + 1, len(batches), *(sums / (i + 1)), time.time() - t0,
+                    "epoch %d batch %d/%d loss %.3f (%s %.3f, %s %.3f) %.1f s",
+                    epoch + 1, i + 1, len(batches), sums[0] / (i + 1), parts[0],
+                    sums[1] / (i + 1), parts[1], sums[2] / (i + 1), time.time() - t0,
                 )  # fmt: skip
             if max_steps and step >= max_steps:
                 break
         entry = {
             "epoch": epoch + 1,
             "loss": round(float(sums[0] / max(1, i + 1)), 4),
-            "entity_loss": round(float(sums[1] / max(1, i + 1)), 4),
-            "relation_loss": round(float(sums[2] / max(1, i + 1)), 4),
+            f"{parts[0]}_loss": round(float(sums[1] / max(1, i + 1)), 4),
+            f"{parts[1]}_loss": round(float(sums[2] / max(1, i + 1)), 4),
             "seconds": round(time.time() - t0, 1),
         }
         if dev_sets and not max_steps:
@@ -603,7 +742,11 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             break
 
     model.eval()
-    if dev_sets and not max_steps:
+    if dev_sets and not max_steps and adapter_stage:
+        model.config.separate_relation_threshold = _tune_separate_threshold(
+            model, tokenizer, dev_sets, cfg
+        )
+    elif dev_sets and not max_steps:
         best = _tune_thresholds(model, tokenizer, dev_sets, cfg)
         model.config.entity_threshold, model.config.relation_threshold = best
     final = out / "model"
@@ -684,6 +827,9 @@ def _has_gold(examples: list[Example], key: str) -> bool:
 def write_model_card(directory: Path, summary: dict, scores: dict | None = None) -> None:
     """README.md of a model folder: what it is, how it was trained, what it scores."""
     cfg = summary["config"]
+    history = summary["history"]
+    # the relation-label adapter stage logs distillation where the joint stages log entities
+    first_part = "distillation" if history and "distillation_loss" in history[0] else "entity"
     lines = [
         f"# {cfg['name']}",
         "",
@@ -697,12 +843,12 @@ def write_model_card(directory: Path, summary: dict, scores: dict | None = None)
         f"- thresholds picked on dev: entity {summary['entity_threshold']}, "
         f"relation {summary['relation_threshold']}",
         "",
-        "| epoch | loss | entity loss | relation loss | seconds | dev |",
+        f"| epoch | loss | {first_part} loss | relation loss | seconds | dev |",
         "|---|---|---|---|---|---|",
     ]
     for h in summary["history"]:
         lines.append(
-            f"| {h['epoch']} | {h['loss']} | {h['entity_loss']} | {h['relation_loss']} | "
+            f"| {h['epoch']} | {h['loss']} | {h[first_part + '_loss']} | {h['relation_loss']} | "
             f"{h['seconds']} | {json.dumps(h.get('dev', {}))} |"
         )
     for variant, table in (scores or {}).items():

@@ -171,8 +171,21 @@ class ReferenceExtractor(JointExtractor):
 
     def _run_pass(
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
-        ent_thr, rel_thr, symmetric, tokens=None,
+        ent_thr, rel_thr, symmetric, tokens=None, relation_vectors=None,
     ) -> None:  # fmt: skip
+        if relation_vectors is not None:
+            # relation labels embedded apart: entities from the text with its entity
+            # labels only, then relations from that same pass with the naive vectors
+            self._reference_pass(
+                texts, word_spans, ent_labels, [], None, entities_out, None,
+                ent_thr, rel_thr, symmetric,
+            )  # fmt: skip
+            self._reference_pass(
+                texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
+                ent_thr, rel_thr, symmetric, fixed_entities=entities_out,
+                separate_vectors=naive_relation_vectors(self, rel_labels),
+            )  # fmt: skip
+            return
         self._reference_pass(
             texts, word_spans, ent_labels, rel_labels, None, entities_out, relations_out,
             ent_thr, rel_thr, symmetric,
@@ -180,7 +193,7 @@ class ReferenceExtractor(JointExtractor):
 
     def _predict_passes(
         self, texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr,
-        symmetric,
+        symmetric, separate=None,
     ) -> None:  # fmt: skip
         probs: list[list[np.ndarray]] = [[] for _ in texts]
         for ents, rels in passes:
@@ -193,6 +206,14 @@ class ReferenceExtractor(JointExtractor):
         for i in range(len(texts)):
             merged = np.concatenate(probs[i], axis=1)
             entities[i] = self._decode_entities(merged, all_labels, ent_thr)
+        if separate is not None:
+            # relations from the first pass's text, with the naive vectors
+            self._reference_pass(
+                texts, word_spans, passes[0][0], separate[0], None, None, relations,
+                ent_thr, rel_thr, symmetric, fixed_entities=entities,
+                separate_vectors=naive_relation_vectors(self, separate[0]),
+            )  # fmt: skip
+            return
         for ents, rels in passes:
             if rels and any(entities):
                 self._reference_pass(
@@ -213,9 +234,11 @@ class ReferenceExtractor(JointExtractor):
         rel_thr,
         symmetric,
         fixed_entities=None,
+        separate_vectors=None,
     ) -> None:
+        prompt_rels = rel_labels if separate_vectors is None else []
         encoded = [
-            reference_encode(self.encoder, t, s, ent_labels, rel_labels)
+            reference_encode(self.encoder, t, s, ent_labels, prompt_rels)
             for t, s in zip(texts, word_spans, strict=True)
         ]
         width = self.config.max_width
@@ -233,7 +256,9 @@ class ReferenceExtractor(JointExtractor):
                 mask = self.model.span_mask(batch)
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             rel_emb = None
-            if rel_labels:
+            if separate_vectors is not None:
+                rel_emb = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
+            elif rel_labels:
                 rel_emb = self.model.label_embeddings(
                     hidden, batch["relation_markers"], self.model.relation_label_proj
                 )
@@ -339,6 +364,32 @@ class ReferenceExtractor(JointExtractor):
             mh, mt = _closest(members[h], members[t], found)
             out.append(WordRelation(mh, mt, label, score))
         return out
+
+
+def naive_relation_vectors(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
+    """Relation labels embedded apart from any text, the plain way: groups of labels
+    whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
+    encoder code, the hidden state at each [R] through ``relation_label_proj`` plus the
+    adapter."""
+    model = extractor.model
+    budget = int(extractor.config.max_length * 0.4) // 2
+    groups: list[list[str]] = [[]]
+    used = 0
+    for label in labels:
+        cost = 1 + len(extractor.encoder.tokenizer(label, add_special_tokens=False)["input_ids"])
+        if groups[-1] and used + cost > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(label)
+        used += cost
+    out = []
+    for group in groups:
+        enc = reference_encode(extractor.encoder, "", [], [], group)
+        batch = collate([enc])
+        hidden = model.encode(batch)[0]
+        at = hidden[torch.tensor(enc.relation_marker_positions)]
+        out.append(model.relation_label_proj(at) + model.relation_label_adapter(at))
+    return torch.cat(out)
 
 
 def _token_key(enc: EncodedText, e: WordEntity) -> str:

@@ -1,0 +1,226 @@
+"""Relation labels embedded apart from the text: a large schema costs one text pass.
+
+A checkpoint with a relation-label adapter (``kgbuild train`` with ``stage:
+relation_label_encoder``) can embed relation labels once per schema, in passes of
+their own, and read each text once with its entity labels. These tests check that the
+mode is chosen only where it pays, that its outputs are those of the plain computation
+(``reference_inference``), that the adapter stage trains nothing but the adapter, and
+that it learns.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from reference_inference import ReferenceExtractor
+from test_fast_inference import assert_same_extractions
+
+from kgbuild.extract.data import read_spert
+from kgbuild.extract.encoding import TextEncoder
+from kgbuild.extract.extractor import JointExtractor
+from kgbuild.extract.model import ExtractorConfig, JointExtractionModel
+from kgbuild.extract.train import (
+    LabelPools,
+    TrainConfig,
+    build_instance,
+    relation_label_encoder_loss,
+    train,
+)
+
+TEXTS = [
+    "Anna Weber works for Northwind Robotics in Berlin. She met Hiro Tanaka in Osaka.",
+    "Bluepeak Energy was founded by Mateo Rossi in Lisbon, where Rosa Xu lives.",
+]
+ENTITIES = ["person", "organization", "city"]
+MANY_RELATIONS = [f"relation kind number {i}" for i in range(40)] + ["works for", "lives in"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A small untrained model whose adapter has non-zero weights (as a trained one)."""
+    torch.manual_seed(3)
+    model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
+    model.add_relation_label_adapter()
+    with torch.no_grad():
+        for param in model.relation_label_adapter.parameters():
+            param.normal_(0.0, 0.05)
+    directory = tmp_path_factory.mktemp("tiny") / "model"
+    model.save_pretrained(directory)
+    return directory
+
+
+def _extractors(directory: Path, mode: str) -> tuple[JointExtractor, ReferenceExtractor]:
+    new = JointExtractor.from_pretrained(directory, backend="torch", relation_label_mode=mode)
+    old = ReferenceExtractor(
+        new.model, new.encoder.tokenizer, model_id=new.model_id, relation_label_mode=mode
+    )
+    return new, old
+
+
+def test_an_untrained_adapter_changes_nothing(tokenizer):
+    torch.manual_seed(0)
+    model = JointExtractionModel.from_base_encoder(ExtractorConfig(max_length=64)).eval()
+    model.add_relation_label_adapter()
+    hidden = torch.randn(2, 10, model.encoder.config.hidden_size)
+    positions = torch.tensor([[1, 4, -1], [2, 3, 5]])
+    joint = model.label_embeddings(hidden, positions, model.relation_label_proj)
+    assert torch.equal(model.separate_relation_label_embeddings(hidden, positions), joint)
+
+
+def test_checkpoint_keeps_the_adapter(tiny):
+    model = JointExtractionModel.from_pretrained(tiny)
+    assert model.config.relation_label_encoder
+    from safetensors.torch import load_file
+
+    state = load_file(str(tiny / "model.safetensors"))
+    adapter = {k: v for k, v in state.items() if k.startswith("relation_label_adapter.")}
+    assert len(adapter) == 4
+    for name, value in adapter.items():
+        assert torch.equal(model.state_dict()[name], value.float()), name
+
+
+def test_modes_are_checked(tiny, tmp_path):
+    with pytest.raises(ValueError, match="relation_label_mode"):
+        JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="apart")
+    plain = JointExtractionModel.from_base_encoder(ExtractorConfig(name="plain", max_length=96))
+    plain.save_pretrained(tmp_path / "plain")
+    with pytest.raises(ValueError, match="relation-label adapter"):
+        JointExtractor.from_pretrained(
+            tmp_path / "plain", backend="torch", relation_label_mode="separate"
+        )
+    # auto on a checkpoint without the adapter keeps the joint layout for any schema
+    auto = JointExtractor.from_pretrained(tmp_path / "plain", backend="torch")
+    assert not auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
+
+
+def test_auto_separates_only_schemas_that_need_several_passes(tiny):
+    auto = JointExtractor.from_pretrained(tiny, backend="torch")
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    small = ["works for", "lives in"]
+    assert not auto.separates_relation_labels(ENTITIES, small)
+    assert auto.label_passes(ENTITIES, small) == prompt.label_passes(ENTITIES, small)
+    assert len(prompt.label_passes(ENTITIES, MANY_RELATIONS)) > 1
+    assert auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
+    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [(ENTITIES, [])]
+    # the text gets the window the relation labels no longer take
+    assert auto.max_text_tokens(ENTITIES, MANY_RELATIONS) > prompt.max_text_tokens(
+        ENTITIES, MANY_RELATIONS
+    )
+    assert auto.model_id == prompt.model_id == "tiny"
+    forced = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
+    assert forced.separates_relation_labels(ENTITIES, small) and forced.model_id == "tiny-separate"
+
+
+@pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
+def test_separate_labels_match_the_plain_computation(tiny, entity_count):
+    entities = ENTITIES if entity_count == 3 else [*ENTITIES, *(f"thing {i}" for i in range(57))]
+    new, old = _extractors(tiny, "separate")
+    passes = new.label_passes(entities, MANY_RELATIONS)
+    assert all(not rels for _, rels in passes)
+    assert (len(passes) > 1) == (entity_count == 60)
+    kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
+    got = new.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    want = old.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    assert_same_extractions(got, want)
+    assert sum(len(x.relations) for x in got) > 10  # the comparison covers relations
+    assert {r.label for x in got for r in x.relations} <= set(MANY_RELATIONS)
+
+
+def test_relation_vectors_are_computed_once_per_schema(tiny):
+    new = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
+    calls = []
+    forward = new._forward
+
+    def counting(batch, need_entities, need_relations):
+        calls.append(need_entities)
+        return forward(batch, need_entities, need_relations)
+
+    new._forward = counting
+    first = new.extract(TEXTS, ENTITIES, MANY_RELATIONS)
+    label_passes = calls.count(False)
+    assert label_passes == len(new._label_groups(MANY_RELATIONS, new._prompt_budget() // 2)) > 1
+    calls.clear()
+    second = new.extract(TEXTS, ENTITIES, MANY_RELATIONS)
+    assert calls and False not in calls  # texts only: the labels' vectors were kept
+    assert_same_extractions(second, first, tolerance=0.0)
+
+
+def _tiny_stage_config(datasets: Path, tmp_path: Path, init: Path) -> Path:
+    config = {
+        "model": {"name": "tiny-rl", "max_length": 128},
+        "stage": "relation_label_encoder",
+        "data_root": str(datasets),
+        "output_dir": str(tmp_path / "run"),
+        "epochs": 1,
+        "lr_heads": 0.01,
+        "init_from": str(init),
+        "train": [
+            {
+                "name": "c",
+                "format": "spert",
+                "path": "conll04/conll04_train.json",
+                "types": "conll04/conll04_types.json",
+                "limit": 12,
+            }
+        ],
+    }
+    path = tmp_path / "stage.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_adapter_stage_trains_the_adapter_only(datasets, tmp_path):
+    torch.manual_seed(1)
+    base = JointExtractionModel.from_base_encoder(ExtractorConfig(name="base", max_length=128))
+    base.config.entity_threshold = 0.3
+    base.save_pretrained(tmp_path / "base")
+    out = train(_tiny_stage_config(datasets, tmp_path, tmp_path / "base"), max_steps=3)
+    before = JointExtractionModel.from_pretrained(tmp_path / "base").state_dict()
+    model = JointExtractionModel.from_pretrained(out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["relation_label_encoder"] is True
+    assert config["entity_threshold"] == 0.3  # the joint model's settings are kept
+    after = model.state_dict()
+    for name, value in before.items():
+        assert torch.equal(after[name], value), name
+    assert after["relation_label_adapter.3.weight"].abs().sum() > 0  # it learned something
+    # the joint layout gives exactly what the model it started from gave
+    kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
+    plain = JointExtractor.from_pretrained(tmp_path / "base", backend="torch")
+    trained = JointExtractor.from_pretrained(out, backend="torch", relation_label_mode="prompt")
+    assert_same_extractions(
+        trained.extract(TEXTS, ENTITIES, ["works for"], **kwargs),
+        plain.extract(TEXTS, ENTITIES, ["works for"], **kwargs),
+        tolerance=0.0,
+    )
+
+
+def test_adapter_loss_goes_down(datasets, tokenizer):
+    torch.manual_seed(0)
+    examples = read_spert(
+        datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
+    )[:8]
+    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
+    cfg.stage = "relation_label_encoder"
+    model = JointExtractionModel.from_base_encoder(cfg.model).eval()
+    model.add_relation_label_adapter()
+    encoder = TextEncoder(tokenizer, max_length=128)
+    rng = random.Random(0)
+    items = [
+        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, LabelPools([], [], {}))
+        for ex in examples
+    ]
+    assert any(it.pair_targets for it in items)
+    opt = torch.optim.AdamW(model.relation_label_adapter.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(15):
+        loss, _, _ = relation_label_encoder_loss(model, items, cfg, encoder)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
