@@ -34,12 +34,15 @@ def load_extractor(
     quantize: bool | None = None,
     lazy: bool = False,
     backend: str | None = None,
+    relation_label_mode: str | None = None,
 ) -> Extractor:
     """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint).
 
     ``backend`` (``"auto"``, ``"onnx"``, ``"torch"``; default ``$KGBUILD_BACKEND``, else
     ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``. ``quantize``
-    (default: ``$KGBUILD_QUANTIZE``, else off) chooses int8 weights.
+    (default: ``$KGBUILD_QUANTIZE``, else off) chooses int8 weights. ``relation_label_mode``
+    (``"auto"``, ``"prompt"``, ``"separate"``; default ``$KGBUILD_RELATION_LABELS``, else
+    ``"auto"``): how relation labels reach the model, see ``JointExtractor``.
 
     ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``
     is read from ``config.json`` now, and torch and the weights load on first use.
@@ -52,7 +55,11 @@ def load_extractor(
     directory = Path(model_dir) if model_dir else default_model_dir()
     checkpoint_model_id(directory)  # a missing or broken config.json fails here, not later
     if lazy:
-        return LazyExtractor(directory, quantize=quantize, backend=backend)
+        return LazyExtractor(
+            directory, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
+        )
     from kgbuild.extract.extractor import JointExtractor
 
-    return JointExtractor.from_pretrained(directory, quantize=quantize, backend=backend)
+    return JointExtractor.from_pretrained(
+        directory, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
+    )

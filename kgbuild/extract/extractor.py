@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,11 @@ from kgbuild.extract.base import (
     filter_relations,
 )
 from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
-from kgbuild.extract.lazy import resolve_backend, resolve_quantize
+from kgbuild.extract.lazy import (
+    resolve_backend,
+    resolve_quantize,
+    resolve_relation_label_mode,
+)
 from kgbuild.extract.model import (
     ExtractorConfig,
     JointExtractionModel,
@@ -105,6 +109,7 @@ class JointExtractor:
         workers: int = 1,
         torch_threads: int | None = None,
         relation_label_mode: RelationLabelMode = "auto",
+        separate_heads: Callable[[], OnnxHeads | None] | None = None,
     ) -> None:
         if relation_label_mode not in ("auto", "prompt", "separate"):
             raise ValueError(
@@ -136,6 +141,11 @@ class JointExtractor:
         self._pool: ThreadPoolExecutor | None = None
         self._relation_vectors: dict[tuple, torch.Tensor] = {}
         self._relation_vectors_lock = threading.Lock()
+        # ONNX Runtime: the graph of the encoder with its separate-mode update (exported
+        # on first use; the joint graph when the checkpoint has no such update)
+        self._separate_heads_factory = separate_heads
+        self._separate_heads: OnnxHeads | None = None
+        self._separate_heads_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -150,7 +160,7 @@ class JointExtractor:
         quantize: bool | None = None,
         num_threads: int | None = None,
         backend: str | None = None,
-        relation_label_mode: RelationLabelMode = "auto",
+        relation_label_mode: str | None = None,
     ) -> JointExtractor:
         """Load a checkpoint folder (default: the model shipped inside kgbuild).
 
@@ -172,7 +182,8 @@ class JointExtractor:
                 ``"auto"``: ONNX Runtime when it is installed and the export works,
                 else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
             relation_label_mode: how relation labels reach the model (see the
-                attribute): ``"auto"`` (default), ``"prompt"`` or ``"separate"``.
+                attribute): ``"auto"``, ``"prompt"`` or ``"separate"``. None:
+                ``$KGBUILD_RELATION_LABELS``, else ``"auto"``.
         """
         from transformers import AutoTokenizer
 
@@ -180,6 +191,7 @@ class JointExtractor:
 
         backend = resolve_backend(backend)
         quantize = resolve_quantize(quantize)
+        relation_label_mode = resolve_relation_label_mode(relation_label_mode)
         directory = Path(directory) if directory else default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -195,6 +207,12 @@ class JointExtractor:
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
+        separate_heads = None
+        if heads is not None and model.config.separate_lora_rank:
+
+            def separate_heads() -> OnnxHeads | None:
+                return _onnx_heads(model, directory, backend, quantize, separate=True)
+
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
         if relation_label_mode == "separate":
             model_id += "-separate"  # other outputs for the same schema: another id
@@ -206,6 +224,7 @@ class JointExtractor:
             workers=workers,
             torch_threads=torch_threads,
             relation_label_mode=relation_label_mode,
+            separate_heads=separate_heads,
         )
 
     # ------------------------------------------------------------------ Extractor protocol
@@ -338,7 +357,7 @@ class JointExtractor:
             parts = []
             for group in self._label_groups(relation_labels, self._prompt_budget() // 2):
                 batch = collate([self.encoder.encode("", [], [], group)])
-                hidden = self._forward(batch, False, True)[0]
+                hidden = self._forward(batch, False, True, separate=True)[0]
                 parts.append(
                     self.model.separate_relation_label_embeddings(
                         hidden, batch["relation_markers"]
@@ -475,7 +494,7 @@ class JointExtractor:
                 items = [encoded[p][i] for i in batch_ids]
                 batch = collate(items)
                 hidden, start_part, end_part, logits, rel_emb = self._forward(
-                    batch, bool(ents), bool(rels)
+                    batch, bool(ents), bool(rels), separate=separate is not None
                 )
                 probs = None
                 if ents:
@@ -553,7 +572,7 @@ class JointExtractor:
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, True, bool(prompt_rels)
+                batch, True, bool(prompt_rels), separate=relation_vectors is not None
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -606,15 +625,22 @@ class JointExtractor:
             pass  # re-raises the first failure
 
     def _forward(
-        self, batch: dict[str, torch.Tensor], need_entities: bool, need_relations: bool
+        self,
+        batch: dict[str, torch.Tensor],
+        need_entities: bool,
+        need_relations: bool,
+        separate: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Hidden states, the span layer's per-token start and end parts, span-label
         logits and relation-label vectors of one batch (the logits and label vectors only
-        when needed, on torch)."""
-        if self.heads is not None:
-            return self.heads(batch)
+        when needed, on torch). ``separate``: a pass of the separate relation-label mode
+        (the encoder with its update for texts read without relation labels)."""
+        heads = self._separate_graph() if separate and self.heads is not None else self.heads
+        if heads is not None:
+            return heads(batch)
         model = self.model
-        hidden = model.encode(batch)
+        with model.separate_encoding(separate):
+            hidden = model.encode(batch)
         start_part, end_part, width_part = model.span_parts(hidden)
         logits = rel_emb = None
         if need_entities:
@@ -628,6 +654,17 @@ class JointExtractor:
                 hidden, batch["relation_markers"], model.relation_label_proj
             )
         return hidden, start_part, end_part, logits, rel_emb
+
+    def _separate_graph(self) -> OnnxHeads | None:
+        """The ONNX Runtime session for separate-mode passes, made on first use (None:
+        its export failed, torch runs those passes)."""
+        if not self.config.separate_lora_rank:
+            return self.heads  # nothing separate about the encoder: the joint graph
+        with self._separate_heads_lock:
+            if self._separate_heads_factory is not None:
+                self._separate_heads = self._separate_heads_factory()
+                self._separate_heads_factory = None
+        return self._separate_heads
 
     def _width_part(self) -> torch.Tensor:
         """``span_parts``' width part (weights only), cached until the weights change."""
@@ -725,8 +762,12 @@ def _onnx_heads(
     directory: Path,
     backend: Backend,
     quantize: bool,
+    separate: bool = False,
 ) -> OnnxHeads | None:
-    """The ONNX Runtime session for ``backend``, or None when torch runs the model."""
+    """The ONNX Runtime session for ``backend``, or None when torch runs the model.
+
+    ``separate``: the graph of the separate relation-label mode's passes (the encoder
+    with its low-rank update merged in)."""
     if backend == "torch":
         return None
     from kgbuild.extract import onnx_backend
@@ -740,7 +781,7 @@ def _onnx_heads(
         logger.info("ONNX Runtime is not installed: the extractor runs on torch")
         return None
     try:
-        path = onnx_backend.exported_graph(model, directory, quantize=quantize)
+        path = onnx_backend.exported_graph(model, directory, quantize=quantize, separate=separate)
         # one thread per session run: the extractor runs batches side by side instead
         return onnx_backend.OnnxHeads(path, num_threads=1)
     except Exception as exc:

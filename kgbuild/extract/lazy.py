@@ -41,6 +41,9 @@ _DEFAULT_CONFIG_NAME = "kgbuild-relex"
 BACKEND_ENV = "KGBUILD_BACKEND"
 #: Environment variable choosing int8 (1) or fp32 (0) weights (see ``resolve_quantize``).
 QUANTIZE_ENV = "KGBUILD_QUANTIZE"
+#: Environment variable choosing how relation labels reach the model (see
+#: ``resolve_relation_label_mode``).
+RELATION_LABELS_ENV = "KGBUILD_RELATION_LABELS"
 
 
 def resolve_backend(backend: str | None) -> str:
@@ -49,6 +52,23 @@ def resolve_backend(backend: str | None) -> str:
     if backend not in ("auto", "onnx", "torch"):
         raise ValueError(f"unknown backend {backend!r}: use 'auto', 'onnx' or 'torch'")
     return backend
+
+
+def resolve_relation_label_mode(mode: str | None) -> str:
+    """``mode``, else ``$KGBUILD_RELATION_LABELS``, else ``"auto"``; checked.
+
+    ``"prompt"``: relation labels are read with the text (the joint layout), in several
+    passes when they do not fit one. ``"separate"``: embedded once per schema apart from
+    the text (checkpoints with a relation-label adapter). ``"auto"``: separate when the
+    joint layout needs several passes and the checkpoint can.
+    """
+    mode = mode or os.environ.get(RELATION_LABELS_ENV, "").strip().lower() or "auto"
+    if mode not in ("auto", "prompt", "separate"):
+        raise ValueError(
+            f"relation_label_mode must be 'auto', 'prompt' or 'separate', not {mode!r} "
+            f"(argument or ${RELATION_LABELS_ENV})"
+        )
+    return mode
 
 
 def resolve_quantize(quantize: bool | None) -> bool:
@@ -70,9 +90,11 @@ def resolve_quantize(quantize: bool | None) -> bool:
     return False
 
 
-def checkpoint_model_id(directory: str | Path, *, quantize: bool | None = False) -> str:
-    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...)``
-    will have (``quantize=None``: see :func:`resolve_quantize`).
+def checkpoint_model_id(
+    directory: str | Path, *, quantize: bool | None = False, relation_label_mode: str = "auto"
+) -> str:
+    """The ``model_id`` that ``JointExtractor.from_pretrained(directory, quantize=...,
+    relation_label_mode=...)`` will have (``quantize=None``: see :func:`resolve_quantize`).
 
     Read from ``directory/config.json`` alone (no torch).
 
@@ -93,7 +115,8 @@ def checkpoint_model_id(directory: str | Path, *, quantize: bool | None = False)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     name = str(data.get("name", _DEFAULT_CONFIG_NAME))
-    return f"{name}{'-int8' if resolve_quantize(quantize) else ''}"
+    separate = "-separate" if relation_label_mode == "separate" else ""
+    return f"{name}{'-int8' if resolve_quantize(quantize) else ''}{separate}"
 
 
 class LazyExtractor:
@@ -117,6 +140,8 @@ class LazyExtractor:
         num_threads: torch threads to set when loading (None: torch's default).
         backend: what runs the model, ``"auto"``, ``"onnx"`` or ``"torch"`` (None:
             ``$KGBUILD_BACKEND``, else auto; see ``JointExtractor.from_pretrained``).
+        relation_label_mode: ``"auto"``, ``"prompt"`` or ``"separate"`` (None:
+            ``$KGBUILD_RELATION_LABELS``, else auto; see :func:`resolve_relation_label_mode`).
     """
 
     def __init__(
@@ -126,14 +151,18 @@ class LazyExtractor:
         quantize: bool | None = None,
         num_threads: int | None = None,
         backend: str | None = None,
+        relation_label_mode: str | None = None,
     ) -> None:
         from kgbuild.extract import default_model_dir
 
         self.directory = Path(directory) if directory else default_model_dir()
         self.backend = backend
         self.quantize = resolve_quantize(quantize)  # decided now: model_id needs it
+        self.relation_label_mode = resolve_relation_label_mode(relation_label_mode)
         self.num_threads = num_threads
-        self.model_id: str = checkpoint_model_id(self.directory, quantize=self.quantize)
+        self.model_id: str = checkpoint_model_id(
+            self.directory, quantize=self.quantize, relation_label_mode=self.relation_label_mode
+        )
         self._extractor: JointExtractor | None = None
         self._lock = threading.Lock()
 
@@ -151,6 +180,7 @@ class LazyExtractor:
             "quantize": self.quantize,
             "num_threads": self.num_threads,
             "backend": self.backend,
+            "relation_label_mode": self.relation_label_mode,
         }
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -159,6 +189,7 @@ class LazyExtractor:
             quantize=state["quantize"],
             num_threads=state["num_threads"],
             backend=state.get("backend"),
+            relation_label_mode=state.get("relation_label_mode"),
         )  # type: ignore[arg-type,misc]
 
     @property
@@ -184,6 +215,7 @@ class LazyExtractor:
                         quantize=self.quantize,
                         num_threads=self.num_threads,
                         backend=self.backend,
+                        relation_label_mode=self.relation_label_mode,
                     )
                     if extractor.model_id != self.model_id:
                         raise RuntimeError(

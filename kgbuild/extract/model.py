@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -53,6 +55,9 @@ class ExtractorConfig(BaseModel):
     relation_label_encoder: bool = False
     #: the relation threshold when relation labels are embedded apart (None: the same)
     separate_relation_threshold: float | None = None
+    #: rank of the low-rank update of the encoder's layers used for the passes of that
+    #: mode (the text with its entity labels only, the relation labels alone); 0: none
+    separate_lora_rank: int = 0
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 
@@ -108,24 +113,87 @@ class JointExtractionModel(nn.Module):
         self.context_proj = nn.Linear(h, d)
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
+        self._separate = threading.local()
         if config.relation_label_encoder:
-            self.add_relation_label_adapter()
+            self.add_relation_label_adapter(config.separate_lora_rank)
 
-    def add_relation_label_adapter(self) -> None:
-        """Add the correction that lets relation labels be embedded apart from the text.
+    def add_relation_label_adapter(self, lora_rank: int = 0) -> None:
+        """Add what lets relation labels be embedded apart from the text.
 
-        In the joint layout each [R] marker reads the text; embedded in a pass of their
-        own (``[CLS] [R] rel1 [R] rel2 ... [SEP] [SEP]``, once per schema) the labels
-        land elsewhere. The adapter, a residual MLP trained with everything else frozen
-        (``kgbuild train`` with ``stage: relation_label_encoder``), maps them back; its
-        last layer starts at zero, so before training it changes nothing. Nothing the
-        joint layout computes goes through it.
+        In the joint layout each [R] marker reads the text and the text reads the labels.
+        Embedded in a pass of their own (``[CLS] [R] rel1 [R] rel2 ... [SEP] [SEP]``, once
+        per schema) the labels land elsewhere, and a text read without them is encoded
+        differently. Two small parts, trained with everything else frozen (``kgbuild
+        train`` with ``stage: relation_label_encoder``), make up for that:
+
+        * ``relation_label_adapter``: a residual MLP on the label-only pass's [R] states;
+        * ``separate_lora`` (``lora_rank`` > 0): a low-rank update of every linear layer
+          of the encoder's transformer (LoRA), applied only to the passes of this mode
+          (see :meth:`separate_encoding`).
+
+        Both start as no change (zero last layer, zero LoRA ``B``), and the joint layout
+        never goes through them: its outputs stay those of the frozen model.
         """
         h = self.encoder.config.hidden_size
         self.relation_label_adapter = _mlp(h, self.config.hidden_dim, self.config.dropout)
         nn.init.zeros_(self.relation_label_adapter[3].weight)
         nn.init.zeros_(self.relation_label_adapter[3].bias)
         self.config.relation_label_encoder = True
+        self.config.separate_lora_rank = lora_rank
+        if lora_rank:
+            targets = {
+                name: module
+                for name, module in self.encoder.named_modules()
+                if isinstance(module, nn.Linear) and name.startswith("encoder.")
+            }
+            self.separate_lora = nn.ModuleDict(
+                {
+                    _lora_key(name): LowRankUpdate(m.in_features, m.out_features, lora_rank)
+                    for name, m in targets.items()
+                }
+            )
+            for name, module in targets.items():
+                module.register_forward_hook(self._lora_hook(self.separate_lora[_lora_key(name)]))
+
+    def _lora_hook(self, update: LowRankUpdate):
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
+            if getattr(self._separate, "active", False):
+                return output + update(inputs[0])
+            return None
+
+        return hook
+
+    @contextmanager
+    def separate_encoding(self, active: bool = True):
+        """Within this block (in this thread), the encoder runs with ``separate_lora``:
+        as it reads texts without relation labels and relation labels alone."""
+        previous = getattr(self._separate, "active", False)
+        self._separate.active = active and hasattr(self, "separate_lora")
+        try:
+            yield
+        finally:
+            self._separate.active = previous
+
+    @contextmanager
+    def merged_separate_weights(self):
+        """Within this block the encoder's weights include ``separate_lora`` (for export;
+        restored after). Not thread-safe: nothing else may use the model meanwhile."""
+        if not hasattr(self, "separate_lora"):
+            yield
+            return
+        modules = dict(self.encoder.named_modules())
+        saved = {}
+        try:
+            with torch.no_grad():
+                for key, update in self.separate_lora.items():
+                    linear = modules[_lora_name(key)]
+                    saved[key] = linear.weight.detach().clone()
+                    linear.weight += update.delta()
+            yield
+        finally:
+            with torch.no_grad():
+                for key, weight in saved.items():
+                    modules[_lora_name(key)].weight.copy_(weight)
 
     # ------------------------------------------------------------------ loading / saving
 
@@ -487,6 +555,37 @@ class JointExtractionModel(nn.Module):
 
 
 _WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+
+
+class LowRankUpdate(nn.Module):
+    """A LoRA update ``x -> scale * (x A^T) B^T`` of one linear layer (Hu et al., 2021).
+
+    Written out rather than taken from ``peft``: it is applied by a forward hook only in
+    one mode of the shared encoder (see ``JointExtractionModel.separate_encoding``), and
+    merged into a copy of the weights for export, neither of which needs more than this.
+    """
+
+    def __init__(self, d_in: int, d_out: int, rank: int, alpha: float | None = None) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.empty(rank, d_in))
+        self.b = nn.Parameter(torch.zeros(d_out, rank))
+        nn.init.kaiming_uniform_(self.a, a=5**0.5)
+        self.scale = (alpha or 2 * rank) / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x @ self.a.T) @ self.b.T * self.scale
+
+    def delta(self) -> torch.Tensor:
+        """The update as a weight matrix (d_out, d_in)."""
+        return (self.b @ self.a) * self.scale
+
+
+def _lora_key(module_name: str) -> str:
+    return module_name.replace(".", "__")
+
+
+def _lora_name(key: str) -> str:
+    return key.replace("__", ".")
 
 
 def collate(encoded: list[EncodedText], pad_id: int = 0) -> dict[str, torch.Tensor]:

@@ -286,22 +286,35 @@ def _quantize(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
-def exported_graph(model: JointExtractionModel, directory: Path, quantize: bool = False) -> Path:
-    """The cached ONNX graph of the checkpoint in ``directory``; exported when missing."""
+def exported_graph(
+    model: JointExtractionModel, directory: Path, quantize: bool = False, separate: bool = False
+) -> Path:
+    """The cached ONNX graph of the checkpoint in ``directory``; exported when missing.
+
+    ``separate``: the graph for the passes of the separate relation-label mode, whose
+    encoder has the checkpoint's low-rank update merged into its weights (see
+    ``JointExtractionModel.merged_separate_weights``; the torch weights are restored
+    after the export, and with ONNX Runtime nothing else runs the torch encoder).
+    """
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     key = checkpoint_fingerprint(directory, model.config.encoder, quantize=False)
-    fp32 = folder / f"{model.config.name}-{key}.onnx"
+    variant = "-separate" if separate else ""
+    fp32 = folder / f"{model.config.name}-{key}{variant}.onnx"
     if not fp32.exists():
-        logger.info("exporting %s to ONNX (once; cached in %s)", directory, folder)
+        logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, variant, folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
-            export_onnx(model, tmp_path)
+            if separate:
+                with model.merged_separate_weights():
+                    export_onnx(model, tmp_path)
+            else:
+                export_onnx(model, tmp_path)
             os.replace(tmp_path, fp32)
     if not quantize:
         return fp32
     recipe = hashlib.sha256(QUANTIZATION.encode()).hexdigest()[:8]
-    int8 = folder / f"{model.config.name}-{key}-int8-{recipe}.onnx"
+    int8 = folder / f"{model.config.name}-{key}{variant}-int8-{recipe}.onnx"
     if not int8.exists():
         logger.info("quantizing the ONNX graph to int8 (once; cached in %s)", folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:

@@ -76,6 +76,10 @@ class TrainConfig(BaseModel):
     #: relation_label_encoder stage: weight of matching the joint layout's relation
     #: probabilities on every pair (besides the gold relations)
     distill_weight: float = 1.0
+    #: relation_label_encoder stage: rank of the encoder's low-rank update for that mode
+    #: (0: only the relation-label adapter trains, and texts read without relation labels
+    #: are encoded by the frozen joint encoder)
+    lora_rank: int = 16
     data_root: str = "../shared/datasets"
     train: list[DataSpec]
     dev: list[DataSpec] = Field(default_factory=list)
@@ -337,16 +341,7 @@ def batch_loss(
     spans = model.span_embeddings(hidden, batch)
     ent_emb = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
     logits = model.entity_logits(spans, ent_emb)  # (B, S, Le)
-    targets = torch.zeros_like(logits)
-    # loss weight per (span, label): the label's weight for its negatives (0 for labels
-    # the dataset does not annotate), the target's own weight for positives
-    weights = torch.zeros_like(logits)
-    for b, it in enumerate(items):
-        weights[b, :, : len(it.entity_label_weights)] = torch.tensor(it.entity_label_weights)
-        if it.entity_targets:
-            idx = torch.tensor(it.entity_targets)
-            targets[b, idx[:, 0], idx[:, 1]] = 1.0
-            weights[b, idx[:, 0], idx[:, 1]] = torch.tensor(it.entity_target_weights)
+    targets, weights = _entity_targets(items, logits)
     mask = model.span_mask(batch).unsqueeze(-1) & (batch["entity_markers"] >= 0).unsqueeze(1)
     ent_loss = focal_bce(logits[mask], targets[mask], cfg.focal_gamma, weights[mask])
 
@@ -365,15 +360,7 @@ def batch_loss(
             torch.tensor(it.pairs),
             rel_emb[b, :n_rel],
         )
-        t = torch.zeros_like(pair_logits)
-        w = torch.ones_like(pair_logits)
-        if it.pair_targets:
-            idx = torch.tensor(it.pair_targets)
-            t[idx[:, 0], idx[:, 1]] = 1.0
-            # a distractor may be a synonym of a gold relation: no loss on related pairs
-            related = torch.unique(idx[:, 0])
-            distractor = torch.tensor(it.relation_distractor[: t.size(1)])
-            w[related.unsqueeze(1), distractor.nonzero().squeeze(1).unsqueeze(0)] = 0.0
+        t, w = _pair_targets(it, pair_logits)
         rel_loss = rel_loss + focal_bce(pair_logits, t, cfg.focal_gamma, w)
     b = len(items)
     loss = (ent_loss + cfg.relation_loss_weight * rel_loss) / b
@@ -383,34 +370,56 @@ def batch_loss(
 def relation_label_encoder_loss(
     model: JointExtractionModel, items: list[Instance], cfg: TrainConfig, encoder: TextEncoder
 ) -> tuple[torch.Tensor, float, float]:
-    """Loss of the relation-label adapter on one batch (everything else frozen).
+    """Loss of the separate relation-label parts on one batch (the joint model frozen).
 
-    Three passes, none of which needs gradients through the encoder: the joint layout
-    (the teacher: text with entity and relation labels), the text with its entity labels
-    only, and the relation labels on their own. Pairs are scored from the second with
-    label vectors from the third; the loss is the gold relations' (as in training) plus
-    ``distill_weight`` times the match to the teacher's probabilities on every pair.
-    Returns the loss, the distillation part and the gold part (per text).
+    Three passes: the joint layout (the teacher: the text with entity and relation
+    labels, no gradients), the text with its entity labels only and the relation labels
+    on their own (both through ``separate_lora`` when the model has it). Spans are scored
+    from the second pass against its entity labels, pairs from the second with relation
+    vectors from the third. The loss is the gold entities' and relations' (as in
+    training) plus ``distill_weight`` times the KL divergence to the teacher's entity
+    and relation probabilities on every span and pair. Returns the loss, the
+    distillation part and the gold part (per text).
     """
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        # cross-entropy minus the teacher's entropy: the same gradient, 0 when they agree
+        soft = torch.sigmoid(teacher)
+        return bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
+
     text_only = [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items]
     labels_only = [encoder.encode("", [], [], it.relation_prompt) for it in items]
+    joint = collate([it.encoded for it in items])
     with torch.no_grad():
-        joint = collate([it.encoded for it in items])
         hidden_j = model.encode(joint)
         spans_j = model.span_embeddings(hidden_j, joint)
+        ent_j = model.entity_logits(
+            spans_j,
+            model.label_embeddings(hidden_j, joint["entity_markers"], model.entity_label_proj),
+        )
         rel_j = model.label_embeddings(
             hidden_j, joint["relation_markers"], model.relation_label_proj
         )
-        text_batch = collate(text_only)
+    text_batch = collate(text_only)
+    label_batch = collate(labels_only)
+    with model.separate_encoding():
         hidden_t = model.encode(text_batch)
-        spans_t = model.span_embeddings(hidden_t, text_batch)
-        label_batch = collate(labels_only)
         hidden_l = model.encode(label_batch)
+    spans_t = model.span_embeddings(hidden_t, text_batch)
+    ent_t = model.entity_logits(
+        spans_t,
+        model.label_embeddings(hidden_t, text_batch["entity_markers"], model.entity_label_proj),
+    )
     rel_vectors = model.separate_relation_label_embeddings(
         hidden_l, label_batch["relation_markers"]
     )
-    gold_loss = hidden_l.new_zeros(())
-    distill_loss = hidden_l.new_zeros(())
+
+    # entities: the spans the teacher saw (the text-only window holds at least those)
+    targets, weights = _entity_targets(items, ent_t)
+    mask = model.span_mask(joint).unsqueeze(-1) & (joint["entity_markers"] >= 0).unsqueeze(1)
+    gold_loss = focal_bce(ent_t[mask], targets[mask], cfg.focal_gamma, weights[mask])
+    distill_loss = kl(ent_t[mask], ent_j[mask])
     for b, it in enumerate(items):
         n_rel = len(it.encoded.relation_marker_positions)
         if not it.pairs or not n_rel:
@@ -432,26 +441,44 @@ def relation_label_encoder_loss(
             hidden_t[b], spans_t[b, mention_spans], tokens - shift,
             cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
         )  # fmt: skip
-        t = torch.zeros_like(student)
-        w = torch.ones_like(student)
-        if it.pair_targets:
-            idx = torch.tensor(it.pair_targets)
-            t[idx[:, 0], idx[:, 1]] = 1.0
-            related = torch.unique(idx[:, 0])
-            distractor = torch.tensor(it.relation_distractor[: t.size(1)])
-            w[related.unsqueeze(1), distractor.nonzero().squeeze(1).unsqueeze(0)] = 0.0
-        gold_loss = gold_loss + focal_bce(student, t, cfg.focal_gamma, w)
-        # KL divergence to the teacher's probabilities: cross-entropy minus their entropy
-        # (the same gradient; 0 when the two agree, so the logged value means something)
-        soft = torch.sigmoid(teacher)
-        bce = torch.nn.functional.binary_cross_entropy_with_logits
-        distill_loss = distill_loss + (
-            bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
-        )
+        t, w = _pair_targets(it, student)
+        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(student, t, cfg.focal_gamma, w)
+        distill_loss = distill_loss + cfg.relation_loss_weight * kl(student, teacher)
     b = len(items)
     # (a batch without a single pair still yields a loss that backward accepts)
     loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
     return loss, distill_loss.item() / b, gold_loss.item() / b
+
+
+def _entity_targets(
+    items: list[Instance], logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets and loss weights per (span, label) of a batch's entity logits: the
+    label's weight for its negatives (0 for labels the dataset does not annotate), the
+    target's own weight for positives."""
+    targets = torch.zeros_like(logits)
+    weights = torch.zeros_like(logits)
+    for b, it in enumerate(items):
+        weights[b, :, : len(it.entity_label_weights)] = torch.tensor(it.entity_label_weights)
+        if it.entity_targets:
+            idx = torch.tensor(it.entity_targets)
+            targets[b, idx[:, 0], idx[:, 1]] = 1.0
+            weights[b, idx[:, 0], idx[:, 1]] = torch.tensor(it.entity_target_weights)
+    return targets, weights
+
+
+def _pair_targets(it: Instance, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets and loss weights of one text's pair logits."""
+    t = torch.zeros_like(logits)
+    w = torch.ones_like(logits)
+    if it.pair_targets:
+        idx = torch.tensor(it.pair_targets)
+        t[idx[:, 0], idx[:, 1]] = 1.0
+        # a distractor may be a synonym of a gold relation: no loss on related pairs
+        related = torch.unique(idx[:, 0])
+        distractor = torch.tensor(it.relation_distractor[: t.size(1)])
+        w[related.unsqueeze(1), distractor.nonzero().squeeze(1).unsqueeze(0)] = 0.0
+    return t, w
 
 
 def make_batches(
@@ -659,9 +686,9 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         if not cfg.init_from:
             raise ValueError(f"{config_path}: stage relation_label_encoder needs init_from")
         if not hasattr(model, "relation_label_adapter"):
-            model.add_relation_label_adapter()
+            model.add_relation_label_adapter(cfg.lora_rank)
         for name, param in model.named_parameters():
-            param.requires_grad_(name.startswith("relation_label_adapter."))
+            param.requires_grad_(name.startswith(("relation_label_adapter.", "separate_lora.")))
     head_params = [
         p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad
     ]
@@ -687,7 +714,7 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
 
     _train_mode(model, cfg)
     # what the two logged parts of the loss are
-    parts = ("distillation", "relation") if adapter_stage else ("entity", "relation")
+    parts = ("distillation", "gold") if adapter_stage else ("entity", "relation")
     started = time.time() - sum(h.get("seconds", 0) for h in history)
     for epoch in range(start_epoch, cfg.epochs):
         batches = _epoch_batches(cfg, train_sets, encoder, pools, epoch)
@@ -829,7 +856,11 @@ def write_model_card(directory: Path, summary: dict, scores: dict | None = None)
     cfg = summary["config"]
     history = summary["history"]
     # the relation-label adapter stage logs distillation where the joint stages log entities
-    first_part = "distillation" if history and "distillation_loss" in history[0] else "entity"
+    first_part, second_part = (
+        ("distillation", "gold")
+        if history and "distillation_loss" in history[0]
+        else ("entity", "relation")
+    )
     lines = [
         f"# {cfg['name']}",
         "",
@@ -843,12 +874,13 @@ def write_model_card(directory: Path, summary: dict, scores: dict | None = None)
         f"- thresholds picked on dev: entity {summary['entity_threshold']}, "
         f"relation {summary['relation_threshold']}",
         "",
-        f"| epoch | loss | {first_part} loss | relation loss | seconds | dev |",
+        f"| epoch | loss | {first_part} loss | {second_part} loss | seconds | dev |",
         "|---|---|---|---|---|---|",
     ]
     for h in summary["history"]:
         lines.append(
-            f"| {h['epoch']} | {h['loss']} | {h[first_part + '_loss']} | {h['relation_loss']} | "
+            f"| {h['epoch']} | {h['loss']} | {h[f'{first_part}_loss']} | "
+            f"{h[f'{second_part}_loss']} | "
             f"{h['seconds']} | {json.dumps(h.get('dev', {}))} |"
         )
     for variant, table in (scores or {}).items():

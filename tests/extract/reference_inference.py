@@ -178,7 +178,7 @@ class ReferenceExtractor(JointExtractor):
             # labels only, then relations from that same pass with the naive vectors
             self._reference_pass(
                 texts, word_spans, ent_labels, [], None, entities_out, None,
-                ent_thr, rel_thr, symmetric,
+                ent_thr, rel_thr, symmetric, separate=True,
             )  # fmt: skip
             self._reference_pass(
                 texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
@@ -200,7 +200,7 @@ class ReferenceExtractor(JointExtractor):
             if ents:
                 self._reference_pass(
                     texts, word_spans, ents, rels, probs, None, None, ent_thr, rel_thr,
-                    symmetric,
+                    symmetric, separate=separate is not None,
                 )  # fmt: skip
         all_labels = [label for ents, _ in passes for label in ents]
         for i in range(len(texts)):
@@ -235,7 +235,11 @@ class ReferenceExtractor(JointExtractor):
         symmetric,
         fixed_entities=None,
         separate_vectors=None,
+        separate=False,
     ) -> None:
+        """``separate``: the text is read without relation labels, by the encoder with its
+        separate-mode update (as are passes given ``separate_vectors``)."""
+        separate = separate or separate_vectors is not None
         prompt_rels = rel_labels if separate_vectors is None else []
         encoded = [
             reference_encode(self.encoder, t, s, ent_labels, prompt_rels)
@@ -245,7 +249,8 @@ class ReferenceExtractor(JointExtractor):
         for batch_ids in self._batches(encoded):
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
-            hidden = self.model.encode(batch)
+            with self.model.separate_encoding(separate):
+                hidden = self.model.encode(batch)
             span_hidden = self.model.span_hidden(hidden, batch)
             probs = None
             if ent_labels and fixed_entities is None:
@@ -369,8 +374,8 @@ class ReferenceExtractor(JointExtractor):
 def naive_relation_vectors(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
     """Relation labels embedded apart from any text, the plain way: groups of labels
     whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
-    encoder code, the hidden state at each [R] through ``relation_label_proj`` plus the
-    adapter."""
+    encoder code (by the encoder with its separate-mode update), the hidden state at
+    each [R] through ``relation_label_proj`` plus the adapter."""
     model = extractor.model
     budget = int(extractor.config.max_length * 0.4) // 2
     groups: list[list[str]] = [[]]
@@ -386,7 +391,8 @@ def naive_relation_vectors(extractor: JointExtractor, labels: list[str]) -> torc
     for group in groups:
         enc = reference_encode(extractor.encoder, "", [], [], group)
         batch = collate([enc])
-        hidden = model.encode(batch)[0]
+        with model.separate_encoding():
+            hidden = model.encode(batch)[0]
         at = hidden[torch.tensor(enc.relation_marker_positions)]
         out.append(model.relation_label_proj(at) + model.relation_label_adapter(at))
     return torch.cat(out)

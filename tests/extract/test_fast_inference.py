@@ -117,12 +117,27 @@ def test_default_schema_matches_reference_on_pipeline_chunks(extractor, referenc
     assert not any(t in extractor.encoder._recent for t in texts)  # used once, then dropped
 
 
-def test_many_labels_symmetric_and_constraints_match_reference(extractor, reference):
+@pytest.fixture(params=["prompt", "auto"])
+def relation_label_mode(request, extractor, reference):
+    """Both ways of reading many relation labels: in several joint passes ("prompt"), and
+    embedded apart from the text, which "auto" picks for them on the shipped model."""
+    extractor.relation_label_mode = reference.relation_label_mode = request.param
+    yield request.param
+    extractor.relation_label_mode = reference.relation_label_mode = "auto"
+
+
+def test_many_labels_symmetric_and_constraints_match_reference(
+    extractor, reference, relation_label_mode
+):
     # Enough labels for several passes; symmetric relations and type constraints on top.
     entity_types = [*DEFAULT_ENTITY_TYPES, *[f"kind of thing number {i}" for i in range(25)]]
     relation_types = [*DEFAULT_RELATION_TYPES, "sibling of", "partner of"]
     relation_types += [f"relation number {i}" for i in range(20)]
-    assert len(extractor.label_passes(entity_types, relation_types)) > 1
+    separate = extractor.separates_relation_labels(entity_types, relation_types)
+    assert separate == (relation_label_mode == "auto")
+    passes = extractor.label_passes(entity_types, relation_types)
+    assert len(passes) > 1  # entity labels too many for one pass either way
+    assert any(rels for _, rels in passes) != separate
     texts = pipeline_chunks(extractor, entity_types, relation_types)[:12]
     kwargs = {
         "symmetric_relations": ["sibling of", "partner of", "works for"],

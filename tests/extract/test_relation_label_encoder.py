@@ -41,13 +41,16 @@ MANY_RELATIONS = [f"relation kind number {i}" for i in range(40)] + ["works for"
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    """A small untrained model whose adapter has non-zero weights (as a trained one)."""
+    """A small untrained model whose separate-mode parts have non-zero weights (as trained
+    ones would)."""
     torch.manual_seed(3)
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
-    model.add_relation_label_adapter()
+    model.add_relation_label_adapter(lora_rank=4)
     with torch.no_grad():
         for param in model.relation_label_adapter.parameters():
             param.normal_(0.0, 0.05)
+        for update in model.separate_lora.values():
+            update.b.normal_(0.0, 0.02)
     directory = tmp_path_factory.mktemp("tiny") / "model"
     model.save_pretrained(directory)
     return directory
@@ -61,14 +64,46 @@ def _extractors(directory: Path, mode: str) -> tuple[JointExtractor, ReferenceEx
     return new, old
 
 
-def test_an_untrained_adapter_changes_nothing(tokenizer):
+def _batch(tokenizer, model):
+    encoder = TextEncoder(tokenizer, max_length=model.config.max_length)
+    text = TEXTS[0]
+    from kgbuild.extract.encoding import split_words
+    from kgbuild.extract.model import collate
+
+    return collate([encoder.encode(text, split_words(text), ENTITIES, ["works for"])])
+
+
+def test_untrained_separate_parts_change_nothing(tokenizer):
     torch.manual_seed(0)
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(max_length=64)).eval()
-    model.add_relation_label_adapter()
+    model.add_relation_label_adapter(lora_rank=4)
     hidden = torch.randn(2, 10, model.encoder.config.hidden_size)
     positions = torch.tensor([[1, 4, -1], [2, 3, 5]])
     joint = model.label_embeddings(hidden, positions, model.relation_label_proj)
     assert torch.equal(model.separate_relation_label_embeddings(hidden, positions), joint)
+    batch = _batch(tokenizer, model)
+    with torch.no_grad(), model.separate_encoding():
+        separate = model.encode(batch)
+    assert torch.equal(separate, model.encode(batch).detach())
+
+
+@torch.no_grad()
+def test_the_encoder_update_applies_only_inside_separate_encoding(tiny, tokenizer):
+    model = JointExtractionModel.from_pretrained(tiny)
+    batch = _batch(tokenizer, model)
+    plain = model.encode(batch)
+    with model.separate_encoding():
+        separate = model.encode(batch)
+        with model.separate_encoding(False):  # nested: off again, then back on
+            assert torch.equal(model.encode(batch), plain)
+        assert torch.equal(model.encode(batch), separate)
+    assert (separate - plain).abs().max() > 1e-3  # the update does something
+    assert torch.equal(model.encode(batch), plain)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    with model.merged_separate_weights():  # what the ONNX export of the mode sees
+        merged = model.encode(batch)
+    torch.testing.assert_close(merged, separate, atol=1e-4, rtol=1e-4)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
 
 
 def test_checkpoint_keeps_the_adapter(tiny):
@@ -77,8 +112,13 @@ def test_checkpoint_keeps_the_adapter(tiny):
     from safetensors.torch import load_file
 
     state = load_file(str(tiny / "model.safetensors"))
-    adapter = {k: v for k, v in state.items() if k.startswith("relation_label_adapter.")}
-    assert len(adapter) == 4
+    adapter = {
+        k: v
+        for k, v in state.items()
+        if k.startswith(("relation_label_adapter.", "separate_lora."))
+    }
+    assert len(adapter) == 4 + 2 * 36  # MLP; A and B for 6 layers x 6 linear layers
+    assert model.config.separate_lora_rank == 4
     for name, value in adapter.items():
         assert torch.equal(model.state_dict()[name], value.float()), name
 
@@ -130,14 +170,42 @@ def test_separate_labels_match_the_plain_computation(tiny, entity_count):
     assert {r.label for x in got for r in x.relations} <= set(MANY_RELATIONS)
 
 
+@torch.no_grad()
+def test_onnx_runtime_computes_what_torch_computes(tiny, tokenizer, tmp_path, monkeypatch):
+    # (the tiny model's scores sit near 0.5, where decoding flips on rounding: compare
+    # what the two backends compute; decoded outputs are compared on the shipped model)
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    extractors = {
+        backend: JointExtractor.from_pretrained(
+            tiny, backend=backend, relation_label_mode="separate"
+        )
+        for backend in ("torch", "onnx")
+    }
+    batch = _batch(tokenizer, extractors["torch"].model)
+    for separate in (False, True):
+        torch_out, onnx_out = (x._forward(batch, True, True, separate) for x in extractors.values())
+        for a, b in zip(torch_out, onnx_out, strict=True):
+            torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        extractors["onnx"].relation_label_vectors(MANY_RELATIONS),
+        extractors["torch"].relation_label_vectors(MANY_RELATIONS),
+        atol=1e-4,
+        rtol=1e-4,
+    )
+    graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
+    assert len(graphs) == 2 and graphs[0].endswith("-separate.onnx")  # joint + separate
+
+
 def test_relation_vectors_are_computed_once_per_schema(tiny):
     new = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
     calls = []
     forward = new._forward
 
-    def counting(batch, need_entities, need_relations):
+    def counting(batch, need_entities, need_relations, separate=False):
+        assert separate  # every pass of this mode runs the encoder with its update
         calls.append(need_entities)
-        return forward(batch, need_entities, need_relations)
+        return forward(batch, need_entities, need_relations, separate)
 
     new._forward = counting
     first = new.extract(TEXTS, ENTITIES, MANY_RELATIONS)
@@ -188,6 +256,8 @@ def test_adapter_stage_trains_the_adapter_only(datasets, tmp_path):
     for name, value in before.items():
         assert torch.equal(after[name], value), name
     assert after["relation_label_adapter.3.weight"].abs().sum() > 0  # it learned something
+    lora_b = [v for k, v in after.items() if k.startswith("separate_lora.") and k.endswith(".b")]
+    assert len(lora_b) == 36 and all(b.abs().sum() > 0 for b in lora_b)
     # the joint layout gives exactly what the model it started from gave
     kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
     plain = JointExtractor.from_pretrained(tmp_path / "base", backend="torch")
@@ -207,7 +277,7 @@ def test_adapter_loss_goes_down(datasets, tokenizer):
     cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
     cfg.stage = "relation_label_encoder"
     model = JointExtractionModel.from_base_encoder(cfg.model).eval()
-    model.add_relation_label_adapter()
+    model.add_relation_label_adapter(lora_rank=8)
     encoder = TextEncoder(tokenizer, max_length=128)
     rng = random.Random(0)
     items = [
@@ -215,7 +285,8 @@ def test_adapter_loss_goes_down(datasets, tokenizer):
         for ex in examples
     ]
     assert any(it.pair_targets for it in items)
-    opt = torch.optim.AdamW(model.relation_label_adapter.parameters(), lr=1e-3)
+    trained = [*model.relation_label_adapter.parameters(), *model.separate_lora.parameters()]
+    opt = torch.optim.AdamW(trained, lr=3e-3)
     losses = []
     for _ in range(15):
         loss, _, _ = relation_label_encoder_loss(model, items, cfg, encoder)
