@@ -342,12 +342,13 @@ class JointExtractor:
             return self.relation_label_mode == "separate"
         return len(self._joint_passes(entity_labels, relation_labels)) > 1
 
-    def relation_label_vectors(self, relation_labels: list[str]) -> torch.Tensor:
-        """(L, D) vectors of relation labels embedded apart from any text.
+    def relation_label_states(self, relation_labels: list[str]) -> torch.Tensor:
+        """(L, H) states of relation labels embedded apart from any text.
 
         Computed once per label list (cached): each group that fits half the prompt
         budget, as in the joint layout, is encoded alone (``[CLS] [R] rel1 [R] rel2 ...
-        [SEP] [SEP]``) and mapped by the relation-label adapter.
+        [SEP] [SEP]``); the states at its [R] markers become each text's label vectors
+        in :meth:`_separate_vectors`.
         """
         key = tuple(relation_labels)
         with self._relation_vectors_lock:
@@ -359,9 +360,9 @@ class JointExtractor:
                 batch = collate([self.encoder.encode("", [], [], group)])
                 hidden = self._forward(batch, False, True, separate=True)[0]
                 parts.append(
-                    self.model.separate_relation_label_embeddings(
-                        hidden, batch["relation_markers"]
-                    )[0, : len(group)]
+                    self.model.relation_label_states(hidden, batch["relation_markers"])[
+                        0, : len(group)
+                    ]
                 )
             vectors = torch.cat(parts)
             if len(self._relation_vectors) >= SCHEMAS_CACHED:
@@ -430,7 +431,7 @@ class JointExtractor:
             torch.set_num_threads(self.torch_threads)
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
-        vectors = self.relation_label_vectors(relation_labels) if separate else None
+        vectors = self.relation_label_states(relation_labels) if separate else None
         if len(passes) == 1:
             ents, rels = passes[0]
             if separate:
@@ -500,6 +501,9 @@ class JointExtractor:
                 if ents:
                     mask = self.model.span_mask(batch)
                     probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
+                if separate is not None and p == 0:
+                    # relations are scored from the first pass: its texts' label vectors
+                    rel_emb = self._separate_vectors(separate[1], hidden, batch)
                 outputs.append((items, hidden, start_part, end_part, probs, rel_emb))
             for j, i in enumerate(batch_ids):
                 words = len(word_spans[i])
@@ -519,11 +523,11 @@ class JointExtractor:
                 if len(found) < 2:
                     continue
                 if separate is not None:
-                    items, hidden, start_part, end_part, _, _ = outputs[0]
+                    items, hidden, start_part, end_part, _, rel_emb = outputs[0]
                     relations[i].extend(
                         self._score_relations(
                             hidden[j], start_part[j], end_part[j], items[j], found,
-                            separate[1], separate[0], rel_thr, symmetric,
+                            rel_emb[j], separate[0], rel_thr, symmetric,
                         )
                     )  # fmt: skip
                     continue
@@ -556,7 +560,7 @@ class JointExtractor:
     ) -> None:
         """One label pass that holds every label: entities, then relations between them.
 
-        ``relation_vectors``: the vectors of ``rel_labels`` embedded apart from the text,
+        ``relation_vectors``: the states of ``rel_labels`` embedded apart from the text,
         which is then read with its entity labels only.
         """
         if tokens is None:
@@ -576,6 +580,8 @@ class JointExtractor:
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
+            if relation_vectors is not None:
+                rel_emb = self._separate_vectors(relation_vectors, hidden, batch)
             for j, i in enumerate(batch_ids):
                 enc = items[j]
                 p = probs[j, :, : len(ent_labels)].numpy()
@@ -593,9 +599,7 @@ class JointExtractor:
                         end_part[j],
                         enc,
                         found,
-                        rel_emb[j, : len(rel_labels)]
-                        if relation_vectors is None
-                        else relation_vectors,
+                        rel_emb[j, : len(rel_labels)],
                         rel_labels,
                         rel_thr,
                         symmetric,
@@ -654,6 +658,13 @@ class JointExtractor:
                 hidden, batch["relation_markers"], model.relation_label_proj
             )
         return hidden, start_part, end_part, logits, rel_emb
+
+    def _separate_vectors(
+        self, states: torch.Tensor, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """(B, L, D) each text's relation-label vectors from the labels' states."""
+        states = states.unsqueeze(0).expand(hidden.size(0), -1, -1)
+        return self.model.separate_relation_vectors(states, hidden, batch["attention_mask"])
 
     def _separate_graph(self) -> OnnxHeads | None:
         """The ONNX Runtime session for separate-mode passes, made on first use (None:

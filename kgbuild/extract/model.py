@@ -58,6 +58,9 @@ class ExtractorConfig(BaseModel):
     #: rank of the low-rank update of the encoder's layers used for the passes of that
     #: mode (the text with its entity labels only, the relation labels alone); 0: none
     separate_lora_rank: int = 0
+    #: in that mode, relation labels also attend to each text (one cross-attention
+    #: layer over the text pass's hidden states), as the joint layout's [R] markers do
+    relation_label_context: bool = False
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 
@@ -116,6 +119,8 @@ class JointExtractionModel(nn.Module):
         self._separate = threading.local()
         if config.relation_label_encoder:
             self.add_relation_label_adapter(config.separate_lora_rank)
+        if config.relation_label_context:
+            self.add_relation_label_context()
 
     def add_relation_label_adapter(self, lora_rank: int = 0) -> None:
         """Add what lets relation labels be embedded apart from the text.
@@ -154,6 +159,21 @@ class JointExtractionModel(nn.Module):
             )
             for name, module in targets.items():
                 module.register_forward_hook(self._lora_hook(self.separate_lora[_lora_key(name)]))
+
+    def add_relation_label_context(self) -> None:
+        """Let relation labels embedded apart read each text: a cross-attention layer from
+        the labels' [R] states (label-only pass) to the text pass's hidden states, added
+        to the states (output projection initialised to zero: no change before
+        training). Label vectors then depend on the text, as in the joint layout, at the
+        cost of one attention of L labels over T tokens per text."""
+        h = self.encoder.config.hidden_size
+        heads = max(1, h // 64)
+        self.relation_label_attention = nn.MultiheadAttention(
+            h, heads, dropout=self.config.dropout, batch_first=True
+        )
+        nn.init.zeros_(self.relation_label_attention.out_proj.weight)
+        nn.init.zeros_(self.relation_label_attention.out_proj.bias)
+        self.config.relation_label_context = True
 
     def _lora_hook(self, update: LowRankUpdate):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
@@ -261,15 +281,37 @@ class JointExtractionModel(nn.Module):
         idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         return proj(torch.gather(hidden, 1, idx))
 
+    def relation_label_states(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(B, L, H) hidden states at the [R] markers of a label-only pass."""
+        idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        return torch.gather(hidden, 1, idx)
+
+    def separate_relation_vectors(
+        self,
+        states: torch.Tensor,
+        text_hidden: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, L, D) relation-label vectors from :meth:`relation_label_states` (see
+        :meth:`add_relation_label_adapter`): the joint projection plus the adapter's
+        correction, after the states read the text (``text_hidden`` (B, T, H) and its
+        attention mask) when the model has :meth:`add_relation_label_context`."""
+        if text_hidden is not None and hasattr(self, "relation_label_attention"):
+            context, _ = self.relation_label_attention(
+                states,
+                text_hidden,
+                text_hidden,
+                key_padding_mask=text_mask == 0 if text_mask is not None else None,
+                need_weights=False,
+            )
+            states = states + context
+        return self.relation_label_proj(states) + self.relation_label_adapter(states)
+
     def separate_relation_label_embeddings(
         self, hidden: torch.Tensor, positions: torch.Tensor
     ) -> torch.Tensor:
-        """(B, L, D) relation-label vectors from a label-only pass (see
-        :meth:`add_relation_label_adapter`): the joint projection plus the adapter's
-        correction."""
-        idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        at_markers = torch.gather(hidden, 1, idx)
-        return self.relation_label_proj(at_markers) + self.relation_label_adapter(at_markers)
+        """(B, L, D) relation-label vectors of a label-only pass, without text context."""
+        return self.separate_relation_vectors(self.relation_label_states(hidden, positions))
 
     def span_parts(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer of ``span_proj`` split into its per-token and per-width parts.

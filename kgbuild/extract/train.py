@@ -80,6 +80,9 @@ class TrainConfig(BaseModel):
     #: (0: only the relation-label adapter trains, and texts read without relation labels
     #: are encoded by the frozen joint encoder)
     lora_rank: int = 16
+    #: relation_label_encoder stage: add the cross-attention from relation labels to the
+    #: text (``JointExtractionModel.add_relation_label_context``)
+    relation_label_context: bool = False
     data_root: str = "../shared/datasets"
     train: list[DataSpec]
     dev: list[DataSpec] = Field(default_factory=list)
@@ -411,8 +414,10 @@ def relation_label_encoder_loss(
         spans_t,
         model.label_embeddings(hidden_t, text_batch["entity_markers"], model.entity_label_proj),
     )
-    rel_vectors = model.separate_relation_label_embeddings(
-        hidden_l, label_batch["relation_markers"]
+    rel_vectors = model.separate_relation_vectors(
+        model.relation_label_states(hidden_l, label_batch["relation_markers"]),
+        hidden_t,
+        text_batch["attention_mask"],
     )
 
     # entities: the spans the teacher saw (the text-only window holds at least those)
@@ -580,6 +585,8 @@ def _train_mode(model: JointExtractionModel, cfg: TrainConfig) -> None:
     if cfg.stage == "relation_label_encoder":
         model.eval()
         model.relation_label_adapter.train()
+        if hasattr(model, "relation_label_attention"):
+            model.relation_label_attention.train()
     else:
         model.train()
 
@@ -687,8 +694,11 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             raise ValueError(f"{config_path}: stage relation_label_encoder needs init_from")
         if not hasattr(model, "relation_label_adapter"):
             model.add_relation_label_adapter(cfg.lora_rank)
+        if cfg.relation_label_context and not hasattr(model, "relation_label_attention"):
+            model.add_relation_label_context()
+        trained = ("relation_label_adapter.", "separate_lora.", "relation_label_attention.")
         for name, param in model.named_parameters():
-            param.requires_grad_(name.startswith(("relation_label_adapter.", "separate_lora.")))
+            param.requires_grad_(name.startswith(trained))
     head_params = [
         p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad
     ]

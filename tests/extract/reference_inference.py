@@ -183,7 +183,7 @@ class ReferenceExtractor(JointExtractor):
             self._reference_pass(
                 texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
                 ent_thr, rel_thr, symmetric, fixed_entities=entities_out,
-                separate_vectors=naive_relation_vectors(self, rel_labels),
+                separate_vectors=naive_relation_states(self, rel_labels),
             )  # fmt: skip
             return
         self._reference_pass(
@@ -211,7 +211,7 @@ class ReferenceExtractor(JointExtractor):
             self._reference_pass(
                 texts, word_spans, passes[0][0], separate[0], None, None, relations,
                 ent_thr, rel_thr, symmetric, fixed_entities=entities,
-                separate_vectors=naive_relation_vectors(self, separate[0]),
+                separate_vectors=naive_relation_states(self, separate[0]),
             )  # fmt: skip
             return
         for ents, rels in passes:
@@ -262,7 +262,11 @@ class ReferenceExtractor(JointExtractor):
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             rel_emb = None
             if separate_vectors is not None:
-                rel_emb = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
+                # each text's label vectors: the labels' states, after reading the text
+                states = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
+                rel_emb = self.model.separate_relation_vectors(
+                    states, hidden, batch["attention_mask"]
+                )
             elif rel_labels:
                 rel_emb = self.model.label_embeddings(
                     hidden, batch["relation_markers"], self.model.relation_label_proj
@@ -371,11 +375,11 @@ class ReferenceExtractor(JointExtractor):
         return out
 
 
-def naive_relation_vectors(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
+def naive_relation_states(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
     """Relation labels embedded apart from any text, the plain way: groups of labels
     whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
-    encoder code (by the encoder with its separate-mode update), the hidden state at
-    each [R] through ``relation_label_proj`` plus the adapter."""
+    encoder code (by the encoder with its separate-mode update); the hidden state at
+    each [R]."""
     model = extractor.model
     budget = int(extractor.config.max_length * 0.4) // 2
     groups: list[list[str]] = [[]]
@@ -393,8 +397,7 @@ def naive_relation_vectors(extractor: JointExtractor, labels: list[str]) -> torc
         batch = collate([enc])
         with model.separate_encoding():
             hidden = model.encode(batch)[0]
-        at = hidden[torch.tensor(enc.relation_marker_positions)]
-        out.append(model.relation_label_proj(at) + model.relation_label_adapter(at))
+        out.append(hidden[torch.tensor(enc.relation_marker_positions)])
     return torch.cat(out)
 
 

@@ -46,11 +46,13 @@ def tiny(tmp_path_factory) -> Path:
     torch.manual_seed(3)
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
     model.add_relation_label_adapter(lora_rank=4)
+    model.add_relation_label_context()
     with torch.no_grad():
         for param in model.relation_label_adapter.parameters():
             param.normal_(0.0, 0.05)
         for update in model.separate_lora.values():
             update.b.normal_(0.0, 0.02)
+        model.relation_label_attention.out_proj.weight.normal_(0.0, 0.05)
     directory = tmp_path_factory.mktemp("tiny") / "model"
     model.save_pretrained(directory)
     return directory
@@ -77,10 +79,14 @@ def test_untrained_separate_parts_change_nothing(tokenizer):
     torch.manual_seed(0)
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(max_length=64)).eval()
     model.add_relation_label_adapter(lora_rank=4)
+    model.add_relation_label_context()
     hidden = torch.randn(2, 10, model.encoder.config.hidden_size)
     positions = torch.tensor([[1, 4, -1], [2, 3, 5]])
     joint = model.label_embeddings(hidden, positions, model.relation_label_proj)
-    assert torch.equal(model.separate_relation_label_embeddings(hidden, positions), joint)
+    states = model.relation_label_states(hidden, positions)
+    text = torch.randn(2, 7, hidden.size(-1))
+    separate = model.separate_relation_vectors(states, text, torch.ones(2, 7, dtype=torch.long))
+    assert torch.equal(separate, joint)
     batch = _batch(tokenizer, model)
     with torch.no_grad(), model.separate_encoding():
         separate = model.encode(batch)
@@ -115,10 +121,11 @@ def test_checkpoint_keeps_the_adapter(tiny):
     adapter = {
         k: v
         for k, v in state.items()
-        if k.startswith(("relation_label_adapter.", "separate_lora."))
+        if k.startswith(("relation_label_adapter.", "separate_lora.", "relation_label_attention."))
     }
-    assert len(adapter) == 4 + 2 * 36  # MLP; A and B for 6 layers x 6 linear layers
-    assert model.config.separate_lora_rank == 4
+    # MLP; A and B for 6 layers x 6 linear layers; attention in and out weights and biases
+    assert len(adapter) == 4 + 2 * 36 + 4
+    assert model.config.separate_lora_rank == 4 and model.config.relation_label_context
     for name, value in adapter.items():
         assert torch.equal(model.state_dict()[name], value.float()), name
 
@@ -188,8 +195,8 @@ def test_onnx_runtime_computes_what_torch_computes(tiny, tokenizer, tmp_path, mo
         for a, b in zip(torch_out, onnx_out, strict=True):
             torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(
-        extractors["onnx"].relation_label_vectors(MANY_RELATIONS),
-        extractors["torch"].relation_label_vectors(MANY_RELATIONS),
+        extractors["onnx"].relation_label_states(MANY_RELATIONS),
+        extractors["torch"].relation_label_states(MANY_RELATIONS),
         atol=1e-4,
         rtol=1e-4,
     )
