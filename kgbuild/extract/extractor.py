@@ -108,7 +108,7 @@ class JointExtractor:
         heads: OnnxHeads | None = None,
         workers: int = 1,
         torch_threads: int | None = None,
-        relation_label_mode: RelationLabelMode = "auto",
+        relation_label_mode: RelationLabelMode = "prompt",
         separate_heads: Callable[[], OnnxHeads | None] | None = None,
     ) -> None:
         if relation_label_mode not in ("auto", "prompt", "separate"):
@@ -132,10 +132,12 @@ class JointExtractor:
         self.workers = max(1, workers)
         #: torch's thread count while this extractor runs (None: leave it as it is)
         self.torch_threads = torch_threads
-        #: "prompt": relation labels are read with the text (GLiNER-Relex's joint layout),
-        #: split over several passes when they do not fit. "separate": embedded once per
-        #: schema apart from the text, which is read once with its entity labels (needs
-        #: ``config.relation_label_encoder``). "auto": separate when the joint layout
+        #: "prompt" (default): relation labels are read with the text (GLiNER-Relex's
+        #: joint layout), split over several passes when they do not fit. "separate":
+        #: embedded once per schema apart from the text, which is read once with its
+        #: entity labels (needs ``config.relation_label_encoder``): large schemas cost one
+        #: text pass, but unseen relation labels are told apart less well (README,
+        #: benchmarks/relation_label_modes.py). "auto": separate when the joint layout
         #: would need more than one pass and the checkpoint can, else prompt.
         self.relation_label_mode = relation_label_mode
         self._pool: ThreadPoolExecutor | None = None
@@ -182,8 +184,8 @@ class JointExtractor:
                 ``"auto"``: ONNX Runtime when it is installed and the export works,
                 else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
             relation_label_mode: how relation labels reach the model (see the
-                attribute): ``"auto"``, ``"prompt"`` or ``"separate"``. None:
-                ``$KGBUILD_RELATION_LABELS``, else ``"auto"``.
+                attribute): ``"prompt"``, ``"separate"`` or ``"auto"``. None:
+                ``$KGBUILD_RELATION_LABELS``, else ``"prompt"``.
         """
         from transformers import AutoTokenizer
 

@@ -119,11 +119,12 @@ def test_default_schema_matches_reference_on_pipeline_chunks(extractor, referenc
 
 @pytest.fixture(params=["prompt", "auto"])
 def relation_label_mode(request, extractor, reference):
-    """Both ways of reading many relation labels: in several joint passes ("prompt"), and
-    embedded apart from the text, which "auto" picks for them on the shipped model."""
+    """Both ways of reading many relation labels: in several joint passes ("prompt", the
+    default), and embedded apart from the text, which "auto" picks for them on the
+    shipped model."""
     extractor.relation_label_mode = reference.relation_label_mode = request.param
     yield request.param
-    extractor.relation_label_mode = reference.relation_label_mode = "auto"
+    extractor.relation_label_mode = reference.relation_label_mode = "prompt"
 
 
 def test_many_labels_symmetric_and_constraints_match_reference(

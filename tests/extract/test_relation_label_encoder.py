@@ -140,12 +140,32 @@ def test_modes_are_checked(tiny, tmp_path):
             tmp_path / "plain", backend="torch", relation_label_mode="separate"
         )
     # auto on a checkpoint without the adapter keeps the joint layout for any schema
-    auto = JointExtractor.from_pretrained(tmp_path / "plain", backend="torch")
+    auto = JointExtractor.from_pretrained(
+        tmp_path / "plain", backend="torch", relation_label_mode="auto"
+    )
     assert not auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
 
 
+def test_prompt_is_the_default_and_the_environment_can_choose(tiny, monkeypatch):
+    monkeypatch.delenv("KGBUILD_RELATION_LABELS", raising=False)
+    default = JointExtractor.from_pretrained(tiny, backend="torch")
+    assert default.relation_label_mode == "prompt"
+    assert not default.separates_relation_labels(ENTITIES, MANY_RELATIONS)
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "auto")
+    assert JointExtractor.from_pretrained(tiny, backend="torch").relation_label_mode == "auto"
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "sideways")
+    with pytest.raises(ValueError, match="KGBUILD_RELATION_LABELS"):
+        JointExtractor.from_pretrained(tiny, backend="torch")
+    from kgbuild.extract import load_extractor
+
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "separate")
+    lazy = load_extractor(tiny, lazy=True, backend="torch")
+    assert lazy.model_id == "tiny-separate"  # known before loading, and the loaded one's
+    assert lazy.load().model_id == "tiny-separate"
+
+
 def test_auto_separates_only_schemas_that_need_several_passes(tiny):
-    auto = JointExtractor.from_pretrained(tiny, backend="torch")
+    auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
     prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
     small = ["works for", "lives in"]
     assert not auto.separates_relation_labels(ENTITIES, small)
