@@ -11,7 +11,9 @@ growing label sets and reports tokens/s, label passes, and the ratio to the defa
                                        [--backend auto|onnx|torch]
 
 Prints a table and writes benchmarks/results/label_scaling.json. Numbers only mean
-something on an idle machine.
+something on an idle machine. ``KGBUILD_RELATION_LABELS=auto`` measures the opt-in mode
+that embeds relation labels apart from the text when they need several passes
+(``--output benchmarks/results/label_scaling_auto.json``).
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def main() -> int:
                 "entity_labels": len(ents),
                 "relation_labels": len(rels),
                 "label_passes": len(extractor.label_passes(ents, rels)),
+                "relation_labels_apart": extractor.separates_relation_labels(ents, rels),
                 "chunks": len(texts),
                 "tokens": tokens,
                 "seconds": seconds,
@@ -119,15 +122,17 @@ def main() -> int:
     base = rows[0]["tokens_per_second"]
     lines = [
         f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "
-        f"{extractor.workers} batch(es) side by side x {extractor.torch_threads} torch thread(s)",
+        f"{extractor.workers} batch(es) side by side x {extractor.torch_threads} torch thread(s), "
+        f"relation_label_mode {extractor.relation_label_mode}",
         "",
-        "| labels | passes | chunks | tokens/s | vs first row |",
-        "|---|---|---|---|---|",
+        "| labels | text passes | relation labels | chunks | tokens/s | vs first row |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         r["ratio_to_first"] = r["tokens_per_second"] / base
         lines.append(
             f"| {r['entity_labels']}+{r['relation_labels']} | {r['label_passes']} | "
+            f"{'apart' if r['relation_labels_apart'] else 'in the prompt'} | "
             f"{r['chunks']} | {r['tokens_per_second']:,.0f} | {r['ratio_to_first']:.2f} |"
         )
     report = "\n".join(lines)
@@ -140,6 +145,7 @@ def main() -> int:
             {
                 "benchmark": "label_scaling",
                 "backend": extractor.backend,
+                "relation_label_mode": extractor.relation_label_mode,
                 "runs": rows,
                 "table": report,
             },

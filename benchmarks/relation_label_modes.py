@@ -1,0 +1,146 @@
+"""Quality and speed of the two ways relation labels reach the model.
+
+``prompt`` (the default, GLiNER-Relex's joint layout): relation labels are read with each
+text, in several passes when they do not fit one window beside it. ``separate``: they
+are embedded once per schema in passes of their own, and each text is read once with
+its entity labels (the shipped checkpoint's relation-label adapter, LoRA update and
+label-to-text attention, trained by ``configs/extractor-relation-labels-context.json``).
+``auto`` uses separate only where the joint layout needs several passes.
+
+Sets, each scored in prompt mode and in the other mode:
+
+* ``conll04``: CoNLL04 test (4 entity, 5 relation labels: one pass either way), forced
+  ``separate``: what the mode costs on labels the model trained on.
+* ``webnlg-unseen``, ``re3d``: the zero-shot sets of ``benchmarks/zero_shot.py`` (30
+  relation names never trained on; re3d's held-out sources), forced ``separate``.
+* ``re-docred``: 100 Re-DocRED documents (``dev_revised.json`` 400-499; training used
+  the first 400) with all 96 relation names, ``auto`` (separate, since 96 names need
+  several joint passes), with extraction speed in words per second.
+
+    python benchmarks/relation_label_modes.py [--model DIR] [--limit N] [--only SETS]
+
+Prints a table and writes benchmarks/results/relation_label_modes.json. Speeds only
+mean something on an idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+RESULTS = ROOT / "benchmarks" / "results" / "relation_label_modes.json"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+KEYS = ("ner_micro_f1", "rel_micro_f1", "rel_macro_f1")
+
+
+def load_sets(limit: int | None) -> dict[str, tuple[list, str]]:
+    """Each set's examples and the mode compared with prompt on it."""
+    from zero_shot import load_sets as zero_shot_sets
+
+    from kgbuild.extract.data import read_dataset
+    from kgbuild.extract.train import TrainConfig
+
+    config = TrainConfig.model_validate_json((ROOT / "configs/extractor.json").read_text())
+    zero_shot = zero_shot_sets(config)
+    redocred = read_dataset(
+        {
+            "format": "docred",
+            "path": "re-docred/dev_revised.json",
+            "rel_info": "re-docred/rel_info.json",
+            "skip": 400,
+            "limit": 100,
+        },
+        DATA,
+    )
+    sets = {
+        "conll04": (zero_shot["conll04"][0], "separate"),
+        "webnlg-unseen": (zero_shot["webnlg-unseen"][0], "separate"),
+        "re3d": (zero_shot["re3d"][0], "separate"),
+        "re-docred": (redocred, "auto"),
+    }
+    return {name: (examples[:limit], mode) for name, (examples, mode) in sets.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
+    parser.add_argument("--limit", type=int, default=None, help="First N examples per set.")
+    parser.add_argument("--only", default=None, help="Comma-separated subset of the sets.")
+    parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+    import torch
+
+    from kgbuild.extract.evaluate import predict_examples, score_predictions
+    from kgbuild.extract.extractor import JointExtractor
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    extractors = {
+        mode: JointExtractor.from_pretrained(args.model, relation_label_mode=mode)
+        for mode in ("prompt", "separate", "auto")
+    }
+    for extractor in extractors.values():  # exports and session start-up out of the timing
+        extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["x"])
+    sets = load_sets(args.limit)
+    names = args.only.split(",") if args.only else list(sets)
+    rows = []
+    for name in names:
+        examples, other = sets[name]
+        words = sum(len(ex.words) for ex in examples)
+        for mode in ("prompt", other):
+            extractor = extractors[mode]
+            ex0 = examples[0]
+            passes = len(extractor.label_passes(ex0.entity_labels, ex0.relation_labels))
+            t0 = time.perf_counter()
+            predictions = predict_examples(extractor, examples)
+            seconds = time.perf_counter() - t0
+            scores = score_predictions(examples, predictions)
+            rows.append(
+                {
+                    "set": name,
+                    "mode": mode,
+                    "examples": len(examples),
+                    "relation_labels": len(ex0.relation_labels),
+                    "text_passes": passes,
+                    "seconds": round(seconds, 2),
+                    "words_per_second": round(words / seconds, 1),
+                    **{k: scores[k] for k in KEYS},
+                }
+            )
+            print(
+                f"{name} {mode}: NER {scores['ner_micro_f1']:.2f} RE+ {scores['rel_micro_f1']:.2f}"
+                f" {words / seconds:,.0f} words/s",
+                flush=True,
+            )
+    lines = [
+        f"extractor: {extractors['prompt'].model_id} on {extractors['prompt'].backend}",
+        "",
+        "| set | mode | relation labels | text passes | NER micro | RE+ micro | RE+ macro "
+        "| words/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['set']} | {r['mode']} | {r['relation_labels']} | {r['text_passes']} "
+            f"| {r['ner_micro_f1']:.2f} | {r['rel_micro_f1']:.2f} | {r['rel_macro_f1']:.2f} "
+            f"| {r['words_per_second']:,.0f} |"
+        )
+    table = "\n".join(lines)
+    print("\n" + table)
+    out = {"benchmark": "relation_label_modes", "rows": rows, "table": table}
+    Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
