@@ -61,6 +61,9 @@ class ExtractorConfig(BaseModel):
     #: in that mode, relation labels also attend to each text (one cross-attention
     #: layer over the text pass's hidden states), as the joint layout's [R] markers do
     relation_label_context: bool = False
+    #: in that mode, transformer decoder layers through which relation labels read each
+    #: text (self-attention among the labels, cross-attention to the text, feed-forward)
+    relation_label_fusion_layers: int = 0
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 
@@ -121,6 +124,8 @@ class JointExtractionModel(nn.Module):
             self.add_relation_label_adapter(config.separate_lora_rank)
         if config.relation_label_context:
             self.add_relation_label_context()
+        if config.relation_label_fusion_layers:
+            self.add_relation_label_fusion(config.relation_label_fusion_layers)
 
     def add_relation_label_adapter(self, lora_rank: int = 0) -> None:
         """Add what lets relation labels be embedded apart from the text.
@@ -174,6 +179,21 @@ class JointExtractionModel(nn.Module):
         nn.init.zeros_(self.relation_label_attention.out_proj.weight)
         nn.init.zeros_(self.relation_label_attention.out_proj.bias)
         self.config.relation_label_context = True
+
+    def add_relation_label_fusion(self, layers: int) -> None:
+        """Transformer decoder layers (pre-norm) from the relation labels' states to the
+        text: what the joint encoder's layers do to its [R] markers, once the text pass
+        is done. Each layer's residual outputs start at zero (no change before training)."""
+        h = self.encoder.config.hidden_size
+        layer = nn.TransformerDecoderLayer(
+            h, max(1, h // 64), 2 * h, self.config.dropout, batch_first=True, norm_first=True
+        )
+        self.relation_label_fusion = nn.TransformerDecoder(layer, layers)
+        for block in self.relation_label_fusion.layers:
+            for out in (block.self_attn.out_proj, block.multihead_attn.out_proj, block.linear2):
+                nn.init.zeros_(out.weight)
+                nn.init.zeros_(out.bias)
+        self.config.relation_label_fusion_layers = layers
 
     def _lora_hook(self, update: LowRankUpdate):
         def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
@@ -305,6 +325,12 @@ class JointExtractionModel(nn.Module):
                 need_weights=False,
             )
             states = states + context
+        if text_hidden is not None and hasattr(self, "relation_label_fusion"):
+            states = self.relation_label_fusion(
+                states,
+                text_hidden,
+                memory_key_padding_mask=text_mask == 0 if text_mask is not None else None,
+            )
         return self.relation_label_proj(states) + self.relation_label_adapter(states)
 
     def separate_relation_label_embeddings(

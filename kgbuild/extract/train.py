@@ -83,6 +83,13 @@ class TrainConfig(BaseModel):
     #: relation_label_encoder stage: add the cross-attention from relation labels to the
     #: text (``JointExtractionModel.add_relation_label_context``)
     relation_label_context: bool = False
+    #: relation_label_encoder stage: decoder layers from relation labels to the text
+    #: (``JointExtractionModel.add_relation_label_fusion``; 0: none)
+    relation_label_fusion_layers: int = 0
+    #: relation_label_encoder stage: weight of matching the joint layout's relation-label
+    #: vectors themselves (squared error relative to their mean squared norm), for every
+    #: label of every text
+    vector_distill_weight: float = 0.0
     data_root: str = "../shared/datasets"
     train: list[DataSpec]
     dev: list[DataSpec] = Field(default_factory=list)
@@ -420,6 +427,11 @@ def relation_label_encoder_loss(
         text_batch["attention_mask"],
     )
 
+    if cfg.vector_distill_weight:
+        # the joint layout's label vectors read the text: match them, every label
+        real = (joint["relation_markers"] >= 0).unsqueeze(-1)
+        scale = (rel_j.pow(2).sum(-1, keepdim=True) * real).sum() / real.sum().clamp(min=1)
+        error = ((rel_vectors - rel_j).pow(2).sum(-1, keepdim=True) * real).sum() / scale
     # entities: the spans the teacher saw (the text-only window holds at least those)
     targets, weights = _entity_targets(items, ent_t)
     mask = model.span_mask(joint).unsqueeze(-1) & (joint["entity_markers"] >= 0).unsqueeze(1)
@@ -451,6 +463,8 @@ def relation_label_encoder_loss(
         distill_loss = distill_loss + cfg.relation_loss_weight * kl(student, teacher)
     b = len(items)
     # (a batch without a single pair still yields a loss that backward accepts)
+    if cfg.vector_distill_weight:
+        distill_loss = distill_loss + cfg.vector_distill_weight * error
     loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
     return loss, distill_loss.item() / b, gold_loss.item() / b
 
@@ -585,8 +599,9 @@ def _train_mode(model: JointExtractionModel, cfg: TrainConfig) -> None:
     if cfg.stage == "relation_label_encoder":
         model.eval()
         model.relation_label_adapter.train()
-        if hasattr(model, "relation_label_attention"):
-            model.relation_label_attention.train()
+        for part in ("relation_label_attention", "relation_label_fusion"):
+            if hasattr(model, part):
+                getattr(model, part).train()
     else:
         model.train()
 
@@ -696,7 +711,14 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             model.add_relation_label_adapter(cfg.lora_rank)
         if cfg.relation_label_context and not hasattr(model, "relation_label_attention"):
             model.add_relation_label_context()
-        trained = ("relation_label_adapter.", "separate_lora.", "relation_label_attention.")
+        if cfg.relation_label_fusion_layers and not hasattr(model, "relation_label_fusion"):
+            model.add_relation_label_fusion(cfg.relation_label_fusion_layers)
+        trained = (
+            "relation_label_adapter.",
+            "separate_lora.",
+            "relation_label_attention.",
+            "relation_label_fusion.",
+        )
         for name, param in model.named_parameters():
             param.requires_grad_(name.startswith(trained))
     head_params = [

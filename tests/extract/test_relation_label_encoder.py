@@ -47,12 +47,16 @@ def tiny(tmp_path_factory) -> Path:
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
     model.add_relation_label_adapter(lora_rank=4)
     model.add_relation_label_context()
+    model.add_relation_label_fusion(1)
     with torch.no_grad():
         for param in model.relation_label_adapter.parameters():
             param.normal_(0.0, 0.05)
         for update in model.separate_lora.values():
             update.b.normal_(0.0, 0.02)
         model.relation_label_attention.out_proj.weight.normal_(0.0, 0.05)
+        for layer in model.relation_label_fusion.layers:
+            layer.linear2.weight.normal_(0.0, 0.05)
+            layer.multihead_attn.out_proj.weight.normal_(0.0, 0.05)
     directory = tmp_path_factory.mktemp("tiny") / "model"
     model.save_pretrained(directory)
     return directory
@@ -80,6 +84,7 @@ def test_untrained_separate_parts_change_nothing(tokenizer):
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(max_length=64)).eval()
     model.add_relation_label_adapter(lora_rank=4)
     model.add_relation_label_context()
+    model.add_relation_label_fusion(2)
     hidden = torch.randn(2, 10, model.encoder.config.hidden_size)
     positions = torch.tensor([[1, 4, -1], [2, 3, 5]])
     joint = model.label_embeddings(hidden, positions, model.relation_label_proj)
@@ -121,11 +126,20 @@ def test_checkpoint_keeps_the_adapter(tiny):
     adapter = {
         k: v
         for k, v in state.items()
-        if k.startswith(("relation_label_adapter.", "separate_lora.", "relation_label_attention."))
+        if k.startswith(
+            (
+                "relation_label_adapter.",
+                "separate_lora.",
+                "relation_label_attention.",
+                "relation_label_fusion.",
+            )
+        )
     }
-    # MLP; A and B for 6 layers x 6 linear layers; attention in and out weights and biases
-    assert len(adapter) == 4 + 2 * 36 + 4
+    # MLP; A and B for 6 layers x 6 linear layers; attention in and out weights and biases;
+    # one decoder layer (two attentions, feed-forward, three norms)
+    assert len(adapter) == 4 + 2 * 36 + 4 + 18
     assert model.config.separate_lora_rank == 4 and model.config.relation_label_context
+    assert model.config.relation_label_fusion_layers == 1
     for name, value in adapter.items():
         assert torch.equal(model.state_dict()[name], value.float()), name
 
@@ -303,8 +317,10 @@ def test_adapter_loss_goes_down(datasets, tokenizer):
     )[:8]
     cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
     cfg.stage = "relation_label_encoder"
+    cfg.vector_distill_weight = 0.5  # the label vectors' own distillation term too
     model = JointExtractionModel.from_base_encoder(cfg.model).eval()
     model.add_relation_label_adapter(lora_rank=8)
+    model.add_relation_label_fusion(1)
     encoder = TextEncoder(tokenizer, max_length=128)
     rng = random.Random(0)
     items = [
@@ -312,10 +328,14 @@ def test_adapter_loss_goes_down(datasets, tokenizer):
         for ex in examples
     ]
     assert any(it.pair_targets for it in items)
-    trained = [*model.relation_label_adapter.parameters(), *model.separate_lora.parameters()]
-    opt = torch.optim.AdamW(trained, lr=3e-3)
+    trained = [
+        *model.relation_label_adapter.parameters(),
+        *model.separate_lora.parameters(),
+        *model.relation_label_fusion.parameters(),
+    ]
+    opt = torch.optim.AdamW(trained, lr=1e-3)
     losses = []
-    for _ in range(15):
+    for _ in range(20):
         loss, _, _ = relation_label_encoder_loss(model, items, cfg, encoder)
         opt.zero_grad()
         loss.backward()
