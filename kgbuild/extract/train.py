@@ -427,11 +427,15 @@ def relation_label_encoder_loss(
         text_batch["attention_mask"],
     )
 
-    if cfg.vector_distill_weight:
-        # the joint layout's label vectors read the text: match them, every label
-        real = (joint["relation_markers"] >= 0).unsqueeze(-1)
-        scale = (rel_j.pow(2).sum(-1, keepdim=True) * real).sum() / real.sum().clamp(min=1)
-        error = ((rel_vectors - rel_j).pow(2).sum(-1, keepdim=True) * real).sum() / scale
+    error = rel_vectors.new_zeros(())
+    real = (joint["relation_markers"] >= 0).unsqueeze(-1)
+    if cfg.vector_distill_weight and bool(real.any()):
+        # the joint layout's label vectors read the text: match them, every label (a batch
+        # without relation labels, e.g. NER data, has none to match)
+        scale = (rel_j.pow(2).sum(-1, keepdim=True) * real).sum() / real.sum()
+        error = ((rel_vectors - rel_j).pow(2).sum(-1, keepdim=True) * real).sum() / scale.clamp(
+            min=1e-6
+        )
     # entities: the spans the teacher saw (the text-only window holds at least those)
     targets, weights = _entity_targets(items, ent_t)
     mask = model.span_mask(joint).unsqueeze(-1) & (joint["entity_markers"] >= 0).unsqueeze(1)

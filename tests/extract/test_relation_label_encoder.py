@@ -342,3 +342,31 @@ def test_adapter_loss_goes_down(datasets, tokenizer):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_a_batch_without_relation_labels_gives_a_finite_loss(datasets, tokenizer):
+    # NER-only data (no relation labels) in a stage with label-vector distillation: the
+    # vector term has nothing to match and must not divide by zero (it once made NaN)
+    examples = read_spert(
+        datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
+    )[:3]
+    for ex in examples:
+        ex.relations, ex.relation_labels = [], []
+    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
+    cfg.stage, cfg.vector_distill_weight, cfg.max_relation_distractors = (
+        "relation_label_encoder", 0.5, 0
+    )  # fmt: skip
+    model = JointExtractionModel.from_base_encoder(cfg.model).eval()
+    model.add_relation_label_adapter(lora_rank=4)
+    encoder = TextEncoder(tokenizer, max_length=128)
+    items = [
+        build_instance(ex, encoder, 12, random.Random(0), cfg, LabelPools([], [], {}))
+        for ex in examples
+    ]
+    assert not any(it.relation_prompt for it in items)
+    loss, _, _ = relation_label_encoder_loss(model, items, cfg, encoder)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(
+        p.grad is None or torch.isfinite(p.grad).all() for p in model.separate_lora.parameters()
+    )
