@@ -89,7 +89,7 @@ def main() -> int:
                 joint_vectors = model.label_embeddings(
                     joint_hidden, joint["relation_markers"], model.relation_label_proj
                 )[0]
-                states = model.relation_label_states(label_hidden, labels["relation_markers"])
+                states = model.marker_states(label_hidden, labels["relation_markers"])
 
                 joint_spans = model.span_embeddings(joint_hidden, joint)[0]
                 apart_spans = model.span_embeddings(apart_hidden, apart)[0]

@@ -33,6 +33,7 @@ from kgbuild.extract.base import (
 )
 from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
 from kgbuild.extract.lazy import (
+    RELATION_LABEL_MODES,
     resolve_backend,
     resolve_quantize,
     resolve_relation_label_mode,
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 Backend = Literal["auto", "onnx", "torch"]
 #: How relation labels reach the model (see :class:`JointExtractor`).
 RelationLabelMode = Literal["auto", "prompt", "separate"]
-#: Relation-label vectors kept per extractor (one entry per schema).
+#: Relation-label states kept per extractor (one entry per schema).
 SCHEMAS_CACHED = 16
 
 #: Threads an extractor uses unless told otherwise: torch's count when kgbuild was first
@@ -111,7 +112,7 @@ class JointExtractor:
         relation_label_mode: RelationLabelMode = "prompt",
         separate_heads: Callable[[], OnnxHeads | None] | None = None,
     ) -> None:
-        if relation_label_mode not in ("auto", "prompt", "separate"):
+        if relation_label_mode not in RELATION_LABEL_MODES:
             raise ValueError(
                 f"relation_label_mode must be 'auto', 'prompt' or 'separate', "
                 f"not {relation_label_mode!r}"
@@ -141,8 +142,8 @@ class JointExtractor:
         #: would need more than one pass and the checkpoint can, else prompt.
         self.relation_label_mode = relation_label_mode
         self._pool: ThreadPoolExecutor | None = None
-        self._relation_vectors: dict[tuple, torch.Tensor] = {}
-        self._relation_vectors_lock = threading.Lock()
+        self._relation_states: dict[tuple, torch.Tensor] = {}
+        self._relation_states_lock = threading.Lock()
         # ONNX Runtime: the graph of the encoder with its separate-mode update (exported
         # on first use; the joint graph when the checkpoint has no such update)
         self._separate_heads_factory = separate_heads
@@ -353,24 +354,22 @@ class JointExtractor:
         in :meth:`_separate_vectors`.
         """
         key = tuple(relation_labels)
-        with self._relation_vectors_lock:
-            vectors = self._relation_vectors.get(key)
-            if vectors is not None:
-                return vectors
+        with self._relation_states_lock:
+            states = self._relation_states.get(key)
+            if states is not None:
+                return states
             parts = []
             for group in self._label_groups(relation_labels, self._prompt_budget() // 2):
                 batch = collate([self.encoder.encode("", [], [], group)])
                 hidden = self._forward(batch, False, True, separate=True)[0]
                 parts.append(
-                    self.model.relation_label_states(hidden, batch["relation_markers"])[
-                        0, : len(group)
-                    ]
+                    self.model.marker_states(hidden, batch["relation_markers"])[0, : len(group)]
                 )
-            vectors = torch.cat(parts)
-            if len(self._relation_vectors) >= SCHEMAS_CACHED:
-                self._relation_vectors.pop(next(iter(self._relation_vectors)))
-            self._relation_vectors[key] = vectors
-            return vectors
+            states = torch.cat(parts)
+            if len(self._relation_states) >= SCHEMAS_CACHED:
+                self._relation_states.pop(next(iter(self._relation_states)))
+            self._relation_states[key] = states
+            return states
 
     def _batches(self, encoded: list[EncodedText]) -> list[list[int]]:
         """Indices grouped by length so padding stays small."""
@@ -433,7 +432,7 @@ class JointExtractor:
             torch.set_num_threads(self.torch_threads)
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
-        vectors = self.relation_label_states(relation_labels) if separate else None
+        states = self.relation_label_states(relation_labels) if separate else None
         if len(passes) == 1:
             ents, rels = passes[0]
             if separate:
@@ -449,13 +448,13 @@ class JointExtractor:
                 rel_thr,
                 symmetric,
                 tokens=tokens,
-                relation_vectors=vectors,
+                relation_states=states,
             )
             return list(zip(entities, relations, strict=True))
 
         self._predict_passes(
             texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric,
-            separate=(relation_labels, vectors) if separate else None,
+            separate=(relation_labels, states) if separate else None,
         )  # fmt: skip
         return list(zip(entities, relations, strict=True))
 
@@ -476,7 +475,7 @@ class JointExtractor:
         entity scores of all passes are merged and decoded, then each pass scores the
         relations of its labels between those entities from its own hidden states.
 
-        ``separate``: relation labels and their vectors embedded apart from the text
+        ``separate``: relation labels and their states embedded apart from the text
         (the passes hold entity labels only); relations are scored from the first pass.
         """
         encoded = [
@@ -558,16 +557,16 @@ class JointExtractor:
         rel_thr,
         symmetric,
         tokens=None,
-        relation_vectors: torch.Tensor | None = None,
+        relation_states: torch.Tensor | None = None,
     ) -> None:
         """One label pass that holds every label: entities, then relations between them.
 
-        ``relation_vectors``: the states of ``rel_labels`` embedded apart from the text,
+        ``relation_states``: the states of ``rel_labels`` embedded apart from the text,
         which is then read with its entity labels only.
         """
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
-        prompt_rels = rel_labels if relation_vectors is None else []
+        prompt_rels = rel_labels if relation_states is None else []
         encoded = [
             self.encoder.encode(t, s, ent_labels, prompt_rels, tokens=k)
             for t, s, k in zip(texts, word_spans, tokens, strict=True)
@@ -578,12 +577,12 @@ class JointExtractor:
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, True, bool(prompt_rels), separate=relation_vectors is not None
+                batch, True, bool(prompt_rels), separate=relation_states is not None
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-            if relation_vectors is not None:
-                rel_emb = self._separate_vectors(relation_vectors, hidden, batch)
+            if relation_states is not None:
+                rel_emb = self._separate_vectors(relation_states, hidden, batch)
             for j, i in enumerate(batch_ids):
                 enc = items[j]
                 p = probs[j, :, : len(ent_labels)].numpy()

@@ -44,6 +44,8 @@ QUANTIZE_ENV = "KGBUILD_QUANTIZE"
 #: Environment variable choosing how relation labels reach the model (see
 #: ``resolve_relation_label_mode``).
 RELATION_LABELS_ENV = "KGBUILD_RELATION_LABELS"
+#: The ways relation labels can reach the model (see ``resolve_relation_label_mode``).
+RELATION_LABEL_MODES = ("auto", "prompt", "separate")
 
 
 def resolve_backend(backend: str | None) -> str:
@@ -66,7 +68,7 @@ def resolve_relation_label_mode(mode: str | None) -> str:
     ``benchmarks/relation_label_modes.py``), so it is opt-in.
     """
     mode = mode or os.environ.get(RELATION_LABELS_ENV, "").strip().lower() or "prompt"
-    if mode not in ("auto", "prompt", "separate"):
+    if mode not in RELATION_LABEL_MODES:
         raise ValueError(
             f"relation_label_mode must be 'auto', 'prompt' or 'separate', not {mode!r} "
             f"(argument or ${RELATION_LABELS_ENV})"

@@ -298,11 +298,10 @@ class JointExtractionModel(nn.Module):
         self, hidden: torch.Tensor, positions: torch.Tensor, proj: nn.Module
     ) -> torch.Tensor:
         """(B, L, D) label vectors from the hidden states at the label markers."""
-        idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
-        return proj(torch.gather(hidden, 1, idx))
+        return proj(self.marker_states(hidden, positions))
 
-    def relation_label_states(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """(B, L, H) hidden states at the [R] markers of a label-only pass."""
+    def marker_states(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(B, L, H) hidden states at label markers (``positions``, -1 for padding)."""
         idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         return torch.gather(hidden, 1, idx)
 
@@ -312,32 +311,22 @@ class JointExtractionModel(nn.Module):
         text_hidden: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, L, D) relation-label vectors from :meth:`relation_label_states` (see
+        """(B, L, D) relation-label vectors from the [R] :meth:`marker_states` of a
+        label-only pass (see
         :meth:`add_relation_label_adapter`): the joint projection plus the adapter's
         correction, after the states read the text (``text_hidden`` (B, T, H) and its
         attention mask) when the model has :meth:`add_relation_label_context`."""
+        padding = None if text_mask is None else text_mask == 0
         if text_hidden is not None and hasattr(self, "relation_label_attention"):
             context, _ = self.relation_label_attention(
-                states,
-                text_hidden,
-                text_hidden,
-                key_padding_mask=text_mask == 0 if text_mask is not None else None,
-                need_weights=False,
+                states, text_hidden, text_hidden, key_padding_mask=padding, need_weights=False
             )
             states = states + context
         if text_hidden is not None and hasattr(self, "relation_label_fusion"):
             states = self.relation_label_fusion(
-                states,
-                text_hidden,
-                memory_key_padding_mask=text_mask == 0 if text_mask is not None else None,
+                states, text_hidden, memory_key_padding_mask=padding
             )
         return self.relation_label_proj(states) + self.relation_label_adapter(states)
-
-    def separate_relation_label_embeddings(
-        self, hidden: torch.Tensor, positions: torch.Tensor
-    ) -> torch.Tensor:
-        """(B, L, D) relation-label vectors of a label-only pass, without text context."""
-        return self.separate_relation_vectors(self.relation_label_states(hidden, positions))
 
     def span_parts(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer of ``span_proj`` split into its per-token and per-width parts.

@@ -31,6 +31,7 @@ import logging
 import os
 import tempfile
 import warnings
+from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -305,10 +306,7 @@ def exported_graph(
         logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, variant, folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
-            if separate:
-                with model.merged_separate_weights():
-                    export_onnx(model, tmp_path)
-            else:
+            with model.merged_separate_weights() if separate else nullcontext():
                 export_onnx(model, tmp_path)
             os.replace(tmp_path, fp32)
     if not quantize:

@@ -348,9 +348,7 @@ def batch_loss(
 ) -> tuple[torch.Tensor, float, float]:
     batch = collate([it.encoded for it in items])
     hidden = model.encode(batch)
-    spans = model.span_embeddings(hidden, batch)
-    ent_emb = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
-    logits = model.entity_logits(spans, ent_emb)  # (B, S, Le)
+    spans, logits = _spans_and_entity_logits(model, hidden, batch)  # (B, S, D), (B, S, Le)
     targets, weights = _entity_targets(items, logits)
     mask = model.span_mask(batch).unsqueeze(-1) & (batch["entity_markers"] >= 0).unsqueeze(1)
     ent_loss = focal_bce(logits[mask], targets[mask], cfg.focal_gamma, weights[mask])
@@ -403,11 +401,7 @@ def relation_label_encoder_loss(
     joint = collate([it.encoded for it in items])
     with torch.no_grad():
         hidden_j = model.encode(joint)
-        spans_j = model.span_embeddings(hidden_j, joint)
-        ent_j = model.entity_logits(
-            spans_j,
-            model.label_embeddings(hidden_j, joint["entity_markers"], model.entity_label_proj),
-        )
+        spans_j, ent_j = _spans_and_entity_logits(model, hidden_j, joint)
         rel_j = model.label_embeddings(
             hidden_j, joint["relation_markers"], model.relation_label_proj
         )
@@ -416,13 +410,9 @@ def relation_label_encoder_loss(
     with model.separate_encoding():
         hidden_t = model.encode(text_batch)
         hidden_l = model.encode(label_batch)
-    spans_t = model.span_embeddings(hidden_t, text_batch)
-    ent_t = model.entity_logits(
-        spans_t,
-        model.label_embeddings(hidden_t, text_batch["entity_markers"], model.entity_label_proj),
-    )
+    spans_t, ent_t = _spans_and_entity_logits(model, hidden_t, text_batch)
     rel_vectors = model.separate_relation_vectors(
-        model.relation_label_states(hidden_l, label_batch["relation_markers"]),
+        model.marker_states(hidden_l, label_batch["relation_markers"]),
         hidden_t,
         text_batch["attention_mask"],
     )
@@ -471,6 +461,16 @@ def relation_label_encoder_loss(
         distill_loss = distill_loss + cfg.vector_distill_weight * error
     loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
     return loss, distill_loss.item() / b, gold_loss.item() / b
+
+
+def _spans_and_entity_logits(
+    model: JointExtractionModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every span's vector (B, S, D) and its scores against the batch's entity labels
+    (B, S, Le), from the encoder's hidden states."""
+    spans = model.span_embeddings(hidden, batch)
+    labels = model.label_embeddings(hidden, batch["entity_markers"], model.entity_label_proj)
+    return spans, model.entity_logits(spans, labels)
 
 
 def _entity_targets(

@@ -171,9 +171,9 @@ class ReferenceExtractor(JointExtractor):
 
     def _run_pass(
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
-        ent_thr, rel_thr, symmetric, tokens=None, relation_vectors=None,
+        ent_thr, rel_thr, symmetric, tokens=None, relation_states=None,
     ) -> None:  # fmt: skip
-        if relation_vectors is not None:
+        if relation_states is not None:
             # relation labels embedded apart: entities from the text with its entity
             # labels only, then relations from that same pass with the naive vectors
             self._reference_pass(

@@ -88,7 +88,7 @@ def test_untrained_separate_parts_change_nothing(tokenizer):
     hidden = torch.randn(2, 10, model.encoder.config.hidden_size)
     positions = torch.tensor([[1, 4, -1], [2, 3, 5]])
     joint = model.label_embeddings(hidden, positions, model.relation_label_proj)
-    states = model.relation_label_states(hidden, positions)
+    states = model.marker_states(hidden, positions)
     text = torch.randn(2, 7, hidden.size(-1))
     separate = model.separate_relation_vectors(states, text, torch.ones(2, 7, dtype=torch.long))
     assert torch.equal(separate, joint)
@@ -238,7 +238,7 @@ def test_onnx_runtime_computes_what_torch_computes(tiny, tokenizer, tmp_path, mo
     assert len(graphs) == 2 and graphs[0].endswith("-separate.onnx")  # joint + separate
 
 
-def test_relation_vectors_are_computed_once_per_schema(tiny):
+def test_relation_label_states_are_computed_once_per_schema(tiny):
     new = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
     calls = []
     forward = new._forward
