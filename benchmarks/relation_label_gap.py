@@ -8,7 +8,8 @@ pair read from either text pass and the label vectors from either layout:
 * A: joint text pass, joint label vectors (the default layout);
 * B: text read apart (entity labels only), label vectors made apart (separate mode);
 * C: joint text pass, label vectors made apart (reading the joint text);
-* D: text read apart, joint label vectors.
+* D: text read apart, joint label vectors;
+* E: text read apart, label vectors read one way after it (the ``oneway`` layout).
 
     python benchmarks/relation_label_gap.py [--model DIR] [--per-half 150]
 
@@ -32,6 +33,7 @@ VARIANTS = {
     "B": "text apart, label vectors apart (separate mode)",
     "C": "joint text, label vectors apart",
     "D": "text apart, joint label vectors",
+    "E": "text apart, label vectors read one way after it (oneway layout)",
 }
 
 
@@ -48,7 +50,7 @@ def main() -> int:
 
     from kgbuild.extract.encoding import join_words
     from kgbuild.extract.extractor import JointExtractor
-    from kgbuild.extract.model import collate
+    from kgbuild.extract.model import collate, collate_one_way
     from kgbuild.extract.train import TrainConfig
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -90,6 +92,13 @@ def main() -> int:
                     joint_hidden, joint["relation_markers"], model.relation_label_proj
                 )[0]
                 states = model.marker_states(label_hidden, labels["relation_markers"])
+                block = encoder.relation_label_block(["entity"], [half])
+                one_way = collate_one_way([apart_enc], block)
+                with model.separate_encoding():
+                    _, one_way_labels = model.encode_one_way(one_way)
+                one_way_vectors = model.label_embeddings(
+                    one_way_labels, one_way["relation_markers"], model.relation_label_proj
+                )[0]
 
                 joint_spans = model.span_embeddings(joint_hidden, joint)[0]
                 apart_spans = model.span_embeddings(apart_hidden, apart)[0]
@@ -116,6 +125,10 @@ def main() -> int:
                              av(joint_hidden, joint)) == gold
                     )  # fmt: skip
                     hits["D"] += best(apart_hidden, apart_spans, apart_enc, mentions, jv) == gold
+                    hits["E"] += (
+                        best(apart_hidden, apart_spans, apart_enc, mentions, one_way_vectors)
+                        == gold
+                    )
     rows = {k: round(100 * v / pairs, 1) for k, v in hits.items()}
     lines = [
         f"extractor: {extractor.model_id}; {pairs} gold pairs of WebNLG's unseen relations",

@@ -1,23 +1,28 @@
-"""Quality and speed of the two ways relation labels reach the model.
+"""Quality and speed of the ways relation labels reach the model.
 
-``prompt`` (the default, GLiNER-Relex's joint layout): relation labels are read with each
-text, in several passes when they do not fit one window beside it. ``separate``: they
-are embedded once per schema in passes of their own, and each text is read once with
-its entity labels (the shipped checkpoint's relation-label adapter, LoRA update and
-label-to-text attention, trained by ``configs/extractor-relation-labels-context.json``).
-``auto`` uses separate only where the joint layout needs several passes.
+* ``prompt`` (GLiNER-Relex's joint layout): relation labels are read with each text, in
+  several passes when they do not fit one window beside it.
+* ``oneway``: each text is read once with its entity labels, the relation labels
+  appended after it; they read the text at every layer, the text does not read them.
+* ``separate``: relation labels are embedded once per schema in passes of their own
+  (the shipped checkpoint's relation-label adapter, LoRA update and label-to-text
+  attention, trained by ``configs/extractor-relation-labels-context.json``).
 
-Sets, each scored in prompt mode and in the other mode:
+``auto`` (the default) is oneway where the joint layout needs several passes, else
+prompt. Every mode is forced on every set:
 
-* ``conll04``: CoNLL04 test (4 entity, 5 relation labels: one pass either way), forced
-  ``separate``: what the mode costs on labels the model trained on.
+* ``conll04``: CoNLL04 test (4 entity, 5 relation labels: one pass either way): what
+  the layouts cost on labels the model trained on.
 * ``webnlg-unseen``, ``re3d``: the zero-shot sets of ``benchmarks/zero_shot.py`` (30
-  relation names never trained on; re3d's held-out sources), forced ``separate``.
+  relation names never trained on, two joint passes; re3d's held-out sources).
 * ``re-docred``: 100 Re-DocRED documents (``dev_revised.json`` 400-499; training used
-  the first 400) with all 96 relation names, ``auto`` (separate, since 96 names need
-  several joint passes), with extraction speed in words per second.
+  the first 400) with all 96 relation names (four joint passes); ``re-docred-440``: its
+  last 60 (440-499), since the ``one_way`` stage picked its threshold on 400-439.
+
+Extraction speed is in words per second.
 
     python benchmarks/relation_label_modes.py [--model DIR] [--limit N] [--only SETS]
+                                              [--modes prompt,oneway,separate]
 
 Prints a table and writes benchmarks/results/relation_label_modes.json. Speeds only
 mean something on an idle machine.
@@ -40,8 +45,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 KEYS = ("ner_micro_f1", "rel_micro_f1", "rel_macro_f1")
 
 
-def load_sets(limit: int | None) -> dict[str, tuple[list, str]]:
-    """Each set's examples and the mode compared with prompt on it."""
+def load_sets(limit: int | None) -> dict[str, list]:
+    """Each set's examples."""
     from zero_shot import load_sets as zero_shot_sets
 
     from kgbuild.extract.data import read_dataset
@@ -60,12 +65,13 @@ def load_sets(limit: int | None) -> dict[str, tuple[list, str]]:
         DATA,
     )
     sets = {
-        "conll04": (zero_shot["conll04"][0], "separate"),
-        "webnlg-unseen": (zero_shot["webnlg-unseen"][0], "separate"),
-        "re3d": (zero_shot["re3d"][0], "separate"),
-        "re-docred": (redocred, "auto"),
+        "conll04": zero_shot["conll04"][0],
+        "webnlg-unseen": zero_shot["webnlg-unseen"][0],
+        "re3d": zero_shot["re3d"][0],
+        "re-docred": redocred,
+        "re-docred-440": redocred[40:],
     }
-    return {name: (examples[:limit], mode) for name, (examples, mode) in sets.items()}
+    return {name: examples[:limit] for name, examples in sets.items()}
 
 
 def main() -> int:
@@ -73,6 +79,9 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
     parser.add_argument("--limit", type=int, default=None, help="First N examples per set.")
     parser.add_argument("--only", default=None, help="Comma-separated subset of the sets.")
+    parser.add_argument(
+        "--modes", default="prompt,oneway,separate", help="Comma-separated modes to compare."
+    )
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,9 +93,10 @@ def main() -> int:
     from kgbuild.extract.extractor import JointExtractor
 
     torch.set_num_threads(os.cpu_count() or 1)
+    modes = args.modes.split(",")
     extractors = {
         mode: JointExtractor.from_pretrained(args.model, relation_label_mode=mode)
-        for mode in ("prompt", "separate", "auto")
+        for mode in modes
     }
     for extractor in extractors.values():  # exports and session start-up out of the timing
         extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["x"])
@@ -94,9 +104,9 @@ def main() -> int:
     names = args.only.split(",") if args.only else list(sets)
     rows = []
     for name in names:
-        examples, other = sets[name]
+        examples = sets[name]
         words = sum(len(ex.words) for ex in examples)
-        for mode in ("prompt", other):
+        for mode in modes:
             extractor = extractors[mode]
             ex0 = examples[0]
             passes = len(extractor.label_passes(ex0.entity_labels, ex0.relation_labels))
@@ -122,7 +132,7 @@ def main() -> int:
                 flush=True,
             )
     lines = [
-        f"extractor: {extractors['prompt'].model_id} on {extractors['prompt'].backend}",
+        f"extractor: {extractors[modes[0]].model_id} on {extractors[modes[0]].backend}",
         "",
         "| set | mode | relation labels | text passes | NER micro | RE+ micro | RE+ macro "
         "| words/s |",

@@ -100,6 +100,27 @@ class EncodedText:
     num_words: int
 
 
+@dataclass(frozen=True)
+class RelationLabelBlock:
+    """Relation labels to append after each text of a batch, read one way (the
+    ``oneway`` relation-label layout; see ``JointExtractionModel.encode_one_way``).
+
+    The same for every text read with one entity prompt: :meth:`TextEncoder.relation_label_block`.
+    """
+
+    input_ids: list[int]
+    marker_types: list[int]
+    #: each token's position: every group starts where relation labels start in the
+    #: joint layout (right after the entity prompt)
+    position_ids: list[int]
+    #: 2, 3, ...: the group each token belongs to (a group sees itself and the text)
+    group_ids: list[int]
+    #: where each label's [R] marker is, within the block
+    marker_positions: list[int]
+    #: where the texts' entity prompt ends (its [SEP]; where the labels' positions start)
+    prompt_end: int = 0
+
+
 class TextEncoder:
     """Builds model inputs from text and label phrases with a fast tokenizer."""
 
@@ -148,6 +169,29 @@ class TextEncoder:
 
     def max_text_tokens(self, entity_labels: list[str], relation_labels: list[str]) -> int:
         return self.max_length - self.prompt_length(entity_labels, relation_labels)
+
+    def relation_label_block(
+        self, entity_labels: list[str], groups: list[list[str]]
+    ) -> RelationLabelBlock:
+        """The relation labels ``groups`` as a :class:`RelationLabelBlock` for texts
+        encoded with ``entity_labels`` (and no relation labels) in their prompt."""
+        start = 1 + len(entity_labels) + sum(len(self.label_ids(x)) for x in entity_labels)
+        ids: list[int] = []
+        markers: list[int] = []
+        positions: list[int] = []
+        group_ids: list[int] = []
+        marker_positions: list[int] = []
+        for g, group in enumerate(groups):
+            position = start
+            for label in group:
+                marker_positions.append(len(ids))
+                tokens = [self.relation_marker_id, *self.label_ids(label)]
+                ids.extend(tokens)
+                markers.extend([MARKER_RELATION] + [MARKER_NONE] * (len(tokens) - 1))
+                positions.extend(range(position, position + len(tokens)))
+                position += len(tokens)
+                group_ids.extend([2 + g] * len(tokens))
+        return RelationLabelBlock(ids, markers, positions, group_ids, marker_positions, start)
 
     def _tokenize_one(self, text: str) -> TextTokens:
         if self._fast is not None:

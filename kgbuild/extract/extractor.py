@@ -31,7 +31,12 @@ from kgbuild.extract.base import (
     Extraction,
     filter_relations,
 )
-from kgbuild.extract.encoding import EncodedText, TextEncoder, split_words
+from kgbuild.extract.encoding import (
+    EncodedText,
+    RelationLabelBlock,
+    TextEncoder,
+    split_words,
+)
 from kgbuild.extract.lazy import (
     RELATION_LABEL_MODES,
     resolve_backend,
@@ -42,6 +47,7 @@ from kgbuild.extract.model import (
     ExtractorConfig,
     JointExtractionModel,
     collate,
+    collate_one_way,
     resolve_encoder_path,
 )
 from kgbuild.schema import RelationConstraint
@@ -54,7 +60,7 @@ logger = logging.getLogger(__name__)
 #: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
 Backend = Literal["auto", "onnx", "torch"]
 #: How relation labels reach the model (see :class:`JointExtractor`).
-RelationLabelMode = Literal["auto", "prompt", "separate"]
+RelationLabelMode = Literal["auto", "prompt", "oneway", "separate"]
 #: Relation-label states kept per extractor (one entry per schema).
 SCHEMAS_CACHED = 16
 
@@ -111,10 +117,11 @@ class JointExtractor:
         torch_threads: int | None = None,
         relation_label_mode: RelationLabelMode = "prompt",
         separate_heads: Callable[[], OnnxHeads | None] | None = None,
+        one_way_heads: Callable[[], OnnxHeads | None] | None = None,
     ) -> None:
         if relation_label_mode not in RELATION_LABEL_MODES:
             raise ValueError(
-                f"relation_label_mode must be 'auto', 'prompt' or 'separate', "
+                f"relation_label_mode must be one of {', '.join(RELATION_LABEL_MODES)}, "
                 f"not {relation_label_mode!r}"
             )
         if relation_label_mode == "separate" and not model.config.relation_label_encoder:
@@ -134,12 +141,16 @@ class JointExtractor:
         #: torch's thread count while this extractor runs (None: leave it as it is)
         self.torch_threads = torch_threads
         #: "prompt" (default): relation labels are read with the text (GLiNER-Relex's
-        #: joint layout), split over several passes when they do not fit. "separate":
-        #: embedded once per schema apart from the text, which is read once with its
-        #: entity labels (needs ``config.relation_label_encoder``): large schemas cost one
-        #: text pass, but unseen relation labels are told apart less well (README,
-        #: benchmarks/relation_label_modes.py). "auto": separate when the joint layout
-        #: would need more than one pass and the checkpoint can, else prompt.
+        #: joint layout), split over several passes when they do not fit. "oneway":
+        #: appended after the text, which is read once with its entity labels; the
+        #: labels read the text at every layer but the text does not read them (see
+        #: ``JointExtractionModel.encode_one_way``), so a large schema costs one text
+        #: pass plus its label tokens. "separate": embedded once per schema apart from
+        #: the text (needs ``config.relation_label_encoder``): cheapest, but unseen
+        #: relation labels are told apart less well still. "auto": oneway when the
+        #: joint layout would need more than one pass, else prompt. Both layouts that
+        #: keep relation labels out of the prompt cost relation F1 on names the model
+        #: never trained on, so they are opt-in (README, relation_label_modes.py).
         self.relation_label_mode = relation_label_mode
         self._pool: ThreadPoolExecutor | None = None
         self._relation_states: dict[tuple, torch.Tensor] = {}
@@ -149,6 +160,9 @@ class JointExtractor:
         self._separate_heads_factory = separate_heads
         self._separate_heads: OnnxHeads | None = None
         self._separate_heads_lock = threading.Lock()
+        self._one_way_heads_factory = one_way_heads
+        self._one_way_heads: OnnxHeads | None = None
+        self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
 
     @property
     def backend(self) -> str:
@@ -185,8 +199,8 @@ class JointExtractor:
                 ``"auto"``: ONNX Runtime when it is installed and the export works,
                 else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
             relation_label_mode: how relation labels reach the model (see the
-                attribute): ``"prompt"``, ``"separate"`` or ``"auto"``. None:
-                ``$KGBUILD_RELATION_LABELS``, else ``"prompt"``.
+                attribute): ``"auto"``, ``"prompt"``, ``"oneway"`` or ``"separate"``.
+                None: ``$KGBUILD_RELATION_LABELS``, else ``"prompt"``.
         """
         from transformers import AutoTokenizer
 
@@ -210,15 +224,20 @@ class JointExtractor:
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
-        separate_heads = None
-        if heads is not None and model.config.separate_lora_rank:
+        separate_heads = one_way_heads = None
+        if heads is not None:
 
-            def separate_heads() -> OnnxHeads | None:
-                return _onnx_heads(model, directory, backend, quantize, separate=True)
+            def one_way_heads() -> OnnxHeads | None:
+                return _onnx_heads(model, directory, backend, quantize, variant="oneway")
+
+            if model.config.separate_lora_rank:
+
+                def separate_heads() -> OnnxHeads | None:
+                    return _onnx_heads(model, directory, backend, quantize, variant="separate")
 
         model_id = f"{model.config.name}{'-int8' if quantize else ''}"
-        if relation_label_mode == "separate":
-            model_id += "-separate"  # other outputs for the same schema: another id
+        if relation_label_mode in ("oneway", "separate"):
+            model_id += f"-{relation_label_mode}"  # other outputs for one schema: another id
         return cls(
             model,
             tokenizer,
@@ -228,6 +247,7 @@ class JointExtractor:
             torch_threads=torch_threads,
             relation_label_mode=relation_label_mode,
             separate_heads=separate_heads,
+            one_way_heads=one_way_heads,
         )
 
     # ------------------------------------------------------------------ Extractor protocol
@@ -299,8 +319,8 @@ class JointExtractor:
         the i-th group of relation labels. (Packing one pass with as many labels of
         either kind as fit needs fewer passes, but 30 relation names in one prompt scored
         11.09 triplet F1 on WebNLG's unseen relations against 12.99 with two passes of
-        15.) With relation labels embedded apart (:meth:`separates_relation_labels`) the
-        prompts hold entity labels only, in as few passes as the whole budget allows.
+        15.) With relation labels outside the prompt (:meth:`separates_relation_labels`)
+        the prompts hold entity labels only, in as few passes as the whole budget allows.
         """
         budget = self._prompt_budget()
         if self.separates_relation_labels(entity_labels, relation_labels):
@@ -334,16 +354,37 @@ class JointExtractor:
         rel += [[]] * (n - len(rel))
         return list(zip(ent, rel, strict=True))
 
+    def relation_label_layout(self, entity_labels: list[str], relation_labels: list[str]) -> str:
+        """How these labels' relation labels reach the model: ``"prompt"``, ``"oneway"``
+        or ``"separate"`` (see ``relation_label_mode``)."""
+        if not relation_labels:
+            return "prompt"
+        if self.relation_label_mode != "auto":
+            return self.relation_label_mode
+        return "oneway" if len(self._joint_passes(entity_labels, relation_labels)) > 1 else "prompt"
+
     def separates_relation_labels(
         self, entity_labels: list[str], relation_labels: list[str]
     ) -> bool:
-        """Whether these labels are read with relation labels embedded apart from the text
-        (see ``relation_label_mode``)."""
-        if not relation_labels or not self.config.relation_label_encoder:
-            return False
-        if self.relation_label_mode != "auto":
-            return self.relation_label_mode == "separate"
-        return len(self._joint_passes(entity_labels, relation_labels)) > 1
+        """Whether these labels are read with the relation labels outside the text's
+        prompt (the ``oneway`` or ``separate`` layout)."""
+        return self.relation_label_layout(entity_labels, relation_labels) != "prompt"
+
+    def relation_label_block(
+        self, entity_labels: list[str], relation_labels: list[str]
+    ) -> RelationLabelBlock:
+        """The relation labels appended after texts read with ``entity_labels`` (the
+        ``oneway`` layout), in the groups of the joint layout (half the prompt budget
+        each, the labels of one group seeing each other); cached per schema."""
+        key = (tuple(entity_labels), tuple(relation_labels))
+        block = self._relation_blocks.get(key)
+        if block is None:
+            groups = self._label_groups(relation_labels, self._prompt_budget() // 2)
+            block = self.encoder.relation_label_block(entity_labels, groups)
+            if len(self._relation_blocks) >= SCHEMAS_CACHED:
+                self._relation_blocks.pop(next(iter(self._relation_blocks)))
+            self._relation_blocks[key] = block
+        return block
 
     def relation_label_states(self, relation_labels: list[str]) -> torch.Tensor:
         """(L, H) states of relation labels embedded apart from any text.
@@ -361,7 +402,7 @@ class JointExtractor:
             parts = []
             for group in self._label_groups(relation_labels, self._prompt_budget() // 2):
                 batch = collate([self.encoder.encode("", [], [], group)])
-                hidden = self._forward(batch, False, True, separate=True)[0]
+                hidden = self._forward(batch, False, True, layout="separate")[0]
                 parts.append(
                     self.model.marker_states(hidden, batch["relation_markers"])[0, : len(group)]
                 )
@@ -371,13 +412,17 @@ class JointExtractor:
             self._relation_states[key] = states
             return states
 
-    def _batches(self, encoded: list[EncodedText]) -> list[list[int]]:
-        """Indices grouped by length so padding stays small."""
+    def _batches(self, encoded: list[EncodedText], extra_tokens: int = 0) -> list[list[int]]:
+        """Indices grouped by length so padding stays small; ``extra_tokens``: what every
+        text of a batch is read with besides (a ``oneway`` block of relation labels)."""
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
         batches, current, longest = [], [], 0
         for i in order:
             n = len(encoded[i].input_ids)
-            if current and max(longest, n) * (len(current) + 1) > self.batch_tokens:
+            if (
+                current
+                and (max(longest, n) + extra_tokens) * (len(current) + 1) > self.batch_tokens
+            ):
                 batches.append(current)
                 current, longest = [], 0
             current.append(i)
@@ -407,9 +452,12 @@ class JointExtractor:
         symmetric = set(symmetric_relations or [])
         entity_labels = list(dict.fromkeys(entity_labels))
         relation_labels = list(dict.fromkeys(relation_labels))
-        separate = self.separates_relation_labels(entity_labels, relation_labels)
+        layout = self.relation_label_layout(entity_labels, relation_labels)
+        separate = layout == "separate"
         if separate and relation_threshold is None:
             rel_thr = self.config.separate_relation_threshold or rel_thr
+        elif layout == "oneway" and relation_threshold is None:
+            rel_thr = self.config.one_way_relation_threshold or rel_thr
         passes = self.label_passes(entity_labels, relation_labels)
         n = len(texts)
         entities: list[list[WordEntity]] = [[] for _ in range(n)]
@@ -433,9 +481,12 @@ class JointExtractor:
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
         states = self.relation_label_states(relation_labels) if separate else None
+        block = None
+        if layout == "oneway":
+            block = self.relation_label_block(passes[0][0], relation_labels)
         if len(passes) == 1:
             ents, rels = passes[0]
-            if separate:
+            if layout != "prompt":
                 rels = relation_labels
             self._run_pass(
                 texts,
@@ -449,12 +500,13 @@ class JointExtractor:
                 symmetric,
                 tokens=tokens,
                 relation_states=states,
+                relation_block=block,
             )
             return list(zip(entities, relations, strict=True))
 
         self._predict_passes(
             texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric,
-            separate=(relation_labels, states) if separate else None,
+            apart=(relation_labels, states, block) if layout != "prompt" else None,
         )  # fmt: skip
         return list(zip(entities, relations, strict=True))
 
@@ -469,14 +521,16 @@ class JointExtractor:
         ent_thr: float,
         rel_thr: float,
         symmetric: set[str],
-        separate: tuple[list[str], torch.Tensor] | None = None,
+        apart: tuple[list[str], torch.Tensor | None, RelationLabelBlock | None] | None = None,
     ) -> None:
         """Several label passes over each batch of texts: every pass is encoded once; the
         entity scores of all passes are merged and decoded, then each pass scores the
         relations of its labels between those entities from its own hidden states.
 
-        ``separate``: relation labels and their states embedded apart from the text
-        (the passes hold entity labels only); relations are scored from the first pass.
+        ``apart``: relation labels outside the prompt (the passes hold entity labels
+        only), with their states embedded apart from the text (``separate`` layout) or
+        the block appended to the first pass (``oneway``); relations are scored from the
+        first pass.
         """
         encoded = [
             [
@@ -490,21 +544,28 @@ class JointExtractor:
         width = self.config.max_width
         entity_labels = [label for ents, _ in passes for label in ents]
 
+        layout = "prompt"
+        if apart is not None:
+            layout = "separate" if apart[2] is None else "oneway"
+
         def run(batch_ids: list[int]) -> None:
             outputs = []
             for p, (ents, rels) in enumerate(passes):
                 items = [encoded[p][i] for i in batch_ids]
-                batch = collate(items)
+                with_block = layout == "oneway" and p == 0
+                batch = collate_one_way(items, apart[2]) if with_block else collate(items)
+                # later passes of the oneway layout: the same text reading, without labels
+                pass_layout = "separate" if layout == "oneway" and p else layout
                 hidden, start_part, end_part, logits, rel_emb = self._forward(
-                    batch, bool(ents), bool(rels), separate=separate is not None
+                    batch, bool(ents), bool(rels) or with_block, layout=pass_layout
                 )
                 probs = None
                 if ents:
                     mask = self.model.span_mask(batch)
                     probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-                if separate is not None and p == 0:
+                if layout == "separate" and p == 0:
                     # relations are scored from the first pass: its texts' label vectors
-                    rel_emb = self._separate_vectors(separate[1], hidden, batch)
+                    rel_emb = self._separate_vectors(apart[1], hidden, batch)
                 outputs.append((items, hidden, start_part, end_part, probs, rel_emb))
             for j, i in enumerate(batch_ids):
                 words = len(word_spans[i])
@@ -523,12 +584,12 @@ class JointExtractor:
                 entities[i] = found
                 if len(found) < 2:
                     continue
-                if separate is not None:
+                if apart is not None:
                     items, hidden, start_part, end_part, _, rel_emb = outputs[0]
                     relations[i].extend(
                         self._score_relations(
                             hidden[j], start_part[j], end_part[j], items[j], found,
-                            rel_emb[j], separate[0], rel_thr, symmetric,
+                            rel_emb[j], apart[0], rel_thr, symmetric,
                         )
                     )  # fmt: skip
                     continue
@@ -543,7 +604,8 @@ class JointExtractor:
                             )
                         )  # fmt: skip
 
-        self._each_batch(run, self._batches(encoded[longest]))
+        extra = 0 if layout != "oneway" else len(apart[2].input_ids)
+        self._each_batch(run, self._batches(encoded[longest], extra))
 
     def _run_pass(
         self,
@@ -558,15 +620,23 @@ class JointExtractor:
         symmetric,
         tokens=None,
         relation_states: torch.Tensor | None = None,
+        relation_block: RelationLabelBlock | None = None,
     ) -> None:
         """One label pass that holds every label: entities, then relations between them.
 
         ``relation_states``: the states of ``rel_labels`` embedded apart from the text,
-        which is then read with its entity labels only.
+        which is then read with its entity labels only (``separate`` layout).
+        ``relation_block``: ``rel_labels`` appended after the text (``oneway``).
         """
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
-        prompt_rels = rel_labels if relation_states is None else []
+        in_prompt = relation_states is None and relation_block is None
+        prompt_rels = rel_labels if in_prompt else []
+        layout = "prompt"
+        if relation_states is not None:
+            layout = "separate"
+        elif relation_block is not None:
+            layout = "oneway"
         encoded = [
             self.encoder.encode(t, s, ent_labels, prompt_rels, tokens=k)
             for t, s, k in zip(texts, word_spans, tokens, strict=True)
@@ -575,9 +645,12 @@ class JointExtractor:
 
         def run(batch_ids: list[int]) -> None:
             items = [encoded[i] for i in batch_ids]
-            batch = collate(items)
+            if relation_block is not None:
+                batch = collate_one_way(items, relation_block)
+            else:
+                batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, True, bool(prompt_rels), separate=relation_states is not None
+                batch, True, bool(prompt_rels) or relation_block is not None, layout=layout
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -607,7 +680,8 @@ class JointExtractor:
                     )
                 )
 
-        self._each_batch(run, self._batches(encoded))
+        extra = 0 if relation_block is None else len(relation_block.input_ids)
+        self._each_batch(run, self._batches(encoded, extra))
 
     def _each_batch(self, run, batches: list[list[int]]) -> None:
         """``run(batch)`` for every batch: in order here, or ``workers`` at a time.
@@ -634,18 +708,27 @@ class JointExtractor:
         batch: dict[str, torch.Tensor],
         need_entities: bool,
         need_relations: bool,
-        separate: bool = False,
+        layout: str = "prompt",
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Hidden states, the span layer's per-token start and end parts, span-label
         logits and relation-label vectors of one batch (the logits and label vectors only
-        when needed, on torch). ``separate``: a pass of the separate relation-label mode
-        (the encoder with its update for texts read without relation labels)."""
-        heads = self._separate_graph() if separate and self.heads is not None else self.heads
+        when needed, on torch). ``layout`` "separate" or "oneway": a pass whose text is
+        read without relation labels in its prompt (the encoder with the checkpoint's
+        update for that, when it has one)."""
+        heads = self.heads
+        if heads is not None and layout == "separate":
+            heads = self._separate_graph()
+        elif heads is not None and layout == "oneway":
+            heads = self._one_way_graph()
         if heads is not None:
             return heads(batch)
         model = self.model
-        with model.separate_encoding(separate):
-            hidden = model.encode(batch)
+        label_hidden = None
+        with model.separate_encoding(layout != "prompt"):
+            if layout == "oneway":
+                hidden, label_hidden = model.encode_one_way(batch)
+            else:
+                hidden = model.encode(batch)
         start_part, end_part, width_part = model.span_parts(hidden)
         logits = rel_emb = None
         if need_entities:
@@ -656,7 +739,9 @@ class JointExtractor:
             logits = model.entity_logits_from_hidden(span_hidden, ent_emb)
         if need_relations:
             rel_emb = model.label_embeddings(
-                hidden, batch["relation_markers"], model.relation_label_proj
+                hidden if label_hidden is None else label_hidden,
+                batch["relation_markers"],
+                model.relation_label_proj,
             )
         return hidden, start_part, end_part, logits, rel_emb
 
@@ -666,6 +751,14 @@ class JointExtractor:
         """(B, L, D) each text's relation-label vectors from the labels' states."""
         states = states.unsqueeze(0).expand(hidden.size(0), -1, -1)
         return self.model.separate_relation_vectors(states, hidden, batch["attention_mask"])
+
+    def _one_way_graph(self) -> OnnxHeads | None:
+        """The ONNX Runtime session for ``oneway`` passes, made on first use."""
+        with self._separate_heads_lock:
+            if self._one_way_heads_factory is not None:
+                self._one_way_heads = self._one_way_heads_factory()
+                self._one_way_heads_factory = None
+        return self._one_way_heads
 
     def _separate_graph(self) -> OnnxHeads | None:
         """The ONNX Runtime session for separate-mode passes, made on first use (None:
@@ -774,12 +867,12 @@ def _onnx_heads(
     directory: Path,
     backend: Backend,
     quantize: bool,
-    separate: bool = False,
+    variant: str = "joint",
 ) -> OnnxHeads | None:
     """The ONNX Runtime session for ``backend``, or None when torch runs the model.
 
-    ``separate``: the graph of the separate relation-label mode's passes (the encoder
-    with its low-rank update merged in)."""
+    ``variant``: ``"joint"``, or the graph of the ``separate`` or ``oneway`` layout's
+    passes (see :func:`~kgbuild.extract.onnx_backend.exported_graph`)."""
     if backend == "torch":
         return None
     from kgbuild.extract import onnx_backend
@@ -793,7 +886,7 @@ def _onnx_heads(
         logger.info("ONNX Runtime is not installed: the extractor runs on torch")
         return None
     try:
-        path = onnx_backend.exported_graph(model, directory, quantize=quantize, separate=separate)
+        path = onnx_backend.exported_graph(model, directory, quantize=quantize, variant=variant)
         # one thread per session run: the extractor runs batches side by side instead
         return onnx_backend.OnnxHeads(path, num_threads=1)
     except Exception as exc:

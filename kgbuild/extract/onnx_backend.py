@@ -45,7 +45,9 @@ __all__ = ["InferenceHeads", "OnnxHeads", "cache_dir", "onnx_available"]
 logger = logging.getLogger(__name__)
 
 #: Bump when :class:`InferenceHeads` changes what it computes: old cached graphs are ignored.
-EXPORT_VERSION = 3
+EXPORT_VERSION = 4
+#: Graph variants (see :func:`exported_graph`).
+VARIANTS = ("joint", "separate", "oneway")
 #: The batch tensors the graph reads, in order (names as :func:`~kgbuild.extract.model.collate`).
 INPUTS = (
     "input_ids",
@@ -56,6 +58,15 @@ INPUTS = (
     "word_last",
     "entity_markers",
     "relation_markers",
+)
+#: What the ``oneway`` graph reads besides (see ``collate_one_way``).
+ONE_WAY_INPUTS = (
+    "block_ids",
+    "block_markers",
+    "block_positions",
+    "block_groups",
+    "final_text_rows",
+    "final_label_rows",
 )
 OUTPUTS = ("hidden", "span_start", "span_end", "entity_logits", "relation_labels")
 
@@ -106,6 +117,12 @@ class InferenceHeads(nn.Module):
         word_last: torch.Tensor,
         entity_markers: torch.Tensor,
         relation_markers: torch.Tensor,
+        block_ids: torch.Tensor | None = None,
+        block_markers: torch.Tensor | None = None,
+        block_positions: torch.Tensor | None = None,
+        block_groups: torch.Tensor | None = None,
+        final_text_rows: torch.Tensor | None = None,
+        final_label_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         m = self.model
         batch = {
@@ -116,12 +133,26 @@ class InferenceHeads(nn.Module):
             "word_first": word_first,
             "word_last": word_last,
         }
-        hidden = m.encode(batch)
+        label_hidden = None
+        if block_ids is not None:  # the oneway layout (see collate_one_way)
+            batch["block_ids"] = block_ids
+            batch["block_markers"] = block_markers
+            batch["block_positions"] = block_positions
+            batch["block_groups"] = block_groups
+            batch["final_text_rows"] = final_text_rows
+            batch["final_label_rows"] = final_label_rows
+            hidden, label_hidden = m.encode_one_way(batch)
+        else:
+            hidden = m.encode(batch)
         parts = m.span_parts(hidden)
         span_hidden = m.span_hidden(hidden, batch, parts)
         entity_labels = m.label_embeddings(hidden, entity_markers, m.entity_label_proj)
         entity_logits = m.entity_logits_from_hidden(span_hidden, entity_labels)
-        relation_labels = m.label_embeddings(hidden, relation_markers, m.relation_label_proj)
+        relation_labels = m.label_embeddings(
+            hidden if label_hidden is None else label_hidden,
+            relation_markers,
+            m.relation_label_proj,
+        )
         return hidden, parts[0], parts[1], entity_logits, relation_labels
 
 
@@ -152,11 +183,22 @@ def checkpoint_fingerprint(directory: Path, encoder: str, quantize: bool) -> str
     return digest.hexdigest()[:16]
 
 
-def _example_batch(model: JointExtractionModel) -> dict[str, torch.Tensor]:
+def _example_batch(model: JointExtractionModel, one_way: bool = False) -> dict[str, torch.Tensor]:
     """A small batch to trace with. Every dynamic size is at least 2 (sizes 0 and 1 are
     specialised by torch.export)."""
     b, t, n = 2, 24, 12
     vocab = model.encoder.config.vocab_size
+    extra = {}
+    if one_way:  # relation labels after the text: two groups of two tokens
+        extra = {
+            "block_ids": torch.randint(1000, vocab, (4,)),
+            "block_markers": torch.tensor([2, 0, 2, 0]),
+            "block_positions": torch.tensor([5, 6, 5, 6]),
+            "block_groups": torch.tensor([2, 2, 3, 3]),
+            "relation_markers": torch.tensor([[0, 2]] * b),
+            "final_text_rows": torch.tensor([0, 1, 3, *range(6, t)]),
+            "final_label_rows": torch.tensor([0, 2]),
+        }
     return {
         "input_ids": torch.randint(1000, vocab, (b, t)),
         "marker_types": torch.zeros((b, t), dtype=torch.long),
@@ -166,10 +208,10 @@ def _example_batch(model: JointExtractionModel) -> dict[str, torch.Tensor]:
         "word_last": torch.arange(8, 8 + n).repeat(b, 1),
         "entity_markers": torch.tensor([[1, 3, 5]] * b),
         "relation_markers": torch.tensor([[6, 7]] * b),
-    }
+    } | extra
 
 
-def export_onnx(model: JointExtractionModel, path: Path) -> None:
+def export_onnx(model: JointExtractionModel, path: Path, one_way: bool = False) -> None:
     """Export :class:`InferenceHeads` of ``model`` to ``path`` (dynamic batch, length,
     word and label counts).
 
@@ -180,8 +222,9 @@ def export_onnx(model: JointExtractionModel, path: Path) -> None:
     rounding. The ``dynamo`` exporter is the fallback should tracing fail.
     """
     heads = InferenceHeads(model).eval()
-    example = _example_batch(model)
-    args = tuple(example[k] for k in INPUTS)
+    example = _example_batch(model, one_way)
+    inputs = INPUTS + ONE_WAY_INPUTS if one_way else INPUTS
+    args = tuple(example[k] for k in inputs)
     # the exporters log each step at INFO and warn about things that do not concern us
     for name in ("torch.onnx", "torch.export", "onnxscript", "onnx_ir"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -195,9 +238,9 @@ def export_onnx(model: JointExtractionModel, path: Path) -> None:
                 heads,
                 args,
                 str(path),
-                input_names=list(INPUTS),
+                input_names=list(inputs),
                 output_names=list(OUTPUTS),
-                dynamic_axes=DYNAMIC_AXES,
+                dynamic_axes={k: DYNAMIC_AXES[k] for k in inputs},
                 opset_version=17,
                 dynamo=False,
             )
@@ -206,7 +249,7 @@ def export_onnx(model: JointExtractionModel, path: Path) -> None:
         logger.info("TorchScript export failed (%s); exporting with dynamo", exc)
     finally:
         encoder.set_attn_implementation(attention)
-    _export_dynamo(heads, args, path)
+    _export_dynamo(heads, args, inputs, path)
 
 
 #: Dynamic sizes of the graph's inputs: batch, tokens, words, entity and relation labels.
@@ -219,10 +262,18 @@ DYNAMIC_AXES = {
     "word_last": {0: "batch", 1: "words"},
     "entity_markers": {0: "batch", 1: "entity_labels"},
     "relation_markers": {0: "batch", 1: "relation_labels"},
+    "block_ids": {0: "block"},
+    "block_markers": {0: "block"},
+    "block_positions": {0: "block"},
+    "block_groups": {0: "block"},
+    "final_text_rows": {0: "text_rows"},
+    "final_label_rows": {0: "label_rows"},
 }
 
 
-def _export_dynamo(heads: InferenceHeads, args: tuple[torch.Tensor, ...], path: Path) -> None:
+def _export_dynamo(
+    heads: InferenceHeads, args: tuple[torch.Tensor, ...], inputs: tuple[str, ...], path: Path
+) -> None:
     from torch.export import Dim
 
     dims = {
@@ -231,16 +282,19 @@ def _export_dynamo(heads: InferenceHeads, args: tuple[torch.Tensor, ...], path: 
         "words": Dim("words", max=8192),
         "entity_labels": Dim("entity_labels"),
         "relation_labels": Dim("relation_labels"),
+        "block": Dim("block"),
+        "text_rows": Dim("text_rows"),
+        "label_rows": Dim("label_rows"),
     }
     shapes = {
-        name: {axis: dims[dim] for axis, dim in axes.items()} for name, axes in DYNAMIC_AXES.items()
+        name: {axis: dims[dim] for axis, dim in DYNAMIC_AXES[name].items()} for name in inputs
     }
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             heads,
             args,
-            input_names=list(INPUTS),
+            input_names=list(inputs),
             output_names=list(OUTPUTS),
             dynamic_shapes=shapes,
             dynamo=True,
@@ -288,31 +342,44 @@ def _quantize(source: Path, target: Path) -> None:
 
 
 def exported_graph(
-    model: JointExtractionModel, directory: Path, quantize: bool = False, separate: bool = False
+    model: JointExtractionModel, directory: Path, quantize: bool = False, variant: str = "joint"
 ) -> Path:
     """The cached ONNX graph of the checkpoint in ``directory``; exported when missing.
 
-    ``separate``: the graph for the passes of the separate relation-label mode, whose
-    encoder has the checkpoint's low-rank update merged into its weights (see
+    ``variant``: ``"joint"`` (labels in the prompt), or the graph for the passes of the
+    ``separate`` or ``oneway`` relation-label layouts, whose texts are read without
+    relation labels in their prompt, by the encoder with the checkpoint's low-rank update
+    for that. ``separate`` has it merged into its weights (see
     ``JointExtractionModel.merged_separate_weights``; the torch weights are restored
-    after the export, and with ONNX Runtime nothing else runs the torch encoder).
+    after the export, and with ONNX Runtime nothing else runs the torch encoder);
+    ``oneway`` applies it to the texts only and also reads the block of relation labels
+    (``collate_one_way``).
     """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown graph variant {variant!r}: use one of {', '.join(VARIANTS)}")
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     key = checkpoint_fingerprint(directory, model.config.encoder, quantize=False)
-    variant = "-separate" if separate else ""
-    fp32 = folder / f"{model.config.name}-{key}{variant}.onnx"
+    suffix = "" if variant == "joint" else f"-{variant}"
+    fp32 = folder / f"{model.config.name}-{key}{suffix}.onnx"
     if not fp32.exists():
-        logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, variant, folder)
+        logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, suffix, folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
-            with model.merged_separate_weights() if separate else nullcontext():
-                export_onnx(model, tmp_path)
+            # separate: the update merged into the weights; oneway: the update traced as
+            # it runs (on the texts' rows only, see JointExtractionModel._one_way_layer)
+            update = nullcontext()
+            if variant == "separate":
+                update = model.merged_separate_weights()
+            elif variant == "oneway":
+                update = model.separate_encoding()
+            with update:
+                export_onnx(model, tmp_path, one_way=variant == "oneway")
             os.replace(tmp_path, fp32)
     if not quantize:
         return fp32
     recipe = hashlib.sha256(QUANTIZATION.encode()).hexdigest()[:8]
-    int8 = folder / f"{model.config.name}-{key}{variant}-int8-{recipe}.onnx"
+    int8 = folder / f"{model.config.name}-{key}{suffix}-int8-{recipe}.onnx"
     if not int8.exists():
         logger.info("quantizing the ONNX graph to int8 (once; cached in %s)", folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
@@ -341,11 +408,13 @@ class OnnxHeads:
         options.log_severity_level = 3
         self.path = path
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        #: what the graph reads (an exporter drops inputs it does not use)
+        self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __repr__(self) -> str:
         return f"OnnxHeads({self.path.name!r})"
 
     def __call__(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The graph's :data:`OUTPUTS` for ``batch`` (tensors sharing ONNX Runtime's memory)."""
-        feed = {name: batch[name].numpy() for name in INPUTS}
+        feed = {name: batch[name].numpy() for name in self.inputs}
         return tuple(torch.from_numpy(o) for o in self.session.run(list(OUTPUTS), feed))

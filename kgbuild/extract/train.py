@@ -34,7 +34,12 @@ from kgbuild.extract.data import (
     wikidata_relation_names,
 )
 from kgbuild.extract.encoding import EncodedText, TextEncoder, join_words
-from kgbuild.extract.model import ExtractorConfig, JointExtractionModel, collate
+from kgbuild.extract.model import (
+    ExtractorConfig,
+    JointExtractionModel,
+    collate,
+    collate_one_way_rows,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +76,10 @@ class TrainConfig(BaseModel):
     model: ExtractorConfig = Field(default_factory=ExtractorConfig)
     #: ``joint``: train the model. ``relation_label_encoder``: starting from ``init_from``,
     #: train only the adapter that lets relation labels be embedded apart from the text
-    #: (large schemas), everything else frozen: the joint layout's outputs stay the same
-    stage: Literal["joint", "relation_label_encoder"] = "joint"
+    #: (large schemas), everything else frozen: the joint layout's outputs stay the same.
+    #: ``one_way``: likewise, only the update for relation labels read after the text
+    #: (``JointExtractionModel.add_one_way_lora``, rank ``lora_rank``)
+    stage: Literal["joint", "relation_label_encoder", "one_way"] = "joint"
     #: relation_label_encoder stage: weight of matching the joint layout's relation
     #: probabilities on every pair (besides the gold relations)
     distill_weight: float = 1.0
@@ -463,6 +470,77 @@ def relation_label_encoder_loss(
     return loss, distill_loss.item() / b, gold_loss.item() / b
 
 
+def one_way_loss(
+    model: JointExtractionModel, items: list[Instance], cfg: TrainConfig, encoder: TextEncoder
+) -> tuple[torch.Tensor, float, float]:
+    """Loss of ``one_way_lora`` on one batch (everything else frozen).
+
+    The teacher is the joint layout (the text with entity and relation labels, no
+    gradients); the student reads the text with its entity labels only and the relation
+    labels appended after it, one way (:meth:`JointExtractionModel.encode_one_way`, as
+    one group at the positions they have in the joint layout). Pairs are scored from the
+    student's text states with its label vectors. The loss is the gold relations' (as in
+    training) plus ``distill_weight`` times the KL divergence to the teacher's relation
+    probabilities on every pair. Entities do not change (the text part is frozen), so
+    they have no loss. Returns the loss, the distillation part and the gold part (per
+    text).
+    """
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+
+    def kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        soft = torch.sigmoid(teacher)
+        return bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
+
+    joint = collate([it.encoded for it in items])
+    with torch.no_grad():
+        hidden_j = model.encode(joint)
+        spans_j = model.span_embeddings(hidden_j, joint)
+        rel_j = model.label_embeddings(
+            hidden_j, joint["relation_markers"], model.relation_label_proj
+        )
+    batch = collate_one_way_rows(
+        [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items],
+        [encoder.relation_label_block(it.entity_prompt, [it.relation_prompt]) for it in items],
+    )
+    with model.separate_encoding():
+        hidden_t, hidden_l = model.encode_one_way(batch)
+    with torch.no_grad():
+        spans_t = model.span_embeddings(hidden_t, batch)
+    rel_vectors = model.label_embeddings(
+        hidden_l, batch["relation_markers"], model.relation_label_proj
+    )
+    gold_loss = rel_vectors.new_zeros(())
+    distill_loss = rel_vectors.new_zeros(())
+    for b, it in enumerate(items):
+        n_rel = len(it.encoded.relation_marker_positions)
+        if not it.pairs or not n_rel:
+            continue
+        # the text starts where the prompt ends: its tokens move by the relation labels'
+        shift = encoder.prompt_length(it.entity_prompt, it.relation_prompt) - (
+            encoder.prompt_length(it.entity_prompt, [])
+        )
+        mention_spans = torch.tensor(it.mention_spans)
+        tokens = torch.tensor(it.mention_tokens)
+        cluster = torch.tensor(it.mention_cluster)
+        pairs = torch.tensor(it.pairs)
+        with torch.no_grad():
+            teacher = model.pair_logits(
+                hidden_j[b], spans_j[b, mention_spans], tokens, cluster, it.num_clusters,
+                pairs, rel_j[b, :n_rel],
+            )  # fmt: skip
+        student = model.pair_logits(
+            hidden_t[b], spans_t[b, mention_spans], tokens - shift,
+            cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
+        )  # fmt: skip
+        t, w = _pair_targets(it, student)
+        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(student, t, cfg.focal_gamma, w)
+        distill_loss = distill_loss + cfg.relation_loss_weight * kl(student, teacher)
+    b = len(items)
+    # (a batch without a single pair still yields a loss that backward accepts)
+    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
+    return loss, distill_loss.item() / b, gold_loss.item() / b
+
+
 def _spans_and_entity_logits(
     model: JointExtractionModel, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -600,7 +678,10 @@ def _load(cfg: TrainConfig, specs: list[DataSpec], training: bool) -> dict[str, 
 
 def _train_mode(model: JointExtractionModel, cfg: TrainConfig) -> None:
     """Dropout where weights train: everywhere, or only in the relation-label adapter."""
-    if cfg.stage == "relation_label_encoder":
+    if cfg.stage == "one_way":
+        model.eval()
+        model.one_way_lora.train()
+    elif cfg.stage == "relation_label_encoder":
         model.eval()
         model.relation_label_adapter.train()
         for part in ("relation_label_attention", "relation_label_fusion"):
@@ -617,8 +698,8 @@ def _evaluate_dev(
     from kgbuild.extract.extractor import JointExtractor
 
     model.eval()
-    # the adapter stage is judged with relation labels embedded apart, as it will be used
-    mode = "separate" if cfg.stage == "relation_label_encoder" else "prompt"
+    # the adapter stages are judged with relation labels as they will be read
+    mode = {"relation_label_encoder": "separate", "one_way": "oneway"}.get(cfg.stage, "prompt")
     extractor = JointExtractor(model, tokenizer, model_id=cfg.model.name, relation_label_mode=mode)
     out = {}
     for name, examples in dev.items():
@@ -636,7 +717,8 @@ def _evaluate_dev(
 
 def _tune_separate_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float:
     """The relation threshold (grid) with the best mean dev RE F1 when relation labels
-    are embedded apart; the entity threshold stays the joint model's."""
+    are read as the stage trains them to be (embedded apart, or one way); the entity
+    threshold stays the joint model's."""
     picked = [n for n in cfg.threshold_dev if n in dev and _has_gold(dev[n], "rel")]
     dev = {n: dev[n] for n in picked or [n for n in dev if _has_gold(dev[n], "rel")]}
     best_thr, best_score = model.config.relation_threshold, -1.0
@@ -645,7 +727,7 @@ def _tune_separate_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float:
             model, tokenizer, dev, cfg, thresholds=(model.config.entity_threshold, thr)
         )
         score = float(np.mean([v["rel_micro_f1"] for v in scores.values()]))
-        logger.info("separate relation threshold %.2f: dev %s", thr, json.dumps(scores))
+        logger.info("%s relation threshold %.2f: dev %s", cfg.stage, thr, json.dumps(scores))
         if score > best_score:
             best_thr, best_score = thr, score
     model.eval()
@@ -699,7 +781,7 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
 
     if cfg.init_from:
         model = JointExtractionModel.from_pretrained(cfg.init_from)
-        if cfg.stage == "relation_label_encoder":
+        if cfg.stage != "joint":
             # the joint model stays as trained, thresholds included
             model.config.name = cfg.model.name
         else:
@@ -707,10 +789,15 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         logger.info("continuing from %s", cfg.init_from)
     else:
         model = JointExtractionModel.from_base_encoder(cfg.model)
-    adapter_stage = cfg.stage == "relation_label_encoder"
-    if adapter_stage:
-        if not cfg.init_from:
-            raise ValueError(f"{config_path}: stage relation_label_encoder needs init_from")
+    adapter_stage = cfg.stage != "joint"
+    if adapter_stage and not cfg.init_from:
+        raise ValueError(f"{config_path}: stage {cfg.stage} needs init_from")
+    if cfg.stage == "one_way":
+        if not hasattr(model, "one_way_lora"):
+            model.add_one_way_lora(cfg.lora_rank)
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.startswith("one_way_lora."))
+    elif adapter_stage:
         if not hasattr(model, "relation_label_adapter"):
             model.add_relation_label_adapter(cfg.lora_rank)
         if cfg.relation_label_context and not hasattr(model, "relation_label_attention"):
@@ -757,7 +844,9 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         t0 = time.time()
         sums = np.zeros(3)
         for i, batch in enumerate(batches):
-            if adapter_stage:
+            if cfg.stage == "one_way":
+                loss, ent_l, rel_l = one_way_loss(model, batch, cfg, encoder)
+            elif adapter_stage:
                 loss, ent_l, rel_l = relation_label_encoder_loss(model, batch, cfg, encoder)
             else:
                 loss, ent_l, rel_l = batch_loss(model, batch, cfg)
@@ -805,7 +894,11 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             break
 
     model.eval()
-    if dev_sets and not max_steps and adapter_stage:
+    if dev_sets and not max_steps and cfg.stage == "one_way":
+        model.config.one_way_relation_threshold = _tune_separate_threshold(
+            model, tokenizer, dev_sets, cfg
+        )
+    elif dev_sets and not max_steps and adapter_stage:
         model.config.separate_relation_threshold = _tune_separate_threshold(
             model, tokenizer, dev_sets, cfg
         )

@@ -171,8 +171,20 @@ class ReferenceExtractor(JointExtractor):
 
     def _run_pass(
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
-        ent_thr, rel_thr, symmetric, tokens=None, relation_states=None,
+        ent_thr, rel_thr, symmetric, tokens=None, relation_states=None, relation_block=None,
     ) -> None:  # fmt: skip
+        if relation_block is not None:
+            # relation labels read one way: entities from the text with its entity labels
+            # only, then relations from that same pass with the naive one-way vectors
+            self._reference_pass(
+                texts, word_spans, ent_labels, [], None, entities_out, None,
+                ent_thr, rel_thr, symmetric, separate=True,
+            )  # fmt: skip
+            self._reference_pass(
+                texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
+                ent_thr, rel_thr, symmetric, fixed_entities=entities_out, one_way=True,
+            )  # fmt: skip
+            return
         if relation_states is not None:
             # relation labels embedded apart: entities from the text with its entity
             # labels only, then relations from that same pass with the naive vectors
@@ -193,8 +205,9 @@ class ReferenceExtractor(JointExtractor):
 
     def _predict_passes(
         self, texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr,
-        symmetric, separate=None,
+        symmetric, apart=None,
     ) -> None:  # fmt: skip
+        separate = apart
         probs: list[list[np.ndarray]] = [[] for _ in texts]
         for ents, rels in passes:
             if ents:
@@ -206,6 +219,13 @@ class ReferenceExtractor(JointExtractor):
         for i in range(len(texts)):
             merged = np.concatenate(probs[i], axis=1)
             entities[i] = self._decode_entities(merged, all_labels, ent_thr)
+        if apart is not None and apart[2] is not None:
+            # relations from the first pass's text, with the naive one-way vectors
+            self._reference_pass(
+                texts, word_spans, passes[0][0], apart[0], None, None, relations,
+                ent_thr, rel_thr, symmetric, fixed_entities=entities, one_way=True,
+            )  # fmt: skip
+            return
         if separate is not None:
             # relations from the first pass's text, with the naive vectors
             self._reference_pass(
@@ -236,11 +256,13 @@ class ReferenceExtractor(JointExtractor):
         fixed_entities=None,
         separate_vectors=None,
         separate=False,
+        one_way=False,
     ) -> None:
         """``separate``: the text is read without relation labels, by the encoder with its
-        separate-mode update (as are passes given ``separate_vectors``)."""
-        separate = separate or separate_vectors is not None
-        prompt_rels = rel_labels if separate_vectors is None else []
+        separate-mode update (as are passes given ``separate_vectors`` or ``one_way``).
+        ``one_way``: relation vectors from :func:`naive_one_way_vectors`."""
+        separate = separate or separate_vectors is not None or one_way
+        prompt_rels = rel_labels if separate_vectors is None and not one_way else []
         encoded = [
             reference_encode(self.encoder, t, s, ent_labels, prompt_rels)
             for t, s in zip(texts, word_spans, strict=True)
@@ -261,7 +283,11 @@ class ReferenceExtractor(JointExtractor):
                 mask = self.model.span_mask(batch)
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             rel_emb = None
-            if separate_vectors is not None:
+            if one_way:
+                rel_emb = torch.stack(
+                    [naive_one_way_vectors(self, enc, ent_labels, rel_labels) for enc in items]
+                )
+            elif separate_vectors is not None:
                 # each text's label vectors: the labels' states, after reading the text
                 states = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
                 rel_emb = self.model.separate_relation_vectors(
@@ -375,12 +401,8 @@ class ReferenceExtractor(JointExtractor):
         return out
 
 
-def naive_relation_states(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
-    """Relation labels embedded apart from any text, the plain way: groups of labels
-    whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
-    encoder code (by the encoder with its separate-mode update); the hidden state at
-    each [R]."""
-    model = extractor.model
+def _groups(extractor: JointExtractor, labels: list[str]) -> list[list[str]]:
+    """Labels in order, in groups whose [R] + tokens fit half of the prompt budget."""
     budget = int(extractor.config.max_length * 0.4) // 2
     groups: list[list[str]] = [[]]
     used = 0
@@ -391,8 +413,17 @@ def naive_relation_states(extractor: JointExtractor, labels: list[str]) -> torch
             used = 0
         groups[-1].append(label)
         used += cost
+    return groups
+
+
+def naive_relation_states(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
+    """Relation labels embedded apart from any text, the plain way: groups of labels
+    whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
+    encoder code (by the encoder with its separate-mode update); the hidden state at
+    each [R]."""
+    model = extractor.model
     out = []
-    for group in groups:
+    for group in _groups(extractor, labels):
         enc = reference_encode(extractor.encoder, "", [], [], group)
         batch = collate([enc])
         with model.separate_encoding():
@@ -413,3 +444,72 @@ def _closest(heads: list[int], tails: list[int], found: list[WordEntity]) -> tup
         ((h, t) for h in heads for t in tails),
         key=lambda ht: abs(found[ht[0]].start - found[ht[1]].start),
     )
+
+
+def naive_one_way_vectors(
+    extractor: JointExtractor, enc: EncodedText, entity_labels: list[str], labels: list[str]
+) -> torch.Tensor:
+    """(L, D) vectors of relation labels read one way after one text, the plain way.
+
+    The text (``enc``: encoded with its entity labels only) goes through the library's
+    own encoder forward (with the separate-mode update), which gives its hidden states
+    before every layer. Each group of labels (as in the joint layout) starts from the
+    embeddings of its tokens at the positions they have in the joint prompt
+    (``[CLS] [E] ... [R] ... [SEP] [SEP]``), and at every layer its tokens attend to the
+    text's states of that layer and to each other (``scaled_dot_product_attention``),
+    the labels' linear layers being the joint ones plus the one-way update.
+    """
+    model = extractor.model
+    bert = model.encoder
+    words = bert.get_input_embeddings()
+    batch = collate([enc])
+    with model.separate_encoding():
+        embeds = words(batch["input_ids"]) + model.marker_embedding(batch["marker_types"])
+        embeds = embeds + model.shape_embedding(batch["shape_ids"])
+        text_states = bert(
+            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True
+        ).hidden_states
+    updates = {}
+    if hasattr(model, "one_way_lora"):
+        for name, module in bert.named_modules():
+            key = name.replace(".", "__")
+            if key in model.one_way_lora:
+                updates[id(module)] = model.one_way_lora[key]
+
+    def linear(f, x):
+        with model.separate_encoding(False):
+            y = f(x)
+        return y + updates[id(f)](x) if updates else y
+
+    out = []
+    for group in _groups(extractor, labels):
+        prompt = reference_encode(extractor.encoder, "", [], entity_labels, group)
+        start, stop = prompt.relation_marker_positions[0], len(prompt.input_ids) - 2
+        ids = torch.tensor(prompt.input_ids[start:stop])
+        markers = torch.tensor(prompt.marker_types[start:stop])
+        states = bert.embeddings(
+            inputs_embeds=(words(ids) + model.marker_embedding(markers)).unsqueeze(0),
+            position_ids=torch.arange(start, stop).unsqueeze(0),
+        )
+        for layer, text in zip(bert.encoder.layer, text_states, strict=False):
+            attention = layer.attention.self
+            heads, size = attention.num_attention_heads, attention.attention_head_size
+
+            def split(x, heads=heads, size=size):
+                return x.view(1, -1, heads, size).transpose(1, 2)
+
+            with model.separate_encoding():
+                text_k, text_v = attention.key(text), attention.value(text)
+            q = split(linear(attention.query, states))
+            k = split(torch.cat([text_k, linear(attention.key, states)], 1))
+            v = split(torch.cat([text_v, linear(attention.value, states)], 1))
+            context = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+            context = context.transpose(1, 2).reshape(1, -1, heads * size)
+            output = layer.attention.output
+            attended = output.LayerNorm(linear(output.dense, context) + states)
+            inner = layer.intermediate.intermediate_act_fn(
+                linear(layer.intermediate.dense, attended)
+            )
+            states = layer.output.LayerNorm(linear(layer.output.dense, inner) + attended)
+        out.append(states[0, [p - start for p in prompt.relation_marker_positions]])
+    return model.relation_label_proj(torch.cat(out))

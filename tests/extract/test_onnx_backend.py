@@ -112,6 +112,7 @@ def test_dynamo_fallback_graph_scores_like_the_traced_one(onnx_extractor, tmp_pa
     onnx_backend._export_dynamo(
         onnx_backend.InferenceHeads(model).eval(),
         tuple(example[k] for k in onnx_backend.INPUTS),
+        onnx_backend.INPUTS,
         path,
     )
     dynamo = onnx_backend.OnnxHeads(path, num_threads=1)

@@ -153,11 +153,11 @@ def test_modes_are_checked(tiny, tmp_path):
         JointExtractor.from_pretrained(
             tmp_path / "plain", backend="torch", relation_label_mode="separate"
         )
-    # auto on a checkpoint without the adapter keeps the joint layout for any schema
+    # auto on a checkpoint without the adapter never embeds labels apart
     auto = JointExtractor.from_pretrained(
         tmp_path / "plain", backend="torch", relation_label_mode="auto"
     )
-    assert not auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
+    assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) != "separate"
 
 
 def test_prompt_is_the_default_and_the_environment_can_choose(tiny, monkeypatch):
@@ -224,8 +224,10 @@ def test_onnx_runtime_computes_what_torch_computes(tiny, tokenizer, tmp_path, mo
         for backend in ("torch", "onnx")
     }
     batch = _batch(tokenizer, extractors["torch"].model)
-    for separate in (False, True):
-        torch_out, onnx_out = (x._forward(batch, True, True, separate) for x in extractors.values())
+    for layout in ("prompt", "separate"):
+        torch_out, onnx_out = (
+            x._forward(batch, True, True, layout=layout) for x in extractors.values()
+        )
         for a, b in zip(torch_out, onnx_out, strict=True):
             torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(
@@ -243,10 +245,10 @@ def test_relation_label_states_are_computed_once_per_schema(tiny):
     calls = []
     forward = new._forward
 
-    def counting(batch, need_entities, need_relations, separate=False):
-        assert separate  # every pass of this mode runs the encoder with its update
+    def counting(batch, need_entities, need_relations, layout="prompt"):
+        assert layout == "separate"  # every pass of this mode runs the encoder with its update
         calls.append(need_entities)
-        return forward(batch, need_entities, need_relations, separate)
+        return forward(batch, need_entities, need_relations, layout=layout)
 
     new._forward = counting
     first = new.extract(TEXTS, ENTITIES, MANY_RELATIONS)

@@ -1,0 +1,262 @@
+"""Relation labels read one way: appended after the text, which never reads them.
+
+In the ``oneway`` layout each text is read once with its entity labels, and the relation
+labels are appended after it: every label token attends to the text (and to its own
+group of labels) at every layer, as in the joint layout, while the text is encoded as if
+they were absent. These tests check the layout against plain computations (the
+library's own encoder forward for the text, a layer-by-layer formulation for the
+labels, ``reference_inference`` for whole extractions), that ONNX Runtime computes the
+same, that ``auto`` picks it only where the joint layout needs several passes, and that
+the ``one_way`` training stage trains only its update, and learns.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from reference_inference import ReferenceExtractor, naive_one_way_vectors, reference_encode
+from test_fast_inference import assert_same_extractions
+from test_relation_label_encoder import ENTITIES, MANY_RELATIONS, TEXTS, _tiny_stage_config
+
+from kgbuild.extract.data import read_spert
+from kgbuild.extract.encoding import TextEncoder, split_words
+from kgbuild.extract.extractor import JointExtractor
+from kgbuild.extract.model import (
+    ExtractorConfig,
+    JointExtractionModel,
+    collate,
+    collate_one_way,
+    collate_one_way_rows,
+)
+from kgbuild.extract.train import LabelPools, TrainConfig, build_instance, one_way_loss, train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A small untrained model whose text-side and label-side updates are non-zero (as
+    trained ones would be)."""
+    torch.manual_seed(5)
+    model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
+    model.add_relation_label_adapter(lora_rank=4)
+    model.add_one_way_lora(4)
+    with torch.no_grad():
+        for update in [*model.separate_lora.values(), *model.one_way_lora.values()]:
+            update.b.normal_(0.0, 0.02)
+    directory = tmp_path_factory.mktemp("tiny-one-way") / "model"
+    model.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def extractor(tiny) -> JointExtractor:
+    return JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+
+
+def _texts(extractor: JointExtractor, entities: list[str]):
+    return [extractor.encoder.encode(t, split_words(t), entities, []) for t in TEXTS]
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("update", [False, True], ids=["joint-encoder", "separate-update"])
+def test_the_text_is_encoded_as_if_the_labels_were_absent(extractor, update):
+    model = extractor.model
+    texts = _texts(extractor, ENTITIES)
+    block = extractor.relation_label_block(ENTITIES, MANY_RELATIONS)
+    assert len(set(block.group_ids)) > 1  # several groups of labels
+    batch = collate_one_way(texts, block)
+    every_row = {k: v for k, v in batch.items() if not k.startswith("final_")}
+    with model.separate_encoding(update):
+        plain = model.encode(collate(texts))  # the library's forward, no relation labels
+        text, labels = model.encode_one_way(every_row)
+        read, read_labels = model.encode_one_way(batch)  # the last layer on read rows only
+    mask = collate(texts)["attention_mask"].bool()
+    torch.testing.assert_close(text[mask], plain[mask], atol=1e-5, rtol=1e-5)
+    assert labels.shape == (len(TEXTS), len(block.input_ids), plain.size(-1))
+    # the rows read after the encoder: the texts, [CLS], entity and relation markers
+    rows, label_rows = batch["final_text_rows"], batch["final_label_rows"]
+    assert len(rows) < mask.size(1) and label_rows.tolist() == block.marker_positions
+    for e in texts:
+        assert set(e.entity_marker_positions) <= set(rows.tolist())
+        assert set(e.word_first_token[e.word_first_token >= 0].tolist()) <= set(rows.tolist())
+    torch.testing.assert_close(read[:, rows], text[:, rows], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        read_labels[:, label_rows], labels[:, label_rows], atol=1e-5, rtol=1e-5
+    )
+
+
+@torch.no_grad()
+def test_label_vectors_match_the_layer_by_layer_computation(extractor):
+    model = extractor.model
+    texts = _texts(extractor, ENTITIES)
+    block = extractor.relation_label_block(ENTITIES, MANY_RELATIONS)
+    batch = collate_one_way(texts, block)
+    with model.separate_encoding():
+        _, labels = model.encode_one_way(batch)
+    got = model.label_embeddings(labels, batch["relation_markers"], model.relation_label_proj)
+    for i, text in enumerate(TEXTS):
+        enc = reference_encode(extractor.encoder, text, split_words(text), ENTITIES, [])
+        want = naive_one_way_vectors(extractor, enc, ENTITIES, MANY_RELATIONS)
+        torch.testing.assert_close(got[i], want, atol=1e-4, rtol=1e-4)
+
+
+@torch.no_grad()
+def test_groups_do_not_see_each_other_and_labels_depend_on_the_text(extractor):
+    model = extractor.model
+    texts = _texts(extractor, ENTITIES)
+    first = ["works for", "lives in"]
+    alone = extractor.encoder.relation_label_block(ENTITIES, [first])
+    beside = extractor.encoder.relation_label_block(ENTITIES, [first, ["born in", "owns"]])
+    n = len(alone.input_ids)
+    assert beside.position_ids[n] == beside.position_ids[0]  # each group starts afresh
+    with model.separate_encoding():
+        _, a = model.encode_one_way(collate_one_way(texts, alone))
+        _, b = model.encode_one_way(collate_one_way(texts, beside))
+    torch.testing.assert_close(b[:, : a.size(1)], a, atol=1e-5, rtol=1e-5)
+    assert (a[0] - a[1]).abs().max() > 1e-3  # the same labels read two different texts
+
+
+@torch.no_grad()
+def test_a_block_per_text_gives_what_a_shared_block_gives(extractor):
+    # training gives each text its own labels (padded blocks); inference shares one
+    model = extractor.model
+    texts = _texts(extractor, ENTITIES)
+    blocks = [
+        extractor.encoder.relation_label_block(ENTITIES, [["works for", "lives in", "born in"]]),
+        extractor.encoder.relation_label_block(ENTITIES, [["founded by"]]),
+    ]
+    rows = collate_one_way_rows(texts, blocks)
+    with model.separate_encoding():
+        _, per_row = model.encode_one_way(rows)
+        for i, block in enumerate(blocks):
+            _, shared = model.encode_one_way(collate_one_way([texts[i]], block))
+            # (the shared block's last layer computes the markers only: compare those)
+            markers = block.marker_positions
+            torch.testing.assert_close(
+                per_row[i, markers], shared[0, markers], atol=1e-5, rtol=1e-5
+            )
+
+
+@pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
+def test_one_way_extractions_match_the_plain_computation(tiny, entity_count):
+    entities = ENTITIES if entity_count == 3 else [*ENTITIES, *(f"thing {i}" for i in range(57))]
+    new = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+    old = ReferenceExtractor(
+        new.model, new.encoder.tokenizer, model_id=new.model_id, relation_label_mode="oneway"
+    )
+    passes = new.label_passes(entities, MANY_RELATIONS)
+    assert all(not rels for _, rels in passes)
+    assert (len(passes) > 1) == (entity_count == 60)
+    kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
+    got = new.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    want = old.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    assert_same_extractions(got, want)
+    assert sum(len(x.relations) for x in got) > 10  # the comparison covers relations
+
+
+@torch.no_grad()
+def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    extractors = {
+        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode="oneway")
+        for backend in ("torch", "onnx")
+    }
+    texts = _texts(extractors["torch"], ENTITIES)
+    block = extractors["torch"].relation_label_block(ENTITIES, MANY_RELATIONS)
+    batch = collate_one_way(texts, block)
+    torch_out, onnx_out = (
+        x._forward(batch, True, True, layout="oneway") for x in extractors.values()
+    )
+    for a, b in zip(torch_out, onnx_out, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
+    assert len(graphs) == 2 and graphs[0].endswith("-oneway.onnx")  # joint + oneway
+
+
+def test_auto_reads_labels_one_way_only_where_the_joint_layout_needs_several_passes(tiny):
+    auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    small = ["works for", "lives in"]
+    assert auto.relation_label_layout(ENTITIES, small) == "prompt"
+    assert auto.label_passes(ENTITIES, small) == prompt.label_passes(ENTITIES, small)
+    assert len(prompt.label_passes(ENTITIES, MANY_RELATIONS)) > 1
+    assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) == "oneway"
+    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [(ENTITIES, [])]
+    assert auto.model_id == prompt.model_id == "tiny"
+    forced = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+    assert forced.relation_label_layout(ENTITIES, small) == "oneway"
+    assert forced.model_id == "tiny-oneway"
+    assert forced.relation_label_layout(ENTITIES, []) == "prompt"  # nothing to append
+
+
+def test_a_checkpoint_without_updates_reads_labels_one_way_too(tmp_path):
+    plain = JointExtractionModel.from_base_encoder(ExtractorConfig(name="plain", max_length=96))
+    plain.save_pretrained(tmp_path / "plain")
+    x = JointExtractor.from_pretrained(
+        tmp_path / "plain", backend="torch", relation_label_mode="auto"
+    )
+    assert x.relation_label_layout(ENTITIES, MANY_RELATIONS) == "oneway"
+    result = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
+    assert len(result) == len(TEXTS)
+    assert {r.label for e in result for r in e.relations} <= set(MANY_RELATIONS)
+
+
+def test_batches_count_the_appended_labels(extractor):
+    texts = _texts(extractor, ENTITIES) * 8
+    without = extractor._batches(texts)
+    with_block = extractor._batches(texts, extra_tokens=400)
+    assert len(with_block) > len(without)
+    assert sorted(i for b in with_block for i in b) == list(range(len(texts)))
+
+
+def test_one_way_stage_trains_the_label_update_only(datasets, tmp_path):
+    torch.manual_seed(1)
+    base = JointExtractionModel.from_base_encoder(ExtractorConfig(name="base", max_length=128))
+    base.add_relation_label_adapter(lora_rank=4)
+    base.config.entity_threshold = 0.3
+    base.save_pretrained(tmp_path / "base")
+    path = _tiny_stage_config(datasets, tmp_path, tmp_path / "base")
+    config = json.loads(path.read_text())
+    config.update(stage="one_way", lora_rank=4)
+    path.write_text(json.dumps(config))
+    out = train(path, max_steps=3)
+    before = JointExtractionModel.from_pretrained(tmp_path / "base").state_dict()
+    model = JointExtractionModel.from_pretrained(out)
+    assert model.config.one_way_lora_rank == 4
+    assert model.config.entity_threshold == 0.3  # the joint model's settings are kept
+    after = model.state_dict()
+    for name, value in before.items():
+        assert torch.equal(after[name], value), name
+    lora_b = [v for k, v in after.items() if k.startswith("one_way_lora.") and k.endswith(".b")]
+    assert len(lora_b) == 36 and all(b.abs().sum() > 0 for b in lora_b)
+
+
+def test_one_way_loss_goes_down(datasets, tokenizer):
+    torch.manual_seed(0)
+    examples = read_spert(
+        datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
+    )[:8]
+    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
+    cfg.stage = "one_way"
+    model = JointExtractionModel.from_base_encoder(cfg.model).eval()
+    model.add_one_way_lora(8)
+    encoder = TextEncoder(tokenizer, max_length=128)
+    rng = random.Random(0)
+    items = [
+        build_instance(ex, encoder, cfg.model.max_width, rng, cfg, LabelPools([], [], {}))
+        for ex in examples
+    ]
+    assert any(it.pair_targets for it in items)
+    opt = torch.optim.AdamW(model.one_way_lora.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(20):
+        loss, _, _ = one_way_loss(model, items, cfg, encoder)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0], losses
