@@ -95,8 +95,7 @@ def main() -> int:
     torch.set_num_threads(os.cpu_count() or 1)
     modes = args.modes.split(",")
     extractors = {
-        mode: JointExtractor.from_pretrained(args.model, relation_label_mode=mode)
-        for mode in modes
+        mode: JointExtractor.from_pretrained(args.model, relation_label_mode=mode) for mode in modes
     }
     for extractor in extractors.values():  # exports and session start-up out of the timing
         extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["x"])
