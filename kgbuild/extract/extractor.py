@@ -155,13 +155,11 @@ class JointExtractor:
         self._pool: ThreadPoolExecutor | None = None
         self._relation_states: dict[tuple, torch.Tensor] = {}
         self._relation_states_lock = threading.Lock()
-        # ONNX Runtime: the graph of the encoder with its separate-mode update (exported
-        # on first use; the joint graph when the checkpoint has no such update)
-        self._separate_heads_factory = separate_heads
-        self._separate_heads: OnnxHeads | None = None
-        self._separate_heads_lock = threading.Lock()
-        self._one_way_heads_factory = one_way_heads
-        self._one_way_heads: OnnxHeads | None = None
+        # ONNX Runtime: the graphs of the layouts that keep relation labels out of the
+        # prompt, by layout, exported on first use (see _layout_graph)
+        self._graph_factories = {"separate": separate_heads, "oneway": one_way_heads}
+        self._graphs: dict[str, OnnxHeads | None] = {}
+        self._graphs_lock = threading.Lock()
         self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
 
     @property
@@ -716,10 +714,8 @@ class JointExtractor:
         read without relation labels in its prompt (the encoder with the checkpoint's
         update for that, when it has one)."""
         heads = self.heads
-        if heads is not None and layout == "separate":
-            heads = self._separate_graph()
-        elif heads is not None and layout == "oneway":
-            heads = self._one_way_graph()
+        if heads is not None and layout != "prompt":
+            heads = self._layout_graph(layout)
         if heads is not None:
             return heads(batch)
         model = self.model
@@ -752,24 +748,18 @@ class JointExtractor:
         states = states.unsqueeze(0).expand(hidden.size(0), -1, -1)
         return self.model.separate_relation_vectors(states, hidden, batch["attention_mask"])
 
-    def _one_way_graph(self) -> OnnxHeads | None:
-        """The ONNX Runtime session for ``oneway`` passes, made on first use."""
-        with self._separate_heads_lock:
-            if self._one_way_heads_factory is not None:
-                self._one_way_heads = self._one_way_heads_factory()
-                self._one_way_heads_factory = None
-        return self._one_way_heads
-
-    def _separate_graph(self) -> OnnxHeads | None:
-        """The ONNX Runtime session for separate-mode passes, made on first use (None:
-        its export failed, torch runs those passes)."""
-        if not self.config.separate_lora_rank:
+    def _layout_graph(self, layout: str) -> OnnxHeads | None:
+        """The ONNX Runtime session for the passes of ``layout`` (``"separate"`` or
+        ``"oneway"``), made on first use (None: its export failed, torch runs those
+        passes). Separate passes of a checkpoint without the separate-mode update run on
+        the joint graph."""
+        if layout == "separate" and not self.config.separate_lora_rank:
             return self.heads  # nothing separate about the encoder: the joint graph
-        with self._separate_heads_lock:
-            if self._separate_heads_factory is not None:
-                self._separate_heads = self._separate_heads_factory()
-                self._separate_heads_factory = None
-        return self._separate_heads
+        with self._graphs_lock:
+            if layout not in self._graphs:
+                factory = self._graph_factories.get(layout)
+                self._graphs[layout] = None if factory is None else factory()
+        return self._graphs[layout]
 
     def _width_part(self) -> torch.Tensor:
         """``span_parts``' width part (weights only), cached until the weights change."""

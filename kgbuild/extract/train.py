@@ -396,13 +396,6 @@ def relation_label_encoder_loss(
     and relation probabilities on every span and pair. Returns the loss, the
     distillation part and the gold part (per text).
     """
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-
-    def kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        # cross-entropy minus the teacher's entropy: the same gradient, 0 when they agree
-        soft = torch.sigmoid(teacher)
-        return bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
-
     text_only = [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items]
     labels_only = [encoder.encode("", [], [], it.relation_prompt) for it in items]
     joint = collate([it.encoded for it in items])
@@ -437,7 +430,45 @@ def relation_label_encoder_loss(
     targets, weights = _entity_targets(items, ent_t)
     mask = model.span_mask(joint).unsqueeze(-1) & (joint["entity_markers"] >= 0).unsqueeze(1)
     gold_loss = focal_bce(ent_t[mask], targets[mask], cfg.focal_gamma, weights[mask])
-    distill_loss = kl(ent_t[mask], ent_j[mask])
+    distill_loss = _kl(ent_t[mask], ent_j[mask])
+    pair_gold, pair_distill = _pair_losses(
+        model, items, cfg, encoder, (hidden_j, spans_j, rel_j), (hidden_t, spans_t, rel_vectors)
+    )
+    gold_loss = gold_loss + pair_gold
+    distill_loss = distill_loss + pair_distill
+    b = len(items)
+    # (a batch without a single pair still yields a loss that backward accepts)
+    if cfg.vector_distill_weight:
+        distill_loss = distill_loss + cfg.vector_distill_weight * error
+    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
+    return loss, distill_loss.item() / b, gold_loss.item() / b
+
+
+def _kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """KL divergence of the student's from the teacher's probabilities (sigmoid of the
+    logits), summed: cross-entropy minus the teacher's entropy, so the same gradient as
+    the cross-entropy and 0 when they agree."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    soft = torch.sigmoid(teacher)
+    return bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
+
+
+def _pair_losses(
+    model: JointExtractionModel,
+    items: list[Instance],
+    cfg: TrainConfig,
+    encoder: TextEncoder,
+    teacher: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    student: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gold and the distillation loss of a batch's entity pairs (summed over texts,
+    times ``relation_loss_weight``), scored by the teacher (the joint layout) and by a
+    student that read each text without relation labels in its prompt. Each is
+    (hidden states, span vectors, relation-label vectors)."""
+    hidden_j, spans_j, rel_j = teacher
+    hidden_t, spans_t, rel_vectors = student
+    gold_loss = rel_vectors.new_zeros(())
+    distill_loss = rel_vectors.new_zeros(())
     for b, it in enumerate(items):
         n_rel = len(it.encoded.relation_marker_positions)
         if not it.pairs or not n_rel:
@@ -451,23 +482,18 @@ def relation_label_encoder_loss(
         cluster = torch.tensor(it.mention_cluster)
         pairs = torch.tensor(it.pairs)
         with torch.no_grad():
-            teacher = model.pair_logits(
+            target = model.pair_logits(
                 hidden_j[b], spans_j[b, mention_spans], tokens, cluster, it.num_clusters,
                 pairs, rel_j[b, :n_rel],
             )  # fmt: skip
-        student = model.pair_logits(
+        logits = model.pair_logits(
             hidden_t[b], spans_t[b, mention_spans], tokens - shift,
             cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
         )  # fmt: skip
-        t, w = _pair_targets(it, student)
-        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(student, t, cfg.focal_gamma, w)
-        distill_loss = distill_loss + cfg.relation_loss_weight * kl(student, teacher)
-    b = len(items)
-    # (a batch without a single pair still yields a loss that backward accepts)
-    if cfg.vector_distill_weight:
-        distill_loss = distill_loss + cfg.vector_distill_weight * error
-    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
-    return loss, distill_loss.item() / b, gold_loss.item() / b
+        t, w = _pair_targets(it, logits)
+        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(logits, t, cfg.focal_gamma, w)
+        distill_loss = distill_loss + cfg.relation_loss_weight * _kl(logits, target)
+    return gold_loss, distill_loss
 
 
 def one_way_loss(
@@ -485,12 +511,6 @@ def one_way_loss(
     they have no loss. Returns the loss, the distillation part and the gold part (per
     text).
     """
-    bce = torch.nn.functional.binary_cross_entropy_with_logits
-
-    def kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-        soft = torch.sigmoid(teacher)
-        return bce(student, soft, reduction="sum") - bce(teacher, soft, reduction="sum")
-
     joint = collate([it.encoded for it in items])
     with torch.no_grad():
         hidden_j = model.encode(joint)
@@ -509,32 +529,9 @@ def one_way_loss(
     rel_vectors = model.label_embeddings(
         hidden_l, batch["relation_markers"], model.relation_label_proj
     )
-    gold_loss = rel_vectors.new_zeros(())
-    distill_loss = rel_vectors.new_zeros(())
-    for b, it in enumerate(items):
-        n_rel = len(it.encoded.relation_marker_positions)
-        if not it.pairs or not n_rel:
-            continue
-        # the text starts where the prompt ends: its tokens move by the relation labels'
-        shift = encoder.prompt_length(it.entity_prompt, it.relation_prompt) - (
-            encoder.prompt_length(it.entity_prompt, [])
-        )
-        mention_spans = torch.tensor(it.mention_spans)
-        tokens = torch.tensor(it.mention_tokens)
-        cluster = torch.tensor(it.mention_cluster)
-        pairs = torch.tensor(it.pairs)
-        with torch.no_grad():
-            teacher = model.pair_logits(
-                hidden_j[b], spans_j[b, mention_spans], tokens, cluster, it.num_clusters,
-                pairs, rel_j[b, :n_rel],
-            )  # fmt: skip
-        student = model.pair_logits(
-            hidden_t[b], spans_t[b, mention_spans], tokens - shift,
-            cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
-        )  # fmt: skip
-        t, w = _pair_targets(it, student)
-        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(student, t, cfg.focal_gamma, w)
-        distill_loss = distill_loss + cfg.relation_loss_weight * kl(student, teacher)
+    gold_loss, distill_loss = _pair_losses(
+        model, items, cfg, encoder, (hidden_j, spans_j, rel_j), (hidden_t, spans_t, rel_vectors)
+    )
     b = len(items)
     # (a batch without a single pair still yields a loss that backward accepts)
     loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()

@@ -173,29 +173,20 @@ class ReferenceExtractor(JointExtractor):
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
         ent_thr, rel_thr, symmetric, tokens=None, relation_states=None, relation_block=None,
     ) -> None:  # fmt: skip
-        if relation_block is not None:
-            # relation labels read one way: entities from the text with its entity labels
-            # only, then relations from that same pass with the naive one-way vectors
-            self._reference_pass(
-                texts, word_spans, ent_labels, [], None, entities_out, None,
-                ent_thr, rel_thr, symmetric, separate=True,
-            )  # fmt: skip
-            self._reference_pass(
-                texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
-                ent_thr, rel_thr, symmetric, fixed_entities=entities_out, one_way=True,
-            )  # fmt: skip
-            return
-        if relation_states is not None:
-            # relation labels embedded apart: entities from the text with its entity
+        if relation_block is not None or relation_states is not None:
+            # relation labels outside the prompt: entities from the text with its entity
             # labels only, then relations from that same pass with the naive vectors
+            # (read one way, or embedded apart)
             self._reference_pass(
                 texts, word_spans, ent_labels, [], None, entities_out, None,
                 ent_thr, rel_thr, symmetric, separate=True,
             )  # fmt: skip
+            apart = {"one_way": True}
+            if relation_block is None:
+                apart = {"separate_vectors": naive_relation_states(self, rel_labels)}
             self._reference_pass(
                 texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
-                ent_thr, rel_thr, symmetric, fixed_entities=entities_out,
-                separate_vectors=naive_relation_states(self, rel_labels),
+                ent_thr, rel_thr, symmetric, fixed_entities=entities_out, **apart,
             )  # fmt: skip
             return
         self._reference_pass(

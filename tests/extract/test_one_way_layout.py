@@ -18,9 +18,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from reference_inference import ReferenceExtractor, naive_one_way_vectors, reference_encode
+from reference_inference import naive_one_way_vectors, reference_encode
 from test_fast_inference import assert_same_extractions
-from test_relation_label_encoder import ENTITIES, MANY_RELATIONS, TEXTS, _tiny_stage_config
+from test_relation_label_encoder import (
+    ENTITIES,
+    MANY_RELATIONS,
+    TEXTS,
+    _extractors,
+    _tiny_stage_config,
+)
 
 from kgbuild.extract.data import read_spert
 from kgbuild.extract.encoding import TextEncoder, split_words
@@ -143,10 +149,7 @@ def test_a_block_per_text_gives_what_a_shared_block_gives(extractor):
 @pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
 def test_one_way_extractions_match_the_plain_computation(tiny, entity_count):
     entities = ENTITIES if entity_count == 3 else [*ENTITIES, *(f"thing {i}" for i in range(57))]
-    new = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
-    old = ReferenceExtractor(
-        new.model, new.encoder.tokenizer, model_id=new.model_id, relation_label_mode="oneway"
-    )
+    new, old = _extractors(tiny, "oneway")
     passes = new.label_passes(entities, MANY_RELATIONS)
     assert all(not rels for _, rels in passes)
     assert (len(passes) > 1) == (entity_count == 60)
