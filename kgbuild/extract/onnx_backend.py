@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kgbuild.extract.model import JointExtractionModel, resolve_encoder_path
+from kgbuild.extract.model import JointExtractionModel, checkpoint_files, resolve_encoder_path
 
 __all__ = ["InferenceHeads", "OnnxHeads", "cache_dir", "onnx_available"]
 
@@ -170,7 +170,7 @@ def _versions() -> str:
 def checkpoint_fingerprint(directory: Path, encoder: str, quantize: bool) -> str:
     """A short hash of everything the exported graph depends on."""
     digest = hashlib.sha256()
-    for name in ("config.json", "model.safetensors"):
+    for name in ("config.json", *checkpoint_files(directory)):
         digest.update((directory / name).read_bytes())
     # the word embeddings come from the base encoder package: its files' identity
     base = Path(resolve_encoder_path(encoder))

@@ -44,7 +44,10 @@ EXTRACTOR_ENV = "KGBUILD_EXTRACTOR"
 
 
 def load_pipeline_extractor(
-    model_dir: str | Path | None = None, *, backend: str | None = None
+    model_dir: str | Path | None = None,
+    *,
+    backend: str | None = None,
+    relation_label_mode: str | None = None,
 ) -> Extractor:
     """The extractor the pipeline and CLI use.
 
@@ -52,14 +55,18 @@ def load_pipeline_extractor(
     ``$KGBUILD_EXTRACTOR`` if set, else the default checkpoint shipped with kgbuild.
     A checkpoint comes as a :class:`~kgbuild.extract.lazy.LazyExtractor`: torch and the
     weights load when a document first needs the model, so an ingest where nothing
-    changed never loads them.
+    changed never loads them. ``backend`` and ``relation_label_mode``: see
+    :func:`kgbuild.extract.load_extractor` (an extractor class from
+    ``$KGBUILD_EXTRACTOR`` takes neither).
     """
     spec = os.environ.get(EXTRACTOR_ENV, "").strip()
     if model_dir is None and spec:
         return _import_extractor(spec)()
     from kgbuild.extract import load_extractor
 
-    return load_extractor(model_dir, lazy=True, backend=backend)
+    return load_extractor(
+        model_dir, lazy=True, backend=backend, relation_label_mode=relation_label_mode
+    )
 
 
 def _import_extractor(spec: str) -> type:

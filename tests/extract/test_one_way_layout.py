@@ -34,11 +34,19 @@ from kgbuild.extract.extractor import JointExtractor
 from kgbuild.extract.model import (
     ExtractorConfig,
     JointExtractionModel,
+    checkpoint_files,
     collate,
     collate_one_way,
     collate_one_way_rows,
 )
-from kgbuild.extract.train import LabelPools, TrainConfig, build_instance, one_way_loss, train
+from kgbuild.extract.train import (
+    LabelPools,
+    TrainConfig,
+    _vector_error,
+    build_instance,
+    one_way_loss,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -236,15 +244,46 @@ def test_one_way_stage_trains_the_label_update_only(datasets, tmp_path):
         assert torch.equal(after[name], value), name
     lora_b = [v for k, v in after.items() if k.startswith("one_way_lora.") and k.endswith(".b")]
     assert len(lora_b) == 36 and all(b.abs().sum() > 0 for b in lora_b)
+    # the update has a file of its own; the model's file is the one the stage started from
+    base_file = (tmp_path / "base" / "model.safetensors").read_bytes()
+    assert (out / "model.safetensors").read_bytes() == base_file
+    assert (out / "one_way_lora.safetensors").stat().st_size > 0
 
 
-def test_one_way_loss_goes_down(datasets, tokenizer):
+def test_adapters_are_saved_apart_and_old_single_file_checkpoints_load(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model = JointExtractionModel.from_pretrained(tiny)
+    assert checkpoint_files(tiny) == ["model.safetensors", "one_way_lora.safetensors"]
+    main, update = (load_file(str(tiny / name)) for name in checkpoint_files(tiny))
+    assert update and all(k.startswith("one_way_lora.") for k in update)
+    assert not any(k.startswith("one_way_lora.") for k in main)
+    # a checkpoint written before adapters had files of their own
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "config.json").write_text((tiny / "config.json").read_text())
+    save_file({**main, **update}, str(single / "model.safetensors"))
+    assert checkpoint_files(single) == ["model.safetensors"]
+    loaded = JointExtractionModel.from_pretrained(single).state_dict()
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded[name], value), name
+    # saving a model without the update drops a stale update file
+    plain = JointExtractionModel.from_base_encoder(ExtractorConfig(name="p", max_length=96))
+    model.save_pretrained(tmp_path / "again")
+    assert (tmp_path / "again" / "one_way_lora.safetensors").is_file()
+    plain.save_pretrained(tmp_path / "again")
+    assert checkpoint_files(tmp_path / "again") == ["model.safetensors"]
+    JointExtractionModel.from_pretrained(tmp_path / "again")  # loads: nothing unexpected
+
+
+def _one_way_training(datasets, tokenizer, vector_distill_weight):
     torch.manual_seed(0)
     examples = read_spert(
         datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
     )[:8]
     cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), max_distractors=0)
     cfg.stage = "one_way"
+    cfg.vector_distill_weight = vector_distill_weight
     model = JointExtractionModel.from_base_encoder(cfg.model).eval()
     model.add_one_way_lora(8)
     encoder = TextEncoder(tokenizer, max_length=128)
@@ -254,6 +293,29 @@ def test_one_way_loss_goes_down(datasets, tokenizer):
         for ex in examples
     ]
     assert any(it.pair_targets for it in items)
+    return model, encoder, items, cfg
+
+
+def _vector_gap(model, encoder, items) -> float:
+    """How far the one-way label vectors are from the joint layout's, over ``items``."""
+    joint = collate([it.encoded for it in items])
+    batch = collate_one_way_rows(
+        [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items],
+        [encoder.relation_label_block(it.entity_prompt, [it.relation_prompt]) for it in items],
+    )
+    with torch.no_grad():
+        rel_j = model.label_embeddings(
+            model.encode(joint), joint["relation_markers"], model.relation_label_proj
+        )
+        with model.separate_encoding():
+            _, hidden_l = model.encode_one_way(batch)
+        rel = model.label_embeddings(hidden_l, batch["relation_markers"], model.relation_label_proj)
+    return _vector_error(rel, rel_j, joint["relation_markers"]).item()
+
+
+@pytest.mark.parametrize("vector_distill_weight", [0.0, 1.0])
+def test_one_way_loss_goes_down(datasets, tokenizer, vector_distill_weight):
+    model, encoder, items, cfg = _one_way_training(datasets, tokenizer, vector_distill_weight)
     opt = torch.optim.AdamW(model.one_way_lora.parameters(), lr=1e-3)
     losses = []
     for _ in range(20):
@@ -263,3 +325,49 @@ def test_one_way_loss_goes_down(datasets, tokenizer):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_vector_distillation_pulls_label_vectors_to_the_joint_ones(datasets, tokenizer):
+    model, encoder, items, cfg = _one_way_training(datasets, tokenizer, 1.0)
+    # (the joint layout with a fresh, untrained update: one way differs from it)
+    before = _vector_gap(model, encoder, items)
+    with_vectors, _, _ = one_way_loss(model, items, cfg, encoder)
+    cfg.vector_distill_weight = 0.0
+    without, _, _ = one_way_loss(model, items, cfg, encoder)
+    # the term adds the error of every text's labels (the loss is per text)
+    assert with_vectors.item() == pytest.approx(without.item() + before / len(items), rel=1e-4)
+
+    def gap_after_training(weight: float) -> float:
+        trained, _, _, cfg = _one_way_training(datasets, tokenizer, weight)
+        opt = torch.optim.AdamW(trained.one_way_lora.parameters(), lr=1e-3)
+        for _ in range(10):
+            loss, _, _ = one_way_loss(trained, items, cfg, encoder)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return _vector_gap(trained, encoder, items)
+
+    # untrained heads: the gold relations alone pull the vectors anywhere; with the
+    # term weighted up, towards the joint layout's
+    pulled, free = gap_after_training(20.0), gap_after_training(0.0)
+    assert pulled < 0.7 * before and pulled < 0.5 * free, (before, pulled, free)
+
+
+def test_vector_error_counts_real_labels_relative_to_their_size():
+    teacher = torch.randn(2, 3, 8)
+    markers = torch.tensor([[4, 6, -1], [5, -1, -1]])  # 3 real labels, 3 padding
+    assert _vector_error(teacher.clone(), teacher, markers).item() == 0.0
+    student = teacher.clone()
+    student[0, 2] += 100.0  # padding: ignored
+    student[1, 1] -= 100.0
+    assert _vector_error(student, teacher, markers).item() == 0.0
+    student[0, 1] += 1.0
+    error = _vector_error(student, teacher, markers)
+    # one vector off by a unit in each of its 8 dimensions: 8, over the mean squared norm
+    norms = teacher.pow(2).sum(-1)[markers >= 0]
+    assert error.item() == pytest.approx(8.0 / norms.mean().item(), rel=1e-5)
+    # relative: scaling both leaves it unchanged
+    assert _vector_error(3 * student, 3 * teacher, markers).item() == pytest.approx(error.item())
+    # nothing to match
+    none = torch.full((2, 3), -1)
+    assert _vector_error(student, teacher, none).item() == 0.0

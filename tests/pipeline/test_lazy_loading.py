@@ -131,6 +131,35 @@ def test_unchanged_rerun_with_default_model_never_loads_it(docs, tmp_path):
     }
 
 
+def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_path):
+    store = tmp_path / "graph.json"
+    KnowledgeGraphBuilder(store, extractor=CheckpointIdFake(), progress=False).ingest(docs)
+    # forced one-way reading gives other scores, so it names another model id; nothing
+    # changed, so nothing loads
+    summary, modules = run_cli(
+        "ingest", str(docs), "--store", str(store), "--relation-labels", "oneway",
+        extractor_env=None,
+    )  # fmt: skip
+    assert summary["model_id"] == "kgbuild-relex-minilm-oneway"
+    assert not modules["torch"] and not modules["extractor_module"], modules
+    # auto keeps the joint layout's id (it reads labels one way only where it must)
+    summary, _ = run_cli(
+        "ingest", str(docs), "--store", str(store), "--relation-labels", "AUTO",
+        extractor_env=None,
+    )  # fmt: skip
+    assert summary["model_id"] == "kgbuild-relex-minilm"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop(EXTRACTOR_ENV, None)
+    bad = subprocess.run(
+        [sys.executable, "-c", "from kgbuild.cli.main import app; app(prog_name='kgbuild')",
+         "ingest", str(docs), "--store", str(store),
+         "--relation-labels", "sideways"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 1, bad.stderr
+    assert "--relation-labels 'sideways': use auto, prompt, oneway, separate" in bad.stderr
+
+
 @pytest.mark.slow
 def test_lazy_extractor_loads_when_a_document_needs_extraction(docs, tmp_path):
     store = tmp_path / "graph.json"
