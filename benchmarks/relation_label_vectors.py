@@ -15,7 +15,9 @@ relation name, in the joint layout's groups, four ways:
 Each gets strict relation F1 at each threshold (a triple counts when its head, tail and
 relation match the gold), and the best over thresholds, so calibration does not hide the
 comparison; plus how close the one-way label vectors are to the joint ones (mean cosine
-and squared error relative to the joint vectors' squared norm).
+and squared error relative to the joint vectors' squared norm). Then, end to end (the
+extractor finds the entities, ``prompt`` against ``oneway``): entities found, and how
+many gold triples have both their spans among them, which bounds relation recall.
 
     python benchmarks/relation_label_vectors.py [--model DIR] [--limit N]
 
@@ -173,6 +175,16 @@ def main() -> None:
         f1 = rows[way]["f1_by_threshold"]
         cells = " | ".join(f"{f1[str(t)]:.1f}" for t in THRESHOLDS)
         lines.append(f"| {label} | {cells} | {rows[way]['best_f1']:.1f} |")
+    coverage = entity_coverage(args.model, examples)
+    lines += [
+        "",
+        "| end to end | entities found | gold triples with both spans found |",
+        "|---|---|---|",
+    ]
+    for mode, row in coverage.items():
+        lines.append(
+            f"| {mode} | {row['entities']:,} | {row['covered']} of {row['gold_triples']} |"
+        )
     table = "\n".join(lines)
     print(table)
     out = {
@@ -185,11 +197,32 @@ def main() -> None:
         "vector_cosine": round(cosine, 4),
         "vector_relative_error": round(error, 4),
         "ways": rows,
+        "end_to_end": coverage,
         "table": table,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(out, indent=1) + "\n")
     print(f"\nwrote {args.output}")
+
+
+def entity_coverage(model: str | None, examples: list) -> dict[str, dict[str, int]]:
+    """Per layout (``prompt``, ``oneway``), run end to end: the entities found and the
+    gold triples whose head and tail spans are both among them."""
+    from kgbuild.extract.evaluate import predict_examples
+    from kgbuild.extract.extractor import JointExtractor
+
+    out = {}
+    for mode in ("prompt", "oneway"):
+        extractor = JointExtractor.from_pretrained(model, backend="torch", relation_label_mode=mode)
+        found = covered = gold = 0
+        for ex, (entities, _) in zip(examples, predict_examples(extractor, examples), strict=True):
+            spans = {(e.start, e.end) for e in entities}
+            found += len(entities)
+            for h, t, _ in ex.relations:
+                gold += 1
+                covered += tuple(ex.entities[h][:2]) in spans and tuple(ex.entities[t][:2]) in spans
+        out[mode] = {"entities": found, "covered": covered, "gold_triples": gold}
+    return out
 
 
 if __name__ == "__main__":
