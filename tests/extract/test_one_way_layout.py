@@ -188,6 +188,33 @@ def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch):
     assert len(graphs) == 2 and graphs[0].endswith("-oneway.onnx")  # joint + oneway
 
 
+@torch.no_grad()
+def test_the_dynamo_fallback_exports_the_one_way_graph_too(tiny, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from kgbuild.extract import onnx_backend
+
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+    model = x.model
+    inputs = onnx_backend.INPUTS + onnx_backend.ONE_WAY_INPUTS
+    example = onnx_backend._example_batch(model, one_way=True)
+    path = tmp_path / "dynamo-oneway.onnx"
+    with model.separate_encoding():  # as exported_graph exports the oneway variant
+        onnx_backend._export_dynamo(
+            onnx_backend.InferenceHeads(model).eval(),
+            tuple(example[k] for k in inputs),
+            inputs,
+            path,
+        )
+    graph = onnx_backend.OnnxHeads(path, num_threads=1)
+    texts = _texts(x, ENTITIES)
+    batch = collate_one_way(texts, x.relation_label_block(ENTITIES, MANY_RELATIONS))
+    want = x._forward(batch, True, True, layout="oneway")
+    for name, a, b in zip(onnx_backend.OUTPUTS, want, graph(batch), strict=True):
+        assert a.shape == b.shape, name
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4, msg=name)
+
+
 def test_auto_reads_labels_one_way_only_where_the_joint_layout_needs_several_passes(tiny):
     auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
     prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
