@@ -37,6 +37,20 @@ VARIANTS = {
 }
 
 
+def gold_pair_logits(model, width, hidden, spans, enc, mentions, pairs, vectors):
+    """(P, L) relation logits of ``pairs`` (P, 2) of gold ``mentions`` (word spans
+    (start, end), each its own entity) of one text, from its hidden states (1, T, H),
+    span vectors (S, D) and relation-label vectors (L, D); ``enc`` its EncodedText."""
+    import torch
+
+    tokens = torch.tensor(
+        [[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in mentions]
+    )
+    index = torch.tensor([s * width + e - s - 1 for s, e in mentions])
+    m = len(mentions)
+    return model.pair_logits(hidden[0], spans[index], tokens, torch.arange(m), m, pairs, vectors)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="Extractor checkpoint folder.")
@@ -63,15 +77,10 @@ def main() -> int:
     pairs = 0
 
     def best(hidden, spans, enc, mentions, vectors) -> int:
-        tokens = torch.tensor(
-            [[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in mentions]
+        pair = torch.tensor([[0, 1]])
+        return int(
+            gold_pair_logits(model, width, hidden, spans, enc, mentions, pair, vectors)[0].argmax()
         )
-        index = torch.tensor([s * width + e - s - 1 for s, e in mentions])
-        logits = model.pair_logits(
-            hidden[0], spans[index], tokens, torch.tensor([0, 1]), 2,
-            torch.tensor([[0, 1]]), vectors,
-        )  # fmt: skip
-        return int(logits[0].argmax())
 
     with torch.no_grad():
         for half in (names[:15], names[15:]):

@@ -55,6 +55,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     import torch
+    from relation_label_gap import gold_pair_logits
     from zero_shot import load_sets
 
     from kgbuild.extract.encoding import join_words
@@ -77,16 +78,9 @@ def main() -> None:
     proj = model.relation_label_proj
 
     def pair_scores(hidden, spans, enc, mentions, vectors):
-        tokens = torch.tensor(
-            [[enc.word_first_token[s], enc.word_last_token[e - 1]] for s, e in mentions]
-        )
-        index = torch.tensor([s * width + e - s - 1 for s, e in mentions])
         m = len(mentions)
         pairs = torch.tensor([[i, j] for i in range(m) for j in range(m) if i != j])
-        logits = model.pair_logits(
-            hidden[0], spans[index], tokens, torch.arange(m), m, pairs, vectors
-        )
-        return pairs, logits
+        return pairs, gold_pair_logits(model, width, hidden, spans, enc, mentions, pairs, vectors)
 
     scores: dict[str, list[torch.Tensor]] = {k: [] for k in WAYS}
     gold_flags: list[torch.Tensor] = []

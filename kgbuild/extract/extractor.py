@@ -39,6 +39,7 @@ from kgbuild.extract.encoding import (
 )
 from kgbuild.extract.lazy import (
     RELATION_LABEL_MODES,
+    extractor_model_id,
     resolve_backend,
     resolve_quantize,
     resolve_relation_label_mode,
@@ -233,9 +234,7 @@ class JointExtractor:
                 def separate_heads() -> OnnxHeads | None:
                     return _onnx_heads(model, directory, backend, quantize, variant="separate")
 
-        model_id = f"{model.config.name}{'-int8' if quantize else ''}"
-        if relation_label_mode in ("oneway", "separate"):
-            model_id += f"-{relation_label_mode}"  # other outputs for one schema: another id
+        model_id = extractor_model_id(model.config.name, quantize, relation_label_mode)
         return cls(
             model,
             tokenizer,

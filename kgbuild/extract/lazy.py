@@ -122,8 +122,16 @@ def checkpoint_model_id(
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     name = str(data.get("name", _DEFAULT_CONFIG_NAME))
+    return extractor_model_id(name, resolve_quantize(quantize), relation_label_mode)
+
+
+def extractor_model_id(name: str, quantize: bool, relation_label_mode: str) -> str:
+    """The ``model_id`` of a checkpoint named ``name`` as loaded: int8 weights and a
+    forced ``oneway`` or ``separate`` layout give other outputs for the same schema, so
+    they name another model (``auto`` keeps the name: it reads labels one way only
+    where the joint layout needs several passes)."""
     layout = f"-{relation_label_mode}" if relation_label_mode in ("oneway", "separate") else ""
-    return f"{name}{'-int8' if resolve_quantize(quantize) else ''}{layout}"
+    return f"{name}{'-int8' if quantize else ''}{layout}"
 
 
 class LazyExtractor:

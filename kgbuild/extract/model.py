@@ -880,6 +880,15 @@ def collate(encoded: list[EncodedText], pad_id: int = 0) -> dict[str, torch.Tens
     return batch
 
 
+#: The batch tensors of a :class:`RelationLabelBlock` (``collate_one_way``): name -> field.
+BLOCK_TENSORS = {
+    "block_ids": "input_ids",
+    "block_markers": "marker_types",
+    "block_positions": "position_ids",
+    "block_groups": "group_ids",
+}
+
+
 def collate_one_way(
     encoded: list[EncodedText], block: RelationLabelBlock, pad_id: int = 0
 ) -> dict[str, torch.Tensor]:
@@ -890,13 +899,8 @@ def collate_one_way(
     needs to compute (``final_text_rows``, ``final_label_rows``; texts that share their
     entity prompt, as in a label pass)."""
     batch = collate(encoded, pad_id)
-    for name, values in (
-        ("block_ids", block.input_ids),
-        ("block_markers", block.marker_types),
-        ("block_positions", block.position_ids),
-        ("block_groups", block.group_ids),
-    ):
-        batch[name] = torch.tensor(values, dtype=torch.long)
+    for name, field in BLOCK_TENSORS.items():
+        batch[name] = torch.tensor(getattr(block, field), dtype=torch.long)
     markers = torch.tensor(block.marker_positions, dtype=torch.long)
     batch["relation_markers"] = markers.expand(len(encoded), -1).contiguous()
     prompt = encoded[0].entity_marker_positions
@@ -922,15 +926,13 @@ def collate_one_way_rows(
     b = len(encoded)
     n = max(1, max(len(x.input_ids) for x in blocks))
     lr = max(1, max(len(x.marker_positions) for x in blocks))
-    names = ("block_ids", "block_markers", "block_positions", "block_groups")
-    for name in names:
+    for name in BLOCK_TENSORS:
         batch[name] = torch.zeros((b, n), dtype=torch.long)
     batch["relation_markers"] = torch.full((b, lr), -1, dtype=torch.long)
     for i, block in enumerate(blocks):
         k = len(block.input_ids)
-        values = (block.input_ids, block.marker_types, block.position_ids, block.group_ids)
-        for name, v in zip(names, values, strict=True):
-            batch[name][i, :k] = torch.tensor(v, dtype=torch.long)
+        for name, field in BLOCK_TENSORS.items():
+            batch[name][i, :k] = torch.tensor(getattr(block, field), dtype=torch.long)
         m = len(block.marker_positions)
         batch["relation_markers"][i, :m] = torch.tensor(block.marker_positions, dtype=torch.long)
     return batch

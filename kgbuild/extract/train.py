@@ -399,12 +399,7 @@ def relation_label_encoder_loss(
     text_only = [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items]
     labels_only = [encoder.encode("", [], [], it.relation_prompt) for it in items]
     joint = collate([it.encoded for it in items])
-    with torch.no_grad():
-        hidden_j = model.encode(joint)
-        spans_j, ent_j = _spans_and_entity_logits(model, hidden_j, joint)
-        rel_j = model.label_embeddings(
-            hidden_j, joint["relation_markers"], model.relation_label_proj
-        )
+    hidden_j, spans_j, rel_j, ent_j = _joint_teacher(model, joint, entities=True)
     text_batch = collate(text_only)
     label_batch = collate(labels_only)
     with model.separate_encoding():
@@ -417,7 +412,6 @@ def relation_label_encoder_loss(
         text_batch["attention_mask"],
     )
 
-    error = _vector_error(rel_vectors, rel_j, joint["relation_markers"])
     # entities: the spans the teacher saw (the text-only window holds at least those)
     targets, weights = _entity_targets(items, ent_t)
     mask = model.span_mask(joint).unsqueeze(-1) & (joint["entity_markers"] >= 0).unsqueeze(1)
@@ -426,14 +420,48 @@ def relation_label_encoder_loss(
     pair_gold, pair_distill = _pair_losses(
         model, items, cfg, encoder, (hidden_j, spans_j, rel_j), (hidden_t, spans_t, rel_vectors)
     )
-    gold_loss = gold_loss + pair_gold
-    distill_loss = distill_loss + pair_distill
-    b = len(items)
+    return _adapter_loss(
+        cfg, len(items), gold_loss + pair_gold, distill_loss + pair_distill,
+        rel_vectors, rel_j, joint["relation_markers"],
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def _joint_teacher(
+    model: JointExtractionModel, joint: dict[str, torch.Tensor], entities: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """What an adapter stage's student is taught from: the joint layout's hidden
+    states, span vectors and relation-label vectors of a batch, and with ``entities``
+    its entity logits (else None); no gradients."""
+    hidden = model.encode(joint)
+    if entities:
+        spans, entity_logits = _spans_and_entity_logits(model, hidden, joint)
+    else:
+        spans, entity_logits = model.span_embeddings(hidden, joint), None
+    relations = model.label_embeddings(hidden, joint["relation_markers"], model.relation_label_proj)
+    return hidden, spans, relations, entity_logits
+
+
+def _adapter_loss(
+    cfg: TrainConfig,
+    texts: int,
+    gold_loss: torch.Tensor,
+    distill_loss: torch.Tensor,
+    student_vectors: torch.Tensor,
+    teacher_vectors: torch.Tensor,
+    markers: torch.Tensor,
+) -> tuple[torch.Tensor, float, float]:
+    """An adapter stage's loss from its summed gold and distillation parts: plus
+    ``vector_distill_weight`` times the label vectors' error (:func:`_vector_error`),
+    weighted by ``distill_weight``, per text. Returns the loss, the distillation part and
+    the gold part (per text)."""
     if cfg.vector_distill_weight:
-        distill_loss = distill_loss + cfg.vector_distill_weight * error
+        distill_loss = distill_loss + cfg.vector_distill_weight * _vector_error(
+            student_vectors, teacher_vectors, markers
+        )
     # (a batch without a single pair still yields a loss that backward accepts)
-    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
-    return loss, distill_loss.item() / b, gold_loss.item() / b
+    loss = (gold_loss + cfg.distill_weight * distill_loss) / texts + 0.0 * student_vectors.sum()
+    return loss, distill_loss.item() / texts, gold_loss.item() / texts
 
 
 def _vector_error(
@@ -521,17 +549,11 @@ def one_way_loss(
     training) plus ``distill_weight`` times the KL divergence to the teacher's relation
     probabilities on every pair and ``vector_distill_weight`` times the error of the
     label vectors themselves (:func:`_vector_error`). Entities do not change (the text
-    part is frozen), so
-    they have no loss. Returns the loss, the distillation part and the gold part (per
-    text).
+    part is frozen), so they have no loss. Returns the loss, the distillation part and
+    the gold part (per text).
     """
     joint = collate([it.encoded for it in items])
-    with torch.no_grad():
-        hidden_j = model.encode(joint)
-        spans_j = model.span_embeddings(hidden_j, joint)
-        rel_j = model.label_embeddings(
-            hidden_j, joint["relation_markers"], model.relation_label_proj
-        )
+    hidden_j, spans_j, rel_j, _ = _joint_teacher(model, joint)
     batch = collate_one_way_rows(
         [encoder.encode(it.text, it.word_spans, it.entity_prompt, []) for it in items],
         [encoder.relation_label_block(it.entity_prompt, [it.relation_prompt]) for it in items],
@@ -546,14 +568,9 @@ def one_way_loss(
     gold_loss, distill_loss = _pair_losses(
         model, items, cfg, encoder, (hidden_j, spans_j, rel_j), (hidden_t, spans_t, rel_vectors)
     )
-    if cfg.vector_distill_weight:
-        distill_loss = distill_loss + cfg.vector_distill_weight * _vector_error(
-            rel_vectors, rel_j, joint["relation_markers"]
-        )
-    b = len(items)
-    # (a batch without a single pair still yields a loss that backward accepts)
-    loss = (gold_loss + cfg.distill_weight * distill_loss) / b + 0.0 * rel_vectors.sum()
-    return loss, distill_loss.item() / b, gold_loss.item() / b
+    return _adapter_loss(
+        cfg, len(items), gold_loss, distill_loss, rel_vectors, rel_j, joint["relation_markers"]
+    )
 
 
 def _spans_and_entity_logits(

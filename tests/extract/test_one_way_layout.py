@@ -19,13 +19,12 @@ from pathlib import Path
 import pytest
 import torch
 from reference_inference import naive_one_way_vectors, reference_encode
-from test_fast_inference import assert_same_extractions
 from test_relation_label_encoder import (
     ENTITIES,
     MANY_RELATIONS,
     TEXTS,
-    _extractors,
     _tiny_stage_config,
+    assert_layout_matches_the_plain_computation,
 )
 
 from kgbuild.extract.data import read_spert
@@ -156,16 +155,7 @@ def test_a_block_per_text_gives_what_a_shared_block_gives(extractor):
 
 @pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
 def test_one_way_extractions_match_the_plain_computation(tiny, entity_count):
-    entities = ENTITIES if entity_count == 3 else [*ENTITIES, *(f"thing {i}" for i in range(57))]
-    new, old = _extractors(tiny, "oneway")
-    passes = new.label_passes(entities, MANY_RELATIONS)
-    assert all(not rels for _, rels in passes)
-    assert (len(passes) > 1) == (entity_count == 60)
-    kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
-    got = new.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
-    want = old.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
-    assert_same_extractions(got, want)
-    assert sum(len(x.relations) for x in got) > 10  # the comparison covers relations
+    assert_layout_matches_the_plain_computation(tiny, "oneway", entity_count)
 
 
 @torch.no_grad()
@@ -340,17 +330,23 @@ def _vector_gap(model, encoder, items) -> float:
     return _vector_error(rel, rel_j, joint["relation_markers"]).item()
 
 
-@pytest.mark.parametrize("vector_distill_weight", [0.0, 1.0])
-def test_one_way_loss_goes_down(datasets, tokenizer, vector_distill_weight):
-    model, encoder, items, cfg = _one_way_training(datasets, tokenizer, vector_distill_weight)
+def _train_steps(model, encoder, items, cfg, steps: int) -> list[float]:
+    """``steps`` AdamW steps of ``one_way_lora`` on ``items``; the losses."""
     opt = torch.optim.AdamW(model.one_way_lora.parameters(), lr=1e-3)
     losses = []
-    for _ in range(20):
+    for _ in range(steps):
         loss, _, _ = one_way_loss(model, items, cfg, encoder)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("vector_distill_weight", [0.0, 1.0])
+def test_one_way_loss_goes_down(datasets, tokenizer, vector_distill_weight):
+    model, encoder, items, cfg = _one_way_training(datasets, tokenizer, vector_distill_weight)
+    losses = _train_steps(model, encoder, items, cfg, 20)
     assert losses[-1] < 0.8 * losses[0], losses
 
 
@@ -366,12 +362,7 @@ def test_vector_distillation_pulls_label_vectors_to_the_joint_ones(datasets, tok
 
     def gap_after_training(weight: float) -> float:
         trained, _, _, cfg = _one_way_training(datasets, tokenizer, weight)
-        opt = torch.optim.AdamW(trained.one_way_lora.parameters(), lr=1e-3)
-        for _ in range(10):
-            loss, _, _ = one_way_loss(trained, items, cfg, encoder)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        _train_steps(trained, encoder, items, cfg, 10)
         return _vector_gap(trained, encoder, items)
 
     # untrained heads: the gold relations alone pull the vectors anywhere; with the

@@ -196,10 +196,11 @@ def test_auto_separates_only_schemas_that_need_several_passes(tiny):
     assert forced.separates_relation_labels(ENTITIES, small) and forced.model_id == "tiny-separate"
 
 
-@pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
-def test_separate_labels_match_the_plain_computation(tiny, entity_count):
+def assert_layout_matches_the_plain_computation(tiny, layout: str, entity_count: int) -> list:
+    """Extractions with relation labels outside the prompt (``layout``), over one text
+    pass (3 entity labels) or several (60), equal the reference's; returns them."""
     entities = ENTITIES if entity_count == 3 else [*ENTITIES, *(f"thing {i}" for i in range(57))]
-    new, old = _extractors(tiny, "separate")
+    new, old = _extractors(tiny, layout)
     passes = new.label_passes(entities, MANY_RELATIONS)
     assert all(not rels for _, rels in passes)
     assert (len(passes) > 1) == (entity_count == 60)
@@ -208,6 +209,12 @@ def test_separate_labels_match_the_plain_computation(tiny, entity_count):
     want = old.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
     assert_same_extractions(got, want)
     assert sum(len(x.relations) for x in got) > 10  # the comparison covers relations
+    return got
+
+
+@pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
+def test_separate_labels_match_the_plain_computation(tiny, entity_count):
+    got = assert_layout_matches_the_plain_computation(tiny, "separate", entity_count)
     assert {r.label for x in got for r in x.relations} <= set(MANY_RELATIONS)
 
 
