@@ -9,14 +9,16 @@ growing label sets and reports tokens/s, label passes, and the ratio to the defa
 
     python benchmarks/label_scaling.py [--kb 200] [--counts 14,20,50,100] [--model DIR]
                                        [--backend auto|onnx|torch] [--repeats 3]
+                                       [--modes auto,prompt,oneway]
 
 Each label set is timed ``--repeats`` times, the sets taking turns (round robin), and
 the median is reported: on a shared machine a slow spell then hits every set alike.
+``--modes``: the relation-label modes to time (default: the extractor's default); the
+label sets that need more than one joint pass are timed in each of them, in the same
+turns, so that their ratios to the first row come from one run.
 
 Prints a table and writes benchmarks/results/label_scaling.json. Numbers only mean
-something on an idle machine. ``KGBUILD_RELATION_LABELS=auto`` measures the opt-in mode
-that embeds relation labels apart from the text when they need several passes
-(``--output benchmarks/results/label_scaling_auto.json``).
+something on an idle machine.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def main() -> int:
     parser.add_argument(
         "--repeats", type=int, default=3, help="Timings per label set, taken in turns (median)."
     )
+    parser.add_argument(
+        "--modes",
+        default=None,
+        help="Comma-separated relation-label modes to time (default: the extractor's).",
+    )
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -101,31 +108,48 @@ def main() -> int:
     from kgbuild.schema import Schema
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    extractor = load_extractor(args.model, backend=args.backend)
+    modes = args.modes.split(",") if args.modes else [None]
+    extractors = [
+        load_extractor(args.model, backend=args.backend, relation_label_mode=mode)
+        for mode in modes
+    ]
+    extractor = extractors[0]
     corpus = Path(tempfile.mkdtemp(prefix="kgbuild-labels-")) / "corpus"
     make_corpus(corpus, int(args.kb * 1000))
-    extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["works for"])
+    for x in extractors:  # exports and session start-up out of the timing
+        x.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["works for"])
 
     rows = []
-    sets = []
+    runs = []  # (extractor, entity labels, relation labels, chunks, tokens)
     for ents, rels in label_sets([int(c) for c in args.counts.split(",")]):
         config = BuildConfig(schema=Schema(entity_types=ents, relation_types=rels))
-        sets.append((ents, rels, *pipeline_chunks(extractor, corpus, config)))
-    timings: list[list[float]] = [[] for _ in sets]
+        texts, tokens = pipeline_chunks(extractor, corpus, config)
+        layouts = set()
+        for x in extractors:
+            layout = x.relation_label_layout(ents, rels)
+            if layout not in layouts:  # modes that read this schema alike: timed once
+                layouts.add(layout)
+                # chunked for this layout's prompt (the hybrid one holds relation labels)
+                texts_x, tokens_x = (
+                    (texts, tokens) if x is extractor else pipeline_chunks(x, corpus, config)
+                )
+                runs.append((x, ents, rels, texts_x, tokens_x))
+    timings: list[list[float]] = [[] for _ in runs]
     for _ in range(max(1, args.repeats)):
-        for i, (ents, rels, texts, _tokens) in enumerate(sets):
+        for i, (x, ents, rels, texts, _tokens) in enumerate(runs):
             t0 = time.perf_counter()
-            run_extractor(extractor, texts, ents, rels, batch_size=args.batch_size)
+            run_extractor(x, texts, ents, rels, batch_size=args.batch_size)
             timings[i].append(time.perf_counter() - t0)
-    for (ents, rels, texts, tokens), times in zip(sets, timings, strict=True):
+    for (x, ents, rels, texts, tokens), times in zip(runs, timings, strict=True):
         seconds = statistics.median(times)
         rows.append(
             {
                 "entity_labels": len(ents),
                 "relation_labels": len(rels),
-                "label_passes": len(extractor.label_passes(ents, rels)),
-                "relation_labels_apart": extractor.separates_relation_labels(ents, rels),
-                "relation_label_layout": extractor.relation_label_layout(ents, rels),
+                "relation_label_mode": x.relation_label_mode,
+                "label_passes": len(x.label_passes(ents, rels)),
+                "relation_labels_apart": x.separates_relation_labels(ents, rels),
+                "relation_label_layout": x.relation_label_layout(ents, rels),
                 "chunks": len(texts),
                 "tokens": tokens,
                 "seconds": seconds,
@@ -133,13 +157,14 @@ def main() -> int:
                 "tokens_per_second": tokens / seconds,
             }
         )
-        print(f"{len(ents)}+{len(rels)} labels: {tokens / seconds:,.0f} tokens/s", flush=True)
+        layout = x.relation_label_layout(ents, rels)
+        print(f"{len(ents)}+{len(rels)} labels, {layout}: {tokens / seconds:,.0f} tokens/s")
     base = rows[0]["tokens_per_second"]
     lines = [
         f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "
         f"{extractor.workers} batch(es) side by side x {extractor.torch_threads} torch thread(s), "
-        f"relation_label_mode {extractor.relation_label_mode}, median of {args.repeats} timings "
-        "taken in turns",
+        f"relation_label_mode {', '.join(x.relation_label_mode for x in extractors)}, "
+        f"median of {args.repeats} timings taken in turns",
         "",
         "| labels | text passes | relation label layout | chunks | tokens/s | vs first row |",
         "|---|---|---|---|---|---|",
@@ -161,7 +186,7 @@ def main() -> int:
             {
                 "benchmark": "label_scaling",
                 "backend": extractor.backend,
-                "relation_label_mode": extractor.relation_label_mode,
+                "relation_label_modes": [x.relation_label_mode for x in extractors],
                 "runs": rows,
                 "table": report,
             },

@@ -117,7 +117,8 @@ class RelationLabelBlock:
     group_ids: list[int]
     #: where each label's [R] marker is, within the block
     marker_positions: list[int]
-    #: where the texts' entity prompt ends (its [SEP]; where the labels' positions start)
+    #: where the texts' prompt ends (its [SEP]). The labels' positions start after the
+    #: entity labels: here, unless the prompt holds relation labels too (``hybrid``)
     prompt_end: int = 0
 
 
@@ -171,11 +172,17 @@ class TextEncoder:
         return self.max_length - self.prompt_length(entity_labels, relation_labels)
 
     def relation_label_block(
-        self, entity_labels: list[str], groups: list[list[str]]
+        self,
+        entity_labels: list[str],
+        groups: list[list[str]],
+        prompt_relations: Sequence[str] = (),
     ) -> RelationLabelBlock:
         """The relation labels ``groups`` as a :class:`RelationLabelBlock` for texts
-        encoded with ``entity_labels`` (and no relation labels) in their prompt."""
+        encoded with ``entity_labels`` and ``prompt_relations`` (the ``hybrid`` layout's
+        first group of relation labels; none in the ``oneway`` layout) in their prompt.
+        Every group starts where relation labels start in the prompt."""
         start = 1 + len(entity_labels) + sum(len(self.label_ids(x)) for x in entity_labels)
+        prompt_end = start + sum(1 + len(self.label_ids(x)) for x in prompt_relations)
         ids: list[int] = []
         markers: list[int] = []
         positions: list[int] = []
@@ -191,7 +198,7 @@ class TextEncoder:
                 positions.extend(range(position, position + len(tokens)))
                 position += len(tokens)
                 group_ids.extend([2 + g] * len(tokens))
-        return RelationLabelBlock(ids, markers, positions, group_ids, marker_positions, start)
+        return RelationLabelBlock(ids, markers, positions, group_ids, marker_positions, prompt_end)
 
     def _tokenize_one(self, text: str) -> TextTokens:
         if self._fast is not None:

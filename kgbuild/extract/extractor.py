@@ -6,9 +6,9 @@ through the model under ``torch.inference_mode``. Entities are decoded flat
 (greedy by score, no overlaps); relations are scored for every ordered pair of
 decoded entities, with repeated mentions of one entity in a text pooled.
 When the labels do not fit one window beside the text, they are split over
-several passes and the scores merged, or, with a checkpoint that has a relation-label
-adapter, the relation labels are embedded once per schema in passes of their own and
-the text is read once with its entity labels (``relation_label_mode``).
+several passes and the scores merged, or the relation labels that do not fit are
+appended after the text and read one way, so that the text is read once
+(``relation_label_mode``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 #: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
 Backend = Literal["auto", "onnx", "torch"]
 #: How relation labels reach the model (see :class:`JointExtractor`).
-RelationLabelMode = Literal["auto", "prompt", "oneway", "separate"]
+RelationLabelMode = Literal["auto", "prompt", "hybrid", "oneway", "separate"]
 #: Relation-label states kept per extractor (one entry per schema).
 SCHEMAS_CACHED = 16
 
@@ -117,8 +117,7 @@ class JointExtractor:
         workers: int = 1,
         torch_threads: int | None = None,
         relation_label_mode: RelationLabelMode = "prompt",
-        separate_heads: Callable[[], OnnxHeads | None] | None = None,
-        one_way_heads: Callable[[], OnnxHeads | None] | None = None,
+        layout_heads: Callable[[str], OnnxHeads | None] | None = None,
     ) -> None:
         if relation_label_mode not in RELATION_LABEL_MODES:
             raise ValueError(
@@ -141,24 +140,26 @@ class JointExtractor:
         self.workers = max(1, workers)
         #: torch's thread count while this extractor runs (None: leave it as it is)
         self.torch_threads = torch_threads
-        #: "prompt" (default): relation labels are read with the text (GLiNER-Relex's
-        #: joint layout), split over several passes when they do not fit. "oneway":
-        #: appended after the text, which is read once with its entity labels; the
-        #: labels read the text at every layer but the text does not read them (see
-        #: ``JointExtractionModel.encode_one_way``), so a large schema costs one text
-        #: pass plus its label tokens. "separate": embedded once per schema apart from
-        #: the text (needs ``config.relation_label_encoder``): cheapest, but unseen
-        #: relation labels are told apart less well still. "auto": oneway when the
-        #: joint layout would need more than one pass, else prompt. Both layouts that
-        #: keep relation labels out of the prompt cost relation F1 on names the model
-        #: never trained on, so they are opt-in (README, relation_label_modes.py).
+        #: "prompt": relation labels are read with the text (GLiNER-Relex's joint
+        #: layout), split over several passes when they do not fit. "hybrid": the
+        #: first pass of the joint layout (the entity labels and the first group of
+        #: relation labels in the prompt), with the other groups appended after the
+        #: text and read one way: they read the text at every layer, the text does not
+        #: read them (see ``JointExtractionModel.encode_one_way``), so a large schema
+        #: costs one text pass plus its label tokens; entities and first-group
+        #: relations are the joint layout's. "oneway": every relation label appended,
+        #: the text read with its entity labels only. "separate": embedded once per
+        #: schema apart from the text (needs ``config.relation_label_encoder``). "auto":
+        #: hybrid when the joint layout would need more than one pass, else prompt.
+        #: oneway and separate cost relation F1 on names the model never trained on, so
+        #: they are opt-in (README, relation_label_modes.py).
         self.relation_label_mode = relation_label_mode
         self._pool: ThreadPoolExecutor | None = None
         self._relation_states: dict[tuple, torch.Tensor] = {}
         self._relation_states_lock = threading.Lock()
-        # ONNX Runtime: the graphs of the layouts that keep relation labels out of the
+        # ONNX Runtime: the graphs of the layouts that read relation labels outside the
         # prompt, by layout, exported on first use (see _layout_graph)
-        self._graph_factories = {"separate": separate_heads, "oneway": one_way_heads}
+        self._layout_heads = layout_heads
         self._graphs: dict[str, OnnxHeads | None] = {}
         self._graphs_lock = threading.Lock()
         self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
@@ -198,8 +199,8 @@ class JointExtractor:
                 ``"auto"``: ONNX Runtime when it is installed and the export works,
                 else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
             relation_label_mode: how relation labels reach the model (see the
-                attribute): ``"auto"``, ``"prompt"``, ``"oneway"`` or ``"separate"``.
-                None: ``$KGBUILD_RELATION_LABELS``, else ``"prompt"``.
+                attribute): ``"auto"``, ``"prompt"``, ``"hybrid"``, ``"oneway"`` or
+                ``"separate"``. None: ``$KGBUILD_RELATION_LABELS``, else ``"auto"``.
         """
         from transformers import AutoTokenizer
 
@@ -223,16 +224,11 @@ class JointExtractor:
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
-        separate_heads = one_way_heads = None
+        layout_heads = None
         if heads is not None:
 
-            def one_way_heads() -> OnnxHeads | None:
-                return _onnx_heads(model, directory, backend, quantize, variant="oneway")
-
-            if model.config.separate_lora_rank:
-
-                def separate_heads() -> OnnxHeads | None:
-                    return _onnx_heads(model, directory, backend, quantize, variant="separate")
+            def layout_heads(layout: str) -> OnnxHeads | None:
+                return _onnx_heads(model, directory, backend, quantize, variant=layout)
 
         model_id = extractor_model_id(model.config.name, quantize, relation_label_mode)
         return cls(
@@ -243,8 +239,7 @@ class JointExtractor:
             workers=workers,
             torch_threads=torch_threads,
             relation_label_mode=relation_label_mode,
-            separate_heads=separate_heads,
-            one_way_heads=one_way_heads,
+            layout_heads=layout_heads,
         )
 
     # ------------------------------------------------------------------ Extractor protocol
@@ -318,14 +313,24 @@ class JointExtractor:
         11.09 triplet F1 on WebNLG's unseen relations against 12.99 with two passes of
         15.) With relation labels outside the prompt (:meth:`separates_relation_labels`)
         the prompts hold entity labels only, in as few passes as the whole budget allows.
+        The ``hybrid`` layout's first prompt holds the entity labels (in as few passes
+        as the budget allows) and the relation labels that fit beside them, at most half
+        the budget (:meth:`_hybrid_passes`); the others are read one way.
         """
-        budget = self._prompt_budget()
-        if self.separates_relation_labels(entity_labels, relation_labels):
+        layout = self.relation_label_layout(entity_labels, relation_labels)
+        if layout == "hybrid":
+            return self._hybrid_passes(entity_labels, relation_labels)
+        if layout != "prompt":
+            budget = self._prompt_budget()
             return [(group, []) for group in self._label_groups(entity_labels, budget)]
         return self._joint_passes(entity_labels, relation_labels)
 
     def _prompt_budget(self) -> int:
         return int(self.config.max_length * MAX_PROMPT_SHARE)
+
+    def _prompt_cost(self, labels: list[str]) -> int:
+        """Prompt tokens of ``labels``: a marker and the label's tokens each."""
+        return sum(1 + len(self.encoder.label_ids(label)) for label in labels)
 
     def _label_groups(self, labels: list[str], budget: int) -> list[list[str]]:
         """Labels in order, cut into groups whose [marker] + tokens fit ``budget``."""
@@ -351,33 +356,59 @@ class JointExtractor:
         rel += [[]] * (n - len(rel))
         return list(zip(ent, rel, strict=True))
 
+    def _hybrid_passes(
+        self, entity_labels: list[str], relation_labels: list[str]
+    ) -> list[tuple[list[str], list[str]]]:
+        """The ``hybrid`` layout's prompts: the joint layout's first pass where the
+        entity labels fit half the budget (the first group of relation labels beside
+        them); else every entity label in one prompt (or as few as the budget allows)
+        with the relation labels that still fit. The relation labels not in the first
+        prompt are read one way (:meth:`relation_label_block`)."""
+        budget = self._prompt_budget()
+        half = budget // 2
+        cost = self._prompt_cost(entity_labels)
+        groups = [entity_labels] if cost <= budget else self._label_groups(entity_labels, budget)
+        room = half if cost <= half else budget - self._prompt_cost(groups[0])
+        first = self._label_groups(relation_labels, max(room, 0))[0]
+        if self._prompt_cost(first) > room:  # one label longer than the room left
+            first = []
+        return [(groups[0], first), *((group, []) for group in groups[1:])]
+
     def relation_label_layout(self, entity_labels: list[str], relation_labels: list[str]) -> str:
-        """How these labels' relation labels reach the model: ``"prompt"``, ``"oneway"``
-        or ``"separate"`` (see ``relation_label_mode``)."""
+        """How these labels' relation labels reach the model: ``"prompt"``, ``"hybrid"``,
+        ``"oneway"`` or ``"separate"`` (see ``relation_label_mode``). ``hybrid`` and
+        ``auto`` are ``prompt`` where the joint layout needs one pass."""
         if not relation_labels:
             return "prompt"
-        if self.relation_label_mode != "auto":
-            return self.relation_label_mode
-        return "oneway" if len(self._joint_passes(entity_labels, relation_labels)) > 1 else "prompt"
+        mode = self.relation_label_mode
+        if mode in ("auto", "hybrid"):
+            several = len(self._joint_passes(entity_labels, relation_labels)) > 1
+            return "hybrid" if several else "prompt"
+        return mode
 
     def separates_relation_labels(
         self, entity_labels: list[str], relation_labels: list[str]
     ) -> bool:
-        """Whether these labels are read with the relation labels outside the text's
-        prompt (the ``oneway`` or ``separate`` layout)."""
-        return self.relation_label_layout(entity_labels, relation_labels) != "prompt"
+        """Whether these labels are read with no relation label in the text's prompt
+        (the ``oneway`` or ``separate`` layout)."""
+        layout = self.relation_label_layout(entity_labels, relation_labels)
+        return layout in ("oneway", "separate")
 
     def relation_label_block(
-        self, entity_labels: list[str], relation_labels: list[str]
+        self,
+        entity_labels: list[str],
+        relation_labels: list[str],
+        prompt_relations: list[str] | tuple[str, ...] = (),
     ) -> RelationLabelBlock:
-        """The relation labels appended after texts read with ``entity_labels`` (the
-        ``oneway`` layout), in the groups of the joint layout (half the prompt budget
+        """The relation labels appended after texts read with ``entity_labels`` and
+        ``prompt_relations`` in their prompt (the ``oneway`` layout: none; ``hybrid``:
+        the first group), in the groups of the joint layout (half the prompt budget
         each, the labels of one group seeing each other); cached per schema."""
-        key = (tuple(entity_labels), tuple(relation_labels))
+        key = (tuple(entity_labels), tuple(relation_labels), tuple(prompt_relations))
         block = self._relation_blocks.get(key)
         if block is None:
             groups = self._label_groups(relation_labels, self._prompt_budget() // 2)
-            block = self.encoder.relation_label_block(entity_labels, groups)
+            block = self.encoder.relation_label_block(entity_labels, groups, prompt_relations)
             if len(self._relation_blocks) >= SCHEMAS_CACHED:
                 self._relation_blocks.pop(next(iter(self._relation_blocks)))
             self._relation_blocks[key] = block
@@ -451,11 +482,23 @@ class JointExtractor:
         relation_labels = list(dict.fromkeys(relation_labels))
         layout = self.relation_label_layout(entity_labels, relation_labels)
         separate = layout == "separate"
+        passes = self.label_passes(entity_labels, relation_labels)
+        # the relation labels read one way: all (oneway), those not in the first prompt
+        one_way = []
+        if layout == "oneway":
+            one_way = relation_labels
+        elif layout == "hybrid":
+            one_way = relation_labels[len(passes[0][1]) :]
+            if not one_way:  # every relation label fits the first prompt
+                layout = "prompt"
         if separate and relation_threshold is None:
             rel_thr = self.config.separate_relation_threshold or rel_thr
-        elif layout == "oneway" and relation_threshold is None:
-            rel_thr = self.config.one_way_relation_threshold or rel_thr
-        passes = self.label_passes(entity_labels, relation_labels)
+        elif one_way and relation_threshold is None:
+            # labels read one way have the threshold picked for them: per label
+            one_way_thr = self.config.one_way_relation_threshold or rel_thr
+            rel_thr = np.array(
+                [rel_thr] * (len(relation_labels) - len(one_way)) + [one_way_thr] * len(one_way)
+            )
         n = len(texts)
         entities: list[list[WordEntity]] = [[] for _ in range(n)]
         relations: list[list[WordRelation]] = [[] for _ in range(n)]
@@ -479,8 +522,8 @@ class JointExtractor:
         tokens = self.encoder.tokenize(texts)
         states = self.relation_label_states(relation_labels) if separate else None
         block = None
-        if layout == "oneway":
-            block = self.relation_label_block(passes[0][0], relation_labels)
+        if one_way and layout != "prompt":
+            block = self.relation_label_block(passes[0][0], one_way, passes[0][1])
         if len(passes) == 1:
             ents, rels = passes[0]
             if layout != "prompt":
@@ -498,12 +541,14 @@ class JointExtractor:
                 tokens=tokens,
                 relation_states=states,
                 relation_block=block,
+                layout=layout,
             )
             return list(zip(entities, relations, strict=True))
 
         self._predict_passes(
             texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric,
             apart=(relation_labels, states, block) if layout != "prompt" else None,
+            layout=layout,
         )  # fmt: skip
         return list(zip(entities, relations, strict=True))
 
@@ -519,15 +564,16 @@ class JointExtractor:
         rel_thr: float,
         symmetric: set[str],
         apart: tuple[list[str], torch.Tensor | None, RelationLabelBlock | None] | None = None,
+        layout: str = "prompt",
     ) -> None:
         """Several label passes over each batch of texts: every pass is encoded once; the
         entity scores of all passes are merged and decoded, then each pass scores the
         relations of its labels between those entities from its own hidden states.
 
-        ``apart``: relation labels outside the prompt (the passes hold entity labels
-        only), with their states embedded apart from the text (``separate`` layout) or
-        the block appended to the first pass (``oneway``); relations are scored from the
-        first pass.
+        ``apart``: every relation label (the later passes hold entity labels only), with
+        their states embedded apart from the text (``separate`` layout) or the block
+        appended to the first pass (``oneway``, ``hybrid``: its prompt holds the first
+        group); relations are scored from the first pass.
         """
         encoded = [
             [
@@ -540,19 +586,18 @@ class JointExtractor:
         longest = max(range(len(passes)), key=lambda p: len(encoded[p][0].input_ids))
         width = self.config.max_width
         entity_labels = [label for ents, _ in passes for label in ents]
-
-        layout = "prompt"
-        if apart is not None:
-            layout = "separate" if apart[2] is None else "oneway"
+        block = None if apart is None else apart[2]
 
         def run(batch_ids: list[int]) -> None:
             outputs = []
             for p, (ents, rels) in enumerate(passes):
                 items = [encoded[p][i] for i in batch_ids]
-                with_block = layout == "oneway" and p == 0
-                batch = collate_one_way(items, apart[2]) if with_block else collate(items)
-                # later passes of the oneway layout: the same text reading, without labels
-                pass_layout = "separate" if layout == "oneway" and p else layout
+                with_block = block is not None and p == 0
+                batch = collate_one_way(items, block) if with_block else collate(items)
+                # later passes read the text as the first one, without the block
+                pass_layout = layout
+                if p and layout in ("oneway", "hybrid"):
+                    pass_layout = "separate" if layout == "oneway" else "prompt"
                 hidden, start_part, end_part, logits, rel_emb = self._forward(
                     batch, bool(ents), bool(rels) or with_block, layout=pass_layout
                 )
@@ -601,7 +646,7 @@ class JointExtractor:
                             )
                         )  # fmt: skip
 
-        extra = 0 if layout != "oneway" else len(apart[2].input_ids)
+        extra = 0 if block is None else len(block.input_ids)
         self._each_batch(run, self._batches(encoded[longest], extra))
 
     def _run_pass(
@@ -618,22 +663,24 @@ class JointExtractor:
         tokens=None,
         relation_states: torch.Tensor | None = None,
         relation_block: RelationLabelBlock | None = None,
+        layout: str = "prompt",
     ) -> None:
         """One label pass that holds every label: entities, then relations between them.
 
-        ``relation_states``: the states of ``rel_labels`` embedded apart from the text,
-        which is then read with its entity labels only (``separate`` layout).
-        ``relation_block``: ``rel_labels`` appended after the text (``oneway``).
+        ``layout`` ``"prompt"``: ``rel_labels`` in the prompt. ``"separate"``:
+        ``relation_states``, the states of ``rel_labels`` embedded apart from the text,
+        which is read with its entity labels only. ``"oneway"``: ``relation_block``,
+        ``rel_labels`` appended after the text. ``"hybrid"``: the first ones in the
+        prompt, the others in ``relation_block``. ``rel_thr``: one threshold, or one
+        per relation label.
         """
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
-        in_prompt = relation_states is None and relation_block is None
-        prompt_rels = rel_labels if in_prompt else []
-        layout = "prompt"
-        if relation_states is not None:
-            layout = "separate"
-        elif relation_block is not None:
-            layout = "oneway"
+        prompt_rels = rel_labels
+        if layout in ("oneway", "separate"):
+            prompt_rels = []
+        elif layout == "hybrid":
+            prompt_rels = rel_labels[: len(rel_labels) - len(relation_block.marker_positions)]
         encoded = [
             self.encoder.encode(t, s, ent_labels, prompt_rels, tokens=k)
             for t, s, k in zip(texts, word_spans, tokens, strict=True)
@@ -711,33 +758,41 @@ class JointExtractor:
         logits and relation-label vectors of one batch (the logits and label vectors only
         when needed, on torch). ``layout`` "separate" or "oneway": a pass whose text is
         read without relation labels in its prompt (the encoder with the checkpoint's
-        update for that, when it has one)."""
+        update for that, when it has one); "oneway" and "hybrid": with the block of
+        relation labels read one way (:func:`collate_one_way`), whose vectors follow
+        those of the prompt's relation labels ("hybrid")."""
         heads = self.heads
         if heads is not None and layout != "prompt":
             heads = self._layout_graph(layout)
         if heads is not None:
-            return heads(batch)
-        model = self.model
-        label_hidden = None
-        with model.separate_encoding(layout != "prompt"):
-            if layout == "oneway":
-                hidden, label_hidden = model.encode_one_way(batch)
-            else:
-                hidden = model.encode(batch)
-        start_part, end_part, width_part = model.span_parts(hidden)
-        logits = rel_emb = None
-        if need_entities:
-            span_hidden = model.span_hidden(hidden, batch, (start_part, end_part, width_part))
-            ent_emb = model.label_embeddings(
-                hidden, batch["entity_markers"], model.entity_label_proj
-            )
-            logits = model.entity_logits_from_hidden(span_hidden, ent_emb)
-        if need_relations:
-            rel_emb = model.label_embeddings(
-                hidden if label_hidden is None else label_hidden,
-                batch["relation_markers"],
-                model.relation_label_proj,
-            )
+            hidden, start_part, end_part, logits, rel_emb = heads(batch)
+        else:
+            model = self.model
+            label_hidden = None
+            with model.separate_encoding(layout in ("separate", "oneway")):
+                if layout in ("oneway", "hybrid"):
+                    hidden, label_hidden = model.encode_one_way(batch)
+                else:
+                    hidden = model.encode(batch)
+            start_part, end_part, width_part = model.span_parts(hidden)
+            logits = rel_emb = None
+            if need_entities:
+                span_hidden = model.span_hidden(hidden, batch, (start_part, end_part, width_part))
+                ent_emb = model.label_embeddings(
+                    hidden, batch["entity_markers"], model.entity_label_proj
+                )
+                logits = model.entity_logits_from_hidden(span_hidden, ent_emb)
+            if need_relations:
+                rel_emb = model.label_embeddings(
+                    hidden if label_hidden is None else label_hidden,
+                    batch["relation_markers"],
+                    model.relation_label_proj,
+                )
+        prompt = batch.get("prompt_relation_markers")
+        if layout == "hybrid" and rel_emb is not None and bool((prompt >= 0).any()):
+            # the texts of a pass share their prompt: no padding between the two parts
+            in_prompt = self.model.label_embeddings(hidden, prompt, self.model.relation_label_proj)
+            rel_emb = torch.cat([in_prompt, rel_emb], 1)
         return hidden, start_part, end_part, logits, rel_emb
 
     def _separate_vectors(
@@ -748,16 +803,16 @@ class JointExtractor:
         return self.model.separate_relation_vectors(states, hidden, batch["attention_mask"])
 
     def _layout_graph(self, layout: str) -> OnnxHeads | None:
-        """The ONNX Runtime session for the passes of ``layout`` (``"separate"`` or
-        ``"oneway"``), made on first use (None: its export failed, torch runs those
-        passes). Separate passes of a checkpoint without the separate-mode update run on
-        the joint graph."""
+        """The ONNX Runtime session for the passes of ``layout`` (``"separate"``,
+        ``"oneway"`` or ``"hybrid"``), made on first use (None: its export failed, torch
+        runs those passes). Separate passes of a checkpoint without the separate-mode
+        update run on the joint graph."""
         if layout == "separate" and not self.config.separate_lora_rank:
             return self.heads  # nothing separate about the encoder: the joint graph
         with self._graphs_lock:
             if layout not in self._graphs:
-                factory = self._graph_factories.get(layout)
-                self._graphs[layout] = None if factory is None else factory()
+                factory = self._layout_heads
+                self._graphs[layout] = None if factory is None else factory(layout)
         return self._graphs[layout]
 
     def _width_part(self) -> torch.Tensor:
@@ -801,9 +856,12 @@ class JointExtractor:
         found: list[WordEntity],
         rel_emb: torch.Tensor,
         rel_labels: list[str],
-        threshold: float,
+        threshold: float | np.ndarray,
         symmetric: set[str],
     ) -> list[WordRelation]:
+        """Relations between the entities ``found`` in one text, scored against
+        ``rel_emb`` (L, D), the vectors of ``rel_labels``; ``threshold``: one, or (L,)
+        one per label."""
         tokens = torch.tensor(
             [[enc.word_first_token[e.start], enc.word_last_token[e.end - 1]] for e in found]
         )
@@ -860,8 +918,8 @@ def _onnx_heads(
 ) -> OnnxHeads | None:
     """The ONNX Runtime session for ``backend``, or None when torch runs the model.
 
-    ``variant``: ``"joint"``, or the graph of the ``separate`` or ``oneway`` layout's
-    passes (see :func:`~kgbuild.extract.onnx_backend.exported_graph`)."""
+    ``variant``: ``"joint"``, or the graph of the ``separate``, ``oneway`` or ``hybrid``
+    layout's passes (see :func:`~kgbuild.extract.onnx_backend.exported_graph`)."""
     if backend == "torch":
         return None
     from kgbuild.extract import onnx_backend

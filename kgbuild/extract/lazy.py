@@ -45,7 +45,7 @@ QUANTIZE_ENV = "KGBUILD_QUANTIZE"
 #: ``resolve_relation_label_mode``).
 RELATION_LABELS_ENV = "KGBUILD_RELATION_LABELS"
 #: The ways relation labels can reach the model (see ``resolve_relation_label_mode``).
-RELATION_LABEL_MODES = ("auto", "prompt", "oneway", "separate")
+RELATION_LABEL_MODES = ("auto", "prompt", "hybrid", "oneway", "separate")
 
 
 def resolve_backend(backend: str | None) -> str:

@@ -893,20 +893,29 @@ def collate_one_way(
     encoded: list[EncodedText], block: RelationLabelBlock, pad_id: int = 0
 ) -> dict[str, torch.Tensor]:
     """:func:`collate`, with ``block``, the relation labels every text is read with in
-    the ``oneway`` layout (see :meth:`JointExtractionModel.encode_one_way`):
-    ``block_ids``, ``block_markers``, ``block_positions``, ``block_groups`` (N,),
-    ``relation_markers`` pointing into the block, and the rows the encoder's last layer
-    needs to compute (``final_text_rows``, ``final_label_rows``; texts that share their
-    entity prompt, as in a label pass)."""
+    the ``oneway`` and ``hybrid`` layouts (see
+    :meth:`JointExtractionModel.encode_one_way`): ``block_ids``, ``block_markers``,
+    ``block_positions``, ``block_groups`` (N,), ``relation_markers`` pointing into the
+    block, ``prompt_relation_markers`` (the relation markers of the texts' prompt, as
+    :func:`collate` gives them: none in the ``oneway`` layout), and the rows the
+    encoder's last layer needs to compute (``final_text_rows``, ``final_label_rows``;
+    texts that share their prompt, as in a label pass)."""
     batch = collate(encoded, pad_id)
     for name, field in BLOCK_TENSORS.items():
         batch[name] = torch.tensor(getattr(block, field), dtype=torch.long)
     markers = torch.tensor(block.marker_positions, dtype=torch.long)
+    batch["prompt_relation_markers"] = batch["relation_markers"]
     batch["relation_markers"] = markers.expand(len(encoded), -1).contiguous()
-    prompt = encoded[0].entity_marker_positions
-    if block.prompt_end and all(e.entity_marker_positions == prompt for e in encoded):
+    first = encoded[0]
+    prompt = [*first.entity_marker_positions, *first.relation_marker_positions]
+    if block.prompt_end and all(
+        e.entity_marker_positions == first.entity_marker_positions
+        and e.relation_marker_positions == first.relation_marker_positions
+        for e in encoded
+    ):
         # what is read after the encoder: the texts (from the prompt's [SEP] on), the
-        # [CLS] and entity markers, the relation markers; not the labels' words
+        # [CLS] and the prompt's markers, the block's relation markers; not the labels'
+        # words
         t = batch["input_ids"].size(1)
         rows = [0, *prompt, *range(block.prompt_end, t)]
         batch["final_text_rows"] = torch.tensor(rows, dtype=torch.long)

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 #: Bump when :class:`InferenceHeads` changes what it computes: old cached graphs are ignored.
 EXPORT_VERSION = 4
 #: Graph variants (see :func:`exported_graph`).
-VARIANTS = ("joint", "separate", "oneway")
+VARIANTS = ("joint", "separate", "oneway", "hybrid")
 #: The batch tensors the graph reads, in order (names as :func:`~kgbuild.extract.model.collate`).
 INPUTS = (
     "input_ids",
@@ -59,7 +59,7 @@ INPUTS = (
     "entity_markers",
     "relation_markers",
 )
-#: What the ``oneway`` graph reads besides (see ``collate_one_way``).
+#: What the ``oneway`` and ``hybrid`` graphs read besides (see ``collate_one_way``).
 ONE_WAY_INPUTS = (
     "block_ids",
     "block_markers",
@@ -134,7 +134,7 @@ class InferenceHeads(nn.Module):
             "word_last": word_last,
         }
         label_hidden = None
-        if block_ids is not None:  # the oneway layout (see collate_one_way)
+        if block_ids is not None:  # the oneway or hybrid layout (see collate_one_way)
             batch["block_ids"] = block_ids
             batch["block_markers"] = block_markers
             batch["block_positions"] = block_positions
@@ -353,7 +353,9 @@ def exported_graph(
     ``JointExtractionModel.merged_separate_weights``; the torch weights are restored
     after the export, and with ONNX Runtime nothing else runs the torch encoder);
     ``oneway`` applies it to the texts only and also reads the block of relation labels
-    (``collate_one_way``).
+    (``collate_one_way``). ``hybrid`` reads the block too, after texts read by the joint
+    encoder (the prompt holds relation labels; their vectors are computed from the
+    graph's hidden states, see ``JointExtractor._forward``).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown graph variant {variant!r}: use one of {', '.join(VARIANTS)}")
@@ -374,7 +376,7 @@ def exported_graph(
             elif variant == "oneway":
                 update = model.separate_encoding()
             with update:
-                export_onnx(model, tmp_path, one_way=variant == "oneway")
+                export_onnx(model, tmp_path, one_way=variant in ("oneway", "hybrid"))
             os.replace(tmp_path, fp32)
     if not quantize:
         return fp32

@@ -172,7 +172,17 @@ class ReferenceExtractor(JointExtractor):
     def _run_pass(
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
         ent_thr, rel_thr, symmetric, tokens=None, relation_states=None, relation_block=None,
+        layout="prompt",
     ) -> None:  # fmt: skip
+        if layout == "hybrid":
+            # the joint layout's pass, whose prompt holds the first relation labels; the
+            # others' vectors read one way after it (naively), scored with theirs
+            first = rel_labels[: len(rel_labels) - len(relation_block.marker_positions)]
+            self._reference_pass(
+                texts, word_spans, ent_labels, rel_labels, None, entities_out, relations_out,
+                ent_thr, rel_thr, symmetric, one_way=True, prompt_relations=first,
+            )  # fmt: skip
+            return
         if relation_block is not None or relation_states is not None:
             # relation labels outside the prompt: entities from the text with its entity
             # labels only, then relations from that same pass with the naive vectors
@@ -196,9 +206,9 @@ class ReferenceExtractor(JointExtractor):
 
     def _predict_passes(
         self, texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr,
-        symmetric, apart=None,
+        symmetric, apart=None, layout="prompt",
     ) -> None:  # fmt: skip
-        separate = apart
+        separate = apart if layout in ("oneway", "separate") else None
         probs: list[list[np.ndarray]] = [[] for _ in texts]
         for ents, rels in passes:
             if ents:
@@ -211,10 +221,12 @@ class ReferenceExtractor(JointExtractor):
             merged = np.concatenate(probs[i], axis=1)
             entities[i] = self._decode_entities(merged, all_labels, ent_thr)
         if apart is not None and apart[2] is not None:
-            # relations from the first pass's text, with the naive one-way vectors
+            # relations from the first pass's text, with the naive one-way vectors (after
+            # those of the prompt's relation labels: hybrid)
             self._reference_pass(
                 texts, word_spans, passes[0][0], apart[0], None, None, relations,
                 ent_thr, rel_thr, symmetric, fixed_entities=entities, one_way=True,
+                prompt_relations=passes[0][1] if layout == "hybrid" else None,
             )  # fmt: skip
             return
         if separate is not None:
@@ -248,12 +260,19 @@ class ReferenceExtractor(JointExtractor):
         separate_vectors=None,
         separate=False,
         one_way=False,
+        prompt_relations=None,
     ) -> None:
         """``separate``: the text is read without relation labels, by the encoder with its
         separate-mode update (as are passes given ``separate_vectors`` or ``one_way``).
-        ``one_way``: relation vectors from :func:`naive_one_way_vectors`."""
-        separate = separate or separate_vectors is not None or one_way
+        ``one_way``: relation vectors from :func:`naive_one_way_vectors`.
+        ``prompt_relations`` (with ``one_way``: the hybrid layout): the first of
+        ``rel_labels``, in the prompt of the text, read by the joint encoder; the vectors
+        of the others read one way after it."""
+        hybrid = prompt_relations is not None
+        separate = (separate or separate_vectors is not None or one_way) and not hybrid
         prompt_rels = rel_labels if separate_vectors is None and not one_way else []
+        if hybrid:
+            prompt_rels = list(prompt_relations)
         encoded = [
             reference_encode(self.encoder, t, s, ent_labels, prompt_rels)
             for t, s in zip(texts, word_spans, strict=True)
@@ -275,9 +294,20 @@ class ReferenceExtractor(JointExtractor):
                 probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
             rel_emb = None
             if one_way:
+                read_one_way = rel_labels[len(prompt_rels) :]
                 rel_emb = torch.stack(
-                    [naive_one_way_vectors(self, enc, ent_labels, rel_labels) for enc in items]
+                    [
+                        naive_one_way_vectors(
+                            self, enc, ent_labels, read_one_way, separate=not hybrid
+                        )
+                        for enc in items
+                    ]
                 )
+                if prompt_rels:
+                    in_prompt = self.model.label_embeddings(
+                        hidden, batch["relation_markers"], self.model.relation_label_proj
+                    )
+                    rel_emb = torch.cat([in_prompt, rel_emb], 1)
             elif separate_vectors is not None:
                 # each text's label vectors: the labels' states, after reading the text
                 states = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
@@ -438,12 +468,17 @@ def _closest(heads: list[int], tails: list[int], found: list[WordEntity]) -> tup
 
 
 def naive_one_way_vectors(
-    extractor: JointExtractor, enc: EncodedText, entity_labels: list[str], labels: list[str]
+    extractor: JointExtractor,
+    enc: EncodedText,
+    entity_labels: list[str],
+    labels: list[str],
+    separate: bool = True,
 ) -> torch.Tensor:
     """(L, D) vectors of relation labels read one way after one text, the plain way.
 
-    The text (``enc``: encoded with its entity labels only) goes through the library's
-    own encoder forward (with the separate-mode update), which gives its hidden states
+    The text (``enc``: encoded with its entity labels only, or, in the hybrid layout,
+    with the first relation labels too) goes through the library's own encoder forward
+    (with the separate-mode update where ``separate``), which gives its hidden states
     before every layer. Each group of labels (as in the joint layout) starts from the
     embeddings of its tokens at the positions they have in the joint prompt
     (``[CLS] [E] ... [R] ... [SEP] [SEP]``), and at every layer its tokens attend to the
@@ -454,7 +489,7 @@ def naive_one_way_vectors(
     bert = model.encoder
     words = bert.get_input_embeddings()
     batch = collate([enc])
-    with model.separate_encoding():
+    with model.separate_encoding(separate):
         embeds = words(batch["input_ids"]) + model.marker_embedding(batch["marker_types"])
         embeds = embeds + model.shape_embedding(batch["shape_ids"])
         text_states = bert(
@@ -489,7 +524,7 @@ def naive_one_way_vectors(
             def split(x, heads=heads, size=size):
                 return x.view(1, -1, heads, size).transpose(1, 2)
 
-            with model.separate_encoding():
+            with model.separate_encoding(separate):
                 text_k, text_v = attention.key(text), attention.value(text)
             q = split(linear(attention.query, states))
             k = split(torch.cat([text_k, linear(attention.key, states)], 1))

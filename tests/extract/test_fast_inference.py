@@ -117,11 +117,11 @@ def test_default_schema_matches_reference_on_pipeline_chunks(extractor, referenc
     assert not any(t in extractor.encoder._recent for t in texts)  # used once, then dropped
 
 
-@pytest.fixture(params=["prompt", "auto"])
+@pytest.fixture(params=["prompt", "hybrid", "oneway"])
 def relation_label_mode(request, extractor, reference):
-    """Both ways of reading many relation labels: in several joint passes ("prompt", the
-    default), and embedded apart from the text, which "auto" picks for them on the
-    shipped model."""
+    """Ways of reading many relation labels: in several joint passes ("prompt"), the
+    ones beside the entity labels in the first pass and the others read one way after
+    the text ("hybrid", what "auto" picks for them), or all read one way ("oneway")."""
     extractor.relation_label_mode = reference.relation_label_mode = request.param
     yield request.param
     extractor.relation_label_mode = reference.relation_label_mode = "prompt"
@@ -135,7 +135,8 @@ def test_many_labels_symmetric_and_constraints_match_reference(
     relation_types = [*DEFAULT_RELATION_TYPES, "sibling of", "partner of"]
     relation_types += [f"relation number {i}" for i in range(20)]
     separate = extractor.separates_relation_labels(entity_types, relation_types)
-    assert separate == (relation_label_mode == "auto")
+    assert separate == (relation_label_mode == "oneway")
+    assert extractor.relation_label_layout(entity_types, relation_types) == relation_label_mode
     passes = extractor.label_passes(entity_types, relation_types)
     assert len(passes) > 1  # entity labels too many for one pass either way
     assert any(rels for _, rels in passes) != separate

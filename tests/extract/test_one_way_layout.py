@@ -6,8 +6,12 @@ group of labels) at every layer, as in the joint layout, while the text is encod
 they were absent. These tests check the layout against plain computations (the
 library's own encoder forward for the text, a layer-by-layer formulation for the
 labels, ``reference_inference`` for whole extractions), that ONNX Runtime computes the
-same, that ``auto`` picks it only where the joint layout needs several passes, and that
-the ``one_way`` training stage trains only its update, and learns.
+same, and that the ``one_way`` training stage trains only its update, and learns.
+
+The ``hybrid`` layout (what ``auto`` picks where the joint layout needs several passes)
+keeps the joint layout's first pass, whose prompt holds the entity labels and the first
+group of relation labels, and appends the other groups one way: its entities and
+first-group relations are the joint layout's, its text is read by the joint encoder.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from pathlib import Path
 import pytest
 import torch
 from reference_inference import naive_one_way_vectors, reference_encode
+from test_fast_inference import assert_same_extractions
 from test_relation_label_encoder import (
     ENTITIES,
     MANY_RELATIONS,
     TEXTS,
+    _extractors,
     _tiny_stage_config,
     assert_layout_matches_the_plain_computation,
 )
@@ -211,10 +217,15 @@ def test_auto_reads_labels_one_way_only_where_the_joint_layout_needs_several_pas
     small = ["works for", "lives in"]
     assert auto.relation_label_layout(ENTITIES, small) == "prompt"
     assert auto.label_passes(ENTITIES, small) == prompt.label_passes(ENTITIES, small)
-    assert len(prompt.label_passes(ENTITIES, MANY_RELATIONS)) > 1
-    assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) == "oneway"
-    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [(ENTITIES, [])]
+    joint = prompt.label_passes(ENTITIES, MANY_RELATIONS)
+    assert len(joint) > 1
+    # hybrid: the joint layout's first pass; the other relation labels read one way
+    assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) == "hybrid"
+    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [joint[0]]
     assert auto.model_id == prompt.model_id == "tiny"
+    hybrid = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    assert hybrid.relation_label_layout(ENTITIES, small) == "prompt"  # nothing to append
+    assert hybrid.model_id == "tiny"  # what auto does: the same outputs, the same id
     forced = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
     assert forced.relation_label_layout(ENTITIES, small) == "oneway"
     assert forced.model_id == "tiny-oneway"
@@ -225,7 +236,7 @@ def test_a_checkpoint_without_updates_reads_labels_one_way_too(tmp_path):
     plain = JointExtractionModel.from_base_encoder(ExtractorConfig(name="plain", max_length=96))
     plain.save_pretrained(tmp_path / "plain")
     x = JointExtractor.from_pretrained(
-        tmp_path / "plain", backend="torch", relation_label_mode="auto"
+        tmp_path / "plain", backend="torch", relation_label_mode="oneway"
     )
     assert x.relation_label_layout(ENTITIES, MANY_RELATIONS) == "oneway"
     result = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
@@ -389,3 +400,134 @@ def test_vector_error_counts_real_labels_relative_to_their_size():
     # nothing to match
     none = torch.full((2, 3), -1)
     assert _vector_error(student, teacher, none).item() == 0.0
+
+
+# ---------------------------------------------------------------------- hybrid layout
+
+#: entity labels that fill more than half of the tiny model's prompt budget, not all of it
+WIDE_ENTITIES = [*ENTITIES, *(f"thing {i}" for i in range(5))]
+
+
+@pytest.mark.parametrize(
+    "entities", [ENTITIES, WIDE_ENTITIES, [*ENTITIES, *(f"thing {i}" for i in range(57))]],
+    ids=["joint-first-pass", "wide-entity-prompt", "entity-passes"],
+)  # fmt: skip
+def test_hybrid_extractions_match_the_plain_computation(tiny, entities):
+    new, old = _extractors(tiny, "hybrid")
+    passes = new.label_passes(entities, MANY_RELATIONS)
+    budget = new._prompt_budget()
+    cost = new._prompt_cost(entities)
+    first = passes[0][1]
+    assert new.relation_label_layout(entities, MANY_RELATIONS) == "hybrid"
+    assert all(not rels for _, rels in passes[1:])
+    assert 0 < len(first) < len(MANY_RELATIONS) or cost > budget
+    if cost <= budget // 2:  # the joint layout's first pass
+        assert passes == [_joint_first_pass(tiny, entities)]
+    elif cost <= budget:  # every entity label, and the relation labels that still fit
+        assert passes[0][0] == entities and len(passes) == 1
+        assert new._prompt_cost(passes[0][0] + first) <= budget
+    else:
+        assert len(passes) > 1
+    kwargs = {"entity_threshold": 0.5}  # relations: each label's own threshold
+    got = new.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    want = old.extract(TEXTS, entities, MANY_RELATIONS, **kwargs)
+    assert_same_extractions(got, want)
+    assert sum(len(x.relations) for x in got) > 10  # the comparison covers relations
+
+
+def _joint_first_pass(tiny, entities):
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    return prompt.label_passes(entities, MANY_RELATIONS)[0]
+
+
+def test_hybrid_entities_and_first_group_relations_are_the_joint_layouts(tiny):
+    hybrid = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    first = set(hybrid.label_passes(ENTITIES, MANY_RELATIONS)[0][1])
+    kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
+    got = hybrid.extract(TEXTS, ENTITIES, MANY_RELATIONS, **kwargs)
+    want = prompt.extract(TEXTS, ENTITIES, MANY_RELATIONS, **kwargs)
+    for a, b in zip(got, want, strict=True):
+        assert [(e.start, e.end, e.label, e.score) for e in a.entities] == [
+            (e.start, e.end, e.label, e.score) for e in b.entities
+        ]
+        in_first = [
+            [(r.head, r.tail, r.label, r.score) for r in x.relations if r.label in first]
+            for x in (a, b)
+        ]
+        assert in_first[0] == in_first[1]
+    assert any(r.label in first for x in got for r in x.relations)
+    assert any(r.label not in first for x in got for r in x.relations)
+
+
+def test_hybrid_labels_read_one_way_have_their_own_threshold(tiny):
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    first = set(x.label_passes(ENTITIES, MANY_RELATIONS)[0][1])
+    x.config.relation_threshold, x.config.one_way_relation_threshold = 0.5, 0.999
+    strict = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
+    x.config.one_way_relation_threshold = 0.5
+    loose = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
+    labels = {r.label for e in strict for r in e.relations}
+    assert labels and labels <= first  # nothing read one way reaches 0.999
+    assert {r.label for e in loose for r in e.relations} - first
+    kept = [[(r.head, r.tail, r.label) for r in e.relations if r.label in first] for e in loose]
+    assert kept == [[(r.head, r.tail, r.label) for r in e.relations] for e in strict]
+
+
+@torch.no_grad()
+def test_hybrid_text_reads_its_prompt_only_and_the_last_layer_computes_what_is_read(tiny):
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    model = x.model
+    (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
+    rest = MANY_RELATIONS[len(first) :]
+    texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
+    block = x.relation_label_block(ents, rest, first)
+    batch = collate_one_way(texts, block)
+    every_row = {k: v for k, v in batch.items() if not k.startswith("final_")}
+    plain = model.encode(collate(texts))  # the joint encoder, no separate-mode update
+    text, labels = model.encode_one_way(every_row)
+    read, read_labels = model.encode_one_way(batch)
+    mask = collate(texts)["attention_mask"].bool()
+    torch.testing.assert_close(text[mask], plain[mask], atol=1e-5, rtol=1e-5)
+    rows = batch["final_text_rows"].tolist()
+    for e in texts:
+        assert set(e.relation_marker_positions) <= set(rows)  # the prompt's relations
+        assert set(e.entity_marker_positions) <= set(rows)
+        words = e.word_first_token[e.word_first_token >= 0].tolist()
+        assert set(words) <= set(rows)
+        assert not set(
+            range(e.relation_marker_positions[0] + 1, e.relation_marker_positions[1])
+        ) & set(rows)
+    torch.testing.assert_close(read[:, rows], text[:, rows], atol=1e-5, rtol=1e-5)
+    marks = block.marker_positions
+    torch.testing.assert_close(read_labels[:, marks], labels[:, marks], atol=1e-5, rtol=1e-5)
+    # the vectors: the prompt's relation labels, then the block's, in label order
+    rel = x._forward(batch, True, True, layout="hybrid")[4]
+    assert rel.shape[1] == len(MANY_RELATIONS)
+    joint = model.label_embeddings(
+        plain, collate(texts)["relation_markers"], model.relation_label_proj
+    )
+    torch.testing.assert_close(rel[:, : len(first)], joint, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_onnx_runtime_computes_the_hybrid_layout_as_torch(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
+    extractors = {
+        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode="hybrid")
+        for backend in ("torch", "onnx")
+    }
+    x = extractors["torch"]
+    (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
+    texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
+    batch = collate_one_way(
+        texts, x.relation_label_block(ents, MANY_RELATIONS[len(first) :], first)
+    )
+    torch_out, onnx_out = (
+        b._forward(batch, True, True, layout="hybrid") for b in extractors.values()
+    )
+    for a, b in zip(torch_out, onnx_out, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
+    graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
+    assert len(graphs) == 2 and graphs[0].endswith("-hybrid.onnx")  # joint + hybrid

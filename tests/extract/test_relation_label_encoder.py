@@ -178,22 +178,22 @@ def test_prompt_is_the_default_and_the_environment_can_choose(tiny, monkeypatch)
     assert lazy.load().model_id == "tiny-separate"
 
 
-def test_auto_separates_only_schemas_that_need_several_passes(tiny):
-    auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
+def test_separate_reads_texts_with_their_entity_labels_only(tiny):
+    separate = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
     prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
     small = ["works for", "lives in"]
-    assert not auto.separates_relation_labels(ENTITIES, small)
-    assert auto.label_passes(ENTITIES, small) == prompt.label_passes(ENTITIES, small)
     assert len(prompt.label_passes(ENTITIES, MANY_RELATIONS)) > 1
-    assert auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
-    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [(ENTITIES, [])]
+    for relations in (small, MANY_RELATIONS):
+        assert separate.separates_relation_labels(ENTITIES, relations)
+        assert separate.label_passes(ENTITIES, relations) == [(ENTITIES, [])]
     # the text gets the window the relation labels no longer take
-    assert auto.max_text_tokens(ENTITIES, MANY_RELATIONS) > prompt.max_text_tokens(
+    assert separate.max_text_tokens(ENTITIES, MANY_RELATIONS) > prompt.max_text_tokens(
         ENTITIES, MANY_RELATIONS
     )
-    assert auto.model_id == prompt.model_id == "tiny"
-    forced = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="separate")
-    assert forced.separates_relation_labels(ENTITIES, small) and forced.model_id == "tiny-separate"
+    assert separate.model_id == "tiny-separate" and auto.model_id == prompt.model_id == "tiny"
+    # auto never embeds them apart: it keeps the first group in the prompt (hybrid)
+    assert not auto.separates_relation_labels(ENTITIES, MANY_RELATIONS)
 
 
 def assert_layout_matches_the_plain_computation(tiny, layout: str, entity_count: int) -> list:
