@@ -110,8 +110,7 @@ def main() -> int:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     modes = args.modes.split(",") if args.modes else [None]
     extractors = [
-        load_extractor(args.model, backend=args.backend, relation_label_mode=mode)
-        for mode in modes
+        load_extractor(args.model, backend=args.backend, relation_label_mode=mode) for mode in modes
     ]
     extractor = extractors[0]
     corpus = Path(tempfile.mkdtemp(prefix="kgbuild-labels-")) / "corpus"
