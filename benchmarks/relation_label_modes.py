@@ -2,14 +2,17 @@
 
 * ``prompt`` (GLiNER-Relex's joint layout): relation labels are read with each text, in
   several passes when they do not fit one window beside it.
+* ``hybrid``: the joint layout's first pass (the entity labels and the first group of
+  relation labels in the prompt), with the other relation labels appended after the
+  text and read one way, in that same pass.
 * ``oneway``: each text is read once with its entity labels, the relation labels
   appended after it; they read the text at every layer, the text does not read them.
 * ``separate``: relation labels are embedded once per schema in passes of their own
   (the shipped checkpoint's relation-label adapter, LoRA update and label-to-text
   attention, trained by ``configs/extractor-relation-labels-context.json``).
 
-``auto`` is oneway where the joint layout needs several passes, else prompt. Every
-mode is forced on every set:
+``auto`` (the default) is hybrid where the joint layout needs several passes, else
+prompt. Every mode is forced on every set:
 
 * ``conll04``: CoNLL04 test (4 entity, 5 relation labels: one pass either way): what
   the layouts cost on labels the model trained on.
@@ -22,7 +25,7 @@ mode is forced on every set:
 Extraction speed is in words per second.
 
     python benchmarks/relation_label_modes.py [--model DIR] [--limit N] [--only SETS]
-                                              [--modes prompt,oneway,separate]
+                                              [--modes prompt,hybrid,oneway,separate]
 
 Prints a table and writes benchmarks/results/relation_label_modes.json. Speeds only
 mean something on an idle machine.
@@ -80,7 +83,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="First N examples per set.")
     parser.add_argument("--only", default=None, help="Comma-separated subset of the sets.")
     parser.add_argument(
-        "--modes", default="prompt,oneway,separate", help="Comma-separated modes to compare."
+        "--modes", default="prompt,hybrid,oneway,separate", help="Comma-separated modes to compare."
     )
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
     args = parser.parse_args()

@@ -203,7 +203,7 @@ def check_backend(backend: str | None) -> str | None:
 
 def check_relation_labels(mode: str | None) -> str | None:
     """``--relation-labels``: one of the extractor's relation-label modes (None stays
-    None: ``$KGBUILD_RELATION_LABELS``, else prompt, is read where the model loads)."""
+    None: ``$KGBUILD_RELATION_LABELS``, else auto, is read where the model loads)."""
     from kgbuild.extract.lazy import RELATION_LABEL_MODES
 
     if mode is None:

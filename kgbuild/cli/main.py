@@ -533,9 +533,18 @@ def train(
         typer.Option(
             "--retune",
             help="Do not train: pick the decision thresholds of the config's trained model "
-            "(output_dir/model) again on its dev sets and write them into that folder.",
+            "(output_dir/model, or --model) again on its dev sets and write them into that "
+            "folder (a one_way stage: the thresholds of the relation labels read one way).",
         ),
     ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="With --retune: the checkpoint folder to retune (default: the config's "
+            "output_dir/model).",
+        ),
+    ] = None,
 ) -> None:
     """Train an extractor checkpoint (slow on CPU; see the model card)."""
     with user_errors():
@@ -551,8 +560,12 @@ def train(
         if retune:
             from kgbuild.extract.train import retune_thresholds
 
-            out = retune_thresholds(config)
+            if model is not None and not (model / "config.json").is_file():
+                raise CLIError(f"--model {model}: no checkpoint (config.json) there")
+            out = retune_thresholds(config, model)
         else:
+            if model is not None:
+                raise CLIError("--model goes with --retune (training writes to output_dir)")
             out = run_training(config)
     typer.echo(f"checkpoint written to {out}")
 

@@ -41,8 +41,8 @@ def load_extractor(
     ``backend`` (``"auto"``, ``"onnx"``, ``"torch"``; default ``$KGBUILD_BACKEND``, else
     ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``. ``quantize``
     (default: ``$KGBUILD_QUANTIZE``, else off) chooses int8 weights. ``relation_label_mode``
-    (``"prompt"``, ``"oneway"``, ``"separate"``, ``"auto"``; default
-    ``$KGBUILD_RELATION_LABELS``, else ``"prompt"``): how relation labels reach the
+    (``"auto"``, ``"prompt"``, ``"hybrid"``, ``"oneway"``, ``"separate"``; default
+    ``$KGBUILD_RELATION_LABELS``, else ``"auto"``): how relation labels reach the
     model, see ``JointExtractor``.
 
     ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``

@@ -116,7 +116,7 @@ class JointExtractor:
         heads: OnnxHeads | None = None,
         workers: int = 1,
         torch_threads: int | None = None,
-        relation_label_mode: RelationLabelMode = "prompt",
+        relation_label_mode: RelationLabelMode = "auto",
         layout_heads: Callable[[str], OnnxHeads | None] | None = None,
     ) -> None:
         if relation_label_mode not in RELATION_LABEL_MODES:
@@ -496,6 +496,8 @@ class JointExtractor:
         elif one_way and relation_threshold is None:
             # labels read one way have the threshold picked for them: per label
             one_way_thr = self.config.one_way_relation_threshold or rel_thr
+            if layout == "hybrid":
+                one_way_thr = self.config.hybrid_relation_threshold or one_way_thr
             rel_thr = np.array(
                 [rel_thr] * (len(relation_labels) - len(one_way)) + [one_way_thr] * len(one_way)
             )

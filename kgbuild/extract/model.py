@@ -72,6 +72,9 @@ class ExtractorConfig(BaseModel):
     one_way_lora_rank: int = 0
     #: the relation threshold of the ``oneway`` layout (None: ``relation_threshold``)
     one_way_relation_threshold: float | None = None
+    #: the ``hybrid`` layout's threshold for the relation labels it reads one way (those
+    #: in its prompt keep ``relation_threshold``; None: ``one_way_relation_threshold``)
+    hybrid_relation_threshold: float | None = None
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 

@@ -256,6 +256,12 @@ def test_extract_text_and_file(runner, tmp_path):
 def test_train_and_eval_report_missing_files(runner, tmp_path):
     train = run(runner, "train", "--config", tmp_path / "none.json")
     assert train.exit_code == 1 and "does not exist" in train.stderr
+    config = tmp_path / "stage.json"
+    config.write_text("{}")
+    alone = run(runner, "train", "--config", config, "--model", tmp_path)
+    assert alone.exit_code == 1 and "--model goes with --retune" in alone.stderr
+    empty = run(runner, "train", "--config", config, "--retune", "--model", tmp_path)
+    assert empty.exit_code == 1 and f"--model {tmp_path}: no checkpoint" in empty.stderr
     evaluation = run(runner, "eval", tmp_path / "dev.json", "--types", tmp_path / "t.json")
     assert evaluation.exit_code == 1 and "does not exist" in evaluation.stderr
 

@@ -16,6 +16,7 @@ first-group relations are the joint layout's, its text is read by the joint enco
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -47,10 +48,12 @@ from kgbuild.extract.model import (
 from kgbuild.extract.train import (
     LabelPools,
     TrainConfig,
+    _tune_hybrid_threshold,
     _vector_error,
     build_instance,
     one_way_loss,
     train,
+    write_thresholds,
 )
 
 
@@ -531,3 +534,47 @@ def test_onnx_runtime_computes_the_hybrid_layout_as_torch(tiny, tmp_path, monkey
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
     assert len(graphs) == 2 and graphs[0].endswith("-hybrid.onnx")  # joint + hybrid
+
+
+def _many_relation_examples(datasets, relation_labels: list[str]):
+    examples = read_spert(
+        datasets / "conll04/conll04_dev.json", datasets / "conll04/conll04_types.json"
+    )[:4]
+    return [
+        dataclasses.replace(ex, relation_labels=[*ex.relation_labels, *relation_labels])
+        for ex in examples
+    ]
+
+
+def test_hybrid_threshold_is_picked_on_dev_schemas_that_need_the_layout(tiny, datasets):
+    extractor = JointExtractor.from_pretrained(tiny, backend="torch")
+    model, tokenizer = extractor.model, extractor.encoder.tokenizer
+    cfg = TrainConfig(train=[], model=ExtractorConfig(max_length=128), dev_limit=4)
+    cfg.stage, cfg.threshold_grid = "one_way", [0.3, 0.8]
+    many = _many_relation_examples(datasets, MANY_RELATIONS)
+    few = _many_relation_examples(datasets, [])
+    assert extractor.relation_label_layout(many[0].entity_labels, many[0].relation_labels) == (
+        "hybrid"
+    )
+    assert _tune_hybrid_threshold(model, tokenizer, {"few": few}, cfg) is None
+    picked = _tune_hybrid_threshold(model, tokenizer, {"few": few, "many": many}, cfg)
+    assert picked in (0.3, 0.55, 0.8)
+    assert model.config.hybrid_relation_threshold is None  # tried, then restored
+
+
+def test_retuned_thresholds_go_to_the_stage_summary(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"name": "m", "relation_threshold": 0.5}))
+    joint = {"relation_threshold": 0.5, "config": {"relation_threshold": 0.5}}
+    (tmp_path / "training.json").write_text(json.dumps(joint))
+    (tmp_path / "training-one-way.json").write_text(json.dumps({"config": {}}))
+    picked = {"one_way_relation_threshold": 0.6, "hybrid_relation_threshold": 0.55}
+    write_thresholds(tmp_path, picked, "one_way")
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config == {"name": "m", "relation_threshold": 0.5, **picked}
+    assert json.loads((tmp_path / "training.json").read_text()) == joint  # untouched
+    one_way = json.loads((tmp_path / "training-one-way.json").read_text())
+    assert one_way == {**picked, "config": picked}
+    write_thresholds(tmp_path, {"relation_threshold": 0.4})
+    assert (
+        json.loads((tmp_path / "training.json").read_text())["config"]["relation_threshold"] == 0.4
+    )

@@ -142,7 +142,7 @@ def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_p
     )  # fmt: skip
     assert summary["model_id"] == "kgbuild-relex-minilm-oneway"
     assert not modules["torch"] and not modules["extractor_module"], modules
-    # auto keeps the joint layout's id (it reads labels one way only where it must)
+    # auto (hybrid where a schema needs several joint passes) keeps the joint layout's id
     summary, _ = run_cli(
         "ingest", str(docs), "--store", str(store), "--relation-labels", "AUTO",
         extractor_env=None,
@@ -157,7 +157,7 @@ def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_p
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 1, bad.stderr
-    assert "--relation-labels 'sideways': use auto, prompt, oneway, separate" in bad.stderr
+    assert "--relation-labels 'sideways': use auto, prompt, hybrid, oneway, separate" in bad.stderr
 
 
 @pytest.mark.slow
