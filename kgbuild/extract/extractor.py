@@ -480,6 +480,16 @@ class JointExtractor:
         symmetric = set(symmetric_relations or [])
         entity_labels = list(dict.fromkeys(entity_labels))
         relation_labels = list(dict.fromkeys(relation_labels))
+        if relation_constraints and texts and entity_labels:
+            results = self.predict(
+                texts, word_spans, entity_labels, relation_labels,
+                entity_threshold=ent_thr, relation_threshold=relation_threshold,
+                symmetric_relations=sorted(symmetric),
+            )  # fmt: skip
+            return [
+                (ents, filter_relations(ents, rels, relation_constraints, symmetric))
+                for ents, rels in results
+            ]
         layout = self.relation_label_layout(entity_labels, relation_labels)
         separate = layout == "separate"
         passes = self.label_passes(entity_labels, relation_labels)
@@ -506,16 +516,6 @@ class JointExtractor:
         relations: list[list[WordRelation]] = [[] for _ in range(n)]
         if n == 0 or not entity_labels:
             return list(zip(entities, relations, strict=True))
-        if relation_constraints:
-            results = self.predict(
-                texts, word_spans, entity_labels, relation_labels,
-                entity_threshold=ent_thr, relation_threshold=rel_thr,
-                symmetric_relations=sorted(symmetric),
-            )  # fmt: skip
-            return [
-                (ents, filter_relations(ents, rels, relation_constraints, symmetric))
-                for ents, rels in results
-            ]
 
         if self.torch_threads and torch.get_num_threads() != self.torch_threads:
             # set per call: another extractor in this process may have changed it

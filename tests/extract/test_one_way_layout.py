@@ -55,6 +55,7 @@ from kgbuild.extract.train import (
     train,
     write_thresholds,
 )
+from kgbuild.schema import RelationConstraint
 
 
 @pytest.fixture(scope="module")
@@ -578,3 +579,29 @@ def test_retuned_thresholds_go_to_the_stage_summary(tmp_path):
     assert (
         json.loads((tmp_path / "training.json").read_text())["config"]["relation_threshold"] == 0.4
     )
+
+
+def test_hybrid_type_constraints_drop_only_what_they_forbid(tiny):
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    # (the untrained model's relation scores lie between 0.50 and 0.52)
+    x.config.relation_threshold, x.config.hybrid_relation_threshold = 0.515, 0.505
+    constraints = {"lives in": RelationConstraint(head=["person"], tail=["city"])}
+    free = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
+    bound = x.extract(
+        TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5, relation_constraints=constraints
+    )
+    dropped = 0
+    for a, b in zip(free, bound, strict=True):
+        assert [(e.start, e.end, e.label) for e in a.entities] == [
+            (e.start, e.end, e.label) for e in b.entities
+        ]
+        allowed = [
+            (r.head, r.tail, r.label, r.score)
+            for r in a.relations
+            if r.label != "lives in"
+            or (a.entities[r.head].label, a.entities[r.tail].label) == ("person", "city")
+        ]
+        dropped += len(a.relations) - len(allowed)
+        assert [(r.head, r.tail, r.label, r.score) for r in b.relations] == allowed
+    # the labels read one way kept their own threshold under the constraints too
+    assert dropped and any(r.score <= 0.515 for x_ in bound for r in x_.relations)

@@ -218,16 +218,23 @@ def test_batches_side_by_side_give_the_same_results(onnx_extractor, torch_extrac
     assert onnx_extractor.workers == max(1, DEFAULT_THREADS)
     texts = pipeline_chunks(torch_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
     many = [*DEFAULT_RELATION_TYPES, *[f"relation number {i}" for i in range(20)]]
-    onnx_extractor.workers = 2  # also where the machine has one core
-    try:
-        side_by_side = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
-        onnx_extractor.workers = 1
-        in_order = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
-    finally:
-        onnx_extractor.workers = max(1, DEFAULT_THREADS)
-    assert len(onnx_extractor.label_passes(DEFAULT_ENTITY_TYPES, many)) > 1
-    assert [x.model_dump() for x in side_by_side] == [x.model_dump() for x in in_order]
-    assert sum(len(x.relations) for x in in_order) > 20
+    # several joint passes per batch, and the default's one pass with labels read one way
+    original = onnx_extractor.relation_label_mode
+    for mode, layout in (("prompt", "prompt"), ("auto", "hybrid")):
+        onnx_extractor.relation_label_mode = mode
+        onnx_extractor.workers = 2  # also where the machine has one core
+        try:
+            side_by_side = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
+            onnx_extractor.workers = 1
+            in_order = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
+            passes = len(onnx_extractor.label_passes(DEFAULT_ENTITY_TYPES, many))
+            assert (passes > 1) == (mode == "prompt")
+            assert onnx_extractor.relation_label_layout(DEFAULT_ENTITY_TYPES, many) == layout
+        finally:
+            onnx_extractor.workers = max(1, DEFAULT_THREADS)
+            onnx_extractor.relation_label_mode = original
+        assert [x.model_dump() for x in side_by_side] == [x.model_dump() for x in in_order]
+        assert sum(len(x.relations) for x in in_order) > 20
     assert onnx_extractor.torch_threads == (1 if DEFAULT_THREADS > 1 else DEFAULT_THREADS)
     # a torch extractor keeps the cores it was given, also after the ONNX Runtime one ran
     torch_extractor.extract(texts[:1], DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)

@@ -160,13 +160,14 @@ def test_modes_are_checked(tiny, tmp_path):
     assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) != "separate"
 
 
-def test_prompt_is_the_default_and_the_environment_can_choose(tiny, monkeypatch):
+def test_auto_is_the_default_and_the_environment_can_choose(tiny, monkeypatch):
     monkeypatch.delenv("KGBUILD_RELATION_LABELS", raising=False)
     default = JointExtractor.from_pretrained(tiny, backend="torch")
-    assert default.relation_label_mode == "prompt"
+    assert default.relation_label_mode == "auto"
+    assert default.relation_label_layout(ENTITIES, MANY_RELATIONS) == "hybrid"
     assert not default.separates_relation_labels(ENTITIES, MANY_RELATIONS)
-    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "auto")
-    assert JointExtractor.from_pretrained(tiny, backend="torch").relation_label_mode == "auto"
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "prompt")
+    assert JointExtractor.from_pretrained(tiny, backend="torch").relation_label_mode == "prompt"
     monkeypatch.setenv("KGBUILD_RELATION_LABELS", "sideways")
     with pytest.raises(ValueError, match="KGBUILD_RELATION_LABELS"):
         JointExtractor.from_pretrained(tiny, backend="torch")
