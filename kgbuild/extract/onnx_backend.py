@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import warnings
 from contextlib import nullcontext
@@ -46,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 #: Bump when :class:`InferenceHeads` changes what it computes: old cached graphs are ignored.
 EXPORT_VERSION = 4
+#: Checkpoint versions (fingerprints) per model name whose graphs the cache keeps: a new
+#: export removes the graphs of older ones (each version's graphs take 0.3 to 0.6 GB).
+KEEP_VERSIONS = 3
 #: Graph variants (see :func:`exported_graph`).
 VARIANTS = ("joint", "separate", "oneway", "hybrid")
 #: The batch tensors the graph reads, in order (names as :func:`~kgbuild.extract.model.collate`).
@@ -364,7 +368,9 @@ def exported_graph(
     key = checkpoint_fingerprint(directory, model.config.encoder, quantize=False)
     suffix = "" if variant == "joint" else f"-{variant}"
     fp32 = folder / f"{model.config.name}-{key}{suffix}.onnx"
-    if not fp32.exists():
+    if fp32.exists():
+        _touch(fp32)  # marks the version as used (see prune_cache)
+    else:
         logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, suffix, folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
@@ -378,6 +384,7 @@ def exported_graph(
             with update:
                 export_onnx(model, tmp_path, one_way=variant in ("oneway", "hybrid"))
             os.replace(tmp_path, fp32)
+        prune_cache(folder, model.config.name, key)
     if not quantize:
         return fp32
     recipe = hashlib.sha256(QUANTIZATION.encode()).hexdigest()[:8]
@@ -389,6 +396,55 @@ def exported_graph(
             _quantize(fp32, tmp_path)
             os.replace(tmp_path, int8)
     return int8
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache: nothing is pruned there either
+        pass
+
+
+def prune_cache(folder: Path, name: str, current: str, keep: int = KEEP_VERSIONS) -> list[Path]:
+    """Remove the cached graphs of model ``name`` but those of the ``keep`` checkpoint
+    versions (fingerprints) used last, ``current`` among them; returns what it removed.
+
+    Every retrained or retuned checkpoint gets a new fingerprint, and nothing else would
+    ever remove the old one's graphs. A version's age is its newest file's modification
+    time. Graphs of other model names are left alone; one in use by another process
+    stays readable to it (ONNX Runtime has read it into memory). :func:`exported_graph`
+    touches a graph each time it hands it out, so that modification times say when a
+    version was used last."""
+    pattern = re.compile(
+        rf"{re.escape(name)}-([0-9a-f]{{16}})(?:-[a-z]+)?(?:-int8-[0-9a-f]{{8}})?\.onnx"
+    )
+    versions: dict[str, list[Path]] = {}
+    for path in folder.glob(f"{name}-*.onnx"):
+        match = pattern.fullmatch(path.name)
+        if match:
+            versions.setdefault(match.group(1), []).append(path)
+
+    def last_used(key: str) -> float:
+        times = []
+        for path in versions[key]:
+            try:
+                times.append(path.stat().st_mtime)
+            except FileNotFoundError:  # removed meanwhile by another process
+                pass
+        return max(times, default=0.0)
+
+    older = sorted((k for k in versions if k != current), key=last_used, reverse=True)
+    removed = []
+    for key in older[max(0, keep - 1) :]:
+        for path in versions[key]:
+            try:
+                path.unlink()
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+    if removed:
+        logger.info("removed %d cached graph(s) of older %s versions", len(removed), name)
+    return removed
 
 
 class OnnxHeads:

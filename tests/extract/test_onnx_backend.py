@@ -9,6 +9,7 @@ and relations must be the same, with scores equal up to float rounding.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -239,3 +240,25 @@ def test_batches_side_by_side_give_the_same_results(onnx_extractor, torch_extrac
     # a torch extractor keeps the cores it was given, also after the ONNX Runtime one ran
     torch_extractor.extract(texts[:1], DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
     assert torch.get_num_threads() == DEFAULT_THREADS == torch_extractor.torch_threads
+
+
+def test_the_cache_keeps_the_graphs_of_the_versions_used_last(tmp_path):
+    from kgbuild.extract.onnx_backend import prune_cache
+
+    keys = [f"{i:016x}" for i in range(1, 6)]  # used in this order, keys[4] last
+    for age, key in enumerate(reversed(keys)):
+        for suffix in ("", "-oneway", "-hybrid", "-int8-0123abcd"):
+            path = tmp_path / f"m-{key}{suffix}.onnx"
+            path.write_bytes(b"graph")
+            os.utime(path, (1e9 - age * 100, 1e9 - age * 100))
+    others = ["m-zeroshot-" + keys[0] + ".onnx", "other-" + keys[0] + ".onnx", "m-notes.onnx"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"x")
+    # the oldest version is the one being loaded: it stays, with the two used last
+    removed = prune_cache(tmp_path, "m", current=keys[0], keep=3)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    kept = {key for key in keys if any(name.startswith(f"m-{key}") for name in left)}
+    assert kept == {keys[0], keys[3], keys[4]}
+    assert len(removed) == 8 and not any(p.exists() for p in removed)
+    assert set(others) <= set(left)  # other models' graphs and other files stay
+    assert prune_cache(tmp_path, "m", current=keys[0], keep=3) == []
