@@ -132,12 +132,20 @@ def test_dynamo_fallback_graph_scores_like_the_traced_one(onnx_extractor, tmp_pa
     assert model.encoder.config._attn_implementation == attention
 
 
-def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
+def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path, monkeypatch):
     graph = onnx_extractor.heads.path
     assert graph.parent == onnx_backend.cache_dir() and graph.is_file()
-    before = graph.stat().st_mtime_ns
+    os.utime(graph, (1e9, 1e9))
+    export = onnx_backend.export_onnx
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("the cached graph was exported again")
+
+    monkeypatch.setattr(onnx_backend, "export_onnx", no_export)
     again = JointExtractor.from_pretrained(backend="onnx", quantize=False)
-    assert again.heads.path == graph and graph.stat().st_mtime_ns == before  # not re-exported
+    assert again.heads.path == graph
+    assert graph.stat().st_mtime > 1e9  # marked as used (what the cache's pruning reads)
+    monkeypatch.setattr(onnx_backend, "export_onnx", export)
     # another checkpoint (here: other thresholds) gets its own graph, never a stale one
     other = tmp_path / "model"
     shutil.copytree(default_model_dir(), other)
@@ -147,6 +155,7 @@ def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path):
     changed = JointExtractor.from_pretrained(other, backend="onnx", quantize=False)
     assert changed.heads.path != graph and changed.heads.path.is_file()
     assert changed.config.entity_threshold == 0.33
+    assert graph.is_file()  # the shipped version was used last: it stays
 
 
 def test_int8_onnx_still_finds_the_obvious(onnx_extractor):
