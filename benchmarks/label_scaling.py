@@ -156,8 +156,11 @@ def main() -> int:
                 "tokens_per_second": tokens / seconds,
             }
         )
-        layout = x.relation_label_layout(ents, rels)
-        print(f"{len(ents)}+{len(rels)} labels, {layout}: {tokens / seconds:,.0f} tokens/s")
+        layout = rows[-1]["relation_label_layout"]
+        print(
+            f"{len(ents)}+{len(rels)} labels, {layout}: {tokens / seconds:,.0f} tokens/s",
+            flush=True,
+        )
     base = rows[0]["tokens_per_second"]
     lines = [
         f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "

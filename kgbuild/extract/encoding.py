@@ -163,10 +163,13 @@ class TextEncoder:
             self._label_cache[label] = ids
         return ids
 
+    def label_tokens(self, labels: Sequence[str]) -> int:
+        """Prompt tokens of ``labels``: a marker and the label's own tokens each."""
+        return sum(1 + len(self.label_ids(label)) for label in labels)
+
     def prompt_length(self, entity_labels: list[str], relation_labels: list[str]) -> int:
         """Tokens the labels take, including [CLS] and the two [SEP]."""
-        n = 3 + len(entity_labels) + len(relation_labels)
-        return n + sum(len(self.label_ids(x)) for x in [*entity_labels, *relation_labels])
+        return 3 + self.label_tokens(entity_labels) + self.label_tokens(relation_labels)
 
     def max_text_tokens(self, entity_labels: list[str], relation_labels: list[str]) -> int:
         return self.max_length - self.prompt_length(entity_labels, relation_labels)
@@ -181,8 +184,8 @@ class TextEncoder:
         encoded with ``entity_labels`` and ``prompt_relations`` (the ``hybrid`` layout's
         first group of relation labels; none in the ``oneway`` layout) in their prompt.
         Every group starts where relation labels start in the prompt."""
-        start = 1 + len(entity_labels) + sum(len(self.label_ids(x)) for x in entity_labels)
-        prompt_end = start + sum(1 + len(self.label_ids(x)) for x in prompt_relations)
+        start = 1 + self.label_tokens(entity_labels)
+        prompt_end = start + self.label_tokens(prompt_relations)
         ids: list[int] = []
         markers: list[int] = []
         positions: list[int] = []

@@ -328,16 +328,12 @@ class JointExtractor:
     def _prompt_budget(self) -> int:
         return int(self.config.max_length * MAX_PROMPT_SHARE)
 
-    def _prompt_cost(self, labels: list[str]) -> int:
-        """Prompt tokens of ``labels``: a marker and the label's tokens each."""
-        return sum(1 + len(self.encoder.label_ids(label)) for label in labels)
-
     def _label_groups(self, labels: list[str], budget: int) -> list[list[str]]:
         """Labels in order, cut into groups whose [marker] + tokens fit ``budget``."""
         out: list[list[str]] = [[]]
         used = 0
         for label in labels:
-            cost = 1 + len(self.encoder.label_ids(label))
+            cost = self.encoder.label_tokens([label])
             if out[-1] and used + cost > budget:
                 out.append([])
                 used = 0
@@ -366,11 +362,11 @@ class JointExtractor:
         prompt are read one way (:meth:`relation_label_block`)."""
         budget = self._prompt_budget()
         half = budget // 2
-        cost = self._prompt_cost(entity_labels)
+        cost = self.encoder.label_tokens(entity_labels)
         groups = [entity_labels] if cost <= budget else self._label_groups(entity_labels, budget)
-        room = half if cost <= half else budget - self._prompt_cost(groups[0])
+        room = half if cost <= half else budget - self.encoder.label_tokens(groups[0])
         first = self._label_groups(relation_labels, max(room, 0))[0]
-        if self._prompt_cost(first) > room:  # one label longer than the room left
+        if self.encoder.label_tokens(first) > room:  # one label longer than the room left
             first = []
         return [(groups[0], first), *((group, []) for group in groups[1:])]
 
@@ -524,7 +520,7 @@ class JointExtractor:
         tokens = self.encoder.tokenize(texts)
         states = self.relation_label_states(relation_labels) if separate else None
         block = None
-        if one_way and layout != "prompt":
+        if one_way:
             block = self.relation_label_block(passes[0][0], one_way, passes[0][1])
         if len(passes) == 1:
             ents, rels = passes[0]

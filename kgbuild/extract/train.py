@@ -759,22 +759,35 @@ def _relation_dev(dev, cfg: TrainConfig) -> dict[str, list[Example]]:
     return {n: dev[n] for n in picked or [n for n in dev if _has_gold(dev[n], "rel")]}
 
 
+def _best_on_grid(grid, dev_scores, score, what: str, default: float | None = None):
+    """The value of ``grid`` whose dev scores (``dev_scores(value)``: per set) give the
+    highest ``score(scores)``; each logged as ``what`` (``default`` for an empty grid)."""
+    best_thr, best_score = default, -1.0
+    for thr in grid:
+        scores = dev_scores(thr)
+        logger.info("%s threshold %.2f: dev %s", what, thr, json.dumps(scores))
+        value = score(scores)
+        if value > best_score:
+            best_thr, best_score = thr, value
+    return best_thr
+
+
 def _tune_separate_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float:
     """The relation threshold (grid) with the best mean dev RE F1 when relation labels
     are read as the stage trains them to be (embedded apart, or one way); the entity
     threshold stays the joint model's."""
     dev = _relation_dev(dev, cfg)
-    best_thr, best_score = model.config.relation_threshold, -1.0
-    for thr in cfg.threshold_grid:
-        scores = _evaluate_dev(
+    best = _best_on_grid(
+        cfg.threshold_grid,
+        lambda thr: _evaluate_dev(
             model, tokenizer, dev, cfg, thresholds=(model.config.entity_threshold, thr)
-        )
-        score = float(np.mean([v["rel_micro_f1"] for v in scores.values()]))
-        logger.info("%s relation threshold %.2f: dev %s", cfg.stage, thr, json.dumps(scores))
-        if score > best_score:
-            best_thr, best_score = thr, score
+        ),
+        lambda scores: float(np.mean([v["rel_micro_f1"] for v in scores.values()])),
+        f"{cfg.stage} relation",
+        default=model.config.relation_threshold,
+    )
     model.eval()
-    return best_thr
+    return best
 
 
 def _tune_hybrid_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float | None:
@@ -796,21 +809,24 @@ def _tune_hybrid_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float | N
     }
     if not dev:
         return None
-    grid = sorted({*cfg.threshold_grid, 0.55})
     previous = model.config.hybrid_relation_threshold
-    best_thr, best_score = None, -1.0
-    for thr in grid:
+
+    def dev_scores(thr: float) -> dict:
         model.config.hybrid_relation_threshold = thr
-        scores = _evaluate_dev(model, tokenizer, dev, cfg, mode="hybrid")
-        score = float(
-            np.mean([(v["rel_micro_f1"] + v["rel_macro_f1"]) / 2 for v in scores.values()])
+        return _evaluate_dev(model, tokenizer, dev, cfg, mode="hybrid")
+
+    try:
+        return _best_on_grid(
+            sorted({*cfg.threshold_grid, 0.55}),
+            dev_scores,
+            lambda scores: float(
+                np.mean([(v["rel_micro_f1"] + v["rel_macro_f1"]) / 2 for v in scores.values()])
+            ),
+            "hybrid relation",
         )
-        logger.info("hybrid relation threshold %.2f: dev %s", thr, json.dumps(scores))
-        if score > best_score:
-            best_thr, best_score = thr, score
-    model.config.hybrid_relation_threshold = previous
-    model.eval()
-    return best_thr
+    finally:
+        model.config.hybrid_relation_threshold = previous
+        model.eval()
 
 
 def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None = None) -> Path:
@@ -1014,16 +1030,18 @@ def _tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, fl
 
     def best(key: str, kind: str, thresholds_for) -> float:
         """The grid threshold with the best mean dev F1 ``key``."""
-        best_thr, best_score = None, -1.0
-        for thr in cfg.threshold_grid:
-            scores = _evaluate_dev(model, tokenizer, dev, cfg, thresholds=thresholds_for(thr))
-            logger.info("%s threshold %.2f: dev %s", kind, thr, json.dumps(scores))
+
+        def score(scores: dict) -> float:
             # sets without a single gold item of this kind say nothing about its threshold
             useful = [v[key] for n, v in scores.items() if _has_gold(dev[n], key)]
-            score = float(np.mean(useful)) if useful else 0.0
-            if score > best_score:
-                best_thr, best_score = thr, score
-        return best_thr
+            return float(np.mean(useful)) if useful else 0.0
+
+        return _best_on_grid(
+            cfg.threshold_grid,
+            lambda thr: _evaluate_dev(model, tokenizer, dev, cfg, thresholds=thresholds_for(thr)),
+            score,
+            kind,
+        )
 
     entity = best("ner_micro_f1", "entity", lambda t: (t, cfg.model.relation_threshold))
     relation = best("rel_micro_f1", "relation", lambda t: (entity, t))

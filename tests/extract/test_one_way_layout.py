@@ -168,24 +168,33 @@ def test_one_way_extractions_match_the_plain_computation(tiny, entity_count):
     assert_layout_matches_the_plain_computation(tiny, "oneway", entity_count)
 
 
+def _layout_batch(x: JointExtractor):
+    """TEXTS as ``x``'s layout reads them with MANY_RELATIONS: their encodings, the
+    block of relation labels read one way, the batch, the relation labels in the prompt
+    (the hybrid layout's first group; none in the oneway layout)."""
+    (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
+    texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
+    block = x.relation_label_block(ents, MANY_RELATIONS[len(first) :], first)
+    return texts, block, collate_one_way(texts, block), first
+
+
 @torch.no_grad()
-def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["oneway", "hybrid"])
+def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch, layout):
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
     extractors = {
-        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode="oneway")
+        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode=layout)
         for backend in ("torch", "onnx")
     }
-    texts = _texts(extractors["torch"], ENTITIES)
-    block = extractors["torch"].relation_label_block(ENTITIES, MANY_RELATIONS)
-    batch = collate_one_way(texts, block)
+    _, _, batch, _ = _layout_batch(extractors["torch"])
     torch_out, onnx_out = (
-        x._forward(batch, True, True, layout="oneway") for x in extractors.values()
+        x._forward(batch, True, True, layout=layout) for x in extractors.values()
     )
     for a, b in zip(torch_out, onnx_out, strict=True):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
-    assert len(graphs) == 2 and graphs[0].endswith("-oneway.onnx")  # joint + oneway
+    assert len(graphs) == 2 and graphs[0].endswith(f"-{layout}.onnx")  # joint + the layout's
 
 
 @torch.no_grad()
@@ -420,7 +429,7 @@ def test_hybrid_extractions_match_the_plain_computation(tiny, entities):
     new, old = _extractors(tiny, "hybrid")
     passes = new.label_passes(entities, MANY_RELATIONS)
     budget = new._prompt_budget()
-    cost = new._prompt_cost(entities)
+    cost = new.encoder.label_tokens(entities)
     first = passes[0][1]
     assert new.relation_label_layout(entities, MANY_RELATIONS) == "hybrid"
     assert all(not rels for _, rels in passes[1:])
@@ -429,7 +438,7 @@ def test_hybrid_extractions_match_the_plain_computation(tiny, entities):
         assert passes == [_joint_first_pass(tiny, entities)]
     elif cost <= budget:  # every entity label, and the relation labels that still fit
         assert passes[0][0] == entities and len(passes) == 1
-        assert new._prompt_cost(passes[0][0] + first) <= budget
+        assert new.encoder.label_tokens(passes[0][0] + first) <= budget
     else:
         assert len(passes) > 1
     kwargs = {"entity_threshold": 0.5}  # relations: each label's own threshold
@@ -482,11 +491,7 @@ def test_hybrid_labels_read_one_way_have_their_own_threshold(tiny):
 def test_hybrid_text_reads_its_prompt_only_and_the_last_layer_computes_what_is_read(tiny):
     x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
     model = x.model
-    (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
-    rest = MANY_RELATIONS[len(first) :]
-    texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
-    block = x.relation_label_block(ents, rest, first)
-    batch = collate_one_way(texts, block)
+    texts, block, batch, first = _layout_batch(x)
     every_row = {k: v for k, v in batch.items() if not k.startswith("final_")}
     plain = model.encode(collate(texts))  # the joint encoder, no separate-mode update
     text, labels = model.encode_one_way(every_row)
@@ -512,29 +517,6 @@ def test_hybrid_text_reads_its_prompt_only_and_the_last_layer_computes_what_is_r
         plain, collate(texts)["relation_markers"], model.relation_label_proj
     )
     torch.testing.assert_close(rel[:, : len(first)], joint, atol=1e-5, rtol=1e-5)
-
-
-@torch.no_grad()
-def test_onnx_runtime_computes_the_hybrid_layout_as_torch(tiny, tmp_path, monkeypatch):
-    pytest.importorskip("onnxruntime")
-    monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
-    extractors = {
-        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode="hybrid")
-        for backend in ("torch", "onnx")
-    }
-    x = extractors["torch"]
-    (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
-    texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
-    batch = collate_one_way(
-        texts, x.relation_label_block(ents, MANY_RELATIONS[len(first) :], first)
-    )
-    torch_out, onnx_out = (
-        b._forward(batch, True, True, layout="hybrid") for b in extractors.values()
-    )
-    for a, b in zip(torch_out, onnx_out, strict=True):
-        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
-    graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
-    assert len(graphs) == 2 and graphs[0].endswith("-hybrid.onnx")  # joint + hybrid
 
 
 def _many_relation_examples(datasets, relation_labels: list[str]):
