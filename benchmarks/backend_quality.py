@@ -1,6 +1,6 @@
 """Extraction quality per inference backend: CoNLL04 test F1 on torch and ONNX Runtime.
 
-The ONNX Runtime graph (kgbuild/extract/onnx_backend.py) must score like torch (entity
+The ONNX Runtime graph (kgbuild/extract/inference/onnx_backend.py) must score like torch (entity
 and relation F1 within 0.3); int8 (per-channel, opt-in) is shown beside it. This
 evaluates the shipped checkpoint (or ``--model``) on CoNLL04 test with each backend,
 fp32 and dynamic int8, in one run.
@@ -25,10 +25,10 @@ DATA = ROOT.parent / "shared" / "datasets" / "conll04"
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = [
-    ("torch", {"backend": "torch", "quantize": False}),
-    ("onnx (default)", {"backend": "onnx", "quantize": False}),
-    ("onnx int8", {"backend": "onnx", "quantize": True}),
-    ("torch int8", {"backend": "torch", "quantize": True}),
+    ("torch", {"backend": "torch", "int8": False}),
+    ("onnx (default)", {"backend": "onnx", "int8": False}),
+    ("onnx int8", {"backend": "onnx", "int8": True}),
+    ("torch int8", {"backend": "torch", "int8": True}),
 ]
 
 
@@ -43,8 +43,8 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-    from kgbuild.extract.evaluate import evaluate
-    from kgbuild.extract.extractor import JointExtractor
+    from kgbuild.extract.inference.extractor import JointExtractor
+    from kgbuild.extract.training.evaluate import evaluate
 
     rows = []
     for name, kwargs in VARIANTS:

@@ -29,7 +29,7 @@ RELATION_LABELS = ["works for", "located in", "founded by", "part of", "born in"
 
 def corpus(min_bytes: int) -> list[str]:
     """Real sentences, detokenized by spaces, until ``min_bytes`` of text."""
-    from kgbuild.extract.data import read_crossre, read_spert
+    from kgbuild.extract.training.data import read_crossre, read_spert
 
     sentences = []
     for name in ("conll04", "scierc"):
@@ -68,8 +68,8 @@ def chunks(sentences: list[str], extractor, budget: int) -> list[str]:
 
 def bare_encoder_seconds(extractor, texts: list[str]) -> float:
     """Time of the encoder forward alone over the same batches extract() builds."""
-    from kgbuild.extract.encoding import split_words
-    from kgbuild.extract.model import collate
+    from kgbuild.extract.model.collation import collate
+    from kgbuild.extract.model.encoding import split_words
 
     encoded = [
         extractor.encoder.encode(t, split_words(t), ENTITY_LABELS, RELATION_LABELS) for t in texts
@@ -84,7 +84,7 @@ def bare_encoder_seconds(extractor, texts: list[str]) -> float:
 
 
 def run(model: str | None, threads: int, int8: bool, min_bytes: int) -> dict:
-    from kgbuild.extract.extractor import JointExtractor
+    from kgbuild.extract.inference.extractor import JointExtractor
 
     torch.set_num_threads(threads)
     results = {
@@ -94,7 +94,7 @@ def run(model: str | None, threads: int, int8: bool, min_bytes: int) -> dict:
     }
     variants = [("fp32", False)] + ([("int8", True)] if int8 else [])
     for name, quantize in variants:
-        ex = JointExtractor.from_pretrained(model, quantize=quantize)
+        ex = JointExtractor.from_pretrained(model, int8=quantize)
         budget = ex.max_text_tokens(ENTITY_LABELS, RELATION_LABELS)
         texts = chunks(corpus(min_bytes), ex, budget)
         tokens = sum(len(ex.token_spans(t)) for t in texts)

@@ -54,12 +54,12 @@ def main() -> None:
     import torch
 
     from kgbuild.extract import default_model_dir
-    from kgbuild.extract.evaluate import evaluate
-    from kgbuild.extract.extractor import JointExtractor
+    from kgbuild.extract.inference.extractor import JointExtractor
+    from kgbuild.extract.training.evaluate import evaluate
 
     torch.set_num_threads(os.cpu_count() or 1)
     model_dir = Path(args.model) if args.model else default_model_dir()
-    extractor = JointExtractor.from_pretrained(model_dir, quantize=args.int8)
+    extractor = JointExtractor.from_pretrained(model_dir, int8=args.int8)
     names = args.only.split(",") if args.only else list(TEST_SETS)
     results = {}
     for name in names:
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"wrote {out}")
 
     if args.update_card:
-        from kgbuild.extract.train import write_model_card
+        from kgbuild.extract.training.model_card import write_model_card
 
         summary = json.loads((model_dir / "training.json").read_text())
         scores_path = model_dir / "scores.json"

@@ -255,9 +255,9 @@ def pipeline_stages(extractor, corpus: Path, config, batch_size: int) -> dict:
     """Bare encoder forward vs extraction alone, on the chunks the pipeline produces."""
     import torch
 
-    from kgbuild.extract.encoding import split_words
-    from kgbuild.extract.lazy import LazyExtractor
-    from kgbuild.extract.model import collate
+    from kgbuild.extract.inference.lazy import LazyExtractor
+    from kgbuild.extract.model.collation import collate
+    from kgbuild.extract.model.encoding import split_words
     from kgbuild.pipeline.extraction import run_extractor
 
     schema = config.schema

@@ -9,11 +9,11 @@ growing label sets and reports tokens/s, label passes, and the ratio to the defa
 
     python benchmarks/label_scaling.py [--kb 200] [--counts 14,20,50,100] [--model DIR]
                                        [--backend auto|onnx|torch] [--repeats 3]
-                                       [--modes auto,prompt,oneway]
+                                       [--modes hybrid,prompt]
 
 Each label set is timed ``--repeats`` times, the sets taking turns (round robin), and
 the median is reported: on a shared machine a slow spell then hits every set alike.
-``--modes``: the relation-label modes to time (default: the extractor's default); the
+``--modes``: the relation-label layouts to time (default: the extractor's default); the
 label sets that need more than one joint pass are timed in each of them, in the same
 turns, so that their ratios to the first row come from one run.
 
@@ -78,6 +78,13 @@ def label_sets(counts: list[int]) -> list[tuple[list[str], list[str]]]:
     return out
 
 
+def layout_used(extractor, entity_labels: list[str], relation_labels: list[str]) -> str:
+    """How ``extractor`` reads this schema: ``hybrid`` where it reads relation labels one
+    way, else ``prompt``."""
+    passes = extractor.label_passes(entity_labels, relation_labels)
+    return "hybrid" if extractor.layout.one_way_labels(relation_labels, passes) else "prompt"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kb", type=float, default=200, help="Corpus size in KB.")
@@ -110,7 +117,7 @@ def main() -> int:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     modes = args.modes.split(",") if args.modes else [None]
     extractors = [
-        load_extractor(args.model, backend=args.backend, relation_label_mode=mode) for mode in modes
+        load_extractor(args.model, backend=args.backend, relation_labels=mode) for mode in modes
     ]
     extractor = extractors[0]
     corpus = Path(tempfile.mkdtemp(prefix="kgbuild-labels-")) / "corpus"
@@ -125,7 +132,7 @@ def main() -> int:
         texts, tokens = pipeline_chunks(extractor, corpus, config)
         layouts = set()
         for x in extractors:
-            layout = x.relation_label_layout(ents, rels)
+            layout = layout_used(x, ents, rels)
             if layout not in layouts:  # modes that read this schema alike: timed once
                 layouts.add(layout)
                 # chunked for this layout's prompt (the hybrid one holds relation labels)
@@ -145,10 +152,9 @@ def main() -> int:
             {
                 "entity_labels": len(ents),
                 "relation_labels": len(rels),
-                "relation_label_mode": x.relation_label_mode,
+                "layout_option": x.relation_labels,
                 "label_passes": len(x.label_passes(ents, rels)),
-                "relation_labels_apart": x.separates_relation_labels(ents, rels),
-                "relation_label_layout": x.relation_label_layout(ents, rels),
+                "relation_label_layout": layout_used(x, ents, rels),
                 "chunks": len(texts),
                 "tokens": tokens,
                 "seconds": seconds,
@@ -165,7 +171,7 @@ def main() -> int:
     lines = [
         f"extractor: {extractor.model_id} on {extractor.backend}, {args.kb:g} KB corpus, "
         f"{extractor.workers} batch(es) side by side x {extractor.torch_threads} torch thread(s), "
-        f"relation_label_mode {', '.join(x.relation_label_mode for x in extractors)}, "
+        f"relation_label_mode {', '.join(x.relation_labels for x in extractors)}, "
         f"median of {args.repeats} timings taken in turns",
         "",
         "| labels | text passes | relation label layout | chunks | tokens/s | vs first row |",
@@ -188,7 +194,7 @@ def main() -> int:
             {
                 "benchmark": "label_scaling",
                 "backend": extractor.backend,
-                "relation_label_modes": [x.relation_label_mode for x in extractors],
+                "relation_label_modes": [x.relation_labels for x in extractors],
                 "runs": rows,
                 "table": report,
             },

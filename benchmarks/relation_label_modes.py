@@ -52,8 +52,8 @@ def load_sets(limit: int | None) -> dict[str, list]:
     """Each set's examples."""
     from zero_shot import load_sets as zero_shot_sets
 
-    from kgbuild.extract.data import read_dataset
-    from kgbuild.extract.train import TrainConfig
+    from kgbuild.extract.training.config import TrainConfig
+    from kgbuild.extract.training.data import read_dataset
 
     config = TrainConfig.model_validate_json((ROOT / "configs/extractor.json").read_text())
     zero_shot = zero_shot_sets(config)
@@ -83,7 +83,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=None, help="First N examples per set.")
     parser.add_argument("--only", default=None, help="Comma-separated subset of the sets.")
     parser.add_argument(
-        "--modes", default="prompt,hybrid,oneway,separate", help="Comma-separated modes to compare."
+        "--modes", default="prompt,hybrid", help="Comma-separated modes to compare."
     )
     parser.add_argument("--output", default=str(RESULTS), help="Where to write the JSON.")
     args = parser.parse_args()
@@ -92,13 +92,13 @@ def main() -> int:
 
     import torch
 
-    from kgbuild.extract.evaluate import predict_examples, score_predictions
-    from kgbuild.extract.extractor import JointExtractor
+    from kgbuild.extract.inference.extractor import JointExtractor
+    from kgbuild.extract.training.evaluate import predict_examples, score_predictions
 
     torch.set_num_threads(os.cpu_count() or 1)
     modes = args.modes.split(",")
     extractors = {
-        mode: JointExtractor.from_pretrained(args.model, relation_label_mode=mode) for mode in modes
+        mode: JointExtractor.from_pretrained(args.model, relation_labels=mode) for mode in modes
     }
     for extractor in extractors.values():  # exports and session start-up out of the timing
         extractor.extract(["Warm up: Anna Weber works for Northwind Inc."], ["person"], ["x"])

@@ -59,7 +59,7 @@ def constraints_from(examples) -> dict:
 
 def load_sets(config) -> dict:
     """name -> (examples, constraints or None)."""
-    from kgbuild.extract.data import read_re3d, read_spert, read_webnlg
+    from kgbuild.extract.training.data import read_re3d, read_spert, read_webnlg
 
     sets = {}
     sets["scierc"] = (
@@ -111,9 +111,9 @@ def main() -> None:
     import torch
 
     from kgbuild.extract import default_model_dir
-    from kgbuild.extract.evaluate import predict_examples, score_predictions
-    from kgbuild.extract.extractor import JointExtractor
-    from kgbuild.extract.train import TrainConfig
+    from kgbuild.extract.inference.extractor import JointExtractor
+    from kgbuild.extract.training.config import TrainConfig
+    from kgbuild.extract.training.evaluate import predict_examples, score_predictions
     from kgbuild.schema import RelationConstraint
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -167,7 +167,7 @@ def main() -> None:
         scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
         scores["zero-shot"] = results
         scores_path.write_text(json.dumps(scores, indent=2) + "\n")
-        from kgbuild.extract.train import write_model_card
+        from kgbuild.extract.training.model_card import write_model_card
 
         summary = json.loads((model_dir / "training.json").read_text())
         write_model_card(model_dir, summary, scores)

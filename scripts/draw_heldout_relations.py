@@ -15,7 +15,7 @@ import json
 import random
 from pathlib import Path
 
-from kgbuild.extract.data import (
+from kgbuild.extract.training.data import (
     CROSSRE_RELATION_PHRASES,
     RE3D_RELATION_PHRASES,
     load_spert_types,

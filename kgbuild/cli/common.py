@@ -193,25 +193,34 @@ def parse_types(value: str | None, what: str) -> list[str] | None:
 _EXAMPLE = '"person,organization,location"'
 
 
-def check_backend(backend: str | None) -> str | None:
-    """``--backend``: auto, onnx or torch (None stays None: ``$KGBUILD_BACKEND``, else
-    auto)."""
-    if backend is not None and backend not in ("auto", "onnx", "torch"):
-        raise CLIError(f"--backend {backend!r}: use auto, onnx or torch")
-    return backend
+def extractor_options(
+    model: Path | None = None,
+    backend: str | None = None,
+    relation_labels: str | None = None,
+    int8: bool | None = None,
+) -> Any:
+    """The :class:`~kgbuild.extract.options.ExtractorOptions` of ``--model``, ``--backend``,
+    ``--relation-labels`` and ``--int8`` (each None: its environment variable, else the
+    default), checked at once so that a wrong value is an error before any work starts.
+    """
+    from pydantic import ValidationError
 
+    from kgbuild.extract.options import ExtractorOptions
 
-def check_relation_labels(mode: str | None) -> str | None:
-    """``--relation-labels``: one of the extractor's relation-label modes (None stays
-    None: ``$KGBUILD_RELATION_LABELS``, else auto, is read where the model loads)."""
-    from kgbuild.extract.lazy import RELATION_LABEL_MODES
-
-    if mode is None:
-        return None
-    value = mode.strip().lower()
-    if value not in RELATION_LABEL_MODES:
-        raise CLIError(f"--relation-labels {mode!r}: use {', '.join(RELATION_LABEL_MODES)}")
-    return value
+    flags = {"backend": "--backend", "relation_labels": "--relation-labels", "int8": "--int8"}
+    try:
+        options = ExtractorOptions(
+            model=model, backend=backend, relation_labels=relation_labels, int8=int8
+        )
+        options.resolved()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error.get("loc") else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise CLIError(f"{flags.get(field, field)}: {message}") from None
+    except ValueError as exc:  # an environment variable's value
+        raise CLIError(str(exc)) from None
+    return options
 
 
 def make_schema(
@@ -287,13 +296,15 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
+    extractor: Any = None,
     **engine: Any,
 ) -> Any:
     """The :class:`~kgbuild.pipeline.builder.BuildConfig` for the ingest options.
 
     ``kgbuild ingest`` and ``kgbuild watch`` share these options, so both build their
-    configuration here; ``engine`` holds ingest's ``engine``, ``ray_address``, ``workers``
-    and ``worker_threads`` (None: the default).
+    configuration here; ``extractor``: the :class:`~kgbuild.extract.options.ExtractorOptions`
+    (:func:`extractor_options`); ``engine`` holds ingest's ``engine``, ``ray_address``,
+    ``workers`` and ``worker_threads`` (None: the default).
     """
     from kgbuild.ingest.loaders import LoadOptions
     from kgbuild.pipeline.builder import BuildConfig
@@ -312,6 +323,8 @@ def build_config(
         "reextract": reextract,
         **{k: v for k, v in engine.items() if v is not None},
     }
+    if extractor is not None:
+        data["extractor"] = extractor
     if batch_size is not None:
         data["batch_size"] = batch_size
     return BuildConfig.model_validate(data)

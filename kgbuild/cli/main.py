@@ -33,7 +33,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,9 +42,8 @@ from kgbuild.cli.common import (
     EXIT_PARTIAL,
     CLIError,
     build_config,
-    check_backend,
-    check_relation_labels,
     echo_json,
+    extractor_options,
     make_schema,
     open_store_checked,
     parse_params,
@@ -61,6 +60,7 @@ from kgbuild.cli.options import (
     EntityTypesOption,
     ExcludeOption,
     IncludeOption,
+    Int8Option,
     JsonlIdFieldOption,
     JsonlTextFieldOption,
     JsonOption,
@@ -113,16 +113,11 @@ def main(
     setup_logging(verbose=verbose)
 
 
-def _load_extractor(
-    model: Path | None, backend: str | None = None, relation_labels: str | None = None
-):
+def _load_extractor(options: Any):
+    """The extractor of ``options`` (lazy: nothing loads before a text needs the model)."""
     from kgbuild.pipeline.api import load_pipeline_extractor
 
-    return load_pipeline_extractor(
-        model,
-        backend=check_backend(backend),
-        relation_label_mode=check_relation_labels(relation_labels),
-    )
+    return load_pipeline_extractor(options)
 
 
 # -- ingest ----------------------------------------------------------------------------------
@@ -153,6 +148,7 @@ def ingest(
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
+    int8: Int8Option = None,
     engine: EngineOption = "sequential",
     ray_address: RayAddressOption = None,
     workers: WorkersOption = None,
@@ -194,9 +190,10 @@ def ingest(
             ray_address=ray_address,
             workers=workers,
             worker_threads=worker_threads,
+            extractor=extractor_options(model, backend, relation_labels, int8),
         )
         graph_store = open_store_checked(store, user=user, password=password, database=database)
-        extractor = _load_extractor(model, backend, relation_labels)
+        extractor = _load_extractor(config.extractor)
         # Not opened here: the builder opens it under the run lock (a NetworkX file is
         # then read once, by the run that holds the lock).
         try:
@@ -244,6 +241,7 @@ def extract(
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
+    int8: Int8Option = None,
     json_output: JsonOption = False,
 ) -> None:
     """Extract entities and (head, relation, tail) triplets from a text."""
@@ -260,7 +258,7 @@ def extract(
             parse_types(entity_types, "entity types"),
             parse_types(relation_types, "relation types"),
             threshold,
-            extractor=_load_extractor(model, backend, relation_labels),
+            extractor=_load_extractor(extractor_options(model, backend, relation_labels, int8)),
         )
     if json_output:
         echo_json(result.model_dump(mode="json"))
@@ -550,15 +548,15 @@ def train(
     with user_errors():
         if not config.is_file():
             raise CLIError(f"config file {config} does not exist")
-        from kgbuild.extract.train import train as run_training
+        from kgbuild.extract.training.loop import train as run_training
 
         # training is long: show its per-epoch loss and dev F1 unless --quiet was given
         if logging.getLogger("kgbuild").level == logging.WARNING:
-            logging.getLogger("kgbuild.extract.train").setLevel(logging.INFO)
+            logging.getLogger("kgbuild.extract.training").setLevel(logging.INFO)
             for handler in logging.getLogger("kgbuild").handlers:
                 handler.setLevel(logging.INFO)
         if retune:
-            from kgbuild.extract.train import retune_thresholds
+            from kgbuild.extract.training.thresholds import retune_thresholds
 
             if model is not None and not (model / "config.json").is_file():
                 raise CLIError(f"--model {model}: no checkpoint (config.json) there")
@@ -590,6 +588,7 @@ def evaluate(
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
+    int8: Int8Option = None,
     data_format: Annotated[
         str,
         typer.Option("--format", help="Data format: spert, crossre, docred, webnlg, re3d, conll."),
@@ -606,7 +605,7 @@ def evaluate(
 ) -> None:
     """Score an extractor (entity and relation F1) on labelled data."""
     with user_errors():
-        from kgbuild.extract.evaluate import DATA_FORMATS
+        from kgbuild.extract.training.evaluate import DATA_FORMATS
 
         if not data.exists():
             raise CLIError(f"data file {data} does not exist")
@@ -622,16 +621,14 @@ def evaluate(
                 raise CLIError(f"cannot read --constraints {constraints}: {exc}") from exc
             if not isinstance(rules, dict):
                 raise CLIError(f"--constraints {constraints}: expected a JSON object")
-        from kgbuild.extract.evaluate import evaluate as run_evaluation
+        from kgbuild.extract.training.evaluate import evaluate as run_evaluation
 
         scores = run_evaluation(
             data,
             types,
-            model_dir=model,
             data_format=data_format,
             relation_constraints=rules,
-            backend=check_backend(backend),
-            relation_label_mode=check_relation_labels(relation_labels),
+            options=extractor_options(model, backend, relation_labels, int8),
         )
     if json_output:
         echo_json(scores)

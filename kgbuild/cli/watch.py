@@ -23,9 +23,8 @@ import typer
 
 from kgbuild.cli.common import (
     build_config,
-    check_backend,
-    check_relation_labels,
     echo_json,
+    extractor_options,
     fail,
     make_schema,
     open_store_checked,
@@ -40,6 +39,7 @@ from kgbuild.cli.options import (
     EntityTypesOption,
     ExcludeOption,
     IncludeOption,
+    Int8Option,
     JsonlIdFieldOption,
     JsonlTextFieldOption,
     ModelOption,
@@ -106,6 +106,7 @@ def watch(
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
+    int8: Int8Option = None,
     user: UserOption = None,
     password: PasswordOption = None,
     database: DatabaseOption = None,
@@ -136,16 +137,13 @@ def watch(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            extractor=extractor_options(model, backend, relation_labels, int8),
         )
         # Not opened here: each cycle's run lock opens it (a NetworkX file after locking).
         graph_store = open_store_checked(store, user=user, password=password, database=database)
         builder = KnowledgeGraphBuilder(
             graph_store,
-            extractor=load_pipeline_extractor(
-                model,
-                backend=check_backend(backend),
-                relation_label_mode=check_relation_labels(relation_labels),
-            ),
+            extractor=load_pipeline_extractor(config.extractor),
             config=config,
             progress=False,
         )

@@ -1,4 +1,9 @@
-"""The extractor: a joint zero-shot entity and relation model (see model.py).
+"""The extractor: a joint zero-shot entity and relation model.
+
+Folders by role: :mod:`.model` (the network, its adapters and input batches),
+:mod:`.inference` (running it: the extractor, relation-label layouts, ONNX Runtime, lazy
+loading) and :mod:`.training` (data readers, sampling, losses, the loop, thresholds,
+evaluation); :mod:`.options` says how it runs, :mod:`.base` what any extractor returns.
 
 ``load_extractor()`` returns the checkpoint shipped inside kgbuild; any folder
 written by ``kgbuild train`` (or ``save_pretrained``) loads the same way.
@@ -7,8 +12,10 @@ written by ``kgbuild train`` (or ``save_pretrained``) loads the same way.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kgbuild.extract.base import ExtractedEntity, ExtractedRelation, Extraction, Extractor
+from kgbuild.extract.options import ExtractorOptions
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -16,6 +23,7 @@ __all__ = [
     "ExtractedRelation",
     "Extraction",
     "Extractor",
+    "ExtractorOptions",
     "default_model_dir",
     "load_extractor",
 ]
@@ -31,36 +39,33 @@ def default_model_dir() -> Path:
 def load_extractor(
     model_dir: str | Path | None = None,
     *,
-    quantize: bool | None = None,
+    options: ExtractorOptions | None = None,
     lazy: bool = False,
-    backend: str | None = None,
-    relation_label_mode: str | None = None,
+    **fields: Any,
 ) -> Extractor:
-    """Load the joint extractor from ``model_dir`` (default: the shipped checkpoint).
+    """Load the joint extractor from ``model_dir`` (default: ``options.model``, else the
+    shipped checkpoint).
 
-    ``backend`` (``"auto"``, ``"onnx"``, ``"torch"``; default ``$KGBUILD_BACKEND``, else
-    ``"auto"``) is what runs the model: see ``JointExtractor.from_pretrained``. ``quantize``
-    (default: ``$KGBUILD_QUANTIZE``, else off) chooses int8 weights. ``relation_label_mode``
-    (``"auto"``, ``"prompt"``, ``"hybrid"``, ``"oneway"``, ``"separate"``; default
-    ``$KGBUILD_RELATION_LABELS``, else ``"auto"``): how relation labels reach the
-    model, see ``JointExtractor``.
+    ``options`` (:class:`~kgbuild.extract.options.ExtractorOptions`) says how it runs:
+    ``backend``, ``int8``, ``relation_labels``, ``threads``; ``fields`` override single
+    options (``load_extractor(backend="torch")``). Options left None are read from their
+    environment variables (``KGBUILD_BACKEND``, ``KGBUILD_QUANTIZE``,
+    ``KGBUILD_RELATION_LABELS``), else take their defaults.
 
-    ``lazy=True`` returns a :class:`~kgbuild.extract.lazy.LazyExtractor`: its ``model_id``
-    is read from ``config.json`` now, and torch and the weights load on first use.
+    ``lazy=True`` returns a :class:`~kgbuild.extract.inference.lazy.LazyExtractor`: its
+    ``model_id`` is read from ``config.json`` now, and torch and the weights load on
+    first use.
 
     Raises:
         FileNotFoundError: if the folder holds no checkpoint (checked at once, lazy or not).
+        ValueError: an option (or its environment variable) has a value it does not allow.
     """
-    from kgbuild.extract.lazy import LazyExtractor, checkpoint_model_id
+    from kgbuild.extract.inference.lazy import LazyExtractor
 
-    directory = Path(model_dir) if model_dir else default_model_dir()
-    checkpoint_model_id(directory)  # a missing or broken config.json fails here, not later
-    if lazy:
-        return LazyExtractor(
-            directory, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
-        )
-    from kgbuild.extract.extractor import JointExtractor
-
-    return JointExtractor.from_pretrained(
-        directory, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
-    )
+    merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
+    merged.update({k: v for k, v in fields.items() if v is not None})
+    if model_dir is not None:
+        merged["model"] = model_dir
+    options = ExtractorOptions.model_validate(merged)
+    extractor = LazyExtractor(options)  # a missing or broken config.json fails here
+    return extractor if lazy else extractor.load()

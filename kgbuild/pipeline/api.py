@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kgbuild.extract.base import Extractor
+from kgbuild.extract.options import ExtractorOptions
 from kgbuild.ids import content_hash, document_id
 from kgbuild.pipeline.summary import IngestSummary
 from kgbuild.types import Document
@@ -43,30 +44,24 @@ logger = logging.getLogger(__name__)
 EXTRACTOR_ENV = "KGBUILD_EXTRACTOR"
 
 
-def load_pipeline_extractor(
-    model_dir: str | Path | None = None,
-    *,
-    backend: str | None = None,
-    relation_label_mode: str | None = None,
-) -> Extractor:
+def load_pipeline_extractor(options: ExtractorOptions | None = None) -> Extractor:
     """The extractor the pipeline and CLI use.
 
-    ``model_dir`` given: the checkpoint in that folder. Otherwise the class named by
+    ``options.model`` given: the checkpoint in that folder. Otherwise the class named by
     ``$KGBUILD_EXTRACTOR`` if set, else the default checkpoint shipped with kgbuild.
-    A checkpoint comes as a :class:`~kgbuild.extract.lazy.LazyExtractor`: torch and the
-    weights load when a document first needs the model, so an ingest where nothing
-    changed never loads them. ``backend`` and ``relation_label_mode``: see
-    :func:`kgbuild.extract.load_extractor` (an extractor class from
-    ``$KGBUILD_EXTRACTOR`` takes neither).
+    A checkpoint comes as a :class:`~kgbuild.extract.inference.lazy.LazyExtractor`: torch
+    and the weights load when a document first needs the model, so an ingest where
+    nothing changed never loads them. The other fields of ``options`` (backend, int8,
+    relation-label layout, threads) say how it runs; an extractor class from
+    ``$KGBUILD_EXTRACTOR`` takes none of them.
     """
+    options = options or ExtractorOptions()
     spec = os.environ.get(EXTRACTOR_ENV, "").strip()
-    if model_dir is None and spec:
+    if options.model is None and spec:
         return _import_extractor(spec)()
     from kgbuild.extract import load_extractor
 
-    return load_extractor(
-        model_dir, lazy=True, backend=backend, relation_label_mode=relation_label_mode
-    )
+    return load_extractor(options=options, lazy=True)
 
 
 def _import_extractor(spec: str) -> type:
@@ -194,7 +189,7 @@ class TextExtraction(_Model):
 @lru_cache(maxsize=2)
 def _cached_extractor(model_dir: str | None, env_spec: str) -> Extractor:
     # The key includes $KGBUILD_EXTRACTOR so changing it takes effect.
-    return load_pipeline_extractor(model_dir)
+    return load_pipeline_extractor(ExtractorOptions(model=model_dir))
 
 
 def extract_text(

@@ -46,6 +46,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kgbuild.extract.base import Extraction, Extractor
+from kgbuild.extract.options import ExtractorOptions
 from kgbuild.ids import mention_id, relation_id
 from kgbuild.ingest.chunker import ChunkerConfig, chunk_document
 from kgbuild.ingest.loaders import LoadFailure, LoadOptions, iter_documents
@@ -104,6 +105,11 @@ class BuildConfig(BaseModel):
     chunker: ChunkerConfig = Field(default_factory=ChunkerConfig)
     load: LoadOptions = Field(default_factory=LoadOptions)
     resolver: ResolverConfig = Field(default_factory=ResolverConfig)
+    extractor: ExtractorOptions = Field(
+        default_factory=ExtractorOptions,
+        description="How the extractor loads and runs (checkpoint, backend, int8, "
+        "relation-label layout, threads) when the builder is given none.",
+    )
     batch_size: int = Field(
         default=16, ge=1, description="Chunks per extractor call (from one or more documents)."
     )
@@ -278,7 +284,10 @@ class KnowledgeGraphBuilder:
         if self._extractor is None:
             from kgbuild.pipeline.api import load_pipeline_extractor
 
-            self._extractor = load_pipeline_extractor(self.model_dir)
+            options = self.config.extractor
+            if self.model_dir is not None:
+                options = options.model_copy(update={"model": Path(self.model_dir)})
+            self._extractor = load_pipeline_extractor(options)
         return self._extractor
 
     def ingest(self, paths: Iterable[str | Path] | str | Path) -> IngestSummary:

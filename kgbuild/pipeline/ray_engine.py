@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgbuild.extract.base import Extraction, Extractor
-from kgbuild.extract.lazy import LazyExtractor
+from kgbuild.extract.inference.lazy import LazyExtractor
 from kgbuild.ingest.loaders import LoadFailure, iter_files, load_file
 from kgbuild.pipeline.api import EXTRACTOR_ENV, _import_extractor
 from kgbuild.pipeline.builder import (
@@ -223,7 +223,8 @@ class _ExtractionWorker:
         if extractor is None:
             extractor = _import_extractor(extractor_spec or "")()
         if isinstance(extractor, LazyExtractor):
-            extractor.num_threads = threads  # set when the model loads
+            # set when the model loads
+            extractor.options = extractor.options.model_copy(update={"threads": threads})
         if "torch" in sys.modules:  # an extractor that loaded torch already
             sys.modules["torch"].set_num_threads(threads)
         self.builder = KnowledgeGraphBuilder("ray-worker.json", extractor=extractor, config=config)

@@ -45,6 +45,7 @@ process ends; ``$KGBUILD_CYPHER_HEAP`` sets its maximum heap (default ``1g``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -52,12 +53,13 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,6 +245,40 @@ _JVM_LOCK = threading.Lock()
 _JVM_READY = False
 
 
+#: What the JVM prints to stderr when ArcadeDB's vector module loads (it always adds
+#: ``--add-modules=jdk.incubator.vector``): noise in the output of every command.
+_INCUBATOR_WARNING = b"WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+@contextlib.contextmanager
+def _without_incubator_warning() -> Iterator[None]:
+    """Within this block, the process's standard error (file descriptor 2, where the JVM
+    writes, below Python's ``sys.stderr``) goes to a temporary file; what the JVM wrote
+    there is passed on afterwards, without the incubator-module warning."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to redirect
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        try:
+            sys.stderr.flush()
+            os.dup2(caught.fileno(), 2)
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [
+                line
+                for line in caught.read().splitlines(keepends=True)
+                if line.rstrip() != _INCUBATOR_WARNING
+            ]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 def _start_engine(heap: str) -> Any:
     """Start the JVM once per process (quietly) and return the ``arcadedb_embedded`` module.
 
@@ -269,7 +305,10 @@ def _start_engine(heap: str) -> Any:
         )
         logging_config = Path(__file__).with_name("arcadedb-log.properties")
         # No ./log/arcadedb.log.* files in the user's folder.
-        start_jvm(heap_size=heap, jvm_args=[f"-Djava.util.logging.config.file={logging_config}"])
+        with _without_incubator_warning():
+            start_jvm(
+                heap_size=heap, jvm_args=[f"-Djava.util.logging.config.file={logging_config}"]
+            )
         import jpype
 
         level = jpype.JClass("java.util.logging.Level")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kgbuild.extract.encoding import (
+from kgbuild.extract.inference.extractor import JointExtractor, WordEntity, WordRelation
+from kgbuild.extract.model.collation import collate
+from kgbuild.extract.model.encoding import (
     MARKER_ENTITY,
     MARKER_NONE,
     MARKER_RELATION,
@@ -20,8 +22,6 @@ from kgbuild.extract.encoding import (
     EncodedText,
     token_shape,
 )
-from kgbuild.extract.extractor import JointExtractor, WordEntity, WordRelation
-from kgbuild.extract.model import collate
 
 
 def reference_encode(
@@ -171,32 +171,15 @@ class ReferenceExtractor(JointExtractor):
 
     def _run_pass(
         self, texts, word_spans, ent_labels, rel_labels, entities_out, relations_out,
-        ent_thr, rel_thr, symmetric, tokens=None, relation_states=None, relation_block=None,
-        layout="prompt",
+        ent_thr, rel_thr, symmetric, tokens=None, relation_block=None,
     ) -> None:  # fmt: skip
-        if layout == "hybrid":
-            # the joint layout's pass, whose prompt holds the first relation labels; the
-            # others' vectors read one way after it (naively), scored with theirs
+        if relation_block is not None:
+            # the hybrid layout: the joint layout's pass, whose prompt holds the first
+            # relation labels; the others' vectors read one way after it (naively)
             first = rel_labels[: len(rel_labels) - len(relation_block.marker_positions)]
             self._reference_pass(
                 texts, word_spans, ent_labels, rel_labels, None, entities_out, relations_out,
                 ent_thr, rel_thr, symmetric, one_way=True, prompt_relations=first,
-            )  # fmt: skip
-            return
-        if relation_block is not None or relation_states is not None:
-            # relation labels outside the prompt: entities from the text with its entity
-            # labels only, then relations from that same pass with the naive vectors
-            # (read one way, or embedded apart)
-            self._reference_pass(
-                texts, word_spans, ent_labels, [], None, entities_out, None,
-                ent_thr, rel_thr, symmetric, separate=True,
-            )  # fmt: skip
-            apart = {"one_way": True}
-            if relation_block is None:
-                apart = {"separate_vectors": naive_relation_states(self, rel_labels)}
-            self._reference_pass(
-                texts, word_spans, ent_labels, rel_labels, None, None, relations_out,
-                ent_thr, rel_thr, symmetric, fixed_entities=entities_out, **apart,
             )  # fmt: skip
             return
         self._reference_pass(
@@ -206,35 +189,26 @@ class ReferenceExtractor(JointExtractor):
 
     def _predict_passes(
         self, texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr,
-        symmetric, apart=None, layout="prompt",
+        symmetric, apart=None,
     ) -> None:  # fmt: skip
-        separate = apart if layout in ("oneway", "separate") else None
         probs: list[list[np.ndarray]] = [[] for _ in texts]
         for ents, rels in passes:
             if ents:
                 self._reference_pass(
                     texts, word_spans, ents, rels, probs, None, None, ent_thr, rel_thr,
-                    symmetric, separate=separate is not None,
+                    symmetric,
                 )  # fmt: skip
         all_labels = [label for ents, _ in passes for label in ents]
         for i in range(len(texts)):
             merged = np.concatenate(probs[i], axis=1)
             entities[i] = self._decode_entities(merged, all_labels, ent_thr)
-        if apart is not None and apart[2] is not None:
-            # relations from the first pass's text, with the naive one-way vectors (after
-            # those of the prompt's relation labels: hybrid)
+        if apart is not None:
+            # the hybrid layout: relations from the first pass's text, with the naive
+            # one-way vectors after those of the prompt's relation labels
             self._reference_pass(
                 texts, word_spans, passes[0][0], apart[0], None, None, relations,
                 ent_thr, rel_thr, symmetric, fixed_entities=entities, one_way=True,
-                prompt_relations=passes[0][1] if layout == "hybrid" else None,
-            )  # fmt: skip
-            return
-        if separate is not None:
-            # relations from the first pass's text, with the naive vectors
-            self._reference_pass(
-                texts, word_spans, passes[0][0], separate[0], None, None, relations,
-                ent_thr, rel_thr, symmetric, fixed_entities=entities,
-                separate_vectors=naive_relation_states(self, separate[0]),
+                prompt_relations=passes[0][1],
             )  # fmt: skip
             return
         for ents, rels in passes:
@@ -257,22 +231,13 @@ class ReferenceExtractor(JointExtractor):
         rel_thr,
         symmetric,
         fixed_entities=None,
-        separate_vectors=None,
-        separate=False,
         one_way=False,
         prompt_relations=None,
     ) -> None:
-        """``separate``: the text is read without relation labels, by the encoder with its
-        separate-mode update (as are passes given ``separate_vectors`` or ``one_way``).
-        ``one_way``: relation vectors from :func:`naive_one_way_vectors`.
-        ``prompt_relations`` (with ``one_way``: the hybrid layout): the first of
+        """``one_way`` (the hybrid layout): ``prompt_relations``, the first of
         ``rel_labels``, in the prompt of the text, read by the joint encoder; the vectors
-        of the others read one way after it."""
-        hybrid = prompt_relations is not None
-        separate = (separate or separate_vectors is not None or one_way) and not hybrid
-        prompt_rels = rel_labels if separate_vectors is None and not one_way else []
-        if hybrid:
-            prompt_rels = list(prompt_relations)
+        of the others read one way after it (:func:`naive_one_way_vectors`)."""
+        prompt_rels = list(prompt_relations) if one_way else rel_labels
         encoded = [
             reference_encode(self.encoder, t, s, ent_labels, prompt_rels)
             for t, s in zip(texts, word_spans, strict=True)
@@ -281,8 +246,7 @@ class ReferenceExtractor(JointExtractor):
         for batch_ids in self._batches(encoded):
             items = [encoded[i] for i in batch_ids]
             batch = collate(items)
-            with self.model.separate_encoding(separate):
-                hidden = self.model.encode(batch)
+            hidden = self.model.encode(batch)
             span_hidden = self.model.span_hidden(hidden, batch)
             probs = None
             if ent_labels and fixed_entities is None:
@@ -296,24 +260,13 @@ class ReferenceExtractor(JointExtractor):
             if one_way:
                 read_one_way = rel_labels[len(prompt_rels) :]
                 rel_emb = torch.stack(
-                    [
-                        naive_one_way_vectors(
-                            self, enc, ent_labels, read_one_way, separate=not hybrid
-                        )
-                        for enc in items
-                    ]
+                    [naive_one_way_vectors(self, enc, ent_labels, read_one_way) for enc in items]
                 )
                 if prompt_rels:
                     in_prompt = self.model.label_embeddings(
                         hidden, batch["relation_markers"], self.model.relation_label_proj
                     )
                     rel_emb = torch.cat([in_prompt, rel_emb], 1)
-            elif separate_vectors is not None:
-                # each text's label vectors: the labels' states, after reading the text
-                states = separate_vectors.unsqueeze(0).expand(len(items), -1, -1)
-                rel_emb = self.model.separate_relation_vectors(
-                    states, hidden, batch["attention_mask"]
-                )
             elif rel_labels:
                 rel_emb = self.model.label_embeddings(
                     hidden, batch["relation_markers"], self.model.relation_label_proj
@@ -437,22 +390,6 @@ def _groups(extractor: JointExtractor, labels: list[str]) -> list[list[str]]:
     return groups
 
 
-def naive_relation_states(extractor: JointExtractor, labels: list[str]) -> torch.Tensor:
-    """Relation labels embedded apart from any text, the plain way: groups of labels
-    whose [R] + tokens fit half of the prompt budget, each encoded alone with the old
-    encoder code (by the encoder with its separate-mode update); the hidden state at
-    each [R]."""
-    model = extractor.model
-    out = []
-    for group in _groups(extractor, labels):
-        enc = reference_encode(extractor.encoder, "", [], [], group)
-        batch = collate([enc])
-        with model.separate_encoding():
-            hidden = model.encode(batch)[0]
-        out.append(hidden[torch.tensor(enc.relation_marker_positions)])
-    return torch.cat(out)
-
-
 def _token_key(enc: EncodedText, e: WordEntity) -> str:
     # The token ids of a span identify its text (uncased, as the encoder reads it).
     a, b = int(enc.word_first_token[e.start]), int(enc.word_last_token[e.end - 1])
@@ -472,13 +409,12 @@ def naive_one_way_vectors(
     enc: EncodedText,
     entity_labels: list[str],
     labels: list[str],
-    separate: bool = True,
 ) -> torch.Tensor:
     """(L, D) vectors of relation labels read one way after one text, the plain way.
 
     The text (``enc``: encoded with its entity labels only, or, in the hybrid layout,
-    with the first relation labels too) goes through the library's own encoder forward
-    (with the separate-mode update where ``separate``), which gives its hidden states
+    with the first relation labels too) goes through the library's own encoder forward,
+    which gives its hidden states
     before every layer. Each group of labels (as in the joint layout) starts from the
     embeddings of its tokens at the positions they have in the joint prompt
     (``[CLS] [E] ... [R] ... [SEP] [SEP]``), and at every layer its tokens attend to the
@@ -489,12 +425,11 @@ def naive_one_way_vectors(
     bert = model.encoder
     words = bert.get_input_embeddings()
     batch = collate([enc])
-    with model.separate_encoding(separate):
-        embeds = words(batch["input_ids"]) + model.marker_embedding(batch["marker_types"])
-        embeds = embeds + model.shape_embedding(batch["shape_ids"])
-        text_states = bert(
-            inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True
-        ).hidden_states
+    embeds = words(batch["input_ids"]) + model.marker_embedding(batch["marker_types"])
+    embeds = embeds + model.shape_embedding(batch["shape_ids"])
+    text_states = bert(
+        inputs_embeds=embeds, attention_mask=batch["attention_mask"], output_hidden_states=True
+    ).hidden_states
     updates = {}
     if hasattr(model, "one_way_lora"):
         for name, module in bert.named_modules():
@@ -503,8 +438,7 @@ def naive_one_way_vectors(
                 updates[id(module)] = model.one_way_lora[key]
 
     def linear(f, x):
-        with model.separate_encoding(False):
-            y = f(x)
+        y = f(x)
         return y + updates[id(f)](x) if updates else y
 
     out = []
@@ -524,8 +458,7 @@ def naive_one_way_vectors(
             def split(x, heads=heads, size=size):
                 return x.view(1, -1, heads, size).transpose(1, 2)
 
-            with model.separate_encoding(separate):
-                text_k, text_v = attention.key(text), attention.value(text)
+            text_k, text_v = attention.key(text), attention.value(text)
             q = split(linear(attention.query, states))
             k = split(torch.cat([text_k, linear(attention.key, states)], 1))
             v = split(torch.cat([text_v, linear(attention.value, states)], 1))

@@ -102,7 +102,7 @@ def test_pipeline_and_extract_text_apply_constraints(tmp_path):
 def test_eval_applies_constraints(datasets):
     """The shipped model on a CoNLL04 slice: constraints never add relations, and a
     constraint no gold relation satisfies removes every relation of that type."""
-    from kgbuild.extract.evaluate import evaluate
+    from kgbuild.extract.training.evaluate import evaluate
 
     data, types = datasets / "conll04/conll04_test.json", datasets / "conll04/conll04_types.json"
     base = evaluate(data, types, limit=40)

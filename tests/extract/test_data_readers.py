@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kgbuild.extract.data import (
+from kgbuild.extract.training.data import (
     WEBNLG_ENTITY_LABEL,
     AlignmentStats,
     label_variant,

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kgbuild.extract.encoding import (
+from kgbuild.extract.model.encoding import (
     MARKER_ENTITY,
     MARKER_RELATION,
     SHAPE_DIGIT,

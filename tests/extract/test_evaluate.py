@@ -1,6 +1,6 @@
-from kgbuild.extract.data import Example
-from kgbuild.extract.evaluate import score_predictions
-from kgbuild.extract.extractor import WordEntity, WordRelation
+from kgbuild.extract.inference.extractor import WordEntity, WordRelation
+from kgbuild.extract.training.data import Example
+from kgbuild.extract.training.evaluate import score_predictions
 
 
 def _example():

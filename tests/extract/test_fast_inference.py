@@ -21,8 +21,9 @@ import torch
 from reference_inference import ReferenceExtractor, reference_pair_logits
 
 from kgbuild.extract import load_extractor
-from kgbuild.extract.extractor import JointExtractor
-from kgbuild.extract.model import collate
+from kgbuild.extract.inference.extractor import JointExtractor
+from kgbuild.extract.inference.layouts import get_layout
+from kgbuild.extract.model.collation import collate
 from kgbuild.ingest.chunker import ChunkerConfig, chunk_document
 from kgbuild.ingest.loaders import iter_documents
 from kgbuild.pipeline.builder import chunk_budget
@@ -117,14 +118,15 @@ def test_default_schema_matches_reference_on_pipeline_chunks(extractor, referenc
     assert not any(t in extractor.encoder._recent for t in texts)  # used once, then dropped
 
 
-@pytest.fixture(params=["prompt", "hybrid", "oneway"])
+@pytest.fixture(params=["prompt", "hybrid"])
 def relation_label_mode(request, extractor, reference):
-    """Ways of reading many relation labels: in several joint passes ("prompt"), the
+    """Ways of reading many relation labels: in several joint passes ("prompt"), or the
     ones beside the entity labels in the first pass and the others read one way after
-    the text ("hybrid", what "auto" picks for them), or all read one way ("oneway")."""
-    extractor.relation_label_mode = reference.relation_label_mode = request.param
+    the text ("hybrid", the default)."""
+    previous = extractor.layout
+    extractor.layout = reference.layout = get_layout(request.param)
     yield request.param
-    extractor.relation_label_mode = reference.relation_label_mode = "prompt"
+    extractor.layout = reference.layout = previous
 
 
 def test_many_labels_symmetric_and_constraints_match_reference(
@@ -134,12 +136,11 @@ def test_many_labels_symmetric_and_constraints_match_reference(
     entity_types = [*DEFAULT_ENTITY_TYPES, *[f"kind of thing number {i}" for i in range(25)]]
     relation_types = [*DEFAULT_RELATION_TYPES, "sibling of", "partner of"]
     relation_types += [f"relation number {i}" for i in range(20)]
-    separate = extractor.separates_relation_labels(entity_types, relation_types)
-    assert separate == (relation_label_mode == "oneway")
-    assert extractor.relation_label_layout(entity_types, relation_types) == relation_label_mode
     passes = extractor.label_passes(entity_types, relation_types)
     assert len(passes) > 1  # entity labels too many for one pass either way
-    assert any(rels for _, rels in passes) != separate
+    one_way = extractor.layout.one_way_labels(relation_types, passes)
+    assert bool(one_way) == (relation_label_mode == "hybrid")
+    assert any(rels for _, rels in passes)
     texts = pipeline_chunks(extractor, entity_types, relation_types)[:12]
     kwargs = {
         "symmetric_relations": ["sibling of", "partner of", "works for"],

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from kgbuild.extract import default_model_dir
-from kgbuild.extract.encoding import TextEncoder, split_words
-from kgbuild.extract.model import JointExtractionModel, collate
+from kgbuild.extract.model.collation import collate
+from kgbuild.extract.model.encoding import TextEncoder, split_words
+from kgbuild.extract.model.network import JointExtractionModel
 
 TEXT = "Tim Cook , the chief executive of Apple , was born in Mobile , Alabama in 1960 ."
 

@@ -18,10 +18,12 @@ from test_fast_inference import assert_same_extractions, pipeline_chunks
 from typer.testing import CliRunner
 
 from kgbuild.cli.main import app
-from kgbuild.extract import default_model_dir, load_extractor, onnx_backend
-from kgbuild.extract.encoding import split_words
-from kgbuild.extract.extractor import DEFAULT_THREADS, JointExtractor
-from kgbuild.extract.model import collate
+from kgbuild.extract import default_model_dir, load_extractor
+from kgbuild.extract.inference import onnx_backend
+from kgbuild.extract.inference.extractor import DEFAULT_THREADS, JointExtractor
+from kgbuild.extract.inference.layouts import get_layout
+from kgbuild.extract.model.collation import collate
+from kgbuild.extract.model.encoding import split_words
 from kgbuild.schema import DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES
 
 LOGIT_TOLERANCE = 1e-3
@@ -39,7 +41,7 @@ def torch_extractor() -> JointExtractor:
 
 @pytest.fixture(scope="module")
 def onnx_extractor() -> JointExtractor:
-    extractor = load_extractor(backend="onnx", quantize=False)
+    extractor = load_extractor(backend="onnx", int8=False)
     assert isinstance(extractor, JointExtractor) and extractor.backend == "onnx"
     assert extractor.model_id == torch_extractor_id()
     return extractor
@@ -142,7 +144,7 @@ def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path, 
         raise AssertionError("the cached graph was exported again")
 
     monkeypatch.setattr(onnx_backend, "export_onnx", no_export)
-    again = JointExtractor.from_pretrained(backend="onnx", quantize=False)
+    again = JointExtractor.from_pretrained(backend="onnx", int8=False)
     assert again.heads.path == graph
     assert graph.stat().st_mtime > 1e9  # marked as used (what the cache's pruning reads)
     monkeypatch.setattr(onnx_backend, "export_onnx", export)
@@ -152,14 +154,14 @@ def test_export_is_cached_and_keyed_by_the_checkpoint(onnx_extractor, tmp_path, 
     config = json.loads((other / "config.json").read_text())
     config["entity_threshold"] = 0.33
     (other / "config.json").write_text(json.dumps(config))
-    changed = JointExtractor.from_pretrained(other, backend="onnx", quantize=False)
+    changed = JointExtractor.from_pretrained(other, backend="onnx", int8=False)
     assert changed.heads.path != graph and changed.heads.path.is_file()
     assert changed.config.entity_threshold == 0.33
     assert graph.is_file()  # the shipped version was used last: it stays
 
 
 def test_int8_onnx_still_finds_the_obvious(onnx_extractor):
-    int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
+    int8 = JointExtractor.from_pretrained(backend="onnx", int8=True)
     assert int8.backend == "onnx" and "-int8-" in int8.heads.path.name
     assert int8.model_id.endswith("-int8")
     out = int8.extract(
@@ -178,7 +180,7 @@ def test_int8_is_opt_in_by_argument_or_environment(monkeypatch):
     int8 = JointExtractor.from_pretrained(backend="onnx")
     assert int8.model_id == f"{name}-int8" and "-int8-" in int8.heads.path.name
     assert load_extractor(lazy=True, backend="onnx").model_id == int8.model_id
-    assert JointExtractor.from_pretrained(backend="onnx", quantize=False).model_id == name
+    assert JointExtractor.from_pretrained(backend="onnx", int8=False).model_id == name
     monkeypatch.setenv("KGBUILD_QUANTIZE", "maybe")
     with pytest.raises(ValueError, match="KGBUILD_QUANTIZE"):
         load_extractor(lazy=True)
@@ -187,11 +189,11 @@ def test_int8_is_opt_in_by_argument_or_environment(monkeypatch):
 def test_int8_scores_like_fp32_on_conll04(onnx_extractor, datasets):
     """The opt-in int8 graph against fp32 on the first 150 CoNLL04 test sentences (the
     benchmark's full test set: within 0.3 F1)."""
-    from kgbuild.extract.evaluate import evaluate
+    from kgbuild.extract.training.evaluate import evaluate
 
     data = datasets / "conll04"
     args = (str(data / "conll04_test.json"), str(data / "conll04_types.json"))
-    int8 = JointExtractor.from_pretrained(backend="onnx", quantize=True)
+    int8 = JointExtractor.from_pretrained(backend="onnx", int8=True)
     fp32 = evaluate(*args, extractor=onnx_extractor, limit=150)
     low = evaluate(*args, extractor=int8, limit=150)
     assert fp32["ner_micro_f1"] > 80 and fp32["rel_micro_f1"] > 50
@@ -212,7 +214,7 @@ def test_backend_choice_from_argument_and_environment(monkeypatch):
 def test_cli_rejects_an_unknown_backend(tmp_path):
     result = CliRunner().invoke(app, ["extract", "-t", "Tim Cook leads Apple.", "--backend", "gpu"])
     assert result.exit_code != 0
-    assert "--backend 'gpu'" in result.output
+    assert "--backend: unknown backend 'gpu': use auto, onnx, torch" in result.output
 
 
 def test_cache_folder_follows_the_environment(monkeypatch, tmp_path):
@@ -229,20 +231,21 @@ def test_batches_side_by_side_give_the_same_results(onnx_extractor, torch_extrac
     texts = pipeline_chunks(torch_extractor, DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES)
     many = [*DEFAULT_RELATION_TYPES, *[f"relation number {i}" for i in range(20)]]
     # several joint passes per batch, and the default's one pass with labels read one way
-    original = onnx_extractor.relation_label_mode
-    for mode, layout in (("prompt", "prompt"), ("auto", "hybrid")):
-        onnx_extractor.relation_label_mode = mode
+    original = onnx_extractor.layout
+    for name in ("prompt", "hybrid"):
+        onnx_extractor.layout = get_layout(name)
         onnx_extractor.workers = 2  # also where the machine has one core
         try:
             side_by_side = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
             onnx_extractor.workers = 1
             in_order = onnx_extractor.extract(texts, DEFAULT_ENTITY_TYPES, many)
-            passes = len(onnx_extractor.label_passes(DEFAULT_ENTITY_TYPES, many))
-            assert (passes > 1) == (mode == "prompt")
-            assert onnx_extractor.relation_label_layout(DEFAULT_ENTITY_TYPES, many) == layout
+            passes = onnx_extractor.label_passes(DEFAULT_ENTITY_TYPES, many)
+            assert (len(passes) > 1) == (name == "prompt")
+            one_way = onnx_extractor.layout.one_way_labels(many, passes)
+            assert bool(one_way) == (name == "hybrid")
         finally:
             onnx_extractor.workers = max(1, DEFAULT_THREADS)
-            onnx_extractor.relation_label_mode = original
+            onnx_extractor.layout = original
         assert [x.model_dump() for x in side_by_side] == [x.model_dump() for x in in_order]
         assert sum(len(x.relations) for x in in_order) > 20
     assert onnx_extractor.torch_threads == (1 if DEFAULT_THREADS > 1 else DEFAULT_THREADS)
@@ -252,11 +255,11 @@ def test_batches_side_by_side_give_the_same_results(onnx_extractor, torch_extrac
 
 
 def test_the_cache_keeps_the_graphs_of_the_versions_used_last(tmp_path):
-    from kgbuild.extract.onnx_backend import prune_cache
+    from kgbuild.extract.inference.onnx_backend import prune_cache
 
     keys = [f"{i:016x}" for i in range(1, 6)]  # used in this order, keys[4] last
     for age, key in enumerate(reversed(keys)):
-        for suffix in ("", "-oneway", "-hybrid", "-int8-0123abcd"):
+        for suffix in ("", "-hybrid", "-int8-0123abcd", "-hybrid-int8-0123abcd"):
             path = tmp_path / f"m-{key}{suffix}.onnx"
             path.write_bytes(b"graph")
             os.utime(path, (1e9 - age * 100, 1e9 - age * 100))

@@ -8,7 +8,7 @@ kgbuild/models/kgbuild-relex-minilm/README.md); the floors sit just below that.
 import pytest
 
 from kgbuild.extract import default_model_dir, load_extractor
-from kgbuild.extract.evaluate import evaluate
+from kgbuild.extract.training.evaluate import evaluate
 
 
 @pytest.fixture(scope="module")

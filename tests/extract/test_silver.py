@@ -2,8 +2,8 @@
 
 import pytest
 
-from kgbuild.extract.data import Example, read_spert
-from kgbuild.extract.silver import add_silver, silver_labels_for
+from kgbuild.extract.training.data import Example, read_spert
+from kgbuild.extract.training.silver import add_silver, silver_labels_for
 
 
 def test_silver_labels_skip_concepts_the_dataset_annotates():

@@ -6,11 +6,15 @@ import random
 import pytest
 import torch
 
-from kgbuild.extract.data import read_spert
-from kgbuild.extract.encoding import TextEncoder
-from kgbuild.extract.extractor import JointExtractor
-from kgbuild.extract.model import ExtractorConfig, JointExtractionModel
-from kgbuild.extract.train import LabelPools, TrainConfig, batch_loss, build_instance, train
+from kgbuild.extract.inference.extractor import JointExtractor
+from kgbuild.extract.model.config import ExtractorConfig
+from kgbuild.extract.model.encoding import TextEncoder
+from kgbuild.extract.model.network import JointExtractionModel
+from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.data import read_spert
+from kgbuild.extract.training.loop import train
+from kgbuild.extract.training.losses import batch_loss
+from kgbuild.extract.training.sampling import LabelPools, build_instance
 
 
 def test_loss_goes_down_on_a_few_sentences(datasets, tokenizer):

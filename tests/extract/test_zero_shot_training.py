@@ -5,13 +5,14 @@ import random
 import pytest
 import torch
 
-from kgbuild.extract.data import Example, read_webnlg
-from kgbuild.extract.encoding import TextEncoder
-from kgbuild.extract.model import ExtractorConfig, JointExtractionModel
-from kgbuild.extract.train import (
+from kgbuild.extract.model.config import ExtractorConfig
+from kgbuild.extract.model.encoding import TextEncoder
+from kgbuild.extract.model.network import JointExtractionModel
+from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.data import Example, read_webnlg
+from kgbuild.extract.training.losses import batch_loss
+from kgbuild.extract.training.sampling import (
     LabelPools,
-    TrainConfig,
-    batch_loss,
     build_instance,
     build_pools,
     sample_entity_labels,

@@ -17,7 +17,7 @@ import pytest
 from fake_extractor import FakeExtractor
 
 from kgbuild.extract import default_model_dir, load_extractor
-from kgbuild.extract.lazy import LazyExtractor, checkpoint_model_id
+from kgbuild.extract.inference.lazy import LazyExtractor, checkpoint_model_id
 from kgbuild.pipeline import KnowledgeGraphBuilder, load_pipeline_extractor
 from kgbuild.pipeline.api import EXTRACTOR_ENV
 
@@ -38,7 +38,7 @@ print("MODULES " + json.dumps({
     "exit": code,
     "torch": "torch" in sys.modules,
     "transformers": "transformers" in sys.modules,
-    "extractor_module": "kgbuild.extract.extractor" in sys.modules,
+    "extractor_module": "kgbuild.extract.inference.extractor" in sys.modules,
 }))
 """
 
@@ -79,7 +79,7 @@ def docs(tmp_path, unicode_dir) -> Path:
 
 def test_checkpoint_model_id_reads_config_without_torch(tmp_path):
     assert checkpoint_model_id(default_model_dir()) == "kgbuild-relex-minilm"
-    assert checkpoint_model_id(default_model_dir(), quantize=True) == "kgbuild-relex-minilm-int8"
+    assert checkpoint_model_id(default_model_dir(), int8=True) == "kgbuild-relex-minilm-int8"
     (tmp_path / "config.json").write_text('{"max_length": 128}')
     assert checkpoint_model_id(tmp_path) == "kgbuild-relex"  # ExtractorConfig's default name
     (tmp_path / "config.json").write_text("[1, 2]")
@@ -134,20 +134,21 @@ def test_unchanged_rerun_with_default_model_never_loads_it(docs, tmp_path):
 def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_path):
     store = tmp_path / "graph.json"
     KnowledgeGraphBuilder(store, extractor=CheckpointIdFake(), progress=False).ingest(docs)
-    # forced one-way reading gives other scores, so it names another model id; nothing
-    # changed, so nothing loads
+    # int8 weights give other scores, so they name another model id; nothing changed,
+    # so nothing loads
     summary, modules = run_cli(
-        "ingest", str(docs), "--store", str(store), "--relation-labels", "oneway",
-        extractor_env=None,
+        "ingest", str(docs), "--store", str(store), "--int8", extractor_env=None
     )  # fmt: skip
-    assert summary["model_id"] == "kgbuild-relex-minilm-oneway"
+    assert summary["model_id"] == "kgbuild-relex-minilm-int8"
     assert not modules["torch"] and not modules["extractor_module"], modules
-    # auto (hybrid where a schema needs several joint passes) keeps the joint layout's id
-    summary, _ = run_cli(
-        "ingest", str(docs), "--store", str(store), "--relation-labels", "AUTO",
-        extractor_env=None,
-    )  # fmt: skip
-    assert summary["model_id"] == "kgbuild-relex-minilm"
+    # the layouts read every schema that fits one pass alike: one id (auto: hybrid's
+    # name before the layouts were renamed, still accepted)
+    for layout in ("prompt", "HYBRID", "auto"):
+        summary, _ = run_cli(
+            "ingest", str(docs), "--store", str(store), "--relation-labels", layout,
+            extractor_env=None,
+        )  # fmt: skip
+        assert summary["model_id"] == "kgbuild-relex-minilm"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop(EXTRACTOR_ENV, None)
     bad = subprocess.run(
@@ -157,7 +158,9 @@ def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_p
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 1, bad.stderr
-    assert "--relation-labels 'sideways': use auto, prompt, hybrid, oneway, separate" in bad.stderr
+    assert "--relation-labels: unknown relation-label layout 'sideways': use hybrid, prompt" in (
+        bad.stderr
+    )
 
 
 @pytest.mark.slow

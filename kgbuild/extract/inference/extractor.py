@@ -5,10 +5,9 @@ Texts are split into words, encoded with the labels, batched by length and run
 through the model under ``torch.inference_mode``. Entities are decoded flat
 (greedy by score, no overlaps); relations are scored for every ordered pair of
 decoded entities, with repeated mentions of one entity in a text pooled.
-When the labels do not fit one window beside the text, they are split over
-several passes and the scores merged, or the relation labels that do not fit are
-appended after the text and read one way, so that the text is read once
-(``relation_label_mode``).
+How the labels of a schema reach the model beside each text is the relation-label
+layout's decision (:mod:`kgbuild.extract.inference.layouts`): in one or several label
+passes over each text, with or without a block of relation labels read one way.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,38 +30,25 @@ from kgbuild.extract.base import (
     Extraction,
     filter_relations,
 )
-from kgbuild.extract.encoding import (
+from kgbuild.extract.inference.layouts import Layout, Prompt, PromptBudget, get_layout
+from kgbuild.extract.model.collation import collate, collate_one_way
+from kgbuild.extract.model.config import ExtractorConfig, resolve_encoder_path
+from kgbuild.extract.model.encoding import (
     EncodedText,
     RelationLabelBlock,
     TextEncoder,
     split_words,
 )
-from kgbuild.extract.lazy import (
-    RELATION_LABEL_MODES,
-    extractor_model_id,
-    resolve_backend,
-    resolve_quantize,
-    resolve_relation_label_mode,
-)
-from kgbuild.extract.model import (
-    ExtractorConfig,
-    JointExtractionModel,
-    collate,
-    collate_one_way,
-    resolve_encoder_path,
-)
+from kgbuild.extract.model.network import JointExtractionModel
+from kgbuild.extract.options import ExtractorOptions, model_id_of
 from kgbuild.schema import RelationConstraint
 
 if TYPE_CHECKING:
-    from kgbuild.extract.onnx_backend import OnnxHeads
+    from kgbuild.extract.inference.onnx_backend import OnnxHeads
 
 logger = logging.getLogger(__name__)
 
-#: What runs the encoder and scoring heads (see :meth:`JointExtractor.from_pretrained`).
-Backend = Literal["auto", "onnx", "torch"]
-#: How relation labels reach the model (see :class:`JointExtractor`).
-RelationLabelMode = Literal["auto", "prompt", "hybrid", "oneway", "separate"]
-#: Relation-label states kept per extractor (one entry per schema).
+#: Relation-label blocks kept per extractor (one entry per schema).
 SCHEMAS_CACHED = 16
 
 #: Threads an extractor uses unless told otherwise: torch's count when kgbuild was first
@@ -70,8 +56,6 @@ SCHEMAS_CACHED = 16
 #: extractor sets torch itself to one thread (its batches run side by side).
 DEFAULT_THREADS = torch.get_num_threads()
 
-#: At most this share of the window goes to labels; more labels mean more passes.
-MAX_PROMPT_SHARE = 0.4
 #: Padded tokens per forward batch. On CPU, one full window per batch is fastest: bigger
 #: batches add no useful parallelism to matrix products that are already large, while
 #: every span's (B, words x widths, 768) vectors fall out of cache and into memory. On the
@@ -116,19 +100,9 @@ class JointExtractor:
         heads: OnnxHeads | None = None,
         workers: int = 1,
         torch_threads: int | None = None,
-        relation_label_mode: RelationLabelMode = "auto",
-        layout_heads: Callable[[str], OnnxHeads | None] | None = None,
+        relation_labels: str = "hybrid",
+        graph_heads: Callable[[str], OnnxHeads | None] | None = None,
     ) -> None:
-        if relation_label_mode not in RELATION_LABEL_MODES:
-            raise ValueError(
-                f"relation_label_mode must be one of {', '.join(RELATION_LABEL_MODES)}, "
-                f"not {relation_label_mode!r}"
-            )
-        if relation_label_mode == "separate" and not model.config.relation_label_encoder:
-            raise ValueError(
-                f"relation_label_mode='separate' needs a checkpoint trained with a "
-                f"relation-label adapter; {model.config.name} has none"
-            )
         self.model = model.eval()
         self.config: ExtractorConfig = model.config
         self.encoder = TextEncoder(tokenizer, max_length=self.config.max_length)
@@ -140,26 +114,14 @@ class JointExtractor:
         self.workers = max(1, workers)
         #: torch's thread count while this extractor runs (None: leave it as it is)
         self.torch_threads = torch_threads
-        #: "prompt": relation labels are read with the text (GLiNER-Relex's joint
-        #: layout), split over several passes when they do not fit. "hybrid": the
-        #: first pass of the joint layout (the entity labels and the first group of
-        #: relation labels in the prompt), with the other groups appended after the
-        #: text and read one way: they read the text at every layer, the text does not
-        #: read them (see ``JointExtractionModel.encode_one_way``), so a large schema
-        #: costs one text pass plus its label tokens; entities and first-group
-        #: relations are the joint layout's. "oneway": every relation label appended,
-        #: the text read with its entity labels only. "separate": embedded once per
-        #: schema apart from the text (needs ``config.relation_label_encoder``). "auto":
-        #: hybrid when the joint layout would need more than one pass, else prompt.
-        #: oneway and separate cost relation F1 on names the model never trained on, so
-        #: they are opt-in (README, relation_label_modes.py).
-        self.relation_label_mode = relation_label_mode
+        #: how relation labels reach the model (see :mod:`kgbuild.extract.inference.layouts`)
+        self.layout: Layout = get_layout(relation_labels)
+        #: the prompt budget of a window, and labels cut to fit it
+        self.budget = PromptBudget(self.encoder, self.config)
         self._pool: ThreadPoolExecutor | None = None
-        self._relation_states: dict[tuple, torch.Tensor] = {}
-        self._relation_states_lock = threading.Lock()
-        # ONNX Runtime: the graphs of the layouts that read relation labels outside the
-        # prompt, by layout, exported on first use (see _layout_graph)
-        self._layout_heads = layout_heads
+        # ONNX Runtime: the graphs of the other variants than the joint one, by variant,
+        # exported on first use (see _graph)
+        self._graph_heads = graph_heads
         self._graphs: dict[str, OnnxHeads | None] = {}
         self._graphs_lock = threading.Lock()
         self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
@@ -169,77 +131,80 @@ class JointExtractor:
         """``"onnx"`` when ONNX Runtime runs the encoder and heads, else ``"torch"``."""
         return "torch" if self.heads is None else "onnx"
 
+    @property
+    def relation_labels(self) -> str:
+        """The name of the relation-label layout (``"hybrid"`` or ``"prompt"``)."""
+        return self.layout.name
+
     @classmethod
     def from_pretrained(
         cls,
         directory: str | Path | None = None,
         *,
-        quantize: bool | None = None,
-        num_threads: int | None = None,
-        backend: str | None = None,
-        relation_label_mode: str | None = None,
+        options: ExtractorOptions | None = None,
+        **fields: Any,
     ) -> JointExtractor:
         """Load a checkpoint folder (default: the model shipped inside kgbuild).
 
         Args:
-            directory: the checkpoint folder (``config.json`` + ``model.safetensors``).
-            quantize: int8 weights for the matrix products (dynamic quantization). None:
-                ``$KGBUILD_QUANTIZE``, else fp32. On ONNX Runtime (per-channel) it is about
-                1.3x as fast and within 0.3 F1 on CoNLL04, but 1.3-1.6 F1 lower on re3d's
-                unseen labels; torch's own int8 costs 3.7 relation F1 on CoNLL04 (see
-                ``benchmarks/backend_quality.py`` and ``benchmarks/zero_shot.py``).
-            num_threads: threads for torch and ONNX Runtime (default: torch's default,
-                one per core). On ONNX Runtime they run that many batches at once, each
-                on one thread (data parallel: on 2 cores 4,475 tokens/s against 3,401 for
-                one batch at a time on both threads, the same outputs), and torch, which
-                scores relations inside each, is set to one thread.
-            backend: what runs the encoder and scoring heads: ``"onnx"`` (ONNX Runtime,
-                the graph exported once and cached, see
-                :mod:`kgbuild.extract.onnx_backend`), ``"torch"`` (eager PyTorch), or
-                ``"auto"``: ONNX Runtime when it is installed and the export works,
-                else torch. None: ``$KGBUILD_BACKEND``, else ``"auto"``.
-            relation_label_mode: how relation labels reach the model (see the
-                attribute): ``"auto"``, ``"prompt"``, ``"hybrid"``, ``"oneway"`` or
-                ``"separate"``. None: ``$KGBUILD_RELATION_LABELS``, else ``"auto"``.
+            directory: the checkpoint folder (``config.json`` + ``model.safetensors``);
+                overrides ``options.model``.
+            options: how to run it (:class:`~kgbuild.extract.options.ExtractorOptions`;
+                fields left None are read from the environment, else their defaults).
+            **fields: fields of :class:`~kgbuild.extract.options.ExtractorOptions`
+                (``backend``, ``int8``, ``relation_labels``, ``threads``) that override
+                ``options``.
+
+        What the options do here: ``backend`` "onnx" runs the encoder and heads on ONNX
+        Runtime (the graph exported once and cached, see
+        :mod:`kgbuild.extract.inference.onnx_backend`), "torch" on eager PyTorch, "auto"
+        ONNX Runtime when it is installed and the export works. ``int8``: dynamic int8
+        matrix products (on ONNX Runtime per-channel, about 1.3x as fast, within 0.3 F1 on
+        CoNLL04, 1.3-1.6 F1 lower on re3d's unseen labels; torch's own int8 costs 3.7
+        relation F1 on CoNLL04). ``threads``: on ONNX Runtime that many batches run at
+        once, each on one thread (data parallel: on 2 cores 4,475 tokens/s against 3,401
+        for one batch at a time on both threads, the same outputs), and torch, which
+        scores relations inside each, is set to one thread.
         """
         from transformers import AutoTokenizer
 
         from kgbuild.extract import default_model_dir
 
-        backend = resolve_backend(backend)
-        quantize = resolve_quantize(quantize)
-        relation_label_mode = resolve_relation_label_mode(relation_label_mode)
-        directory = Path(directory) if directory else default_model_dir()
+        merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
+        merged.update({k: v for k, v in fields.items() if v is not None})
+        if directory is not None:
+            merged["model"] = directory
+        options = ExtractorOptions.model_validate(merged).resolved()
+        directory = options.model or default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        threads = num_threads or DEFAULT_THREADS
+        threads = options.threads or DEFAULT_THREADS
         model = JointExtractionModel.from_pretrained(directory)
-        heads = _onnx_heads(model, directory, backend, quantize)
+        heads = _onnx_heads(model, directory, options.backend, options.int8)
         workers, torch_threads = 1, threads
         if heads is not None and threads > 1:
             workers, torch_threads = threads, 1
-        if quantize and heads is None:
+        if options.int8 and heads is None:
             # the encoder holds nearly all the compute; the small heads stay fp32
             model.encoder = torch.ao.quantization.quantize_dynamic(
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
-        layout_heads = None
+        graph_heads = None
         if heads is not None:
 
-            def layout_heads(layout: str) -> OnnxHeads | None:
-                return _onnx_heads(model, directory, backend, quantize, variant=layout)
+            def graph_heads(variant: str) -> OnnxHeads | None:
+                return _onnx_heads(model, directory, options.backend, options.int8, variant)
 
-        model_id = extractor_model_id(model.config.name, quantize, relation_label_mode)
         return cls(
             model,
             tokenizer,
-            model_id=model_id,
+            model_id=model_id_of(model.config.name, options.int8),
             heads=heads,
             workers=workers,
             torch_threads=torch_threads,
-            relation_label_mode=relation_label_mode,
-            layout_heads=layout_heads,
+            relation_labels=options.relation_labels,
+            graph_heads=graph_heads,
         )
 
     # ------------------------------------------------------------------ Extractor protocol
@@ -301,94 +266,10 @@ class JointExtractor:
 
     # ------------------------------------------------------------------ core
 
-    def label_passes(
-        self, entity_labels: list[str], relation_labels: list[str]
-    ) -> list[tuple[list[str], list[str]]]:
-        """The label prompts each text is read with: one encoder pass over it per prompt.
-
-        Prompts fit ``MAX_PROMPT_SHARE`` of the window. In the joint layout each kind gets
-        half of that per pass: the i-th pass holds the i-th group of entity labels and
-        the i-th group of relation labels. (Packing one pass with as many labels of
-        either kind as fit needs fewer passes, but 30 relation names in one prompt scored
-        11.09 triplet F1 on WebNLG's unseen relations against 12.99 with two passes of
-        15.) With relation labels outside the prompt (:meth:`separates_relation_labels`)
-        the prompts hold entity labels only, in as few passes as the whole budget allows.
-        The ``hybrid`` layout's first prompt holds the entity labels (in as few passes
-        as the budget allows) and the relation labels that fit beside them, at most half
-        the budget (:meth:`_hybrid_passes`); the others are read one way.
-        """
-        layout = self.relation_label_layout(entity_labels, relation_labels)
-        if layout == "hybrid":
-            return self._hybrid_passes(entity_labels, relation_labels)
-        if layout != "prompt":
-            budget = self._prompt_budget()
-            return [(group, []) for group in self._label_groups(entity_labels, budget)]
-        return self._joint_passes(entity_labels, relation_labels)
-
-    def _prompt_budget(self) -> int:
-        return int(self.config.max_length * MAX_PROMPT_SHARE)
-
-    def _label_groups(self, labels: list[str], budget: int) -> list[list[str]]:
-        """Labels in order, cut into groups whose [marker] + tokens fit ``budget``."""
-        out: list[list[str]] = [[]]
-        used = 0
-        for label in labels:
-            cost = self.encoder.label_tokens([label])
-            if out[-1] and used + cost > budget:
-                out.append([])
-                used = 0
-            out[-1].append(label)
-            used += cost
-        return out
-
-    def _joint_passes(
-        self, entity_labels: list[str], relation_labels: list[str]
-    ) -> list[tuple[list[str], list[str]]]:
-        half = self._prompt_budget() // 2
-        ent = self._label_groups(entity_labels, half)
-        rel = self._label_groups(relation_labels, half)
-        n = max(len(ent), len(rel))
-        ent += [[]] * (n - len(ent))
-        rel += [[]] * (n - len(rel))
-        return list(zip(ent, rel, strict=True))
-
-    def _hybrid_passes(
-        self, entity_labels: list[str], relation_labels: list[str]
-    ) -> list[tuple[list[str], list[str]]]:
-        """The ``hybrid`` layout's prompts: the joint layout's first pass where the
-        entity labels fit half the budget (the first group of relation labels beside
-        them); else every entity label in one prompt (or as few as the budget allows)
-        with the relation labels that still fit. The relation labels not in the first
-        prompt are read one way (:meth:`relation_label_block`)."""
-        budget = self._prompt_budget()
-        half = budget // 2
-        cost = self.encoder.label_tokens(entity_labels)
-        groups = [entity_labels] if cost <= budget else self._label_groups(entity_labels, budget)
-        room = half if cost <= half else budget - self.encoder.label_tokens(groups[0])
-        first = self._label_groups(relation_labels, max(room, 0))[0]
-        if self.encoder.label_tokens(first) > room:  # one label longer than the room left
-            first = []
-        return [(groups[0], first), *((group, []) for group in groups[1:])]
-
-    def relation_label_layout(self, entity_labels: list[str], relation_labels: list[str]) -> str:
-        """How these labels' relation labels reach the model: ``"prompt"``, ``"hybrid"``,
-        ``"oneway"`` or ``"separate"`` (see ``relation_label_mode``). ``hybrid`` and
-        ``auto`` are ``prompt`` where the joint layout needs one pass."""
-        if not relation_labels:
-            return "prompt"
-        mode = self.relation_label_mode
-        if mode in ("auto", "hybrid"):
-            several = len(self._joint_passes(entity_labels, relation_labels)) > 1
-            return "hybrid" if several else "prompt"
-        return mode
-
-    def separates_relation_labels(
-        self, entity_labels: list[str], relation_labels: list[str]
-    ) -> bool:
-        """Whether these labels are read with no relation label in the text's prompt
-        (the ``oneway`` or ``separate`` layout)."""
-        layout = self.relation_label_layout(entity_labels, relation_labels)
-        return layout in ("oneway", "separate")
+    def label_passes(self, entity_labels: list[str], relation_labels: list[str]) -> list[Prompt]:
+        """The label prompts each text is read with (one encoder pass per prompt), as the
+        layout makes them; the relation labels in none of them are read one way."""
+        return self.layout.passes(self.budget, entity_labels, relation_labels)
 
     def relation_label_block(
         self,
@@ -397,48 +278,22 @@ class JointExtractor:
         prompt_relations: list[str] | tuple[str, ...] = (),
     ) -> RelationLabelBlock:
         """The relation labels appended after texts read with ``entity_labels`` and
-        ``prompt_relations`` in their prompt (the ``oneway`` layout: none; ``hybrid``:
-        the first group), in the groups of the joint layout (half the prompt budget
-        each, the labels of one group seeing each other); cached per schema."""
+        ``prompt_relations`` in their prompt, in the groups of the joint layout (half the
+        prompt budget each, the labels of one group seeing each other); cached per
+        schema."""
         key = (tuple(entity_labels), tuple(relation_labels), tuple(prompt_relations))
         block = self._relation_blocks.get(key)
         if block is None:
-            groups = self._label_groups(relation_labels, self._prompt_budget() // 2)
+            groups = self.budget.relation_groups(relation_labels)
             block = self.encoder.relation_label_block(entity_labels, groups, prompt_relations)
             if len(self._relation_blocks) >= SCHEMAS_CACHED:
                 self._relation_blocks.pop(next(iter(self._relation_blocks)))
             self._relation_blocks[key] = block
         return block
 
-    def relation_label_states(self, relation_labels: list[str]) -> torch.Tensor:
-        """(L, H) states of relation labels embedded apart from any text.
-
-        Computed once per label list (cached): each group that fits half the prompt
-        budget, as in the joint layout, is encoded alone (``[CLS] [R] rel1 [R] rel2 ...
-        [SEP] [SEP]``); the states at its [R] markers become each text's label vectors
-        in :meth:`_separate_vectors`.
-        """
-        key = tuple(relation_labels)
-        with self._relation_states_lock:
-            states = self._relation_states.get(key)
-            if states is not None:
-                return states
-            parts = []
-            for group in self._label_groups(relation_labels, self._prompt_budget() // 2):
-                batch = collate([self.encoder.encode("", [], [], group)])
-                hidden = self._forward(batch, False, True, layout="separate")[0]
-                parts.append(
-                    self.model.marker_states(hidden, batch["relation_markers"])[0, : len(group)]
-                )
-            states = torch.cat(parts)
-            if len(self._relation_states) >= SCHEMAS_CACHED:
-                self._relation_states.pop(next(iter(self._relation_states)))
-            self._relation_states[key] = states
-            return states
-
     def _batches(self, encoded: list[EncodedText], extra_tokens: int = 0) -> list[list[int]]:
         """Indices grouped by length so padding stays small; ``extra_tokens``: what every
-        text of a batch is read with besides (a ``oneway`` block of relation labels)."""
+        text of a batch is read with besides (a block of relation labels read one way)."""
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))
         batches, current, longest = [], [], 0
         for i in order:
@@ -470,7 +325,7 @@ class JointExtractor:
     ) -> list[tuple[list[WordEntity], list[WordRelation]]]:
         """Entities (word spans) and relations of each text, given its word spans."""
         ent_thr = self.config.entity_threshold if entity_threshold is None else entity_threshold
-        rel_thr = (
+        rel_thr: float | np.ndarray = (
             self.config.relation_threshold if relation_threshold is None else relation_threshold
         )
         symmetric = set(symmetric_relations or [])
@@ -486,27 +341,11 @@ class JointExtractor:
                 (ents, filter_relations(ents, rels, relation_constraints, symmetric))
                 for ents, rels in results
             ]
-        layout = self.relation_label_layout(entity_labels, relation_labels)
-        separate = layout == "separate"
         passes = self.label_passes(entity_labels, relation_labels)
-        # the relation labels read one way: all (oneway), those not in the first prompt
-        one_way = []
-        if layout == "oneway":
-            one_way = relation_labels
-        elif layout == "hybrid":
-            one_way = relation_labels[len(passes[0][1]) :]
-            if not one_way:  # every relation label fits the first prompt
-                layout = "prompt"
-        if separate and relation_threshold is None:
-            rel_thr = self.config.separate_relation_threshold or rel_thr
-        elif one_way and relation_threshold is None:
-            # labels read one way have the threshold picked for them: per label
-            one_way_thr = self.config.one_way_relation_threshold or rel_thr
-            if layout == "hybrid":
-                one_way_thr = self.config.hybrid_relation_threshold or one_way_thr
-            rel_thr = np.array(
-                [rel_thr] * (len(relation_labels) - len(one_way)) + [one_way_thr] * len(one_way)
-            )
+        # the relation labels read one way, after the text (none: all are in prompts)
+        one_way = self.layout.one_way_labels(relation_labels, passes)
+        if one_way and relation_threshold is None:
+            rel_thr = self.layout.relation_thresholds(self.config, relation_labels, one_way)
         n = len(texts)
         entities: list[list[WordEntity]] = [[] for _ in range(n)]
         relations: list[list[WordRelation]] = [[] for _ in range(n)]
@@ -518,35 +357,21 @@ class JointExtractor:
             torch.set_num_threads(self.torch_threads)
         # one tokenization per text, whatever the number of label passes
         tokens = self.encoder.tokenize(texts)
-        states = self.relation_label_states(relation_labels) if separate else None
         block = None
         if one_way:
             block = self.relation_label_block(passes[0][0], one_way, passes[0][1])
         if len(passes) == 1:
             ents, rels = passes[0]
-            if layout != "prompt":
-                rels = relation_labels
             self._run_pass(
-                texts,
-                word_spans,
-                ents,
-                rels,
-                entities,
-                relations,
-                ent_thr,
-                rel_thr,
-                symmetric,
-                tokens=tokens,
-                relation_states=states,
+                texts, word_spans, ents, relation_labels if block is not None else rels,
+                entities, relations, ent_thr, rel_thr, symmetric, tokens=tokens,
                 relation_block=block,
-                layout=layout,
-            )
+            )  # fmt: skip
             return list(zip(entities, relations, strict=True))
 
         self._predict_passes(
             texts, word_spans, passes, tokens, entities, relations, ent_thr, rel_thr, symmetric,
-            apart=(relation_labels, states, block) if layout != "prompt" else None,
-            layout=layout,
+            apart=None if block is None else (relation_labels, block),
         )  # fmt: skip
         return list(zip(entities, relations, strict=True))
 
@@ -554,24 +379,22 @@ class JointExtractor:
         self,
         texts: list[str],
         word_spans: list[list[tuple[int, int]]],
-        passes: list[tuple[list[str], list[str]]],
+        passes: list[Prompt],
         tokens: list,
         entities: list[list[WordEntity]],
         relations: list[list[WordRelation]],
         ent_thr: float,
-        rel_thr: float,
+        rel_thr: float | np.ndarray,
         symmetric: set[str],
-        apart: tuple[list[str], torch.Tensor | None, RelationLabelBlock | None] | None = None,
-        layout: str = "prompt",
+        apart: tuple[list[str], RelationLabelBlock] | None = None,
     ) -> None:
         """Several label passes over each batch of texts: every pass is encoded once; the
         entity scores of all passes are merged and decoded, then each pass scores the
         relations of its labels between those entities from its own hidden states.
 
-        ``apart``: every relation label (the later passes hold entity labels only), with
-        their states embedded apart from the text (``separate`` layout) or the block
-        appended to the first pass (``oneway``, ``hybrid``: its prompt holds the first
-        group); relations are scored from the first pass.
+        ``apart``: every relation label and the block appended to the first pass (its
+        prompt holds the first group; the later passes hold entity labels only): relations
+        are then scored from the first pass.
         """
         encoded = [
             [
@@ -584,28 +407,22 @@ class JointExtractor:
         longest = max(range(len(passes)), key=lambda p: len(encoded[p][0].input_ids))
         width = self.config.max_width
         entity_labels = [label for ents, _ in passes for label in ents]
-        block = None if apart is None else apart[2]
+        block = None if apart is None else apart[1]
 
         def run(batch_ids: list[int]) -> None:
             outputs = []
             for p, (ents, rels) in enumerate(passes):
                 items = [encoded[p][i] for i in batch_ids]
+                # the block goes with the first pass; later ones read the text without it
                 with_block = block is not None and p == 0
                 batch = collate_one_way(items, block) if with_block else collate(items)
-                # later passes read the text as the first one, without the block
-                pass_layout = layout
-                if p and layout in ("oneway", "hybrid"):
-                    pass_layout = "separate" if layout == "oneway" else "prompt"
                 hidden, start_part, end_part, logits, rel_emb = self._forward(
-                    batch, bool(ents), bool(rels) or with_block, layout=pass_layout
+                    batch, bool(ents), bool(rels) or with_block, one_way=with_block
                 )
                 probs = None
                 if ents:
                     mask = self.model.span_mask(batch)
                     probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-                if layout == "separate" and p == 0:
-                    # relations are scored from the first pass: its texts' label vectors
-                    rel_emb = self._separate_vectors(apart[1], hidden, batch)
                 outputs.append((items, hidden, start_part, end_part, probs, rel_emb))
             for j, i in enumerate(batch_ids):
                 words = len(word_spans[i])
@@ -659,25 +476,18 @@ class JointExtractor:
         rel_thr,
         symmetric,
         tokens=None,
-        relation_states: torch.Tensor | None = None,
         relation_block: RelationLabelBlock | None = None,
-        layout: str = "prompt",
     ) -> None:
         """One label pass that holds every label: entities, then relations between them.
 
-        ``layout`` ``"prompt"``: ``rel_labels`` in the prompt. ``"separate"``:
-        ``relation_states``, the states of ``rel_labels`` embedded apart from the text,
-        which is read with its entity labels only. ``"oneway"``: ``relation_block``,
-        ``rel_labels`` appended after the text. ``"hybrid"``: the first ones in the
-        prompt, the others in ``relation_block``. ``rel_thr``: one threshold, or one
-        per relation label.
+        ``rel_labels`` in the prompt, or, with ``relation_block``, the first ones in the
+        prompt and the others in the block, read one way. ``rel_thr``: one threshold,
+        or one per relation label.
         """
         if tokens is None:
             tokens = self.encoder.tokenize(texts)
         prompt_rels = rel_labels
-        if layout in ("oneway", "separate"):
-            prompt_rels = []
-        elif layout == "hybrid":
+        if relation_block is not None:
             prompt_rels = rel_labels[: len(rel_labels) - len(relation_block.marker_positions)]
         encoded = [
             self.encoder.encode(t, s, ent_labels, prompt_rels, tokens=k)
@@ -692,12 +502,13 @@ class JointExtractor:
             else:
                 batch = collate(items)
             hidden, start_part, end_part, logits, rel_emb = self._forward(
-                batch, True, bool(prompt_rels) or relation_block is not None, layout=layout
+                batch,
+                True,
+                bool(prompt_rels) or relation_block is not None,
+                one_way=relation_block is not None,
             )
             mask = self.model.span_mask(batch)
             probs = torch.sigmoid(logits).masked_fill(~mask.unsqueeze(-1), 0.0)
-            if relation_states is not None:
-                rel_emb = self._separate_vectors(relation_states, hidden, batch)
             for j, i in enumerate(batch_ids):
                 enc = items[j]
                 p = probs[j, :, : len(ent_labels)].numpy()
@@ -750,28 +561,25 @@ class JointExtractor:
         batch: dict[str, torch.Tensor],
         need_entities: bool,
         need_relations: bool,
-        layout: str = "prompt",
+        one_way: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Hidden states, the span layer's per-token start and end parts, span-label
         logits and relation-label vectors of one batch (the logits and label vectors only
-        when needed, on torch). ``layout`` "separate" or "oneway": a pass whose text is
-        read without relation labels in its prompt (the encoder with the checkpoint's
-        update for that, when it has one); "oneway" and "hybrid": with the block of
-        relation labels read one way (:func:`collate_one_way`), whose vectors follow
-        those of the prompt's relation labels ("hybrid")."""
+        when needed, on torch). ``one_way``: the batch holds a block of relation labels
+        read one way (:func:`~kgbuild.extract.model.collation.collate_one_way`), whose
+        vectors follow those of the prompt's relation labels."""
         heads = self.heads
-        if heads is not None and layout != "prompt":
-            heads = self._layout_graph(layout)
+        if heads is not None and one_way:
+            heads = self._graph(self.layout.graph)
         if heads is not None:
             hidden, start_part, end_part, logits, rel_emb = heads(batch)
         else:
             model = self.model
             label_hidden = None
-            with model.separate_encoding(layout in ("separate", "oneway")):
-                if layout in ("oneway", "hybrid"):
-                    hidden, label_hidden = model.encode_one_way(batch)
-                else:
-                    hidden = model.encode(batch)
+            if one_way:
+                hidden, label_hidden = model.encode_one_way(batch)
+            else:
+                hidden = model.encode(batch)
             start_part, end_part, width_part = model.span_parts(hidden)
             logits = rel_emb = None
             if need_entities:
@@ -787,31 +595,23 @@ class JointExtractor:
                     model.relation_label_proj,
                 )
         prompt = batch.get("prompt_relation_markers")
-        if layout == "hybrid" and rel_emb is not None and bool((prompt >= 0).any()):
+        if one_way and rel_emb is not None and bool((prompt >= 0).any()):
             # the texts of a pass share their prompt: no padding between the two parts
             in_prompt = self.model.label_embeddings(hidden, prompt, self.model.relation_label_proj)
             rel_emb = torch.cat([in_prompt, rel_emb], 1)
         return hidden, start_part, end_part, logits, rel_emb
 
-    def _separate_vectors(
-        self, states: torch.Tensor, hidden: torch.Tensor, batch: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """(B, L, D) each text's relation-label vectors from the labels' states."""
-        states = states.unsqueeze(0).expand(hidden.size(0), -1, -1)
-        return self.model.separate_relation_vectors(states, hidden, batch["attention_mask"])
-
-    def _layout_graph(self, layout: str) -> OnnxHeads | None:
-        """The ONNX Runtime session for the passes of ``layout`` (``"separate"``,
-        ``"oneway"`` or ``"hybrid"``), made on first use (None: its export failed, torch
-        runs those passes). Separate passes of a checkpoint without the separate-mode
-        update run on the joint graph."""
-        if layout == "separate" and not self.config.separate_lora_rank:
-            return self.heads  # nothing separate about the encoder: the joint graph
+    def _graph(self, variant: str) -> OnnxHeads | None:
+        """The ONNX Runtime session of graph ``variant`` (``"joint"``: the one loaded with
+        the model; others are made on first use; None: the export failed, torch runs
+        those passes)."""
+        if variant == "joint":
+            return self.heads
         with self._graphs_lock:
-            if layout not in self._graphs:
-                factory = self._layout_heads
-                self._graphs[layout] = None if factory is None else factory(layout)
-        return self._graphs[layout]
+            if variant not in self._graphs:
+                factory = self._graph_heads
+                self._graphs[variant] = None if factory is None else factory(variant)
+        return self._graphs[variant]
 
     def _width_part(self) -> torch.Tensor:
         """``span_parts``' width part (weights only), cached until the weights change."""
@@ -910,17 +710,17 @@ class JointExtractor:
 def _onnx_heads(
     model: JointExtractionModel,
     directory: Path,
-    backend: Backend,
-    quantize: bool,
+    backend: str,
+    int8: bool,
     variant: str = "joint",
 ) -> OnnxHeads | None:
     """The ONNX Runtime session for ``backend``, or None when torch runs the model.
 
-    ``variant``: ``"joint"``, or the graph of the ``separate``, ``oneway`` or ``hybrid``
-    layout's passes (see :func:`~kgbuild.extract.onnx_backend.exported_graph`)."""
+    ``variant``: the graph's variant, ``"joint"`` or a layout's (see
+    :func:`~kgbuild.extract.inference.onnx_backend.exported_graph`)."""
     if backend == "torch":
         return None
-    from kgbuild.extract import onnx_backend
+    from kgbuild.extract.inference import onnx_backend
 
     if not onnx_backend.onnx_available():
         if backend == "onnx":
@@ -931,7 +731,7 @@ def _onnx_heads(
         logger.info("ONNX Runtime is not installed: the extractor runs on torch")
         return None
     try:
-        path = onnx_backend.exported_graph(model, directory, quantize=quantize, variant=variant)
+        path = onnx_backend.exported_graph(model, directory, quantize=int8, variant=variant)
         # one thread per session run: the extractor runs batches side by side instead
         return onnx_backend.OnnxHeads(path, num_threads=1)
     except Exception as exc:

@@ -17,7 +17,7 @@ import json
 import logging
 from pathlib import Path
 
-from kgbuild.extract.data import Example, norm_label
+from kgbuild.extract.training.data import Example, norm_label
 
 logger = logging.getLogger(__name__)
 

@@ -272,7 +272,7 @@ def norm_label(label: str) -> str:
 
 def _words_of(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Words of raw text (the extractor's own word splitter) with their character spans."""
-    from kgbuild.extract.encoding import split_words
+    from kgbuild.extract.model.encoding import split_words
 
     spans = split_words(text)
     return [text[s:e] for s, e in spans], spans

@@ -18,7 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kgbuild.extract.data import (
+from kgbuild.extract.model.encoding import join_words
+from kgbuild.extract.options import ExtractorOptions
+from kgbuild.extract.training.data import (
     Example,
     read_conll_ner,
     read_crossre,
@@ -27,7 +29,6 @@ from kgbuild.extract.data import (
     read_spert,
     read_webnlg,
 )
-from kgbuild.extract.encoding import join_words
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +163,7 @@ def evaluate(
     data_format: str = "spert",
     *,
     limit: int | None = None,
-    quantize: bool = False,
-    backend: str | None = None,
-    relation_label_mode: str | None = None,
+    options: ExtractorOptions | None = None,
     extractor=None,
     relation_constraints: dict | None = None,
 ) -> dict:
@@ -174,16 +173,14 @@ def evaluate(
     (percent) and per-type precision/recall/F1 under ``ner`` and ``rel``.
     ``relation_constraints`` (relation -> ``RelationConstraint`` or ``{"head": [...],
     "tail": [...]}``) drops relations between entities of other types.
-    ``relation_label_mode``: how relation labels reach the model (see
-    :func:`kgbuild.extract.load_extractor`).
+    ``options``: how the checkpoint runs (:class:`~kgbuild.extract.options.ExtractorOptions`;
+    ``model_dir`` overrides its ``model``); ``extractor``: score this one instead.
     """
-    from kgbuild.extract.extractor import JointExtractor
+    from kgbuild.extract.inference.extractor import JointExtractor
 
     examples = read_examples(data, types, data_format)[:limit]
     if extractor is None:
-        extractor = JointExtractor.from_pretrained(
-            model_dir, quantize=quantize, backend=backend, relation_label_mode=relation_label_mode
-        )
+        extractor = JointExtractor.from_pretrained(model_dir, options=options)
     start = time.perf_counter()
     kwargs = {}
     if relation_constraints:

@@ -1,17 +1,13 @@
-"""Relation labels read one way: appended after the text, which never reads them.
+"""The ``hybrid`` relation-label layout: the joint first pass, the rest read one way.
 
-In the ``oneway`` layout each text is read once with its entity labels, and the relation
-labels are appended after it: every label token attends to the text (and to its own
-group of labels) at every layer, as in the joint layout, while the text is encoded as if
-they were absent. These tests check the layout against plain computations (the
-library's own encoder forward for the text, a layer-by-layer formulation for the
-labels, ``reference_inference`` for whole extractions), that ONNX Runtime computes the
-same, and that the ``one_way`` training stage trains only its update, and learns.
-
-The ``hybrid`` layout (what ``auto`` picks where the joint layout needs several passes)
-keeps the joint layout's first pass, whose prompt holds the entity labels and the first
-group of relation labels, and appends the other groups one way: its entities and
-first-group relations are the joint layout's, its text is read by the joint encoder.
+Its first prompt holds the entity labels and the first group of relation labels, as the
+joint layout's first pass does; the other relation labels are appended after the text:
+every label token attends to the text (and to its own group of labels) at every layer,
+as in the joint layout, while the text is encoded as if they were absent. These tests
+check the layout against plain computations (the library's own encoder forward for the
+text, a layer-by-layer formulation for the labels, ``reference_inference`` for whole
+extractions), that ONNX Runtime computes the same, and that the ``one_way`` training
+stage trains only its update (``one_way_lora``), and learns.
 """
 
 from __future__ import annotations
@@ -23,60 +19,56 @@ from pathlib import Path
 
 import pytest
 import torch
-from reference_inference import naive_one_way_vectors, reference_encode
+from reference_inference import ReferenceExtractor, naive_one_way_vectors, reference_encode
 from test_fast_inference import assert_same_extractions
-from test_relation_label_encoder import (
-    ENTITIES,
-    MANY_RELATIONS,
-    TEXTS,
-    _extractors,
-    _tiny_stage_config,
-    assert_layout_matches_the_plain_computation,
-)
 
-from kgbuild.extract.data import read_spert
-from kgbuild.extract.encoding import TextEncoder, split_words
-from kgbuild.extract.extractor import JointExtractor
-from kgbuild.extract.model import (
-    ExtractorConfig,
-    JointExtractionModel,
-    checkpoint_files,
-    collate,
-    collate_one_way,
-    collate_one_way_rows,
-)
-from kgbuild.extract.train import (
-    LabelPools,
-    TrainConfig,
-    _tune_hybrid_threshold,
-    _vector_error,
-    build_instance,
-    one_way_loss,
-    train,
-    write_thresholds,
-)
+from kgbuild.extract.inference.extractor import JointExtractor
+from kgbuild.extract.model.collation import collate, collate_one_way, collate_one_way_rows
+from kgbuild.extract.model.config import ExtractorConfig
+from kgbuild.extract.model.encoding import TextEncoder, split_words
+from kgbuild.extract.model.network import JointExtractionModel, checkpoint_files
+from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.data import read_spert
+from kgbuild.extract.training.loop import train
+from kgbuild.extract.training.losses import _vector_error, one_way_loss
+from kgbuild.extract.training.sampling import LabelPools, build_instance
+from kgbuild.extract.training.thresholds import tune_hybrid_threshold, write_thresholds
 from kgbuild.schema import RelationConstraint
+
+TEXTS = [
+    "Anna Weber works for Northwind Robotics in Berlin. She met Hiro Tanaka in Osaka.",
+    "Bluepeak Energy was founded by Mateo Rossi in Lisbon, where Rosa Xu lives.",
+]
+ENTITIES = ["person", "organization", "city"]
+MANY_RELATIONS = [f"relation kind number {i}" for i in range(40)] + ["works for", "lives in"]
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    """A small untrained model whose text-side and label-side updates are non-zero (as
-    trained ones would be)."""
+    """A small untrained model whose label-side update is non-zero (as a trained one
+    would be)."""
     torch.manual_seed(5)
     model = JointExtractionModel.from_base_encoder(ExtractorConfig(name="tiny", max_length=128))
-    model.add_relation_label_adapter(lora_rank=4)
     model.add_one_way_lora(4)
     with torch.no_grad():
-        for update in [*model.separate_lora.values(), *model.one_way_lora.values()]:
+        for update in model.one_way_lora.values():
             update.b.normal_(0.0, 0.02)
-    directory = tmp_path_factory.mktemp("tiny-one-way") / "model"
+    directory = tmp_path_factory.mktemp("tiny-hybrid") / "model"
     model.save_pretrained(directory)
     return directory
 
 
+def _extractors(directory: Path, layout: str) -> tuple[JointExtractor, ReferenceExtractor]:
+    new = JointExtractor.from_pretrained(directory, backend="torch", relation_labels=layout)
+    old = ReferenceExtractor(
+        new.model, new.encoder.tokenizer, model_id=new.model_id, relation_labels=layout
+    )
+    return new, old
+
+
 @pytest.fixture(scope="module")
 def extractor(tiny) -> JointExtractor:
-    return JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+    return JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
 
 
 def _texts(extractor: JointExtractor, entities: list[str]):
@@ -84,18 +76,16 @@ def _texts(extractor: JointExtractor, entities: list[str]):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("update", [False, True], ids=["joint-encoder", "separate-update"])
-def test_the_text_is_encoded_as_if_the_labels_were_absent(extractor, update):
+def test_the_text_is_encoded_as_if_the_labels_were_absent(extractor):
     model = extractor.model
     texts = _texts(extractor, ENTITIES)
     block = extractor.relation_label_block(ENTITIES, MANY_RELATIONS)
     assert len(set(block.group_ids)) > 1  # several groups of labels
     batch = collate_one_way(texts, block)
     every_row = {k: v for k, v in batch.items() if not k.startswith("final_")}
-    with model.separate_encoding(update):
-        plain = model.encode(collate(texts))  # the library's forward, no relation labels
-        text, labels = model.encode_one_way(every_row)
-        read, read_labels = model.encode_one_way(batch)  # the last layer on read rows only
+    plain = model.encode(collate(texts))  # the library's forward, no relation labels
+    text, labels = model.encode_one_way(every_row)
+    read, read_labels = model.encode_one_way(batch)  # the last layer on read rows only
     mask = collate(texts)["attention_mask"].bool()
     torch.testing.assert_close(text[mask], plain[mask], atol=1e-5, rtol=1e-5)
     assert labels.shape == (len(TEXTS), len(block.input_ids), plain.size(-1))
@@ -117,8 +107,7 @@ def test_label_vectors_match_the_layer_by_layer_computation(extractor):
     texts = _texts(extractor, ENTITIES)
     block = extractor.relation_label_block(ENTITIES, MANY_RELATIONS)
     batch = collate_one_way(texts, block)
-    with model.separate_encoding():
-        _, labels = model.encode_one_way(batch)
+    _, labels = model.encode_one_way(batch)
     got = model.label_embeddings(labels, batch["relation_markers"], model.relation_label_proj)
     for i, text in enumerate(TEXTS):
         enc = reference_encode(extractor.encoder, text, split_words(text), ENTITIES, [])
@@ -135,9 +124,8 @@ def test_groups_do_not_see_each_other_and_labels_depend_on_the_text(extractor):
     beside = extractor.encoder.relation_label_block(ENTITIES, [first, ["born in", "owns"]])
     n = len(alone.input_ids)
     assert beside.position_ids[n] == beside.position_ids[0]  # each group starts afresh
-    with model.separate_encoding():
-        _, a = model.encode_one_way(collate_one_way(texts, alone))
-        _, b = model.encode_one_way(collate_one_way(texts, beside))
+    _, a = model.encode_one_way(collate_one_way(texts, alone))
+    _, b = model.encode_one_way(collate_one_way(texts, beside))
     torch.testing.assert_close(b[:, : a.size(1)], a, atol=1e-5, rtol=1e-5)
     assert (a[0] - a[1]).abs().max() > 1e-3  # the same labels read two different texts
 
@@ -152,26 +140,18 @@ def test_a_block_per_text_gives_what_a_shared_block_gives(extractor):
         extractor.encoder.relation_label_block(ENTITIES, [["founded by"]]),
     ]
     rows = collate_one_way_rows(texts, blocks)
-    with model.separate_encoding():
-        _, per_row = model.encode_one_way(rows)
-        for i, block in enumerate(blocks):
-            _, shared = model.encode_one_way(collate_one_way([texts[i]], block))
-            # (the shared block's last layer computes the markers only: compare those)
-            markers = block.marker_positions
-            torch.testing.assert_close(
-                per_row[i, markers], shared[0, markers], atol=1e-5, rtol=1e-5
-            )
-
-
-@pytest.mark.parametrize("entity_count", [3, 60], ids=["one-text-pass", "entity-passes"])
-def test_one_way_extractions_match_the_plain_computation(tiny, entity_count):
-    assert_layout_matches_the_plain_computation(tiny, "oneway", entity_count)
+    _, per_row = model.encode_one_way(rows)
+    for i, block in enumerate(blocks):
+        _, shared = model.encode_one_way(collate_one_way([texts[i]], block))
+        # (the shared block's last layer computes the markers only: compare those)
+        markers = block.marker_positions
+        torch.testing.assert_close(per_row[i, markers], shared[0, markers], atol=1e-5, rtol=1e-5)
 
 
 def _layout_batch(x: JointExtractor):
-    """TEXTS as ``x``'s layout reads them with MANY_RELATIONS: their encodings, the
-    block of relation labels read one way, the batch, the relation labels in the prompt
-    (the hybrid layout's first group; none in the oneway layout)."""
+    """TEXTS as the hybrid layout reads them with MANY_RELATIONS: their encodings, the
+    block of relation labels read one way, the batch, the first group of relation
+    labels (in the prompt)."""
     (ents, first), *_ = x.label_passes(ENTITIES, MANY_RELATIONS)
     texts = [x.encoder.encode(t, split_words(t), ents, first) for t in TEXTS]
     block = x.relation_label_block(ents, MANY_RELATIONS[len(first) :], first)
@@ -179,82 +159,143 @@ def _layout_batch(x: JointExtractor):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("layout", ["oneway", "hybrid"])
-def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch, layout):
+def test_onnx_runtime_computes_what_torch_computes(tiny, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("KGBUILD_CACHE_DIR", str(tmp_path / "cache"))
     extractors = {
-        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_label_mode=layout)
+        backend: JointExtractor.from_pretrained(tiny, backend=backend, relation_labels="hybrid")
         for backend in ("torch", "onnx")
     }
     _, _, batch, _ = _layout_batch(extractors["torch"])
-    torch_out, onnx_out = (
-        x._forward(batch, True, True, layout=layout) for x in extractors.values()
-    )
+    torch_out, onnx_out = (x._forward(batch, True, True, one_way=True) for x in extractors.values())
     for a, b in zip(torch_out, onnx_out, strict=True):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     graphs = sorted(p.name for p in (tmp_path / "cache/onnx").glob("*.onnx"))
-    assert len(graphs) == 2 and graphs[0].endswith(f"-{layout}.onnx")  # joint + the layout's
+    assert len(graphs) == 2 and graphs[0].endswith("-hybrid.onnx")  # joint + hybrid
 
 
 @torch.no_grad()
-def test_the_dynamo_fallback_exports_the_one_way_graph_too(tiny, tmp_path):
+def test_the_dynamo_fallback_exports_the_hybrid_graph_too(tiny, tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from kgbuild.extract import onnx_backend
+    from kgbuild.extract.inference import onnx_backend
 
-    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
     model = x.model
     inputs = onnx_backend.INPUTS + onnx_backend.ONE_WAY_INPUTS
     example = onnx_backend._example_batch(model, one_way=True)
-    path = tmp_path / "dynamo-oneway.onnx"
-    with model.separate_encoding():  # as exported_graph exports the oneway variant
-        onnx_backend._export_dynamo(
-            onnx_backend.InferenceHeads(model).eval(),
-            tuple(example[k] for k in inputs),
-            inputs,
-            path,
-        )
+    path = tmp_path / "dynamo-hybrid.onnx"
+    onnx_backend._export_dynamo(
+        onnx_backend.InferenceHeads(model).eval(), tuple(example[k] for k in inputs), inputs, path
+    )
     graph = onnx_backend.OnnxHeads(path, num_threads=1)
-    texts = _texts(x, ENTITIES)
-    batch = collate_one_way(texts, x.relation_label_block(ENTITIES, MANY_RELATIONS))
-    want = x._forward(batch, True, True, layout="oneway")
+    _, _, batch, _ = _layout_batch(x)
+    # the graph gives the block's vectors; the prompt's come from its hidden states
+    want = x._forward(
+        {**batch, "prompt_relation_markers": torch.full((2, 1), -1)}, True, True, one_way=True
+    )
     for name, a, b in zip(onnx_backend.OUTPUTS, want, graph(batch), strict=True):
         assert a.shape == b.shape, name
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4, msg=name)
 
 
-def test_auto_reads_labels_one_way_only_where_the_joint_layout_needs_several_passes(tiny):
-    auto = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="auto")
-    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+def test_hybrid_reads_labels_one_way_only_where_the_joint_layout_needs_several_passes(
+    tiny, monkeypatch
+):
+    monkeypatch.delenv("KGBUILD_RELATION_LABELS", raising=False)
+    hybrid = JointExtractor.from_pretrained(tiny, backend="torch")  # the default
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="prompt")
+    assert hybrid.relation_labels == "hybrid" and prompt.relation_labels == "prompt"
     small = ["works for", "lives in"]
-    assert auto.relation_label_layout(ENTITIES, small) == "prompt"
-    assert auto.label_passes(ENTITIES, small) == prompt.label_passes(ENTITIES, small)
+    passes = hybrid.label_passes(ENTITIES, small)
+    assert passes == prompt.label_passes(ENTITIES, small)
+    assert hybrid.layout.one_way_labels(small, passes) == []  # nothing to append
+    assert hybrid.layout.one_way_labels([], hybrid.label_passes(ENTITIES, [])) == []
     joint = prompt.label_passes(ENTITIES, MANY_RELATIONS)
     assert len(joint) > 1
-    # hybrid: the joint layout's first pass; the other relation labels read one way
-    assert auto.relation_label_layout(ENTITIES, MANY_RELATIONS) == "hybrid"
-    assert auto.label_passes(ENTITIES, MANY_RELATIONS) == [joint[0]]
-    assert auto.model_id == prompt.model_id == "tiny"
-    hybrid = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
-    assert hybrid.relation_label_layout(ENTITIES, small) == "prompt"  # nothing to append
-    assert hybrid.model_id == "tiny"  # what auto does: the same outputs, the same id
-    forced = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="oneway")
-    assert forced.relation_label_layout(ENTITIES, small) == "oneway"
-    assert forced.model_id == "tiny-oneway"
-    assert forced.relation_label_layout(ENTITIES, []) == "prompt"  # nothing to append
+    # the joint layout's first pass; the other relation labels read one way
+    passes = hybrid.label_passes(ENTITIES, MANY_RELATIONS)
+    assert passes == [joint[0]]
+    assert (
+        hybrid.layout.one_way_labels(MANY_RELATIONS, passes) == MANY_RELATIONS[len(joint[0][1]) :]
+    )
+    assert hybrid.model_id == prompt.model_id == "tiny"  # the same outputs where both fit
+    # "auto", the default's name before the layouts were retired, still means hybrid
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "auto")
+    assert JointExtractor.from_pretrained(tiny, backend="torch").relation_labels == "hybrid"
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "prompt")
+    assert JointExtractor.from_pretrained(tiny, backend="torch").relation_labels == "prompt"
+    monkeypatch.setenv("KGBUILD_RELATION_LABELS", "sideways")
+    with pytest.raises(ValueError, match="KGBUILD_RELATION_LABELS"):
+        JointExtractor.from_pretrained(tiny, backend="torch")
+    for retired in ("oneway", "separate"):
+        with pytest.raises(ValueError, match="retired"):
+            JointExtractor.from_pretrained(tiny, backend="torch", relation_labels=retired)
 
 
-def test_a_checkpoint_without_updates_reads_labels_one_way_too(tmp_path):
+def test_a_checkpoint_without_the_update_reads_labels_one_way_too(tmp_path):
     plain = JointExtractionModel.from_base_encoder(ExtractorConfig(name="plain", max_length=96))
     plain.save_pretrained(tmp_path / "plain")
-    x = JointExtractor.from_pretrained(
-        tmp_path / "plain", backend="torch", relation_label_mode="oneway"
-    )
-    assert x.relation_label_layout(ENTITIES, MANY_RELATIONS) == "oneway"
+    x = JointExtractor.from_pretrained(tmp_path / "plain", backend="torch")
+    passes = x.label_passes(ENTITIES, MANY_RELATIONS)
+    assert x.layout.one_way_labels(MANY_RELATIONS, passes)
     result = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
     assert len(result) == len(TEXTS)
     assert {r.label for e in result for r in e.relations} <= set(MANY_RELATIONS)
+
+
+def test_checkpoints_with_retired_parts_load_without_them(tiny, tmp_path):
+    # a checkpoint saved before the separate layout, its fusion and context were retired
+    from safetensors.torch import load_file, save_file
+
+    old = tmp_path / "old"
+    old.mkdir()
+    config = json.loads((tiny / "config.json").read_text())
+    retired = {
+        "relation_label_encoder": True, "separate_lora_rank": 4, "relation_label_context": True,
+        "separate_relation_threshold": 0.6, "one_way_relation_threshold": 0.6,
+        "relation_label_fusion_layers": 0,
+    }  # fmt: skip
+    (old / "config.json").write_text(json.dumps({**config, **retired}))
+    main = load_file(str(tiny / "model.safetensors"))
+    extra = {
+        "relation_label_adapter.0.weight": torch.ones(2, 2, dtype=torch.float16),
+        "separate_lora.encoder__layer__0__attention__self__query.a": torch.ones(4, 384),
+        "relation_label_attention.out_proj.weight": torch.ones(2, 2),
+    }
+    save_file({**main, **extra}, str(old / "model.safetensors"))
+    (old / "one_way_lora.safetensors").write_bytes((tiny / "one_way_lora.safetensors").read_bytes())
+    loaded = JointExtractionModel.from_pretrained(old)
+    assert not any(k.startswith(("separate_lora", "relation_label_a")) for k in loaded.state_dict())
+    want = JointExtractionModel.from_pretrained(tiny).state_dict()
+    assert loaded.state_dict().keys() == want.keys()
+    for name, value in want.items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+
+
+def _tiny_stage_config(datasets: Path, tmp_path: Path, init: Path) -> Path:
+    config = {
+        "model": {"name": "tiny-ow", "max_length": 128},
+        "stage": "one_way",
+        "lora_rank": 4,
+        "data_root": str(datasets),
+        "output_dir": str(tmp_path / "run"),
+        "epochs": 1,
+        "lr_heads": 0.01,
+        "init_from": str(init),
+        "train": [
+            {
+                "name": "c",
+                "format": "spert",
+                "path": "conll04/conll04_train.json",
+                "types": "conll04/conll04_types.json",
+                "limit": 12,
+            }
+        ],
+    }
+    path = tmp_path / "stage.json"
+    path.write_text(json.dumps(config))
+    return path
 
 
 def test_batches_count_the_appended_labels(extractor):
@@ -268,14 +309,9 @@ def test_batches_count_the_appended_labels(extractor):
 def test_one_way_stage_trains_the_label_update_only(datasets, tmp_path):
     torch.manual_seed(1)
     base = JointExtractionModel.from_base_encoder(ExtractorConfig(name="base", max_length=128))
-    base.add_relation_label_adapter(lora_rank=4)
     base.config.entity_threshold = 0.3
     base.save_pretrained(tmp_path / "base")
-    path = _tiny_stage_config(datasets, tmp_path, tmp_path / "base")
-    config = json.loads(path.read_text())
-    config.update(stage="one_way", lora_rank=4)
-    path.write_text(json.dumps(config))
-    out = train(path, max_steps=3)
+    out = train(_tiny_stage_config(datasets, tmp_path, tmp_path / "base"), max_steps=3)
     before = JointExtractionModel.from_pretrained(tmp_path / "base").state_dict()
     model = JointExtractionModel.from_pretrained(out)
     assert model.config.one_way_lora_rank == 4
@@ -348,8 +384,7 @@ def _vector_gap(model, encoder, items) -> float:
         rel_j = model.label_embeddings(
             model.encode(joint), joint["relation_markers"], model.relation_label_proj
         )
-        with model.separate_encoding():
-            _, hidden_l = model.encode_one_way(batch)
+        _, hidden_l = model.encode_one_way(batch)
         rel = model.label_embeddings(hidden_l, batch["relation_markers"], model.relation_label_proj)
     return _vector_error(rel, rel_j, joint["relation_markers"]).item()
 
@@ -428,10 +463,10 @@ WIDE_ENTITIES = [*ENTITIES, *(f"thing {i}" for i in range(5))]
 def test_hybrid_extractions_match_the_plain_computation(tiny, entities):
     new, old = _extractors(tiny, "hybrid")
     passes = new.label_passes(entities, MANY_RELATIONS)
-    budget = new._prompt_budget()
+    budget = new.budget.tokens
     cost = new.encoder.label_tokens(entities)
     first = passes[0][1]
-    assert new.relation_label_layout(entities, MANY_RELATIONS) == "hybrid"
+    assert new.layout.one_way_labels(MANY_RELATIONS, passes)
     assert all(not rels for _, rels in passes[1:])
     assert 0 < len(first) < len(MANY_RELATIONS) or cost > budget
     if cost <= budget // 2:  # the joint layout's first pass
@@ -449,13 +484,13 @@ def test_hybrid_extractions_match_the_plain_computation(tiny, entities):
 
 
 def _joint_first_pass(tiny, entities):
-    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="prompt")
     return prompt.label_passes(entities, MANY_RELATIONS)[0]
 
 
 def test_hybrid_entities_and_first_group_relations_are_the_joint_layouts(tiny):
-    hybrid = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
-    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="prompt")
+    hybrid = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
+    prompt = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="prompt")
     first = set(hybrid.label_passes(ENTITIES, MANY_RELATIONS)[0][1])
     kwargs = {"entity_threshold": 0.5, "relation_threshold": 0.5}
     got = hybrid.extract(TEXTS, ENTITIES, MANY_RELATIONS, **kwargs)
@@ -474,11 +509,11 @@ def test_hybrid_entities_and_first_group_relations_are_the_joint_layouts(tiny):
 
 
 def test_hybrid_labels_read_one_way_have_their_own_threshold(tiny):
-    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
     first = set(x.label_passes(ENTITIES, MANY_RELATIONS)[0][1])
-    x.config.relation_threshold, x.config.one_way_relation_threshold = 0.5, 0.999
+    x.config.relation_threshold, x.config.hybrid_relation_threshold = 0.5, 0.999
     strict = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
-    x.config.one_way_relation_threshold = 0.5
+    x.config.hybrid_relation_threshold = 0.5
     loose = x.extract(TEXTS, ENTITIES, MANY_RELATIONS, entity_threshold=0.5)
     labels = {r.label for e in strict for r in e.relations}
     assert labels and labels <= first  # nothing read one way reaches 0.999
@@ -489,11 +524,11 @@ def test_hybrid_labels_read_one_way_have_their_own_threshold(tiny):
 
 @torch.no_grad()
 def test_hybrid_text_reads_its_prompt_only_and_the_last_layer_computes_what_is_read(tiny):
-    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
     model = x.model
     texts, block, batch, first = _layout_batch(x)
     every_row = {k: v for k, v in batch.items() if not k.startswith("final_")}
-    plain = model.encode(collate(texts))  # the joint encoder, no separate-mode update
+    plain = model.encode(collate(texts))  # the joint encoder
     text, labels = model.encode_one_way(every_row)
     read, read_labels = model.encode_one_way(batch)
     mask = collate(texts)["attention_mask"].bool()
@@ -511,7 +546,7 @@ def test_hybrid_text_reads_its_prompt_only_and_the_last_layer_computes_what_is_r
     marks = block.marker_positions
     torch.testing.assert_close(read_labels[:, marks], labels[:, marks], atol=1e-5, rtol=1e-5)
     # the vectors: the prompt's relation labels, then the block's, in label order
-    rel = x._forward(batch, True, True, layout="hybrid")[4]
+    rel = x._forward(batch, True, True, one_way=True)[4]
     assert rel.shape[1] == len(MANY_RELATIONS)
     joint = model.label_embeddings(
         plain, collate(texts)["relation_markers"], model.relation_label_proj
@@ -536,11 +571,10 @@ def test_hybrid_threshold_is_picked_on_dev_schemas_that_need_the_layout(tiny, da
     cfg.stage, cfg.threshold_grid = "one_way", [0.3, 0.8]
     many = _many_relation_examples(datasets, MANY_RELATIONS)
     few = _many_relation_examples(datasets, [])
-    assert extractor.relation_label_layout(many[0].entity_labels, many[0].relation_labels) == (
-        "hybrid"
-    )
-    assert _tune_hybrid_threshold(model, tokenizer, {"few": few}, cfg) is None
-    picked = _tune_hybrid_threshold(model, tokenizer, {"few": few, "many": many}, cfg)
+    passes = extractor.label_passes(many[0].entity_labels, many[0].relation_labels)
+    assert extractor.layout.one_way_labels(many[0].relation_labels, passes)
+    assert tune_hybrid_threshold(model, tokenizer, {"few": few}, cfg) is None
+    picked = tune_hybrid_threshold(model, tokenizer, {"few": few, "many": many}, cfg)
     assert picked in (0.3, 0.55, 0.8)
     assert model.config.hybrid_relation_threshold is None  # tried, then restored
 
@@ -550,7 +584,7 @@ def test_retuned_thresholds_go_to_the_stage_summary(tmp_path):
     joint = {"relation_threshold": 0.5, "config": {"relation_threshold": 0.5}}
     (tmp_path / "training.json").write_text(json.dumps(joint))
     (tmp_path / "training-one-way.json").write_text(json.dumps({"config": {}}))
-    picked = {"one_way_relation_threshold": 0.6, "hybrid_relation_threshold": 0.55}
+    picked = {"hybrid_relation_threshold": 0.55}
     write_thresholds(tmp_path, picked, "one_way")
     config = json.loads((tmp_path / "config.json").read_text())
     assert config == {"name": "m", "relation_threshold": 0.5, **picked}
@@ -564,7 +598,7 @@ def test_retuned_thresholds_go_to_the_stage_summary(tmp_path):
 
 
 def test_hybrid_type_constraints_drop_only_what_they_forbid(tiny):
-    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_label_mode="hybrid")
+    x = JointExtractor.from_pretrained(tiny, backend="torch", relation_labels="hybrid")
     # (the untrained model's relation scores lie between 0.50 and 0.52)
     x.config.relation_threshold, x.config.hybrid_relation_threshold = 0.515, 0.505
     constraints = {"lives in": RelationConstraint(head=["person"], tail=["city"])}

@@ -103,7 +103,7 @@ class EncodedText:
 @dataclass(frozen=True)
 class RelationLabelBlock:
     """Relation labels to append after each text of a batch, read one way (the
-    ``oneway`` relation-label layout; see ``JointExtractionModel.encode_one_way``).
+    ``hybrid`` relation-label layout; see ``JointExtractionModel.encode_one_way``).
 
     The same for every text read with one entity prompt: :meth:`TextEncoder.relation_label_block`.
     """
@@ -182,7 +182,7 @@ class TextEncoder:
     ) -> RelationLabelBlock:
         """The relation labels ``groups`` as a :class:`RelationLabelBlock` for texts
         encoded with ``entity_labels`` and ``prompt_relations`` (the ``hybrid`` layout's
-        first group of relation labels; none in the ``oneway`` layout) in their prompt.
+        first group of relation labels) in their prompt.
         Every group starts where relation labels start in the prompt."""
         start = 1 + self.label_tokens(entity_labels)
         prompt_end = start + self.label_tokens(prompt_relations)

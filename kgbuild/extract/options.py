@@ -1,0 +1,180 @@
+"""How the extractor runs: one typed options object, its environment fallbacks and values.
+
+:class:`ExtractorOptions` is what :class:`~kgbuild.pipeline.builder.BuildConfig` holds
+(``BuildConfig(extractor=ExtractorOptions(backend="torch"))``), what the CLI fills from
+``--model``, ``--backend``, ``--int8`` and ``--relation-labels``, and what
+:func:`kgbuild.extract.load_extractor` takes. A field left at None is read from its
+environment variable when the options are :meth:`~ExtractorOptions.resolved`, else
+takes its default. Nothing here imports torch: the model id of a checkpoint (which the
+pipeline compares before it decides to load anything) is known without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "BACKENDS",
+    "ENVIRONMENT",
+    "RELATION_LABEL_LAYOUTS",
+    "Backend",
+    "ExtractorOptions",
+    "LayoutName",
+    "model_id_of",
+]
+
+#: What runs the encoder and scoring heads: ONNX Runtime (``onnx``; the graph exported
+#: once and cached), eager PyTorch (``torch``), or ``auto`` (ONNX Runtime when it is
+#: installed and the export works, else torch).
+Backend = Literal["auto", "onnx", "torch"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+#: How relation labels reach the model, by the name of the layout (the registry:
+#: :mod:`kgbuild.extract.inference.layouts`). ``hybrid`` (default): the labels that fit
+#: the first pass beside the entity labels are read with the text; the others, where a
+#: schema has more, are appended after the text and read one way, so that one pass reads
+#: any schema. ``prompt``: every relation label read with the text, in as many passes
+#: over it as the labels need. The two agree on every schema that fits one pass.
+LayoutName = Literal["hybrid", "prompt"]
+RELATION_LABEL_LAYOUTS: tuple[str, ...] = get_args(LayoutName)
+
+#: Values the layouts had before they were retired or renamed: what each means now.
+_LAYOUT_ALIASES = {"auto": "hybrid"}
+_RETIRED_LAYOUTS = ("oneway", "separate")
+
+#: Field -> environment variable read for it when the field is None.
+ENVIRONMENT = {
+    "backend": "KGBUILD_BACKEND",
+    "int8": "KGBUILD_QUANTIZE",
+    "relation_labels": "KGBUILD_RELATION_LABELS",
+}
+
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
+
+
+class ExtractorOptions(BaseModel):
+    """How to load and run the extractor (not what it extracts: that is the schema).
+
+    Example::
+
+        ExtractorOptions()                                   # defaults and environment
+        ExtractorOptions(backend="torch", int8=True)
+        ExtractorOptions(model="runs/extractor", relation_labels="prompt")
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Path | None = Field(
+        default=None,
+        description="Checkpoint folder (config.json + model.safetensors); None: the model "
+        "shipped with kgbuild.",
+    )
+    backend: Backend | None = Field(
+        default=None,
+        description="What runs the model: onnx, torch or auto (onnx when installed, else "
+        "torch). None: $KGBUILD_BACKEND, else auto.",
+    )
+    int8: bool | None = Field(
+        default=None,
+        description="int8 weights (dynamic quantization): about 1.3x as fast on ONNX "
+        "Runtime, within 0.3 F1 on CoNLL04 but 1.3-1.6 F1 lower on labels never trained "
+        "on. None: $KGBUILD_QUANTIZE (1 or 0), else off.",
+    )
+    relation_labels: LayoutName | None = Field(
+        default=None,
+        description="How relation types reach the model: hybrid (one pass over each text "
+        "whatever the number of types) or prompt (all with the text, in several passes when "
+        "they do not fit one). None: $KGBUILD_RELATION_LABELS, else hybrid.",
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads for torch and ONNX Runtime; None: one per core (torch's "
+        "default, or what the process set).",
+    )
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value not in BACKENDS:
+                raise ValueError(f"unknown backend {value!r}: use {', '.join(BACKENDS)}")
+        return value
+
+    @field_validator("relation_labels", mode="before")
+    @classmethod
+    def _relation_labels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            if value in _RETIRED_LAYOUTS:
+                raise ValueError(
+                    f"the {value!r} relation-label layout was retired (hybrid reads large "
+                    "schemas in one pass with higher relation F1): use hybrid or prompt"
+                )
+            value = _LAYOUT_ALIASES.get(value, value)
+            if value not in RELATION_LABEL_LAYOUTS:
+                raise ValueError(
+                    f"unknown relation-label layout {value!r}: use "
+                    f"{', '.join(RELATION_LABEL_LAYOUTS)}"
+                )
+        return value
+
+    def resolved(self) -> ExtractorOptions:
+        """These options with ``backend``, ``int8`` and ``relation_labels`` decided: each
+        None is read from its environment variable (:data:`ENVIRONMENT`), else takes its
+        default (auto, off, hybrid).
+
+        Raises:
+            ValueError: an environment variable holds a value the field does not allow
+                (the message names the variable).
+        """
+        update: dict[str, Any] = {}
+        for name, variable in ENVIRONMENT.items():
+            if getattr(self, name) is not None:
+                continue
+            raw = os.environ.get(variable, "").strip().lower()
+            try:
+                update[name] = _parse(name, raw) if raw else _DEFAULTS[name]
+                update[name] = type(self).model_validate({name: update[name]}).__dict__[name]
+            except ValueError as exc:
+                raise ValueError(f"${variable}={raw!r}: {_reason(exc)}") from None
+        return self.model_copy(update=update) if update else self
+
+    def model_id(self, checkpoint_name: str) -> str:
+        """The id the pipeline records for what this checkpoint extracts when loaded with
+        these options (see :func:`model_id_of`)."""
+        return model_id_of(checkpoint_name, bool(self.resolved().int8))
+
+
+_DEFAULTS: dict[str, Any] = {"backend": "auto", "int8": False, "relation_labels": "hybrid"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name != "int8":
+        return raw
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError("use 1 (int8) or 0 (fp32)")
+
+
+def _reason(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        return "; ".join(str(e.get("msg", e)).removeprefix("Value error, ") for e in errors())
+    return str(exc)
+
+
+def model_id_of(checkpoint_name: str, int8: bool) -> str:
+    """The ``model_id`` of a checkpoint named ``checkpoint_name``: int8 weights give other
+    outputs, so they name another model. The relation-label layouts do not: ``hybrid``
+    and ``prompt`` read every schema that fits one pass alike, and a store built with one
+    is brought up to date with the other by ``--reextract``."""
+    return f"{checkpoint_name}{'-int8' if int8 else ''}"
