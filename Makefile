@@ -1,8 +1,11 @@
 # Two commands do everything on a fresh machine (needs Python 3.11 and make):
 #
-#   make demo   create .venv, install kgbuild, build a graph from examples/docs with the
-#               extractor shipped in kgbuild, and print query results
-#   make test   the same set-up if needed, then the whole test suite against a local Bolt
+#   make demo   create .venv, install kgbuild alone (no extras: the demo reads text, Markdown,
+#               HTML and JSONL and writes a NetworkX file and a page, all with the core
+#               dependencies), build a graph from examples/docs with the extractor shipped
+#               in kgbuild, and print query results
+#   make test   the same set-up if needed, then the extras the tests use (test, formats,
+#               train, viz, ray), then the whole test suite against a local Bolt
 #               server of its own (started before pytest and stopped afterwards, even on
 #               failure; a server you started with scripts/test-server is left alone) and,
 #               for the viewer's browser tests, chromium (scripts/install-chromium installs
@@ -18,6 +21,8 @@ BIN := $(VENV)/bin
 # with PIP_EXTRA_INDEX_URL where neither is configured).
 TORCH ?= torch==2.13.0+cpu
 PYTEST_ARGS ?= -q -ra
+# What `make test` installs on top of the demo's set-up (see pyproject.toml).
+TEST_EXTRAS := test,formats,train,viz,ray
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 # The extractor's encoder ships as a local package; never reach for a model hub.
@@ -26,14 +31,14 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: demo test venv clean
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/build_graph.py --store build/examples/graph.json --mermaid \
 		--html build/examples/graph.html
 
 # The Ray tests run in a pytest process of their own: after a local Ray session has run
 # and stopped in the same process as the embedded JVM and ONNX Runtime, a later test
 # crashed with a segmentation fault (seen twice; cause not found yet).
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| [ -n "$${KGBUILD_CHROMIUM:-}" ] || scripts/install-chromium \
 		|| echo "make test: no chromium; the browser tests skip (and fail under CI=true)"
@@ -51,13 +56,21 @@ test: $(VENV)/.installed
 	if [ "$$status" -eq 0 ]; then status=$$ray_status; fi; \
 	exit $$status
 
-venv: $(VENV)/.installed
+# The whole development set-up (what `make test` installs).
+venv: $(VENV)/.installed-test
 
-# Re-installs when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# Two stamps, each re-installing when pyproject.toml changes: the demo's (kgbuild and its
+# core dependencies) and the tests' (the extras on top). The tests' stamp depends on the
+# demo's, so a changed pyproject.toml re-installs both for `make test` and only the first
+# for `make demo`.
+$(VENV)/.installed-demo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --progress-bar off "$(TORCH)"
-	$(PIP) install --progress-bar off -e ".[test,formats,train,viz,ray]"
+	$(PIP) install --progress-bar off -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-demo
+	$(PIP) install --progress-bar off -e ".[$(TEST_EXTRAS)]"
 	touch $@
 
 clean:

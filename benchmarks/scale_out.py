@@ -18,7 +18,7 @@ processes, actors) is sampled from /proc:
 
 Rates are document tokens per second of a run (``summary.seconds.total``: from the lock
 to the summary, Ray's start included for the Ray rows); the process column adds Python
-start-up and model loading. From the rates it fits the scaling model of the README::
+start-up and model loading. From the rates it fits the scaling model of docs/scale-out.md::
 
     T(N) = max(tokens / (N * e * r_worker), tokens / r_tail)
 
