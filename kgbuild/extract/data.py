@@ -41,6 +41,9 @@ class Example:
     #: this dataset does not annotate, so its gold says nothing about them
     silver: list[tuple[int, int, str]] = field(default_factory=list)
     silver_labels: list[str] = field(default_factory=list)
+    #: the text is lower-cased (MultiCoNER, SemEval): its word shapes say nothing about
+    #: names, so training hides them (``readers_round2.hide_word_shapes``)
+    uncased_text: bool = False
 
     def get_clusters(self) -> list[list[int]]:
         return (
@@ -242,8 +245,10 @@ def read_dataset(spec: dict, root: Path) -> list[Example]:
         examples = read_re3d(path, spec.get("sources"))
     elif fmt == "conll":
         examples = read_conll_ner(path, source=spec.get("name"), labels=spec.get("labels"))
-    else:
-        raise ValueError(f"unknown data format {fmt!r} in {spec}")
+    else:  # the round-2 formats (multiconer, fewrel, semeval, rebel, pile-ner)
+        from kgbuild.extract.readers_round2 import read_round2
+
+        examples = read_round2(spec, root)
     skip, limit = spec.get("skip", 0), spec.get("limit")
     examples = examples[skip : skip + limit if limit else None]
     logger.info("read %d examples from %s", len(examples), path)

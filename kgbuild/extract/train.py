@@ -40,6 +40,7 @@ from kgbuild.extract.model import (
     collate,
     collate_one_way_rows,
 )
+from kgbuild.extract.readers_round2 import dataset_label_names, hide_word_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ class DataSpec(BaseModel):
     only_relations: list[str] | None = None
     #: add silver entities from the teacher model for types the dataset does not annotate
     silver: bool = False
+    #: add each relation's inverse phrasing, head and tail swapped, where one is known
+    #: (``readers_round2.inverse_relation``)
+    inverses: bool = False
 
 
 class TrainConfig(BaseModel):
@@ -263,6 +267,8 @@ def build_instance(
     ]
     text, spans = join_words(ex.words)
     enc = encoder.encode(text, spans, ent_prompt, rel_prompt)
+    if ex.uncased_text:
+        hide_word_shapes(enc)
     ent_index = {x: i for i, x in enumerate(ent_labels)}
     rel_index = {x: i for i, x in enumerate(rel_labels)}
 
@@ -675,9 +681,9 @@ def build_pools(cfg: TrainConfig, train_sets: dict[str, list[Example]]) -> Label
         descriptions = wikidata_relation_names(root / cfg.relation_pool)
         relation += list(descriptions)
     for examples in train_sets.values():
-        for ex in examples[:50]:
-            entity += ex.entity_labels + ex.silver_labels
-            relation += ex.relation_labels
+        names = dataset_label_names(examples)  # every example's, not the first 50's
+        entity += names[0]
+        relation += names[1]
     entity = [x for x in dict.fromkeys(entity) if norm_label(x) not in excluded]
     relation = [x for x in dict.fromkeys(relation) if norm_label(x) not in excluded]
     return LabelPools(entity, relation, descriptions)
