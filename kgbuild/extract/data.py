@@ -220,6 +220,8 @@ def read_dataset(spec: dict, root: Path) -> list[Example]:
     ``spec``: ``{"format": "spert"|"crossre"|"docred"|"webnlg"|"re3d"|"conll", "path": ...,
     "types": ..., "rel_info": ..., "limit": n, "skip": n, "sources": [...], "labels": [...],
     "only_relations": [...], "exclude_relations": [...]}`` with paths relative to ``root``.
+    The round-2 formats (multiconer, fewrel, semeval, rebel, pile-ner) are read by
+    ``readers_round2.read_round2``.
     """
     fmt = spec["format"]
     path = root / spec["path"]
