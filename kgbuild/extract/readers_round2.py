@@ -52,6 +52,7 @@ __all__ = [
     "MULTICONER_PHRASES",
     "ROUND2_FORMATS",
     "SEMEVAL_RELATIONS",
+    "SYMMETRIC_RELATIONS",
     "LabelDescriptions",
     "add_inverse_relations",
     "dataset_label_names",
@@ -67,6 +68,8 @@ __all__ = [
     "read_rebel",
     "read_round2",
     "read_semeval",
+    "semeval_descriptions",
+    "semeval_relation",
     "wikidata_property_labels",
 ]
 
@@ -455,7 +458,7 @@ def _fewrel_mention(indices: list[int]) -> tuple[int, int] | None:
 
 def _fewrel_example(
     item: dict, name: str, labels: list[str], source: str, stats: AlignmentStats
-) -> tuple[Example | None, tuple[int, int]]:
+) -> Example | None:
     """One FewRel instance: two clusters (h = 0, t = 1), the relation between them."""
     entities: list[tuple[int, int, str]] = []
     clusters: list[list[int]] = []
@@ -472,8 +475,8 @@ def _fewrel_example(
     stats.triples += 1
     if not clusters[0] or not clusters[1]:
         stats.dropped_triples += 1
-        return None, (0, 1)
-    ex = Example(
+        return None
+    return Example(
         words=list(item["tokens"]),
         entities=entities,
         relations=[(0, 1, name)],
@@ -483,7 +486,6 @@ def _fewrel_example(
         clusters=clusters,
         source=source,
     )
-    return ex, (0, 1)
 
 
 def wikidata_property_labels(path: str | Path) -> dict[str, str]:
@@ -524,7 +526,7 @@ def read_fewrel_relations(
     out = []
     for pid, items in data.items():
         for item in items:
-            ex, _ = _fewrel_example(item, names[pid], labels, source or path.stem, stats)
+            ex = _fewrel_example(item, names[pid], labels, source or path.stem, stats)
             if ex is not None:
                 out.append(ex)
     return out
@@ -620,7 +622,7 @@ def read_semeval(
     for label, items in data.items():
         name, swapped = directed[label]
         for item in items:
-            ex, _ = _fewrel_example(item, name, labels, source or "semeval", stats)
+            ex = _fewrel_example(item, name, labels, source or "semeval", stats)
             if ex is None:
                 continue
             ex.uncased_text = True
