@@ -51,13 +51,13 @@ def main() -> int:
     from zero_shot import load_sets
 
     evaluate = _import("kgbuild.extract.training.evaluate", "kgbuild.extract.training.evaluate")
-    data = _import("kgbuild.extract.training.data", "kgbuild.extract.training.data")
     train = _import("kgbuild.extract.training.config", "kgbuild.extract.train")
     from kgbuild.extract import load_extractor
 
     config = train.TrainConfig.model_validate_json((ROOT / "configs/extractor.json").read_text())
     zero_shot = load_sets(config)
-    redocred = data.read_dataset(
+    datasets = _import("kgbuild.extract.training.datasets", "kgbuild.extract.training.data")
+    redocred = datasets.read_dataset(
         {
             "format": "docred",
             "path": "re-docred/dev_revised.json",

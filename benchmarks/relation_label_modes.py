@@ -53,7 +53,7 @@ def load_sets(limit: int | None) -> dict[str, list]:
     from zero_shot import load_sets as zero_shot_sets
 
     from kgbuild.extract.training.config import TrainConfig
-    from kgbuild.extract.training.data import read_dataset
+    from kgbuild.extract.training.datasets import read_dataset
 
     config = TrainConfig.model_validate_json((ROOT / "configs/extractor.json").read_text())
     zero_shot = zero_shot_sets(config)

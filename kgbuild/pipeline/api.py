@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 EXTRACTOR_ENV = "KGBUILD_EXTRACTOR"
 
 
-def load_pipeline_extractor(options: ExtractorOptions | None = None) -> Extractor:
-    """The extractor the pipeline and CLI use.
+def load_pipeline_extractor(options: ExtractorOptions | str | Path | None = None) -> Extractor:
+    """The extractor the pipeline and CLI use (``options`` a path: a checkpoint folder).
 
     ``options.model`` given: the checkpoint in that folder. Otherwise the class named by
     ``$KGBUILD_EXTRACTOR`` if set, else the default checkpoint shipped with kgbuild.
@@ -55,6 +55,8 @@ def load_pipeline_extractor(options: ExtractorOptions | None = None) -> Extracto
     relation-label layout, threads) say how it runs; an extractor class from
     ``$KGBUILD_EXTRACTOR`` takes none of them.
     """
+    if isinstance(options, str | Path):
+        options = ExtractorOptions(model=Path(options))
     options = options or ExtractorOptions()
     spec = os.environ.get(EXTRACTOR_ENV, "").strip()
     if options.model is None and spec:

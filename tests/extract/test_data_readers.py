@@ -9,7 +9,6 @@ from kgbuild.extract.training.data import (
     AlignmentStats,
     label_variant,
     read_conll_ner,
-    read_dataset,
     read_re3d,
     read_webnlg,
     relation_variant,
@@ -17,6 +16,7 @@ from kgbuild.extract.training.data import (
     webnlg_predicates,
     wikidata_relation_names,
 )
+from kgbuild.extract.training.datasets import read_dataset
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,7 @@ from kgbuild.extract.model.encoding import (
     split_words,
 )
 from kgbuild.extract.model.network import JointExtractionModel
+from kgbuild.extract.model.tokenizer import load_tokenizer
 from kgbuild.extract.options import ExtractorOptions, model_id_of
 from kgbuild.schema import RelationConstraint
 
@@ -166,8 +167,6 @@ class JointExtractor:
         for one batch at a time on both threads, the same outputs), and torch, which
         scores relations inside each, is set to one thread.
         """
-        from transformers import AutoTokenizer
-
         from kgbuild.extract import default_model_dir
 
         merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
@@ -179,8 +178,14 @@ class JointExtractor:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         threads = options.threads or DEFAULT_THREADS
-        model = JointExtractionModel.from_pretrained(directory)
+        # on ONNX Runtime the transformer runs in the graph: loaded only where a graph must
+        # be exported, or torch must run it after all
+        model = JointExtractionModel.from_pretrained(
+            directory, defer_encoder=options.backend != "torch"
+        )
         heads = _onnx_heads(model, directory, options.backend, options.int8)
+        if heads is None:
+            model.materialize_encoder()
         workers, torch_threads = 1, threads
         if heads is not None and threads > 1:
             workers, torch_threads = threads, 1
@@ -189,7 +194,7 @@ class JointExtractor:
             model.encoder = torch.ao.quantization.quantize_dynamic(
                 model.encoder, {torch.nn.Linear}, dtype=torch.qint8
             )
-        tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
+        tokenizer = load_tokenizer(resolve_encoder_path(model.config.encoder))
         graph_heads = None
         if heads is not None:
 
@@ -575,6 +580,7 @@ class JointExtractor:
             hidden, start_part, end_part, logits, rel_emb = heads(batch)
         else:
             model = self.model
+            model.materialize_encoder()  # where a graph could not be exported
             label_hidden = None
             if one_way:
                 hidden, label_hidden = model.encode_one_way(batch)
@@ -619,7 +625,7 @@ class JointExtractor:
         key = tuple((t.data_ptr(), t._version) for t in (layer.weight, layer.bias, widths))
         cached = getattr(self, "_width_cache", None)
         if cached is None or cached[0] != key:
-            hs = self.model.encoder.config.hidden_size
+            hs = self.model.hidden_size
             w_width = layer.weight[:, 2 * hs :]
             cached = (key, widths @ w_width.T + layer.bias)
             self._width_cache = cached

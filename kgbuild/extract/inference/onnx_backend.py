@@ -77,14 +77,17 @@ OUTPUTS = ("hidden", "span_start", "span_end", "entity_logits", "relation_labels
 
 
 def onnx_available() -> bool:
-    """True when ONNX Runtime and the exporter's packages (onnx, onnxscript) import."""
+    """True when ONNX Runtime and the exporter's packages (onnx, onnxscript) are installed.
+
+    Only ONNX Runtime is imported here: the exporter's packages take half a second to
+    import and are needed only when a graph is not in the cache yet."""
+    import importlib.util
+
     try:
-        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
-        import onnxscript  # noqa: F401
     except ImportError:
         return False
-    return True
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxscript"))
 
 
 def cache_dir() -> Path:
@@ -226,6 +229,7 @@ def export_onnx(model: JointExtractionModel, path: Path, one_way: bool = False) 
     with NaN guards (``IsNaN``/``Where``: 7.5 % of its time). Same scores up to float
     rounding. The ``dynamo`` exporter is the fallback should tracing fail.
     """
+    model.materialize_encoder()
     heads = InferenceHeads(model).eval()
     example = _example_batch(model, one_way)
     inputs = INPUTS + ONE_WAY_INPUTS if one_way else INPUTS
@@ -368,6 +372,7 @@ def exported_graph(
         _touch(fp32)  # marks the version as used (see prune_cache)
     else:
         logger.info("exporting %s%s to ONNX (once; cached in %s)", directory, suffix, folder)
+        model.materialize_encoder()
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             tmp_path = Path(tmp) / "model.onnx"
             export_onnx(model, tmp_path, one_way=variant != "joint")

@@ -332,3 +332,15 @@ class TextEncoder:
             word_spans=list(word_spans),
             num_words=num_words,
         )
+
+
+def hide_word_shapes(encoded: EncodedText) -> EncodedText:
+    """Switch the word-shape feature off for one encoded text (in place; returned).
+
+    Every shape id becomes ``SHAPE_PAD``, whose embedding is zero and never trained, so a
+    lower-cased dataset (MultiCoNER, SemEval) teaches nothing about casing, in particular
+    not that names are written in lower case. Training calls this for examples marked
+    ``uncased_text``.
+    """
+    encoded.shape_ids = [SHAPE_PAD] * len(encoded.shape_ids)
+    return encoded

@@ -20,7 +20,9 @@ stage live in files of their own (``one_way_lora.safetensors``: see
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +52,26 @@ def _no_loading_bar() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+def _base_encoder(config: ExtractorConfig) -> nn.Module:
+    """The base encoder's pretrained transformer (word embeddings included)."""
+    from transformers import AutoModel
+
+    with _no_loading_bar():
+        return AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
+
+
+def _hidden_size(encoder_path: str) -> int:
+    """The hidden size in a base encoder's config.json (without importing transformers)."""
+    data = json.loads((Path(encoder_path) / "config.json").read_text(encoding="utf-8"))
+    return int(data.get("hidden_size") or data["d_model"])
+
+
+#: Held while a deferred encoder loads (a model is loaded once per process, at most a few).
+_ENCODER_LOCK = threading.Lock()
+#: The parameters that live in or on the transformer (what ``defer_encoder`` defers).
+ENCODER_PARTS = ("encoder.", "one_way_lora.")
+
+
 def _mlp(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(
         nn.Linear(d_in, d_out * 2), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_out * 2, d_out)
@@ -59,18 +81,29 @@ def _mlp(d_in: int, d_out: int, dropout: float) -> nn.Sequential:
 class JointExtractionModel(nn.Module):
     """Scores spans against entity labels and entity pairs against relation labels."""
 
-    def __init__(self, config: ExtractorConfig, encoder: nn.Module | None = None) -> None:
+    def __init__(
+        self, config: ExtractorConfig, encoder: nn.Module | None = None, *, defer_encoder=False
+    ) -> None:
+        """``encoder``: the transformer (None: a fresh one of the base encoder's
+        architecture, or, with ``defer_encoder``, none until :meth:`materialize_encoder`:
+        see :meth:`from_pretrained`)."""
         super().__init__()
-        from transformers import AutoConfig, AutoModel
-
         self.config = config
         path = resolve_encoder_path(config.encoder)
-        if encoder is None:
+        if encoder is None and not defer_encoder:
+            from transformers import AutoConfig, AutoModel
+
             encoder = AutoModel.from_config(AutoConfig.from_pretrained(path))
         self.encoder = encoder
-        h = encoder.config.hidden_size
+        #: the encoder's hidden size (known without the encoder: its config.json)
+        self.hidden_size = h = (
+            encoder.config.hidden_size if encoder is not None else _hidden_size(path)
+        )
         d = config.hidden_dim
-        self.encoder.get_input_embeddings().weight.requires_grad_(False)
+        #: the checkpoint folder whose encoder weights :meth:`materialize_encoder` loads
+        self._deferred_from: Path | None = None
+        if encoder is not None:
+            self.encoder.get_input_embeddings().weight.requires_grad_(False)
         self.marker_embedding = nn.Embedding(3, h, padding_idx=0)
         self.shape_embedding = nn.Embedding(NUM_SHAPES, h, padding_idx=0)
         for emb in (self.marker_embedding, self.shape_embedding):
@@ -84,7 +117,7 @@ class JointExtractionModel(nn.Module):
         self.context_proj = nn.Linear(h, d)
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
-        if config.one_way_lora_rank:
+        if config.one_way_lora_rank and encoder is not None:
             self.add_one_way_lora(config.one_way_lora_rank)
 
     def _encoder_linears(self) -> dict[str, nn.Linear]:
@@ -126,6 +159,7 @@ class JointExtractionModel(nn.Module):
         a file per adapter the model has (``ADAPTER_FILES``)."""
         from safetensors.torch import save_file
 
+        self.materialize_encoder()  # a model loaded with defer_encoder: its encoder too
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         files: dict[str, dict[str, torch.Tensor]] = {"model.safetensors": {}}
@@ -142,34 +176,87 @@ class JointExtractionModel(nn.Module):
         (directory / "config.json").write_text(self.config.model_dump_json(indent=2) + "\n")
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> JointExtractionModel:
-        """Load a checkpoint folder; the word embeddings come from the base encoder."""
-        from safetensors.torch import load_file
-        from transformers import AutoModel
+    def from_pretrained(
+        cls, directory: str | Path, *, defer_encoder: bool = False
+    ) -> JointExtractionModel:
+        """Load a checkpoint folder; the word embeddings come from the base encoder.
 
+        ``defer_encoder``: load everything but the transformer (and the adapters inside
+        it), which :meth:`materialize_encoder` loads when something needs it. An extractor
+        whose encoder runs on ONNX Runtime from a cached graph never does: loading it
+        imports transformers' model code and reads the base encoder's weights, about
+        three times the rest of a start-up.
+        """
         directory = Path(directory)
         if not (directory / "config.json").is_file():
             raise FileNotFoundError(f"{directory} is not a kgbuild model folder (no config.json)")
         config = ExtractorConfig.model_validate_json((directory / "config.json").read_text())
-        with _no_loading_bar():
-            encoder = AutoModel.from_pretrained(resolve_encoder_path(config.encoder))
-        model = cls(config, encoder)
+        encoder = None
+        if not defer_encoder:
+            encoder = _base_encoder(config)
+        model = cls(config, encoder, defer_encoder=defer_encoder)
+        model._load_checkpoint(directory, encoder_parts=not defer_encoder)
+        if defer_encoder:
+            model._deferred_from = directory
+        model.eval()
+        return model
+
+    @property
+    def encoder_loaded(self) -> bool:
+        """Whether the transformer is loaded (see :meth:`materialize_encoder`)."""
+        return self.encoder is not None
+
+    def materialize_encoder(self) -> None:
+        """Load the transformer of a model loaded with ``defer_encoder`` (once; a no-op
+        when it is loaded): the base encoder's weights, then the checkpoint's encoder
+        tensors and the adapters inside the encoder."""
+        if self.encoder is not None:
+            return
+        with _ENCODER_LOCK:
+            if self.encoder is not None:
+                return
+            encoder = _base_encoder(self.config)
+            encoder.get_input_embeddings().weight.requires_grad_(False)
+            self.encoder = encoder
+            if self.config.one_way_lora_rank:
+                self.add_one_way_lora(self.config.one_way_lora_rank)
+            assert self._deferred_from is not None
+            self._load_checkpoint(self._deferred_from, encoder_parts=True, only_encoder=True)
+            self.eval()
+
+    def _load_checkpoint(
+        self, directory: Path, *, encoder_parts: bool, only_encoder: bool = False
+    ) -> None:
+        """The checkpoint's tensors into this model: those of the encoder and its
+        adapters only where ``encoder_parts``, nothing else where ``only_encoder``."""
+        from safetensors.torch import load_file
+
         state = {}
         for name in checkpoint_files(directory):
             state.update(load_file(str(directory / name)))
-        retired = [k for k in state if k.split(".", 1)[0] in RETIRED_MODULES]
+        retired = {k for k in state if k.split(".", 1)[0] in RETIRED_MODULES}
         if retired:
             logger.info("%s: ignoring %d tensors of retired layouts", directory, len(retired))
-        state = {k: v.float() for k, v in state.items() if k not in set(retired)}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        missing = [k for k in missing if k != _WORD_EMBEDDINGS]
+        state = {
+            k: v.float()
+            for k, v in state.items()
+            if k not in retired
+            and (encoder_parts or not k.startswith(ENCODER_PARTS))
+            and (not only_encoder or k.startswith(ENCODER_PARTS))
+        }
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [
+            k
+            for k in missing
+            if k != _WORD_EMBEDDINGS
+            and (encoder_parts or not k.startswith(ENCODER_PARTS))
+            and (not only_encoder or k.startswith(ENCODER_PARTS))
+        ]
         if missing or unexpected:
             raise RuntimeError(
                 f"checkpoint {directory} does not match the model: missing {missing[:5]}, "
                 f"unexpected {unexpected[:5]}"
             )
-        model.eval()
-        return model
 
     # ------------------------------------------------------------------ forward
 

@@ -34,6 +34,9 @@ class DataSpec(BaseModel):
     only_relations: list[str] | None = None
     #: add silver entities from the teacher model for types the dataset does not annotate
     silver: bool = False
+    #: add each relation's inverse phrasing, head and tail swapped, where one is known
+    #: (``label_names.inverse_relation``)
+    inverses: bool = False
 
 
 class TrainConfig(BaseModel):

@@ -41,6 +41,9 @@ class Example:
     #: this dataset does not annotate, so its gold says nothing about them
     silver: list[tuple[int, int, str]] = field(default_factory=list)
     silver_labels: list[str] = field(default_factory=list)
+    #: the text is lower-cased (MultiCoNER, SemEval): its word shapes say nothing about
+    #: names, so training hides them (``kgbuild.extract.model.encoding.hide_word_shapes``)
+    uncased_text: bool = False
 
     def get_clusters(self) -> list[list[int]]:
         return (
@@ -209,45 +212,6 @@ def fewrel_relation_names(fewrel_dir: str | Path) -> list[str]:
     pid2name = json.loads((fewrel_dir / "pid2name.json").read_text(encoding="utf-8"))
     data = json.loads((fewrel_dir / "val_wiki.json").read_text(encoding="utf-8"))
     return sorted({pid2name[k][0] for k in data if k in pid2name})
-
-
-def read_dataset(spec: dict, root: Path) -> list[Example]:
-    """Read one entry of a training config's ``data`` list.
-
-    ``spec``: ``{"format": "spert"|"crossre"|"docred"|"webnlg"|"re3d"|"conll", "path": ...,
-    "types": ..., "rel_info": ..., "limit": n, "skip": n, "sources": [...], "labels": [...],
-    "only_relations": [...], "exclude_relations": [...]}`` with paths relative to ``root``.
-    """
-    fmt = spec["format"]
-    path = root / spec["path"]
-    if fmt == "spert":
-        examples = read_spert(path, root / spec["types"], source=spec.get("name"))
-    elif fmt == "crossre":
-        examples = read_crossre(path)
-    elif fmt == "docred":
-        examples = read_docred(path, root / spec["rel_info"])
-    elif fmt == "webnlg":
-        only = spec.get("only_relations")
-        examples = read_webnlg(
-            path,
-            exclude_predicates=set(spec.get("exclude_relations") or []) or None,
-            only_predicates=set(only) if only else None,
-        )
-        if only:
-            # a held-out evaluation asks every text for all the held-out names, as a user
-            # with a schema would, not only for the names its own triplets carry
-            for ex in examples:
-                ex.relation_labels = sorted(only)
-    elif fmt == "re3d":
-        examples = read_re3d(path, spec.get("sources"))
-    elif fmt == "conll":
-        examples = read_conll_ner(path, source=spec.get("name"), labels=spec.get("labels"))
-    else:
-        raise ValueError(f"unknown data format {fmt!r} in {spec}")
-    skip, limit = spec.get("skip", 0), spec.get("limit")
-    examples = examples[skip : skip + limit if limit else None]
-    logger.info("read %d examples from %s", len(examples), path)
-    return examples
 
 
 # --------------------------------------------------------------------------- label sampling

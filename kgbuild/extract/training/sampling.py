@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from kgbuild.extract.model.encoding import EncodedText, TextEncoder, join_words
+from kgbuild.extract.model.encoding import EncodedText, TextEncoder, hide_word_shapes, join_words
 from kgbuild.extract.training.config import DataSpec, TrainConfig
 from kgbuild.extract.training.data import (
     ENTITY_DISTRACTORS,
@@ -17,10 +17,11 @@ from kgbuild.extract.training.data import (
     fewrel_relation_names,
     label_variant,
     norm_label,
-    read_dataset,
     relation_variant,
     wikidata_relation_names,
 )
+from kgbuild.extract.training.datasets import read_dataset
+from kgbuild.extract.training.label_names import dataset_label_names
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def build_instance(
     ]
     text, spans = join_words(ex.words)
     enc = encoder.encode(text, spans, ent_prompt, rel_prompt)
+    if ex.uncased_text:
+        hide_word_shapes(enc)
     ent_index = {x: i for i, x in enumerate(ent_labels)}
     rel_index = {x: i for i, x in enumerate(rel_labels)}
 
@@ -272,9 +275,9 @@ def build_pools(cfg: TrainConfig, train_sets: dict[str, list[Example]]) -> Label
         descriptions = wikidata_relation_names(root / cfg.relation_pool)
         relation += list(descriptions)
     for examples in train_sets.values():
-        for ex in examples[:50]:
-            entity += ex.entity_labels + ex.silver_labels
-            relation += ex.relation_labels
+        names = dataset_label_names(examples)  # every example's, not the first 50's
+        entity += names[0]
+        relation += names[1]
     entity = [x for x in dict.fromkeys(entity) if norm_label(x) not in excluded]
     relation = [x for x in dict.fromkeys(relation) if norm_label(x) not in excluded]
     return LabelPools(entity, relation, descriptions)
