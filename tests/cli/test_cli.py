@@ -382,3 +382,30 @@ def test_query_gives_the_same_output_on_both_stores(runner, docs, tmp_path, empt
         assert run(runner, "query", local, query, *params).stdout == (
             run(runner, "query", server.uri, query, *params, *auth).stdout
         )
+
+
+def test_ingest_and_query_print_no_start_up_noise(docs, tmp_path):
+    # In processes of their own (the JVM and the weights load once per process): what a
+    # user pipes gets the rows and the summary, not the JVM's notice about its incubator
+    # modules or a weight-loading bar.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent), "KGBUILD_EXTRACTOR": FAKE}
+    store = tmp_path / "graph.json"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "kgbuild.cli.main", *args],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    ingested = cli("ingest", str(docs), "--store", str(store), "--quiet")
+    rows = cli("query", str(store), "top_entities", "-p", "limit=3", "--json")
+    assert one_json(rows.stdout)["rows"]
+    for done in (ingested, rows):
+        assert "incubator" not in done.stderr and "Loading weights" not in done.stderr
+        assert done.stderr.strip() == "", done.stderr

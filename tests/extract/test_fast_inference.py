@@ -201,11 +201,11 @@ def test_folded_pair_logits_match_reference_formula(extractor):
     assert torch.equal(model.pair_logits(*args), reference_pair_logits(model, *args))
 
 
-def test_tokenize_matches_transformers_and_reuses_token_spans(extractor):
-    encoder = extractor.encoder
+def test_tokenize_matches_transformers_and_reuses_token_spans(extractor, tokenizer):
+    encoder = extractor.encoder  # its tokenizer comes from tokenizer.json, not transformers
     long_text = dense_document(4, sentences=60)  # far past MiniLM's tokenizer.json cut at 128
     texts = ["Café Zürich — naïve résumé: 東京, 🌧!", long_text, "", "U.S. Steel Corp."]
-    hf = encoder.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    hf = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
     got = encoder.tokenize(texts)
     assert len(got[1]) > 400
     for tokens, ids, offsets in zip(got, hf["input_ids"], hf["offset_mapping"], strict=True):

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -274,3 +277,47 @@ def test_the_cache_keeps_the_graphs_of_the_versions_used_last(tmp_path):
     assert len(removed) == 8 and not any(p.exists() for p in removed)
     assert set(others) <= set(left)  # other models' graphs and other files stay
     assert prune_cache(tmp_path, "m", current=keys[0], keep=3) == []
+
+
+def test_a_cached_graph_loads_without_the_transformer(onnx_extractor, tmp_path):
+    # the fixture exported (or found) the graph: a new process loads and extracts with
+    # neither transformers' model code nor transformers itself, and the same outputs
+    script = (
+        "import json, sys\n"
+        "from kgbuild.extract import load_extractor\n"
+        "x = load_extractor(backend='onnx', int8=False)\n"
+        "out = x.extract([sys.argv[1]], ['person', 'organization', 'city'], ['works for'])\n"
+        "print(json.dumps({'loaded': x.model.encoder_loaded,\n"
+        "  'transformers': 'transformers' in sys.modules,\n"
+        "  'onnx': 'onnx' in sys.modules,\n"
+        "  'out': [o.model_dump() for o in out]}))\n"
+    )
+    text = "Anna Weber works for Northwind Robotics in Berlin."
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, text], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["loaded"] is False and report["transformers"] is False, report
+    assert report["onnx"] is False  # the exporter's packages are not even imported
+    want = onnx_extractor.extract([text], ["person", "organization", "city"], ["works for"])
+    assert report["out"] == [o.model_dump() for o in want]
+    assert "Loading weights" not in done.stderr  # no weight-loading bar either
+
+
+def test_the_deferred_encoder_loads_when_torch_must_run_it(onnx_extractor):
+    model = onnx_extractor.model
+    texts = ["Tim Cook leads Apple in Cupertino."]
+    batch = collate(
+        [onnx_extractor.encoder.encode(texts[0], split_words(texts[0]), ["person"], [])]
+    )
+    graph = onnx_extractor.heads
+    try:
+        onnx_extractor.heads = None  # as when an export failed: torch runs the passes
+        torch_out = onnx_extractor._forward(batch, True, False)
+    finally:
+        onnx_extractor.heads = graph
+    assert model.encoder_loaded
+    onnx_out = onnx_extractor._forward(batch, True, False)
+    torch.testing.assert_close(onnx_out[0], torch_out[0], atol=1e-3, rtol=1e-3)

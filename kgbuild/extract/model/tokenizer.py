@@ -43,15 +43,21 @@ class FastTokenizer:
 
     def __call__(
         self,
-        text: str,
+        text: str | list[str],
         add_special_tokens: bool = True,
         return_offsets_mapping: bool = False,
         **_: Any,
     ) -> dict[str, list]:
-        encoding = self._call.encode(text, add_special_tokens=add_special_tokens)
-        out: dict[str, list] = {"input_ids": list(encoding.ids)}
+        """One text: ``{"input_ids": [...]}``; a list of texts: a list per key."""
+        if isinstance(text, list):
+            encodings = self._call.encode_batch(text, add_special_tokens=add_special_tokens)
+        else:
+            encodings = [self._call.encode(text, add_special_tokens=add_special_tokens)]
+        out: dict[str, list] = {"input_ids": [list(e.ids) for e in encodings]}
         if return_offsets_mapping:
-            out["offset_mapping"] = [tuple(o) for o in encoding.offsets]
+            out["offset_mapping"] = [[tuple(o) for o in e.offsets] for e in encodings]
+        if not isinstance(text, list):
+            out = {key: value[0] for key, value in out.items()}
         return out
 
 
