@@ -9,6 +9,8 @@
     kgbuild export STORE --format graphml|json --output FILE
     kgbuild view STORE [-o graph.html] [--query CYPHER | --entity NAME | --type TYPE]
                                               interactive offline HTML page of the graph
+    kgbuild explain STORE NAME                why an entity is what it is: aliases, merges
+                                              (rule, score, evidence) and their mentions
     kgbuild train --config FILE               train an extractor checkpoint
     kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
 
@@ -645,7 +647,7 @@ def evaluate(
 # `kgbuild watch` (scheduled, incremental ingestion) lives in kgbuild/cli/watch.py: a module
 # there exposing `register(app)` adds its command(s) to this app. It can reuse the ingest
 # options through kgbuild.cli.common (build_config, make_schema, open_store_checked).
-_COMMAND_MODULES = ("kgbuild.cli.watch",)
+_COMMAND_MODULES = ("kgbuild.cli.watch", "kgbuild.cli.resolve")
 
 for _name in _COMMAND_MODULES:
     try:

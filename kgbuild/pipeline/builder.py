@@ -644,7 +644,14 @@ class KnowledgeGraphBuilder:
                     f"does not match the document text {doc.text[m.start : m.end]!r}"
                 )
 
-        resolved = self._get_resolver().resolve_document(kept, store)
+        # Relations between kept mentions: neighbours, evidence for short forms.
+        position = {id(m): i for i, m in enumerate(kept)}
+        related = [
+            (position[id(head)], position[id(tail)])
+            for r in found.relations
+            if (head := mentions[r.head]) is not None and (tail := mentions[r.tail]) is not None
+        ]
+        resolved = self._get_resolver().resolve_document(kept, store, related)
         entity_of = {m.id: m.entity_id for m in resolved.mentions}
 
         relations: dict[str, Relation] = {}

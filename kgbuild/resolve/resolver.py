@@ -72,7 +72,22 @@ class MergeDecision(BaseModel):
     source: str = Field(description="The name that was joined (surface form).")
     target: str = Field(description="The name or existing entity it was joined to.")
     score: float = Field(description="100 for exact rules, the rapidfuzz score for fuzzy ones.")
+    evidence: str | None = Field(
+        default=None,
+        description="What supported a link beyond the names, e.g. 'shared neighbour: Klaus "
+        "Vogel' for a short form, or the overrides entry that decided it.",
+    )
     entity_id: str | None = None
+
+    def to_json(self) -> str:
+        """The decision as stored on a mention (``Mention.merges``): a JSON object with
+        rule, source, target, score and evidence (the entity is the mention's own)."""
+        return self.model_dump_json(exclude={"entity_id"}, exclude_none=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> MergeDecision:
+        """A decision read back from ``Mention.merges``."""
+        return cls.model_validate_json(text)
 
 
 class ResolvedDocument(BaseModel):
@@ -137,6 +152,11 @@ class _Cluster:
     slot: int = -1
 
 
+#: Which mentions a recorded decision speaks for (see :meth:`_Engine.resolve`): those of
+#: one surface form of a group, all of a group, or all of the group's cluster.
+_SURFACE, _GROUP, _CLUSTER = "surface", "group", "cluster"
+
+
 def _rank(name: Name) -> tuple[int, int, str]:
     """A strict order on distinct keys: more words, more characters, then the key."""
     return (len(name.tokens), len(name.key), name.key)
@@ -176,6 +196,7 @@ class _Engine:
         self.index: dict[str, list[int]] = {}
         self.by_id: dict[str, int] = {}
         self.e_docs: list[set[int]] = []  # the documents of this run that mention it
+        self.e_nbrs: list[set[int]] = []  # entities related to it in documents of this run
         self.doc_no = 0
         self.fetched: set[str] = set()  # keys the store was asked for in this run ...
         self.fetched_from: int | None = None  # ... that store (its id())
@@ -203,27 +224,44 @@ class _Engine:
         store: GraphStore | None = None,
         explain: list[MergeDecision] | None = None,
         keys_out: list[list[str]] | None = None,
+        merges_out: list[list[MergeDecision]] | None = None,
+        related: Sequence[tuple[int, int]] = (),
     ) -> tuple[list[int], list[_Cluster]]:
         """Resolve one document's mentions; returns each mention's cluster and the clusters.
 
         Clusters have ``slot`` set: the in-run entity they were linked to or created as.
         ``keys_out`` receives each mention's alias-index keys (all of its name's blocking
-        keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`).
+        keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`);
+        ``merges_out`` (with ``explain``) the decisions that speak for each mention: how its
+        surface form joined its group's name, how its group joined another of the document,
+        and how its cluster joined an existing entity (or was kept apart). ``related``:
+        pairs of mentions (indices) that the extractor found a relation between; they make
+        the entities *neighbours*, evidence for short forms across documents.
         """
         self.doc_no += 1
         groups, mention_group = self._group(texts, labels)
         uf = _UnionFind(len(groups))
         local = self._local_index(groups)
-        notes: list[tuple[int, MergeDecision]] | None = None if explain is None else []
+        notes: list[tuple[int, MergeDecision, str]] | None = None if explain is None else []
         self._symmetric(groups, local, uf, notes)
         self._persons_pass(groups, local, uf, notes)
         self._short_forms(groups, local, uf, notes)
         clusters, group_cluster = self._clusters(groups, uf)
-        self._link(clusters, store, notes)
+        neighbours: dict[int, set[int]] = {}
+        for a, b in related:
+            ca, cb = group_cluster[mention_group[a]], group_cluster[mention_group[b]]
+            if ca != cb:
+                neighbours.setdefault(ca, set()).add(cb)
+                neighbours.setdefault(cb, set()).add(ca)
+        self._link(clusters, store, notes, neighbours)
         if explain is not None:
-            for g, decision in notes:
+            for g, decision, _ in notes:
                 decision.entity_id = self.e_id[clusters[group_cluster[g]].slot]
                 explain.append(decision)
+            if merges_out is not None:
+                merges_out.extend(
+                    self._mention_merges(texts, mention_group, clusters, group_cluster, notes)
+                )
         if keys_out is not None:
             group_keys = [
                 [*g.name.keys, *self._short_form_keys(g.name, g.tkey)]
@@ -233,6 +271,35 @@ class _Engine:
             ]
             keys_out.extend(group_keys[g] for g in mention_group)
         return [group_cluster[g] for g in mention_group], clusters
+
+    def _mention_merges(
+        self, texts, mention_group, clusters, group_cluster, notes
+    ) -> list[list[MergeDecision]]:
+        """The decisions that speak for each mention, in the order they were taken.
+
+        A cluster linked to the entity it would have made anyway (the id of its own type
+        and name: "Berlin" to the Berlin of an earlier document) was not merged into
+        anything: that link is left out, so a mention's reasons do not depend on which
+        document came first or was written before.
+        """
+        by_group: dict[int, list[tuple[MergeDecision, str]]] = {}
+        by_cluster: dict[int, list[MergeDecision]] = {}
+        for g, decision, scope in notes:
+            if scope == _CLUSTER:
+                k = group_cluster[g]
+                c = clusters[k]
+                if decision.rule != match.RULE_SHORT_FORM_AMBIGUOUS and self.e_id[
+                    c.slot
+                ] == ids.entity_id(c.label, c.canonical.name.key):
+                    continue
+                by_cluster.setdefault(k, []).append(decision)
+            else:
+                by_group.setdefault(g, []).append((decision, scope))
+        out = []
+        for text, g in zip(texts, mention_group, strict=True):
+            own = [d for d, scope in by_group.get(g, ()) if scope == _GROUP or d.source == text]
+            out.append(own + by_cluster.get(group_cluster[g], []))
+        return out
 
     def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
         by_key: dict[tuple[str, str], int] = {}
@@ -300,6 +367,7 @@ class _Engine:
                             MergeDecision(
                                 rule=match.RULE_SAME_KEY, source=s, target=base, score=100.0
                             ),
+                            _SURFACE,
                         )
                     )
             cands = self._candidates(local, a.keys)
@@ -438,7 +506,9 @@ class _Engine:
         uf.union(g, h)
         if explain is not None:
             src, dst = groups[g].name.surface, groups[h].name.surface
-            explain.append((g, MergeDecision(rule=rule, source=src, target=dst, score=score)))
+            explain.append(
+                (g, MergeDecision(rule=rule, source=src, target=dst, score=score), _GROUP)
+            )
             logger.debug("joined %r to %r by %s (%.1f)", src, dst, rule, score)
 
     def _clusters(self, groups, uf) -> tuple[list[_Cluster], list[int]]:
@@ -483,7 +553,13 @@ class _Engine:
         return clusters, group_cluster
 
     # -- across documents ----------------------------------------------------------
-    def _link(self, clusters: list[_Cluster], store: GraphStore | None, explain) -> None:
+    def _link(
+        self,
+        clusters: list[_Cluster],
+        store: GraphStore | None,
+        explain,
+        neighbours: dict[int, set[int]] | None = None,
+    ) -> None:
         link = self.config.link_across_documents
         if link and store is not None:
             keys: dict[str, None] = {}
@@ -492,7 +568,8 @@ class _Engine:
                     if grp.primary:
                         keys.update(dict.fromkeys(self._lookup_keys(grp.name, grp.tkey)))
             self.fetch(store, keys)
-        choices: list[tuple[float, int, int, str, str]] = []
+        neighbours = neighbours or {}
+        choices: list[tuple[float, int, int, str, str, str | None]] = []
         for i, c in enumerate(clusters):
             # A name the document itself could not place ("Obama" beside two Obamas) is
             # not guessed elsewhere either; only its own exact id can still match.
@@ -500,13 +577,13 @@ class _Engine:
                 best = self._best_existing(c, notes=explain)
                 if best is not None:
                     score, slot, rule, target = best
-                    choices.append((-score, i, slot, rule, target))
+                    choices.append((-score, i, slot, rule, target, None))
         # Two clusters of this document may share an entity only when both match it by
         # its full name (the document just missed that they are one); a weaker link
         # (short form, acronym, person name) goes to the best-scoring cluster alone.
         taken: dict[int, bool] = {}  # slot -> taken by full-name links only
-        choices = self._in_context(choices, clusters, explain)
-        for neg, i, slot, rule, target in sorted(choices):
+        choices = self._in_context(choices, clusters, neighbours)
+        for neg, i, slot, rule, target, evidence in sorted(choices):
             strong = rule in match.FULL_NAME_RULES
             if slot in taken and not (strong and taken[slot]):
                 continue
@@ -520,8 +597,13 @@ class _Engine:
                     (
                         clusters[i].first_group,
                         MergeDecision(
-                            rule=rule, source=clusters[i].surface, target=target, score=-neg
+                            rule=rule,
+                            source=clusters[i].surface,
+                            target=target,
+                            score=-neg,
+                            evidence=evidence,
                         ),
+                        _CLUSTER,
                     )
                 )
         for c in clusters:
@@ -529,6 +611,8 @@ class _Engine:
                 c.slot = self._new_slot(c, taken, explain)
                 taken[c.slot] = False
             self._remember(c)
+        for i, others in neighbours.items():
+            self.e_nbrs[clusters[i].slot].update(clusters[j].slot for j in others)
 
     def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
         """The alias-index keys the store is asked for to find existing entities for a
@@ -555,27 +639,58 @@ class _Engine:
             for entity in store.find_entities(new):
                 self.absorb(entity)
 
-    def _in_context(self, choices, clusters, explain):
-        """Short-form links whose entity shares a document of this run with another
-        (non-literal) entity this document links to: a bare "Taylor" joins "Cecil Taylor"
-        only where the two documents have something else in common."""
-        if all(rule != match.RULE_SHORT_FORM for _, _, _, rule, _ in choices):
+    def _in_context(self, choices, clusters, neighbours):
+        """Short-form links with evidence beyond the name, whose entity either
+
+        * shares a *neighbour* with the cluster: an entity the document relates to the
+          short form, that a relation of an earlier document of this run also ties to the
+          candidate ("the founder of Nordwind, Klaus Vogel" -> "Nordwind Energie GmbH",
+          founded by Klaus Vogel), when ``short_form_neighbours`` is on; or
+        * shares a document of this run with ``short_form_min_context`` other (non-literal)
+          entities this document links to: a bare "Taylor" joins "Cecil Taylor" only where
+          the two documents have something else in common.
+
+        The evidence is returned with the choice, for the merge decision.
+        """
+        if all(rule != match.RULE_SHORT_FORM for _, _, _, rule, _, _ in choices):
             return choices
-        context = {
-            slot
-            for _, _, slot, rule, _ in choices
+        linked = {
+            i: slot
+            for _, i, slot, rule, _, _ in choices
             if rule != match.RULE_SHORT_FORM and self.type_of(self.e_label[slot])[1] != LITERAL
         }
+        context = set(linked.values())
         need = self.config.short_form_min_context
+        use_neighbours = self.config.short_form_neighbours
         kept = []
         for choice in choices:
-            _, i, slot, rule, target = choice
+            neg, i, slot, rule, target, evidence = choice
+            if rule != match.RULE_SHORT_FORM:
+                kept.append(choice)
+                continue
+            nbrs = self.e_nbrs[slot]
+            shared_nbrs = sorted(
+                {
+                    self.e_display[linked[j]]
+                    for j in neighbours.get(i, ())
+                    if j in linked and linked[j] != slot and linked[j] in nbrs
+                }
+            )
+            if use_neighbours and shared_nbrs:
+                evidence = "shared neighbour: " + "; ".join(shared_nbrs[:3])
+                kept.append((neg, i, slot, rule, target, evidence))
+                continue
             docs = self.e_docs[slot]
-            shared = sum(1 for other in context if other != slot and docs & self.e_docs[other])
-            if rule == match.RULE_SHORT_FORM and shared < need:
+            shared = sorted(
+                self.e_display[other]
+                for other in context
+                if other != slot and docs & self.e_docs[other]
+            )
+            if len(shared) < need:
                 logger.debug("short form %r -> %r: no shared context", clusters[i].surface, target)
                 continue
-            kept.append(choice)
+            evidence = "shared context: " + "; ".join(shared[:3])
+            kept.append((neg, i, slot, rule, target, evidence))
         return kept
 
     def _best_existing(
@@ -727,6 +842,7 @@ class _Engine:
                         target="; ".join(shown[:5]) + more,
                         score=0.0,
                     ),
+                    _CLUSTER,
                 )
             )
         if len(found) > 1:
@@ -853,6 +969,7 @@ class _Engine:
                                 target=self.e_display[slot],
                                 score=100.0,
                             ),
+                            _CLUSTER,
                         )
                     )
                 return slot
@@ -872,6 +989,7 @@ class _Engine:
         self.e_names.append({})
         self.e_keys.append({})
         self.e_docs.append(set())
+        self.e_nbrs.append(set())
         self.by_id[eid] = slot
         return slot
 
@@ -988,13 +1106,21 @@ class EntityResolver:
         engine.fetch(store, keys)
 
     def resolve_document(
-        self, mentions: list[Mention], store: GraphStore | None = None
+        self,
+        mentions: list[Mention],
+        store: GraphStore | None = None,
+        related: Iterable[tuple[int, int]] = (),
     ) -> ResolvedDocument:
         """Resolve the mentions of ONE document.
 
+        ``related``: pairs of indices into ``mentions`` that the extractor found a relation
+        between (evidence for short forms across documents, see
+        :attr:`ResolverConfig.short_form_neighbours`).
+
         Returns copies of ``mentions`` (same order, ids, offsets and text) with
-        ``entity_id`` set, every entity they refer to (``mention_count`` counts this
-        document only) and the merge decisions.
+        ``entity_id``, ``keys`` and ``merges`` (why the mention is in its entity, see
+        :meth:`MergeDecision.to_json`) set, every entity they refer to
+        (``mention_count`` counts this document only) and the merge decisions.
         """
         if not mentions:
             return ResolvedDocument(mentions=[], entities=[])
@@ -1009,13 +1135,31 @@ class EntityResolver:
                 raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
         explain: list[MergeDecision] = []
         engine = self._engine
+        pairs = []
+        for a, b in related:
+            if not (0 <= a < len(mentions) and 0 <= b < len(mentions)):
+                raise ValueError(f"related pair ({a}, {b}) is outside the {len(mentions)} mentions")
+            pairs.append((a, b))
         keys: list[list[str]] = []
+        merges: list[list[MergeDecision]] = []
         assign, clusters = engine.resolve(
-            [m.text for m in mentions], [m.label for m in mentions], store, explain, keys
+            [m.text for m in mentions],
+            [m.label for m in mentions],
+            store,
+            explain,
+            keys,
+            merges,
+            pairs,
         )
         entities = [engine.entity(c.slot, c.count) for c in clusters]
         out = [
-            m.model_copy(update={"entity_id": entities[k].id, "keys": mention_keys})
-            for m, k, mention_keys in zip(mentions, assign, keys, strict=True)
+            m.model_copy(
+                update={
+                    "entity_id": entities[k].id,
+                    "keys": mention_keys,
+                    "merges": [d.to_json() for d in decisions],
+                }
+            )
+            for m, k, mention_keys, decisions in zip(mentions, assign, keys, merges, strict=True)
         ]
         return ResolvedDocument(mentions=out, entities=entities, explain=explain)

@@ -6,10 +6,11 @@ Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run 
                 model_id, schema_fingerprint, ingested_at, chunk_count})
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
-    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key})
+    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key,
+               merges})
         -[:IN_CHUNK]->(:Chunk)
     (:Mention)-[:REFERS_TO]->(:Entity)
-    (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys})
+    (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys, merges})
     (:Entity)-[:<RELATION_TYPE> {id, type, score, evidence_count, document_ids, chunk_ids,
                                   head_mention_ids, tail_mention_ids, evidence_scores}]->(:Entity)
 
@@ -20,9 +21,12 @@ art" -> ``WorkOfArt``) and ``<RELATION_TYPE>`` is :func:`kgbuild.schema.relation
 ``evidence_scores`` describe one piece of evidence. Offsets are characters of
 ``Document.text``.
 
-An entity's ``name``, ``aliases`` and ``keys`` are derived from the mentions the store
-holds (:func:`describe_entity`), not from the history of writes: after any sequence of
-writes and deletions they are what one clean ingest of the same documents gives.
+An entity's ``name``, ``aliases``, ``keys`` and ``merges`` are derived from the mentions
+the store holds (:func:`describe_entity`), not from the history of writes: after any
+sequence of writes and deletions they are what one clean ingest of the same documents
+gives. ``merges`` (on mentions: why each is in its entity; on entities: all of their
+mentions' reasons) are JSON objects, one per decision (see
+:class:`kgbuild.resolve.MergeDecision`; ``kgbuild explain`` reads them).
 
 Writing a document is all-or-redo: a store first removes whatever an earlier
 (possibly interrupted) write of that document left behind, then writes chunks,
@@ -67,6 +71,7 @@ class EntityDescription(NamedTuple):
     name: str
     aliases: list[str]
     keys: list[str]
+    merges: list[str] = []
 
 
 #: Key kinds of a mention's own name: ``n:`` (a full name) or ``x:`` (a short form).
@@ -82,7 +87,9 @@ def mention_name_key(keys: Iterable[str]) -> str | None:
 
 
 def describe_entity(
-    text_counts: Mapping[str, int], key_lists: Iterable[Iterable[str]]
+    text_counts: Mapping[str, int],
+    key_lists: Iterable[Iterable[str]],
+    merge_lists: Iterable[Iterable[str]] = (),
 ) -> EntityDescription | None:
     """An entity's name, aliases and alias-index keys from its mentions.
 
@@ -94,7 +101,8 @@ def describe_entity(
       smallest text). So "CERN" x3 and "cern" x1 give "CERN", and "Barack Obama"
       beats "Obama" however often each occurs.
     * ``aliases``: the distinct mention texts, sorted; ``keys``: the union of the keys,
-      sorted.
+      sorted; ``merges``: the union of the mentions' merge decisions (``merge_lists``,
+      :attr:`kgbuild.types.Mention.merges`), sorted.
 
     A function of the mentions alone, so no order of writes and deletions can change
     it. None when there are no mentions.
@@ -106,7 +114,8 @@ def describe_entity(
     fullest = max(forms, key=lambda f: (len(f.split()), len(f), f))
     name = min((t for t in texts if t.casefold() == fullest), key=lambda t: (-texts[t], t))
     keys = sorted({k for keys in key_lists for k in keys})
-    return EntityDescription(name, sorted(texts), keys)
+    merges = sorted({m for merges in merge_lists for m in merges})
+    return EntityDescription(name, sorted(texts), keys, merges)
 
 
 def document_properties(

@@ -129,6 +129,7 @@ class NetworkXStore(GraphStore):
         # describing an entity after a change costs its distinct forms, not its mentions.
         self._entity_texts: dict[str, Counter[str]] = {}
         self._entity_keys: dict[str, Counter[str]] = {}
+        self._entity_merges: dict[str, Counter[str]] = {}
         # Per document: its chunk and mention nodes, and the relation edges it has evidence on.
         self._doc_nodes: dict[str, set[str]] = {}
         self._doc_relations: dict[str, set[_EdgeKey]] = {}
@@ -511,9 +512,12 @@ class NetworkXStore(GraphStore):
         """Add (``step=1``) or remove (``-1``) a mention in its entity's form counts."""
         texts = self._entity_texts.setdefault(entity_id, Counter())
         keys = self._entity_keys.setdefault(entity_id, Counter())
+        merges = self._entity_merges.setdefault(entity_id, Counter())
         texts[mention["text"]] += step
         for key in mention.get("keys", ()):
             keys[key] += step
+        for merge in mention.get("merges", ()):
+            merges[merge] += step
 
     def _recount(self, entity_ids: Iterable[str]) -> list[str]:
         """Set ``mention_count``, name, aliases and keys of these entities from their
@@ -527,14 +531,17 @@ class NetworkXStore(GraphStore):
                 continue
             texts = +self._entity_texts.get(entity_id, Counter())  # + drops zero counts
             keys = +self._entity_keys.get(entity_id, Counter())
+            merges = +self._entity_merges.get(entity_id, Counter())
             data["mention_count"] = sum(texts.values())
-            described = describe_entity(texts, [list(keys)])
+            described = describe_entity(texts, [list(keys)], [list(merges)])
             if described is None:
                 unmentioned.append(entity_id)
                 self._entity_texts.pop(entity_id, None)
                 self._entity_keys.pop(entity_id, None)
+                self._entity_merges.pop(entity_id, None)
                 continue
             self._entity_texts[entity_id], self._entity_keys[entity_id] = texts, keys
+            self._entity_merges[entity_id] = merges
             self._index_keys(entity_id, data.get("keys", ()), described.keys)
             data.update(described._asdict())
         return unmentioned
@@ -564,6 +571,7 @@ class NetworkXStore(GraphStore):
         self._key_index.clear()
         self._entity_texts.clear()
         self._entity_keys.clear()
+        self._entity_merges.clear()
         self._doc_nodes.clear()
         self._doc_relations.clear()
         for node, data in self.graph.nodes(data=True):
