@@ -178,3 +178,8 @@ class DocumentGraph(_Model):
     mentions: list[Mention] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
+    overrides: str | None = Field(
+        default=None,
+        description="Fingerprint of the override entries that applied to the document's "
+        "names (kgbuild.resolve.overrides); stored on the Document node.",
+    )

@@ -287,6 +287,7 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
+    overrides: Any = None,
     **engine: Any,
 ) -> Any:
     """The :class:`~kgbuild.pipeline.builder.BuildConfig` for the ingest options.
@@ -310,6 +311,7 @@ def build_config(
         "relation_threshold": relation_threshold if relation_threshold is not None else threshold,
         "prune": prune,
         "reextract": reextract,
+        "overrides": overrides,
         **{k: v for k, v in engine.items() if v is not None},
     }
     if batch_size is not None:

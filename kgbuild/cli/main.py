@@ -11,6 +11,8 @@
                                               interactive offline HTML page of the graph
     kgbuild explain STORE NAME                why an entity is what it is: aliases, merges
                                               (rule, score, evidence) and their mentions
+    kgbuild merge|split NAME NAME --overrides FILE [--store STORE]
+                                              one entity / never one entity, on every run
     kgbuild train --config FILE               train an extractor checkpoint
     kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
 
@@ -67,6 +69,7 @@ from kgbuild.cli.options import (
     JsonlTextFieldOption,
     JsonOption,
     ModelOption,
+    OverridesOption,
     PasswordOption,
     PruneOption,
     RayAddressOption,
@@ -152,6 +155,7 @@ def ingest(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
+    overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
@@ -192,6 +196,7 @@ def ingest(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            overrides=overrides,
             engine=engine,
             ray_address=ray_address,
             workers=workers,

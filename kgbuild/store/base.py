@@ -3,7 +3,7 @@
 Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run on both)::
 
     (:Document {id, source, content_hash, text, metadata (JSON string), kgbuild_version,
-                model_id, schema_fingerprint, ingested_at, chunk_count})
+                model_id, schema_fingerprint, ingested_at, chunk_count, overrides})
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
     (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key,
@@ -63,6 +63,8 @@ class DocumentState(BaseModel):
     content_hash: str
     model_id: str | None = None
     schema_fingerprint: str | None = None
+    overrides: str | None = None
+    """Fingerprint of the override entries applied to its names when it was resolved."""
 
 
 class EntityDescription(NamedTuple):
@@ -140,6 +142,7 @@ def document_properties(
         "schema_fingerprint": schema_fingerprint,
         "ingested_at": ingested_at.isoformat(timespec="seconds"),
         "chunk_count": len(graph.chunks),
+        "overrides": graph.overrides,
     }
     return {k: v for k, v in props.items() if v is not None}
 
@@ -346,6 +349,20 @@ class GraphStore(ABC):
     @abstractmethod
     def find_entities(self, keys: Iterable[str]) -> list[Entity]:
         """Entities whose alias index (``Entity.keys``) holds any of ``keys``."""
+
+    def find_mentions(self, name_keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Mentions whose ``name_key`` is one of ``name_keys`` (``n:``/``x:`` keys), as
+        ``{"document_id", "text", "label"}`` rows: which documents use a name (the
+        overrides of :mod:`kgbuild.resolve.overrides` ask). An index seek per key on a
+        server; backends may override it."""
+        keys = list(dict.fromkeys(name_keys))
+        if not keys:
+            return []
+        return self.query(
+            "UNWIND $keys AS key MATCH (m:Mention {name_key: key}) "
+            "RETURN m.document_id AS document_id, m.text AS text, m.label AS label",
+            {"keys": keys},
+        )
 
     @abstractmethod
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -1373,7 +1373,7 @@ class Neo4jStore(GraphStore):
         rows = self.query(
             "MATCH (d:Document) RETURN d.id AS id, d.source AS source, "
             "d.content_hash AS content_hash, d.model_id AS model_id, "
-            "d.schema_fingerprint AS schema_fingerprint"
+            "d.schema_fingerprint AS schema_fingerprint, d.overrides AS overrides"
         )
         return {row["id"]: DocumentState(**row) for row in rows}
 
@@ -1384,7 +1384,7 @@ class Neo4jStore(GraphStore):
             rows = self.query(
                 "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id, "
                 "d.source AS source, d.content_hash AS content_hash, d.model_id AS model_id, "
-                "d.schema_fingerprint AS schema_fingerprint",
+                "d.schema_fingerprint AS schema_fingerprint, d.overrides AS overrides",
                 {"ids": list(batch)},
             )
             out.update((row["id"], DocumentState(**row)) for row in rows)
@@ -1404,8 +1404,8 @@ class Neo4jStore(GraphStore):
         rows = self.query(
             "MATCH (d:Document) WHERE d.kgbuild_seen_run IS NULL OR d.kgbuild_seen_run <> $run "
             "RETURN d.id AS id, d.source AS source, d.content_hash AS content_hash, "
-            "d.model_id AS model_id, d.schema_fingerprint AS schema_fingerprint "
-            "ORDER BY source",
+            "d.model_id AS model_id, d.schema_fingerprint AS schema_fingerprint, "
+            "d.overrides AS overrides ORDER BY source",
             {"run": run_id},
         )
         return [DocumentState(**row) for row in rows]

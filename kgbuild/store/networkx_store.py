@@ -195,6 +195,7 @@ class NetworkXStore(GraphStore):
                 content_hash=data["content_hash"],
                 model_id=data.get("model_id"),
                 schema_fingerprint=data.get("schema_fingerprint"),
+                overrides=data.get("overrides"),
             )
             for _, data in self.graph.nodes(data=True)
             if "Document" in data.get("__labels__", ())
@@ -213,6 +214,7 @@ class NetworkXStore(GraphStore):
                     content_hash=data["content_hash"],
                     model_id=data.get("model_id"),
                     schema_fingerprint=data.get("schema_fingerprint"),
+                    overrides=data.get("overrides"),
                 )
         return out
 
@@ -250,6 +252,29 @@ class NetworkXStore(GraphStore):
         for key in keys:
             ids |= self._key_index.get(key, set())
         return [self._entity(i) for i in sorted(ids)]
+
+    def find_mentions(self, name_keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Mentions whose ``name_key`` is one of ``name_keys``, through the alias index (an
+        entity holds its mentions' keys), without the Cypher engine."""
+        self._ensure_open()
+        wanted = set(name_keys)
+        entity_ids: set[str] = set()
+        for key in wanted:
+            entity_ids |= self._key_index.get(key, set())
+        rows = []
+        g = self.graph
+        for entity_id in sorted(entity_ids):
+            for mention_id, _, key in g.in_edges(entity_id, keys=True):
+                data = g.nodes[mention_id]
+                if key == "REFERS_TO" and data.get("name_key") in wanted:
+                    rows.append(
+                        {
+                            "document_id": data["document_id"],
+                            "text": data["text"],
+                            "label": data["label"],
+                        }
+                    )
+        return rows
 
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of column -> plain Python values, like Neo4j.

@@ -66,3 +66,58 @@ def test_explain_of_an_unknown_name_is_a_clear_error(runner, docs, tmp_path):
     assert "no entity is called 'Nobody'" in result.output
     result = run(runner, "explain", tmp_path / "missing.json", "Nobody")
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def _entities(store: Path) -> dict[str, list[str]]:
+    data = json.loads(store.read_text(encoding="utf-8"))
+    return {
+        n["name"]: sorted(n["aliases"])
+        for n in data["nodes"]
+        if "Entity" in n["__labels__"] and n["type"] == "organization"
+    }
+
+
+def test_merge_and_split_write_the_overrides_file_and_apply_it(runner, docs, tmp_path):
+    store, overrides = tmp_path / "graph.json", tmp_path / "overrides.json"
+    run(runner, "ingest", docs, "--store", store, "--quiet")
+    assert set(_entities(store)) == {"Acme Inc", "Globex Corp"}
+
+    result = run(
+        runner, "merge", "Acme Inc", "Globex Corp", "--overrides", overrides, "--store", store
+    )
+    assert result.exit_code == 0, result.output
+    assert "re-resolved 2 document(s)" in result.output
+    assert json.loads(overrides.read_text()) == {
+        "same": [["Acme Inc", "Globex Corp"]],
+        "different": [],
+    }
+    assert _entities(store) == {"Globex Corp": ["Acme Inc", "Globex Corp"]}
+    explained = run(runner, "explain", store, "Acme Inc").output
+    assert "by override_same (100); overrides: same" in explained
+
+    # The next ingest with the file keeps it and writes nothing.
+    again = json.loads(
+        run(runner, "ingest", docs, "--store", store, "--overrides", overrides, "--json").output
+    )
+    assert again["documents"]["unchanged"] == 2 and again["documents"]["changed"] == 0
+
+    result = run(
+        runner, "split", "globex corp", "acme inc", "--overrides", overrides, "--store", store
+    )
+    assert result.exit_code == 0, result.output
+    assert "removed same[0]" in result.output
+    assert json.loads(overrides.read_text())["same"] == []
+    assert set(_entities(store)) == {"Acme Inc", "Globex Corp"}
+
+
+def test_merge_refuses_a_bad_overrides_file_and_changes_nothing(runner, docs, tmp_path):
+    store, overrides = tmp_path / "graph.json", tmp_path / "overrides.json"
+    run(runner, "ingest", docs, "--store", store, "--quiet")
+    before = store.read_bytes()
+    overrides.write_text('{"same": [["Acme Inc"]]}')
+    result = run(runner, "merge", "A", "B", "--overrides", overrides, "--store", store)
+    assert result.exit_code == 1
+    assert 'same[0] ["Acme Inc"]: an entry needs two or more names' in result.output
+    result = run(runner, "ingest", docs, "--store", store, "--overrides", overrides)
+    assert result.exit_code == 1 and "an entry needs two or more names" in result.output
+    assert store.read_bytes() == before and overrides.read_text() == '{"same": [["Acme Inc"]]}'
