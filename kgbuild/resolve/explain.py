@@ -207,6 +207,8 @@ def render_explanation(entity: EntityExplanation, max_mentions: int = 5) -> str:
         for m in entity.merges:
             if m.rule == "short_form_ambiguous":
                 head = f"  {m.source!r} kept apart: it fits {m.target}"
+            elif m.rule == "override_different":
+                head = f"  {m.source!r} kept apart from {m.target!r}"
             else:
                 head = f"  {m.source!r} -> {m.target!r}  by {m.rule} ({m.score:g})"
             if m.evidence:

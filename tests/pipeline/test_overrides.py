@@ -13,7 +13,7 @@ import pytest
 from test_explain import NORDWIND, SCHEMA, FoundingExtractor
 from test_incremental import STORES, ingest, make_target
 
-from kgbuild.resolve.explain import explain_entity
+from kgbuild.resolve.explain import explain_entity, render_explanation
 from kgbuild.resolve.overrides import OverridesError
 
 SAME = {"same": [["Nordwind", "Nordwind Energie GmbH"]]}
@@ -103,6 +103,9 @@ def test_different_keeps_apart_what_a_shared_neighbour_would_join(target, docs, 
     (kept_apart,) = short.merges
     assert kept_apart.rule == "override_different"
     assert kept_apart.evidence.startswith("linked_short_form would join them; overrides:")
+    assert "'Nordwind' kept apart from 'Nordwind Energie GmbH'; linked_short_form" in (
+        render_explanation(short)
+    )
     assert_as_fresh(target, docs, tmp_path / "overrides.json", relations=True)
 
 
