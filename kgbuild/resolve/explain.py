@@ -17,6 +17,8 @@ step); stores keep them on Mention nodes and their union on the Entity (``merges
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +32,7 @@ __all__ = [
     "EntityExplanation",
     "MentionRef",
     "MergeExplanation",
+    "explain",
     "explain_entity",
     "render_explanation",
 ]
@@ -145,6 +148,25 @@ def explain_entity(
         refs.sort(key=lambda r: (r[0].source or r[0].document_id, r[0].start, r[0].id))
         out.append(_explanation(entity, refs))
     return out
+
+
+def explain(
+    store: GraphStore | str | Path, name: str, type: str | None = None, **store_options: Any
+) -> list[EntityExplanation]:
+    """:func:`explain_entity` on a store object or string (a ``.json`` path or a Neo4j
+    URI, opened with ``store_options`` such as ``user``/``password`` and closed after).
+
+    Example::
+
+        for entity in kgbuild.explain("graph.json", "Nordwind"):
+            print(render_explanation(entity))
+    """
+    if isinstance(store, GraphStore):
+        return explain_entity(store, name, type)
+    from kgbuild.store import open_store
+
+    with open_store(str(store), **store_options) as opened:
+        return explain_entity(opened, name, type)
 
 
 def _explanation(entity, refs: Iterable[tuple[MentionRef, list[str]]]) -> EntityExplanation:

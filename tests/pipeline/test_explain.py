@@ -169,3 +169,14 @@ def test_explain_lists_within_document_merges_with_their_mentions(tmp_path):
     (mention,) = merge.mentions
     assert text[mention.start : mention.end] == mention.text == "Vogel"
     assert mention.source.endswith("a.txt")
+
+
+def test_the_top_level_api_explains_from_a_store_path(tmp_path):
+    import kgbuild
+    from kgbuild.store import NetworkXStore
+
+    path = tmp_path / "graph.json"
+    ingest(NetworkXStore(path), [NORDWIND], extractor=FoundingExtractor(), schema=SCHEMA)
+    (entity,) = kgbuild.explain(path, "NORDWIND")
+    assert entity.name == "Nordwind Energie GmbH"
+    assert [m.rule for m in entity.merges] == ["linked_short_form"]
