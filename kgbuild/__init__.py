@@ -8,6 +8,7 @@ The public API, imported lazily so that ``import kgbuild`` stays fast (no torch)
     found = kgbuild.extract_text("Ada Lovelace was born in London.")  # text -> entities, triplets
     builder = kgbuild.KnowledgeGraphBuilder("graph.json", entity_types=["person"])
     kgbuild.view("graph.json").save("graph.html")                 # graph -> interactive page
+    kgbuild.explain("graph.json", "Nordwind")                      # why an entity is what it is
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _LAZY = {
     "open_store": "kgbuild.store",
     "view": "kgbuild.viewer",
     "GraphView": "kgbuild.viewer",
+    "explain": "kgbuild.resolve.explain",
+    "Overrides": "kgbuild.resolve.overrides",
 }
 
 __all__ = [
@@ -35,10 +38,12 @@ __all__ = [
     "GraphView",
     "IngestSummary",
     "KnowledgeGraphBuilder",
+    "Overrides",
     "Schema",
     "TextExtraction",
     "__version__",
     "build",
+    "explain",
     "extract_text",
     "open_store",
     "view",
@@ -48,6 +53,8 @@ if TYPE_CHECKING:
     from kgbuild.pipeline.api import TextExtraction, build, extract_text
     from kgbuild.pipeline.builder import BuildConfig, KnowledgeGraphBuilder
     from kgbuild.pipeline.summary import IngestSummary
+    from kgbuild.resolve.explain import explain
+    from kgbuild.resolve.overrides import Overrides
     from kgbuild.schema import Schema
     from kgbuild.store import open_store
     from kgbuild.viewer import GraphView, view

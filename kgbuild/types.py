@@ -116,6 +116,13 @@ class Mention(_Model):
         description="Set by entity resolution: the alias-index keys this mention's name "
         "gives its entity (stores derive Entity.keys from them).",
     )
+    merges: list[str] = Field(
+        default_factory=list,
+        description="Set by entity resolution: why this mention is in its entity, one JSON "
+        "object per decision (rule, source, target, score, evidence; "
+        "kgbuild.resolve.MergeDecision.from_json reads them). Empty for a mention whose "
+        "name founded its entity. Stores derive Entity.merges from them.",
+    )
 
 
 class Entity(_Model):
@@ -171,3 +178,8 @@ class DocumentGraph(_Model):
     mentions: list[Mention] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
+    overrides: str | None = Field(
+        default=None,
+        description="Fingerprint of the override entries that applied to the document's "
+        "names (kgbuild.resolve.overrides); stored on the Document node.",
+    )

@@ -297,6 +297,7 @@ def build_config(
     prune: bool = False,
     reextract: bool = False,
     extractor: Any = None,
+    overrides: Any = None,
     **engine: Any,
 ) -> Any:
     """The :class:`~kgbuild.pipeline.builder.BuildConfig` for the ingest options.
@@ -321,6 +322,7 @@ def build_config(
         "relation_threshold": relation_threshold if relation_threshold is not None else threshold,
         "prune": prune,
         "reextract": reextract,
+        "overrides": overrides,
         **{k: v for k, v in engine.items() if v is not None},
     }
     if extractor is not None:

@@ -9,6 +9,10 @@
     kgbuild export STORE --format graphml|json --output FILE
     kgbuild view STORE [-o graph.html] [--query CYPHER | --entity NAME | --type TYPE]
                                               interactive offline HTML page of the graph
+    kgbuild explain STORE NAME                why an entity is what it is: aliases, merges
+                                              (rule, score, evidence) and their mentions
+    kgbuild merge|split NAME NAME --overrides FILE [--store STORE]
+                                              one entity / never one entity, on every run
     kgbuild train --config FILE               train an extractor checkpoint
     kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
 
@@ -65,6 +69,7 @@ from kgbuild.cli.options import (
     JsonlTextFieldOption,
     JsonOption,
     ModelOption,
+    OverridesOption,
     PasswordOption,
     PruneOption,
     RayAddressOption,
@@ -145,6 +150,7 @@ def ingest(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
+    overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
@@ -186,6 +192,7 @@ def ingest(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            overrides=overrides,
             engine=engine,
             ray_address=ray_address,
             workers=workers,
@@ -642,7 +649,7 @@ def evaluate(
 # `kgbuild watch` (scheduled, incremental ingestion) lives in kgbuild/cli/watch.py: a module
 # there exposing `register(app)` adds its command(s) to this app. It can reuse the ingest
 # options through kgbuild.cli.common (build_config, make_schema, open_store_checked).
-_COMMAND_MODULES = ("kgbuild.cli.watch",)
+_COMMAND_MODULES = ("kgbuild.cli.watch", "kgbuild.cli.resolve")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -178,6 +178,15 @@ ReextractOption = Annotated[
         help="Re-extract unchanged documents extracted by another model or schema.",
     ),
 ]
+OverridesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--overrides",
+        metavar="FILE",
+        help='Entity-resolution decisions to follow on every run: JSON {"same": [[name, '
+        'name]], "different": [[name, name]]} (kgbuild merge / kgbuild split write it).',
+    ),
+]
 
 
 # -- where extraction runs (ingest) -----------------------------------------------------------

@@ -43,6 +43,7 @@ from kgbuild.cli.options import (
     JsonlIdFieldOption,
     JsonlTextFieldOption,
     ModelOption,
+    OverridesOption,
     PasswordOption,
     PruneOption,
     ReextractOption,
@@ -103,6 +104,7 @@ def watch(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
+    overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,
     relation_labels: RelationLabelsOption = None,
@@ -138,6 +140,7 @@ def watch(
             prune=prune,
             reextract=reextract,
             extractor=extractor_options(model, backend, relation_labels, int8),
+            overrides=overrides,
         )
         # Not opened here: each cycle's run lock opens it (a NetworkX file after locking).
         graph_store = open_store_checked(store, user=user, password=password, database=database)

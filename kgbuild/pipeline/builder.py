@@ -59,6 +59,7 @@ from kgbuild.pipeline.extraction import (
 from kgbuild.pipeline.progress import StageProgress
 from kgbuild.pipeline.summary import DocumentFailure, IngestSummary
 from kgbuild.resolve.config import ResolverConfig
+from kgbuild.resolve.overrides import Overrides
 from kgbuild.schema import InvalidTypeName, Schema, entity_label, relation_label
 from kgbuild.store.base import DocumentState, GraphStore
 from kgbuild.types import (
@@ -109,6 +110,14 @@ class BuildConfig(BaseModel):
         default_factory=ExtractorOptions,
         description="How the extractor loads and runs (checkpoint, backend, int8, "
         "relation-label layout, threads) when the builder is given none.",
+    )
+    overrides: Path | Overrides | None = Field(
+        default=None,
+        description="User decisions resolution follows on every run: an overrides file "
+        '({"same": [[name, name]], "different": [[name, name]]}; read again by each '
+        "ingest) or an Overrides object. Documents whose names fall under changed entries "
+        "are re-resolved; a run without overrides undoes earlier ones. See "
+        "kgbuild.resolve.overrides.",
     )
     batch_size: int = Field(
         default=16, ge=1, description="Chunks per extractor call (from one or more documents)."
@@ -196,6 +205,8 @@ class _Run:
     entity_ids: set[str] = field(default_factory=set)
     relation_ids: set[str] = field(default_factory=set)
     started: float = field(default_factory=time.perf_counter)
+    states: dict[str, DocumentState] | None = None
+    """The store's document states, read at the start (after overrides were applied)."""
 
     def fail(self, source: str, stage: str, reason: str) -> None:
         if stage != "load":  # the loader has already logged its failures
@@ -271,6 +282,7 @@ class KnowledgeGraphBuilder:
         self.stop = threading.Event()
         self._overlap = self.config.chunker.overlap_tokens
         self._types: tuple[set[str], set[str]] | None = None
+        self._reresolved: set[str] = set()  # documents re-resolved for changed overrides
 
     # -- public --------------------------------------------------------------------------
 
@@ -325,6 +337,9 @@ class KnowledgeGraphBuilder:
 
     def _start(self, store: GraphStore, paths: list[str | Path]) -> _Run:
         """Set up a run (both engines): the store's schema, the resolver, the counters."""
+        from kgbuild.pipeline.overrides import read_overrides
+
+        overrides = read_overrides(self.config.overrides)  # a bad file stops the run here
         extractor = self.extractor
         fingerprint = self.schema.fingerprint()
         run = _Run(
@@ -338,6 +353,8 @@ class KnowledgeGraphBuilder:
         store.schema_fingerprint = fingerprint
         store.setup_schema()
         self._get_resolver().reset()
+        self._get_resolver().set_overrides(overrides)
+        run.states = self._apply_overrides(store, paths)
         logger.info(
             "ingesting %s into %s with %s",
             ", ".join(str(p) for p in paths),
@@ -346,8 +363,45 @@ class KnowledgeGraphBuilder:
         )
         return run
 
+    def _apply_overrides(
+        self, store: GraphStore, paths: list[str | Path]
+    ) -> dict[str, DocumentState]:
+        """Remove the stored documents of this run's input whose names fall under other
+        override entries than when they were resolved (they are ingested again, as if
+        new); returns the document states left."""
+        from kgbuild.pipeline.overrides import documents_to_reresolve
+
+        resolver = self._get_resolver()
+        states = store.document_states()
+        touched = documents_to_reresolve(store, states, resolver.overrides, resolver.name_kind)
+        inputs = [_as_uri(str(p)) for p in paths]
+        mine = [s for s in touched if any(_under(s.source, p) for p in inputs)]
+        if len(mine) < len(touched):
+            logger.warning(
+                "%d stored document(s) under changed overrides are not in this run's input "
+                "(e.g. %s): ingest them to apply the overrides there",
+                len(touched) - len(mine),
+                next(s.source for s in touched if s not in mine),
+            )
+        self._reresolved = {s.id for s in mine}
+        if mine:
+            logger.info("re-resolving %d document(s) under changed overrides", len(mine))
+            store.delete_documents([s.id for s in mine])
+            for s in mine:
+                states.pop(s.id, None)
+        return states
+
     def _finish(self, store: GraphStore, run: _Run) -> IngestSummary:
         """Close a run (both engines): totals, graph counts, the summary."""
+        from kgbuild.pipeline.overrides import warn_unused_names
+
+        resolver = self._get_resolver()
+        warn_unused_names(
+            store,
+            resolver.overrides,
+            resolver.name_kind,
+            str(self.config.overrides) if isinstance(self.config.overrides, Path) else "",
+        )
         run.summary.entities = len(run.entity_ids)
         run.summary.relations = len(run.relation_ids)
         run.summary.graph = store.counts()
@@ -359,7 +413,7 @@ class KnowledgeGraphBuilder:
         extractor = self.extractor
         fingerprint = self.schema.fingerprint()
         run = self._start(store, paths)
-        states = store.document_states()
+        states = run.states if run.states is not None else store.document_states()
         # The chunk budget needs the extractor's tokenizer, which may load the model
         # (LazyExtractor): asked for when the first document needs chunking, so a run
         # where nothing changed never loads it.
@@ -449,7 +503,7 @@ class KnowledgeGraphBuilder:
         self, doc: Document, state: DocumentState | None, model_id: str, fingerprint: str
     ) -> str:
         if state is None:
-            return "new"
+            return "changed" if doc.id in self._reresolved else "new"
         if state.content_hash != doc.content_hash:
             return "changed"
         if self.config.reextract and (
@@ -653,7 +707,14 @@ class KnowledgeGraphBuilder:
                     f"does not match the document text {doc.text[m.start : m.end]!r}"
                 )
 
-        resolved = self._get_resolver().resolve_document(kept, store)
+        # Relations between kept mentions: neighbours, evidence for short forms.
+        position = {id(m): i for i, m in enumerate(kept)}
+        related = [
+            (position[id(head)], position[id(tail)])
+            for r in found.relations
+            if (head := mentions[r.head]) is not None and (tail := mentions[r.tail]) is not None
+        ]
+        resolved = self._get_resolver().resolve_document(kept, store, related)
         entity_of = {m.id: m.entity_id for m in resolved.mentions}
 
         relations: dict[str, Relation] = {}
@@ -697,6 +758,7 @@ class KnowledgeGraphBuilder:
             mentions=list(resolved.mentions),
             entities=list(resolved.entities),
             relations=[relations[k] for k in sorted(relations)],
+            overrides=resolved.overrides,
         )
 
     def _writable_types(self) -> tuple[set[str], set[str]]:

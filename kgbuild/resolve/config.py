@@ -187,6 +187,14 @@ class ResolverConfig(BaseModel):
         "with the candidate: 'Taylor' joins 'Cecil Taylor' only in a related document. On "
         "Re-DocRED dev, 1 also linked 'Taylor' and 'Blake' to people of unrelated articles.",
     )
+    short_form_neighbours: bool = Field(
+        default=True,
+        description="A cross-document short-form link also holds when the document relates "
+        "the short form to an entity that a relation of an earlier document of this run ties "
+        "to the candidate (a shared neighbour: 'the founder of Nordwind, Klaus Vogel' -> "
+        "'Nordwind Energie GmbH', founded by Klaus Vogel), however little else the documents "
+        "share. The candidate must still be the only entity the short form abbreviates.",
+    )
     max_block_size: int = Field(
         default=100,
         ge=1,

@@ -57,6 +57,12 @@ from kgbuild import ids
 from kgbuild.resolve import match
 from kgbuild.resolve.config import ResolverConfig, type_key
 from kgbuild.resolve.normalize import LITERAL, OTHER, PERSON, Name, Normalizer
+from kgbuild.resolve.overrides import (
+    RULE_OVERRIDE_DIFFERENT,
+    RULE_OVERRIDE_SAME,
+    CompiledOverrides,
+    Overrides,
+)
 from kgbuild.store.base import GraphStore
 from kgbuild.types import Entity, Mention
 
@@ -72,7 +78,22 @@ class MergeDecision(BaseModel):
     source: str = Field(description="The name that was joined (surface form).")
     target: str = Field(description="The name or existing entity it was joined to.")
     score: float = Field(description="100 for exact rules, the rapidfuzz score for fuzzy ones.")
+    evidence: str | None = Field(
+        default=None,
+        description="What supported a link beyond the names, e.g. 'shared neighbour: Klaus "
+        "Vogel' for a short form, or the overrides entry that decided it.",
+    )
     entity_id: str | None = None
+
+    def to_json(self) -> str:
+        """The decision as stored on a mention (``Mention.merges``): a JSON object with
+        rule, source, target, score and evidence (the entity is the mention's own)."""
+        return self.model_dump_json(exclude={"entity_id"}, exclude_none=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> MergeDecision:
+        """A decision read back from ``Mention.merges``."""
+        return cls.model_validate_json(text)
 
 
 class ResolvedDocument(BaseModel):
@@ -83,14 +104,27 @@ class ResolvedDocument(BaseModel):
     mentions: list[Mention] = Field(description="The input mentions, in order, entity_id set.")
     entities: list[Entity] = Field(description="Every entity the mentions refer to.")
     explain: list[MergeDecision] = Field(default_factory=list)
+    overrides: str | None = Field(
+        default=None,
+        description="Fingerprint of the override entries that applied to the document's "
+        "names (None: none did); stores keep it on the Document node.",
+    )
 
 
 # --------------------------------------------------------------------------- helpers
 class _UnionFind:
-    __slots__ = ("parent",)
+    __slots__ = ("parent", "sides")
 
     def __init__(self, n: int) -> None:
         self.parent = list(range(n))
+        # root -> the "different" sides (overrides) its names stand on, when any do
+        self.sides: dict[int, set[tuple[int, int]]] = {}
+
+    def opposed(self, a: int, b: int) -> bool:
+        """Whether joining ``a`` and ``b`` would put both names of a "different" override
+        into one cluster."""
+        sa, sb = self.sides.get(self.find(a)), self.sides.get(self.find(b))
+        return bool(sa and sb) and _opposed_sides(sa, sb)
 
     def find(self, x: int) -> int:
         parent = self.parent
@@ -105,6 +139,10 @@ class _UnionFind:
             if rb < ra:
                 ra, rb = rb, ra
             self.parent[rb] = ra
+            if self.sides:
+                moved = self.sides.pop(rb, None)
+                if moved:
+                    self.sides.setdefault(ra, set()).update(moved)
 
 
 @dataclass(slots=True)
@@ -120,6 +158,11 @@ class _Group:
     primary: bool = True
     ambiguous: bool = False
     """A short name that fit several clusters of the document: it never links elsewhere."""
+    entries: frozenset[int] = frozenset()
+    """Overrides entries its name falls under; ``same``: its "same" group; ``sides``: the
+    "different" entries it stands on, as (entry, position)."""
+    same: int | None = None
+    sides: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -137,6 +180,25 @@ class _Cluster:
     slot: int = -1
 
 
+#: Links by the cluster's own name: no merge when they find the entity the cluster would
+#: have made anyway (the id of its type and name).
+_SAME_NAME = frozenset(
+    {match.RULE_EXACT_NAME, match.RULE_EXACT_ALIAS, match.RULE_SAME_ID, RULE_OVERRIDE_SAME}
+)
+
+#: Which mentions a recorded decision speaks for (see :meth:`_Engine.resolve`): those of
+#: one surface form of a group, all of a group, or all of the group's cluster.
+_SURFACE, _GROUP, _CLUSTER = "surface", "group", "cluster"
+
+
+def _opposed_sides(a: set[tuple[int, int]], b: set[tuple[int, int]]) -> bool:
+    """Whether two sets of "different" sides hold two positions of one entry."""
+    positions: dict[int, set[int]] = {}
+    for d, p in a:
+        positions.setdefault(d, set()).add(p)
+    return any(d in positions and positions[d] - {q} for d, q in b)
+
+
 def _rank(name: Name) -> tuple[int, int, str]:
     """A strict order on distinct keys: more words, more characters, then the key."""
     return (len(name.tokens), len(name.key), name.key)
@@ -151,9 +213,10 @@ class _Engine:
     and the alias index from blocking key to slots.
     """
 
-    def __init__(self, config: ResolverConfig) -> None:
+    def __init__(self, config: ResolverConfig, overrides: Overrides | None = None) -> None:
         self.config = config
         self.norm = Normalizer(config)
+        self.set_overrides(overrides)
         self._persons = frozenset(config.person_types)
         self._literals = frozenset(config.literal_types)
         self._partial_types = (
@@ -162,6 +225,12 @@ class _Engine:
         self._stopwords = frozenset(config.stopwords)
         self._tkeys: dict[str, tuple[str, str]] = {}
         self.reset()
+
+    def set_overrides(self, overrides: Overrides | None) -> None:
+        """Follow these user decisions from now on (None: none)."""
+        compiled = CompiledOverrides(overrides, self.config) if overrides else None
+        self.ov: CompiledOverrides | None = compiled or None
+        self.doc_entries: set[int] = set()  # entries that applied to the last document
 
     def reset(self) -> None:
         self.e_id: list[str] = []
@@ -176,6 +245,7 @@ class _Engine:
         self.index: dict[str, list[int]] = {}
         self.by_id: dict[str, int] = {}
         self.e_docs: list[set[int]] = []  # the documents of this run that mention it
+        self.e_nbrs: list[set[int]] = []  # entities related to it in documents of this run
         self.doc_no = 0
         self.fetched: set[str] = set()  # keys the store was asked for in this run ...
         self.fetched_from: int | None = None  # ... that store (its id())
@@ -203,27 +273,47 @@ class _Engine:
         store: GraphStore | None = None,
         explain: list[MergeDecision] | None = None,
         keys_out: list[list[str]] | None = None,
+        merges_out: list[list[MergeDecision]] | None = None,
+        related: Sequence[tuple[int, int]] = (),
     ) -> tuple[list[int], list[_Cluster]]:
         """Resolve one document's mentions; returns each mention's cluster and the clusters.
 
         Clusters have ``slot`` set: the in-run entity they were linked to or created as.
         ``keys_out`` receives each mention's alias-index keys (all of its name's blocking
-        keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`).
+        keys, or only ``x:<key>`` for a short form: see :meth:`_add_name`);
+        ``merges_out`` (with ``explain``) the decisions that speak for each mention: how its
+        surface form joined its group's name, how its group joined another of the document,
+        and how its cluster joined an existing entity (or was kept apart). ``related``:
+        pairs of mentions (indices) that the extractor found a relation between; they make
+        the entities *neighbours*, evidence for short forms across documents.
         """
         self.doc_no += 1
         groups, mention_group = self._group(texts, labels)
         uf = _UnionFind(len(groups))
+        notes: list[tuple[int, MergeDecision, str]] | None = None if explain is None else []
+        self.doc_entries = set()
+        if self.ov is not None:
+            self._override_groups(groups, uf, notes)
         local = self._local_index(groups)
-        notes: list[tuple[int, MergeDecision]] | None = None if explain is None else []
         self._symmetric(groups, local, uf, notes)
         self._persons_pass(groups, local, uf, notes)
         self._short_forms(groups, local, uf, notes)
         clusters, group_cluster = self._clusters(groups, uf)
-        self._link(clusters, store, notes)
+        neighbours: dict[int, set[int]] = {}
+        for a, b in related:
+            ca, cb = group_cluster[mention_group[a]], group_cluster[mention_group[b]]
+            if ca != cb:
+                neighbours.setdefault(ca, set()).add(cb)
+                neighbours.setdefault(cb, set()).add(ca)
+        self._link(clusters, store, notes, neighbours)
         if explain is not None:
-            for g, decision in notes:
+            for g, decision, _ in notes:
                 decision.entity_id = self.e_id[clusters[group_cluster[g]].slot]
                 explain.append(decision)
+            if merges_out is not None:
+                merges_out.extend(
+                    self._mention_merges(texts, mention_group, clusters, group_cluster, notes)
+                )
         if keys_out is not None:
             group_keys = [
                 [*g.name.keys, *self._short_form_keys(g.name, g.tkey)]
@@ -233,6 +323,58 @@ class _Engine:
             ]
             keys_out.extend(group_keys[g] for g in mention_group)
         return [group_cluster[g] for g in mention_group], clusters
+
+    def _override_groups(self, groups: list[_Group], uf: _UnionFind, notes) -> None:
+        """Mark groups with the overrides their names fall under and join the groups of
+        one "same" group; the rules then never join two sides of a "different" entry."""
+        ov = self.ov
+        first: dict[int, int] = {}
+        for g, grp in enumerate(groups):
+            entries, same, sides = ov.match(grp.name.key, grp.name.kind, grp.tkey)
+            if not entries:
+                continue
+            grp.entries, grp.same, grp.sides = frozenset(entries), same, frozenset(sides)
+            self.doc_entries |= entries
+            if sides:
+                uf.sides[g] = set(sides)
+        for g, grp in enumerate(groups):
+            if grp.same is None:
+                continue
+            h = first.setdefault(grp.same, g)
+            if h != g:
+                self._join(uf, groups, g, h, RULE_OVERRIDE_SAME, 100.0, notes)
+
+    def _override_evidence(self, entries) -> str:
+        return "overrides: " + "; ".join(self.ov.entry_text[e] for e in sorted(entries))
+
+    def _mention_merges(
+        self, texts, mention_group, clusters, group_cluster, notes
+    ) -> list[list[MergeDecision]]:
+        """The decisions that speak for each mention, in the order they were taken.
+
+        A cluster linked to the entity it would have made anyway (the id of its own type
+        and name: "Berlin" to the Berlin of an earlier document) was not merged into
+        anything: that link is left out, so a mention's reasons do not depend on which
+        document came first or was written before.
+        """
+        by_group: dict[int, list[tuple[MergeDecision, str]]] = {}
+        by_cluster: dict[int, list[MergeDecision]] = {}
+        for g, decision, scope in notes:
+            if scope == _CLUSTER:
+                k = group_cluster[g]
+                c = clusters[k]
+                if decision.rule in _SAME_NAME and self.e_id[c.slot] == ids.entity_id(
+                    c.label, c.canonical.name.key
+                ):
+                    continue
+                by_cluster.setdefault(k, []).append(decision)
+            else:
+                by_group.setdefault(g, []).append((decision, scope))
+        out = []
+        for text, g in zip(texts, mention_group, strict=True):
+            own = [d for d, scope in by_group.get(g, ()) if scope == _GROUP or d.source == text]
+            out.append(own + by_cluster.get(group_cluster[g], []))
+        return out
 
     def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
         by_key: dict[tuple[str, str], int] = {}
@@ -300,6 +442,7 @@ class _Engine:
                             MergeDecision(
                                 rule=match.RULE_SAME_KEY, source=s, target=base, score=100.0
                             ),
+                            _SURFACE,
                         )
                     )
             cands = self._candidates(local, a.keys)
@@ -433,12 +576,36 @@ class _Engine:
             return match.partial(short, long, self._stopwords)
         return match.acronym(short, long)
 
-    @staticmethod
-    def _join(uf, groups, g, h, rule, score, explain) -> None:
+    def _join(self, uf, groups, g, h, rule, score, explain) -> None:
+        if uf.sides and uf.opposed(g, h):
+            src, dst = groups[g].name.surface, groups[h].name.surface
+            logger.debug("overrides keep %r apart from %r (%s)", src, dst, rule)
+            if explain is not None:
+                entries = groups[g].entries | groups[h].entries
+                decision = MergeDecision(
+                    rule=RULE_OVERRIDE_DIFFERENT,
+                    source=src,
+                    target=dst,
+                    score=0.0,
+                    evidence=f"{rule} would join them; {self._override_evidence(entries)}",
+                )
+                explain.append((g, decision, _GROUP))
+            return
         uf.union(g, h)
         if explain is not None:
             src, dst = groups[g].name.surface, groups[h].name.surface
-            explain.append((g, MergeDecision(rule=rule, source=src, target=dst, score=score)))
+            evidence = None
+            if rule == RULE_OVERRIDE_SAME:
+                evidence = self._override_evidence(groups[g].entries & groups[h].entries)
+            explain.append(
+                (
+                    g,
+                    MergeDecision(
+                        rule=rule, source=src, target=dst, score=score, evidence=evidence
+                    ),
+                    _GROUP,
+                )
+            )
             logger.debug("joined %r to %r by %s (%.1f)", src, dst, rule, score)
 
     def _clusters(self, groups, uf) -> tuple[list[_Cluster], list[int]]:
@@ -483,7 +650,13 @@ class _Engine:
         return clusters, group_cluster
 
     # -- across documents ----------------------------------------------------------
-    def _link(self, clusters: list[_Cluster], store: GraphStore | None, explain) -> None:
+    def _link(
+        self,
+        clusters: list[_Cluster],
+        store: GraphStore | None,
+        explain,
+        neighbours: dict[int, set[int]] | None = None,
+    ) -> None:
         link = self.config.link_across_documents
         if link and store is not None:
             keys: dict[str, None] = {}
@@ -491,25 +664,41 @@ class _Engine:
                 for grp in c.groups:
                     if grp.primary:
                         keys.update(dict.fromkeys(self._lookup_keys(grp.name, grp.tkey)))
+                    if grp.same is not None:  # every name of its "same" group
+                        keys.update(dict.fromkeys(self.ov.name_keys(self.ov.group_names[grp.same])))
             self.fetch(store, keys)
-        choices: list[tuple[float, int, int, str, str]] = []
+        neighbours = neighbours or {}
+        choices: list[tuple[float, int, int, str, str, str | None]] = []
         for i, c in enumerate(clusters):
+            if self.ov is not None:
+                forced = self._override_link(c)
+                if forced is not None:
+                    choices.append((-100.0, i, forced[0], RULE_OVERRIDE_SAME, *forced[1:]))
+                    continue
             # A name the document itself could not place ("Obama" beside two Obamas) is
             # not guessed elsewhere either; only its own exact id can still match.
             if link and not all(x.ambiguous for x in c.groups):
                 best = self._best_existing(c, notes=explain)
                 if best is not None:
                     score, slot, rule, target = best
-                    choices.append((-score, i, slot, rule, target))
+                    if self.ov is not None and self._opposes(c, slot, explain, rule):
+                        continue
+                    choices.append((-score, i, slot, rule, target, None))
         # Two clusters of this document may share an entity only when both match it by
         # its full name (the document just missed that they are one); a weaker link
         # (short form, acronym, person name) goes to the best-scoring cluster alone.
         taken: dict[int, bool] = {}  # slot -> taken by full-name links only
-        choices = self._in_context(choices, clusters, explain)
-        for neg, i, slot, rule, target in sorted(choices):
-            strong = rule in match.FULL_NAME_RULES
+        choices = self._in_context(choices, clusters, neighbours)
+        sides: dict[int, set[tuple[int, int]]] = {}  # slot -> sides of clusters linked to it
+        for neg, i, slot, rule, target, evidence in sorted(choices):
+            strong = rule in match.FULL_NAME_RULES or rule == RULE_OVERRIDE_SAME
             if slot in taken and not (strong and taken[slot]):
                 continue
+            c_sides = {x for grp in clusters[i].groups for x in grp.sides}
+            if c_sides and slot in sides and _opposed_sides(c_sides, sides[slot]):
+                continue  # another cluster of this document on the other side took it
+            if c_sides:
+                sides.setdefault(slot, set()).update(c_sides)
             taken[slot] = taken.get(slot, True) and strong
             clusters[i].slot = slot
             if rule == match.RULE_SHORT_FORM:  # an alias of the entity's, not a full name
@@ -520,8 +709,13 @@ class _Engine:
                     (
                         clusters[i].first_group,
                         MergeDecision(
-                            rule=rule, source=clusters[i].surface, target=target, score=-neg
+                            rule=rule,
+                            source=clusters[i].surface,
+                            target=target,
+                            score=-neg,
+                            evidence=evidence,
                         ),
+                        _CLUSTER,
                     )
                 )
         for c in clusters:
@@ -529,6 +723,59 @@ class _Engine:
                 c.slot = self._new_slot(c, taken, explain)
                 taken[c.slot] = False
             self._remember(c)
+        for i, others in neighbours.items():
+            self.e_nbrs[clusters[i].slot].update(clusters[j].slot for j in others)
+
+    def _override_link(self, c: _Cluster) -> tuple[int, str, str] | None:
+        """(slot, target, evidence) of the entity a cluster under a "same" override joins:
+        one holding a name of its group (the one made for the group first, then the one
+        with most mentions, then the smallest id), or None."""
+        group = next((x.same for x in c.groups if x.same is not None), None)
+        if group is None:
+            return None
+        ov = self.ov
+        found: dict[int, None] = {}
+        for key in ov.name_keys(ov.group_names[group]):
+            for slot in self.index.get(key, ()):
+                found[slot] = None
+        c_sides = {x for grp in c.groups for x in grp.sides}
+        candidates = [s for s in found if not (c_sides and self._holds_side(s, c_sides))]
+        if not candidates:
+            return None
+        kind = c.canonical.name.kind
+        own = ids.entity_id(c.label, ov.group_key(group, kind))
+        slot = min(candidates, key=lambda s: (self.e_id[s] != own, -self.e_count[s], self.e_id[s]))
+        entries = {e for grp in c.groups for e in grp.entries}
+        return slot, self.e_display[slot], self._override_evidence(entries)
+
+    def _holds_side(self, slot: int, c_sides: set[tuple[int, int]]) -> bool:
+        """Whether an entity holds a name that a "different" entry keeps apart from one of
+        the cluster's names (``c_sides``)."""
+        ov, keys = self.ov, self.e_keys[slot]
+        for d, p in c_sides:
+            for (d2, q), name in ov.side_names.items():
+                if d2 == d and q != p and any(k in keys for k in ov.name_keys([name])):
+                    return True
+        return False
+
+    def _opposes(self, c: _Cluster, slot: int, notes, rule: str) -> bool:
+        """Whether a "different" override forbids linking the cluster to the entity (and
+        if so, a note saying it kept them apart)."""
+        c_sides = {x for grp in c.groups for x in grp.sides}
+        if not c_sides or not self._holds_side(slot, c_sides):
+            return False
+        logger.debug("overrides keep %r apart from %r", c.surface, self.e_display[slot])
+        if notes is not None:
+            entries = {e for grp in c.groups for e in grp.entries}
+            decision = MergeDecision(
+                rule=RULE_OVERRIDE_DIFFERENT,
+                source=c.surface,
+                target=self.e_display[slot],
+                score=0.0,
+                evidence=f"{rule} would join them; {self._override_evidence(entries)}",
+            )
+            notes.append((c.first_group, decision, _CLUSTER))
+        return True
 
     def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
         """The alias-index keys the store is asked for to find existing entities for a
@@ -555,27 +802,58 @@ class _Engine:
             for entity in store.find_entities(new):
                 self.absorb(entity)
 
-    def _in_context(self, choices, clusters, explain):
-        """Short-form links whose entity shares a document of this run with another
-        (non-literal) entity this document links to: a bare "Taylor" joins "Cecil Taylor"
-        only where the two documents have something else in common."""
-        if all(rule != match.RULE_SHORT_FORM for _, _, _, rule, _ in choices):
+    def _in_context(self, choices, clusters, neighbours):
+        """Short-form links with evidence beyond the name, whose entity either
+
+        * shares a *neighbour* with the cluster: an entity the document relates to the
+          short form, that a relation of an earlier document of this run also ties to the
+          candidate ("the founder of Nordwind, Klaus Vogel" -> "Nordwind Energie GmbH",
+          founded by Klaus Vogel), when ``short_form_neighbours`` is on; or
+        * shares a document of this run with ``short_form_min_context`` other (non-literal)
+          entities this document links to: a bare "Taylor" joins "Cecil Taylor" only where
+          the two documents have something else in common.
+
+        The evidence is returned with the choice, for the merge decision.
+        """
+        if all(rule != match.RULE_SHORT_FORM for _, _, _, rule, _, _ in choices):
             return choices
-        context = {
-            slot
-            for _, _, slot, rule, _ in choices
+        linked = {
+            i: slot
+            for _, i, slot, rule, _, _ in choices
             if rule != match.RULE_SHORT_FORM and self.type_of(self.e_label[slot])[1] != LITERAL
         }
+        context = set(linked.values())
         need = self.config.short_form_min_context
+        use_neighbours = self.config.short_form_neighbours
         kept = []
         for choice in choices:
-            _, i, slot, rule, target = choice
+            neg, i, slot, rule, target, evidence = choice
+            if rule != match.RULE_SHORT_FORM:
+                kept.append(choice)
+                continue
+            nbrs = self.e_nbrs[slot]
+            shared_nbrs = sorted(
+                {
+                    self.e_display[linked[j]]
+                    for j in neighbours.get(i, ())
+                    if j in linked and linked[j] != slot and linked[j] in nbrs
+                }
+            )
+            if use_neighbours and shared_nbrs:
+                evidence = "shared neighbour: " + "; ".join(shared_nbrs[:3])
+                kept.append((neg, i, slot, rule, target, evidence))
+                continue
             docs = self.e_docs[slot]
-            shared = sum(1 for other in context if other != slot and docs & self.e_docs[other])
-            if rule == match.RULE_SHORT_FORM and shared < need:
+            shared = sorted(
+                self.e_display[other]
+                for other in context
+                if other != slot and docs & self.e_docs[other]
+            )
+            if len(shared) < need:
                 logger.debug("short form %r -> %r: no shared context", clusters[i].surface, target)
                 continue
-            kept.append(choice)
+            evidence = "shared context: " + "; ".join(shared[:3])
+            kept.append((neg, i, slot, rule, target, evidence))
         return kept
 
     def _best_existing(
@@ -727,6 +1005,7 @@ class _Engine:
                         target="; ".join(shown[:5]) + more,
                         score=0.0,
                     ),
+                    _CLUSTER,
                 )
             )
         if len(found) > 1:
@@ -838,6 +1117,9 @@ class _Engine:
     # -- the in-run memory -----------------------------------------------------------
     def _new_slot(self, c: _Cluster, taken: set[int], explain) -> int:
         key = c.canonical.name.key
+        group = next((x.same for x in c.groups if x.same is not None), None)
+        if group is not None:  # named after its "same" group, whichever name came first
+            key = self.ov.group_key(group, c.canonical.name.kind)
         eid = ids.entity_id(c.label, key)
         n = 1
         while eid in self.by_id:
@@ -853,11 +1135,23 @@ class _Engine:
                                 target=self.e_display[slot],
                                 score=100.0,
                             ),
+                            _CLUSTER,
                         )
                     )
                 return slot
             n += 1  # taken by another cluster of this document: a distinct twin
             eid = ids.entity_id(c.label, f"{key}#{n}")
+        if group is not None and key != c.canonical.name.key and explain is not None:
+            # The entity of a "same" group, made by a name that is not its fullest one.
+            entries = {e for grp in c.groups for e in grp.entries}
+            decision = MergeDecision(
+                rule=RULE_OVERRIDE_SAME,
+                source=c.surface,
+                target=self.ov.group_display(group, c.canonical.name.kind),
+                score=100.0,
+                evidence=self._override_evidence(entries),
+            )
+            explain.append((c.first_group, decision, _CLUSTER))
         return self._add_slot(eid, c.label, c.canonical.name, c.surface)
 
     def _add_slot(self, eid: str, label: str, name: Name, display: str) -> int:
@@ -872,6 +1166,7 @@ class _Engine:
         self.e_names.append({})
         self.e_keys.append({})
         self.e_docs.append(set())
+        self.e_nbrs.append(set())
         self.by_id[eid] = slot
         return slot
 
@@ -961,9 +1256,24 @@ class EntityResolver:
     ``store.find_entities``.
     """
 
-    def __init__(self, config: ResolverConfig | None = None) -> None:
+    def __init__(
+        self, config: ResolverConfig | None = None, overrides: Overrides | None = None
+    ) -> None:
         self.config = config or ResolverConfig()
-        self._engine = _Engine(self.config)
+        self._engine = _Engine(self.config, overrides)
+
+    def set_overrides(self, overrides: Overrides | None) -> None:
+        """Follow these user decisions (:mod:`kgbuild.resolve.overrides`) from now on."""
+        self._engine.set_overrides(overrides)
+
+    def name_kind(self, label: str) -> str:
+        """How names of type phrase ``label`` are read: ``person``, ``literal`` or ``other``."""
+        return self._engine.type_of(label)[1]
+
+    @property
+    def overrides(self) -> CompiledOverrides | None:
+        """The overrides in force, compiled (None: none)."""
+        return self._engine.ov
 
     def reset(self) -> None:
         """Forget the entities of the documents resolved so far."""
@@ -988,13 +1298,21 @@ class EntityResolver:
         engine.fetch(store, keys)
 
     def resolve_document(
-        self, mentions: list[Mention], store: GraphStore | None = None
+        self,
+        mentions: list[Mention],
+        store: GraphStore | None = None,
+        related: Iterable[tuple[int, int]] = (),
     ) -> ResolvedDocument:
         """Resolve the mentions of ONE document.
 
+        ``related``: pairs of indices into ``mentions`` that the extractor found a relation
+        between (evidence for short forms across documents, see
+        :attr:`ResolverConfig.short_form_neighbours`).
+
         Returns copies of ``mentions`` (same order, ids, offsets and text) with
-        ``entity_id`` set, every entity they refer to (``mention_count`` counts this
-        document only) and the merge decisions.
+        ``entity_id``, ``keys`` and ``merges`` (why the mention is in its entity, see
+        :meth:`MergeDecision.to_json`) set, every entity they refer to
+        (``mention_count`` counts this document only) and the merge decisions.
         """
         if not mentions:
             return ResolvedDocument(mentions=[], entities=[])
@@ -1009,13 +1327,34 @@ class EntityResolver:
                 raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
         explain: list[MergeDecision] = []
         engine = self._engine
+        pairs = []
+        for a, b in related:
+            if not (0 <= a < len(mentions) and 0 <= b < len(mentions)):
+                raise ValueError(f"related pair ({a}, {b}) is outside the {len(mentions)} mentions")
+            pairs.append((a, b))
         keys: list[list[str]] = []
+        merges: list[list[MergeDecision]] = []
         assign, clusters = engine.resolve(
-            [m.text for m in mentions], [m.label for m in mentions], store, explain, keys
+            [m.text for m in mentions],
+            [m.label for m in mentions],
+            store,
+            explain,
+            keys,
+            merges,
+            pairs,
         )
         entities = [engine.entity(c.slot, c.count) for c in clusters]
         out = [
-            m.model_copy(update={"entity_id": entities[k].id, "keys": mention_keys})
-            for m, k, mention_keys in zip(mentions, assign, keys, strict=True)
+            m.model_copy(
+                update={
+                    "entity_id": entities[k].id,
+                    "keys": mention_keys,
+                    "merges": [d.to_json() for d in decisions],
+                }
+            )
+            for m, k, mention_keys, decisions in zip(mentions, assign, keys, merges, strict=True)
         ]
-        return ResolvedDocument(mentions=out, entities=entities, explain=explain)
+        fingerprint = engine.ov.fingerprint(engine.doc_entries) if engine.ov else None
+        return ResolvedDocument(
+            mentions=out, entities=entities, explain=explain, overrides=fingerprint
+        )

@@ -3,13 +3,14 @@
 Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run on both)::
 
     (:Document {id, source, content_hash, text, metadata (JSON string), kgbuild_version,
-                model_id, schema_fingerprint, ingested_at, chunk_count})
+                model_id, schema_fingerprint, ingested_at, chunk_count, overrides})
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
-    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key})
+    (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key,
+               merges})
         -[:IN_CHUNK]->(:Chunk)
     (:Mention)-[:REFERS_TO]->(:Entity)
-    (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys})
+    (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys, merges})
     (:Entity)-[:<RELATION_TYPE> {id, type, score, evidence_count, document_ids, chunk_ids,
                                   head_mention_ids, tail_mention_ids, evidence_scores}]->(:Entity)
 
@@ -20,9 +21,12 @@ art" -> ``WorkOfArt``) and ``<RELATION_TYPE>`` is :func:`kgbuild.schema.relation
 ``evidence_scores`` describe one piece of evidence. Offsets are characters of
 ``Document.text``.
 
-An entity's ``name``, ``aliases`` and ``keys`` are derived from the mentions the store
-holds (:func:`describe_entity`), not from the history of writes: after any sequence of
-writes and deletions they are what one clean ingest of the same documents gives.
+An entity's ``name``, ``aliases``, ``keys`` and ``merges`` are derived from the mentions
+the store holds (:func:`describe_entity`), not from the history of writes: after any
+sequence of writes and deletions they are what one clean ingest of the same documents
+gives. ``merges`` (on mentions: why each is in its entity; on entities: all of their
+mentions' reasons) are JSON objects, one per decision (see
+:class:`kgbuild.resolve.MergeDecision`; ``kgbuild explain`` reads them).
 
 Writing a document is all-or-redo: a store first removes whatever an earlier
 (possibly interrupted) write of that document left behind, then writes chunks,
@@ -59,6 +63,8 @@ class DocumentState(BaseModel):
     content_hash: str
     model_id: str | None = None
     schema_fingerprint: str | None = None
+    overrides: str | None = None
+    """Fingerprint of the override entries applied to its names when it was resolved."""
 
 
 class EntityDescription(NamedTuple):
@@ -67,6 +73,7 @@ class EntityDescription(NamedTuple):
     name: str
     aliases: list[str]
     keys: list[str]
+    merges: list[str] = []
 
 
 #: Key kinds of a mention's own name: ``n:`` (a full name) or ``x:`` (a short form).
@@ -82,7 +89,9 @@ def mention_name_key(keys: Iterable[str]) -> str | None:
 
 
 def describe_entity(
-    text_counts: Mapping[str, int], key_lists: Iterable[Iterable[str]]
+    text_counts: Mapping[str, int],
+    key_lists: Iterable[Iterable[str]],
+    merge_lists: Iterable[Iterable[str]] = (),
 ) -> EntityDescription | None:
     """An entity's name, aliases and alias-index keys from its mentions.
 
@@ -94,7 +103,8 @@ def describe_entity(
       smallest text). So "CERN" x3 and "cern" x1 give "CERN", and "Barack Obama"
       beats "Obama" however often each occurs.
     * ``aliases``: the distinct mention texts, sorted; ``keys``: the union of the keys,
-      sorted.
+      sorted; ``merges``: the union of the mentions' merge decisions (``merge_lists``,
+      :attr:`kgbuild.types.Mention.merges`), sorted.
 
     A function of the mentions alone, so no order of writes and deletions can change
     it. None when there are no mentions.
@@ -106,7 +116,8 @@ def describe_entity(
     fullest = max(forms, key=lambda f: (len(f.split()), len(f), f))
     name = min((t for t in texts if t.casefold() == fullest), key=lambda t: (-texts[t], t))
     keys = sorted({k for keys in key_lists for k in keys})
-    return EntityDescription(name, sorted(texts), keys)
+    merges = sorted({m for merges in merge_lists for m in merges})
+    return EntityDescription(name, sorted(texts), keys, merges)
 
 
 def document_properties(
@@ -131,6 +142,7 @@ def document_properties(
         "schema_fingerprint": schema_fingerprint,
         "ingested_at": ingested_at.isoformat(timespec="seconds"),
         "chunk_count": len(graph.chunks),
+        "overrides": graph.overrides,
     }
     return {k: v for k, v in props.items() if v is not None}
 
@@ -337,6 +349,20 @@ class GraphStore(ABC):
     @abstractmethod
     def find_entities(self, keys: Iterable[str]) -> list[Entity]:
         """Entities whose alias index (``Entity.keys``) holds any of ``keys``."""
+
+    def find_mentions(self, name_keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Mentions whose ``name_key`` is one of ``name_keys`` (``n:``/``x:`` keys), as
+        ``{"document_id", "text", "label"}`` rows: which documents use a name (the
+        overrides of :mod:`kgbuild.resolve.overrides` ask). An index seek per key on a
+        server; backends may override it."""
+        keys = list(dict.fromkeys(name_keys))
+        if not keys:
+            return []
+        return self.query(
+            "UNWIND $keys AS key MATCH (m:Mention {name_key: key}) "
+            "RETURN m.document_id AS document_id, m.text AS text, m.label AS label",
+            {"keys": keys},
+        )
 
     @abstractmethod
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:

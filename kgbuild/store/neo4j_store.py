@@ -314,16 +314,19 @@ _DESCRIBE_ENTITIES = """
 UNWIND $ids AS id
 MATCH (e:Entity {id: id})
 OPTIONAL MATCH (e)<-[:REFERS_TO]-(m:Mention)
-WITH e, m.text AS text, count(m) AS n, collect(DISTINCT m.keys) AS key_lists
+WITH e, m.text AS text, count(m) AS n, collect(DISTINCT m.keys) AS key_lists,
+     collect(DISTINCT m.merges) AS merge_lists
 WITH e, sum(n) AS total,
-     collect(CASE WHEN n > 0 THEN {text: text, n: n, key_lists: key_lists} END) AS forms
+     collect(CASE WHEN n > 0 THEN {text: text, n: n, key_lists: key_lists,
+                                   merge_lists: merge_lists} END) AS forms
 RETURN e.id AS id, total AS n, forms, coalesce(e.keys, []) AS old_keys
 """
 
 _SET_DESCRIPTIONS = """
 UNWIND $rows AS r
 MATCH (e:Entity {id: r.id})
-SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.keys
+SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.keys,
+    e.merges = r.merges
 """
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
@@ -430,7 +433,7 @@ def _create_entities_query(label: str) -> str:
 UNWIND $rows AS r
 CREATE (e:Entity:{_quote(label)} {{id: r.id}})
 SET e.name = r.name, e.type = r.type, e.label = r.label, e.aliases = r.aliases,
-    e.keys = r.keys, e.mention_count = r.n
+    e.keys = r.keys, e.merges = r.merges, e.mention_count = r.n
 """
 
 
@@ -678,14 +681,18 @@ def _refresh_entities(
         entity_id, old_keys = rec["id"], list(rec["old_keys"])
         forms = rec["forms"]
         described = describe_entity(
-            {f["text"]: f["n"] for f in forms}, (keys for f in forms for keys in f["key_lists"])
+            {f["text"]: f["n"] for f in forms},
+            (keys for f in forms for keys in f["key_lists"]),
+            (merges or () for f in forms for merges in f["merge_lists"]),
         )
         if described is None:
             row = fallback_by_id.get(entity_id)
             if row is None:
                 unmentioned.append({"id": entity_id, "keys": old_keys})
                 continue
-            described = EntityDescription(row["name"], row["aliases"], row["keys"])
+            described = EntityDescription(
+                row["name"], row["aliases"], row["keys"], row.get("merges", [])
+            )
         rows.append({"id": entity_id, "n": rec["n"], **described._asdict()})
     tx.run(_SET_DESCRIPTIONS, rows=rows).consume()
     return unmentioned
@@ -715,15 +722,16 @@ def _described(
     """A new entity's row with what its mentions (all in this group) say about it: the
     same :func:`describe_entity` the refresh of a stored entity runs on the server's data."""
     texts: dict[str, int] = {}
-    key_lists = []
+    key_lists, merge_lists = [], []
     for link in links:
         props = mention_props.get(link["mention_id"])
         if props is not None:
             texts[props["text"]] = texts.get(props["text"], 0) + 1
             key_lists.append(props.get("keys") or ())
-    described = describe_entity(texts, key_lists)
+            merge_lists.append(props.get("merges") or ())
+    described = describe_entity(texts, key_lists, merge_lists)
     if described is None:  # no mention (yet): the entity as the graph gave it
-        return {**row, "n": 0}
+        return {"merges": [], **row, "n": 0}
     return {**row, **described._asdict(), "n": sum(texts.values())}
 
 
@@ -1365,7 +1373,7 @@ class Neo4jStore(GraphStore):
         rows = self.query(
             "MATCH (d:Document) RETURN d.id AS id, d.source AS source, "
             "d.content_hash AS content_hash, d.model_id AS model_id, "
-            "d.schema_fingerprint AS schema_fingerprint"
+            "d.schema_fingerprint AS schema_fingerprint, d.overrides AS overrides"
         )
         return {row["id"]: DocumentState(**row) for row in rows}
 
@@ -1376,7 +1384,7 @@ class Neo4jStore(GraphStore):
             rows = self.query(
                 "UNWIND $ids AS id MATCH (d:Document {id: id}) RETURN d.id AS id, "
                 "d.source AS source, d.content_hash AS content_hash, d.model_id AS model_id, "
-                "d.schema_fingerprint AS schema_fingerprint",
+                "d.schema_fingerprint AS schema_fingerprint, d.overrides AS overrides",
                 {"ids": list(batch)},
             )
             out.update((row["id"], DocumentState(**row)) for row in rows)
@@ -1396,8 +1404,8 @@ class Neo4jStore(GraphStore):
         rows = self.query(
             "MATCH (d:Document) WHERE d.kgbuild_seen_run IS NULL OR d.kgbuild_seen_run <> $run "
             "RETURN d.id AS id, d.source AS source, d.content_hash AS content_hash, "
-            "d.model_id AS model_id, d.schema_fingerprint AS schema_fingerprint "
-            "ORDER BY source",
+            "d.model_id AS model_id, d.schema_fingerprint AS schema_fingerprint, "
+            "d.overrides AS overrides ORDER BY source",
             {"run": run_id},
         )
         return [DocumentState(**row) for row in rows]

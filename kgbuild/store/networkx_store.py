@@ -129,6 +129,7 @@ class NetworkXStore(GraphStore):
         # describing an entity after a change costs its distinct forms, not its mentions.
         self._entity_texts: dict[str, Counter[str]] = {}
         self._entity_keys: dict[str, Counter[str]] = {}
+        self._entity_merges: dict[str, Counter[str]] = {}
         # Per document: its chunk and mention nodes, and the relation edges it has evidence on.
         self._doc_nodes: dict[str, set[str]] = {}
         self._doc_relations: dict[str, set[_EdgeKey]] = {}
@@ -194,6 +195,7 @@ class NetworkXStore(GraphStore):
                 content_hash=data["content_hash"],
                 model_id=data.get("model_id"),
                 schema_fingerprint=data.get("schema_fingerprint"),
+                overrides=data.get("overrides"),
             )
             for _, data in self.graph.nodes(data=True)
             if "Document" in data.get("__labels__", ())
@@ -212,6 +214,7 @@ class NetworkXStore(GraphStore):
                     content_hash=data["content_hash"],
                     model_id=data.get("model_id"),
                     schema_fingerprint=data.get("schema_fingerprint"),
+                    overrides=data.get("overrides"),
                 )
         return out
 
@@ -249,6 +252,29 @@ class NetworkXStore(GraphStore):
         for key in keys:
             ids |= self._key_index.get(key, set())
         return [self._entity(i) for i in sorted(ids)]
+
+    def find_mentions(self, name_keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Mentions whose ``name_key`` is one of ``name_keys``, through the alias index (an
+        entity holds its mentions' keys), without the Cypher engine."""
+        self._ensure_open()
+        wanted = set(name_keys)
+        entity_ids: set[str] = set()
+        for key in wanted:
+            entity_ids |= self._key_index.get(key, set())
+        rows = []
+        g = self.graph
+        for entity_id in sorted(entity_ids):
+            for mention_id, _, key in g.in_edges(entity_id, keys=True):
+                data = g.nodes[mention_id]
+                if key == "REFERS_TO" and data.get("name_key") in wanted:
+                    rows.append(
+                        {
+                            "document_id": data["document_id"],
+                            "text": data["text"],
+                            "label": data["label"],
+                        }
+                    )
+        return rows
 
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of column -> plain Python values, like Neo4j.
@@ -511,9 +537,12 @@ class NetworkXStore(GraphStore):
         """Add (``step=1``) or remove (``-1``) a mention in its entity's form counts."""
         texts = self._entity_texts.setdefault(entity_id, Counter())
         keys = self._entity_keys.setdefault(entity_id, Counter())
+        merges = self._entity_merges.setdefault(entity_id, Counter())
         texts[mention["text"]] += step
         for key in mention.get("keys", ()):
             keys[key] += step
+        for merge in mention.get("merges", ()):
+            merges[merge] += step
 
     def _recount(self, entity_ids: Iterable[str]) -> list[str]:
         """Set ``mention_count``, name, aliases and keys of these entities from their
@@ -527,14 +556,17 @@ class NetworkXStore(GraphStore):
                 continue
             texts = +self._entity_texts.get(entity_id, Counter())  # + drops zero counts
             keys = +self._entity_keys.get(entity_id, Counter())
+            merges = +self._entity_merges.get(entity_id, Counter())
             data["mention_count"] = sum(texts.values())
-            described = describe_entity(texts, [list(keys)])
+            described = describe_entity(texts, [list(keys)], [list(merges)])
             if described is None:
                 unmentioned.append(entity_id)
                 self._entity_texts.pop(entity_id, None)
                 self._entity_keys.pop(entity_id, None)
+                self._entity_merges.pop(entity_id, None)
                 continue
             self._entity_texts[entity_id], self._entity_keys[entity_id] = texts, keys
+            self._entity_merges[entity_id] = merges
             self._index_keys(entity_id, data.get("keys", ()), described.keys)
             data.update(described._asdict())
         return unmentioned
@@ -564,6 +596,7 @@ class NetworkXStore(GraphStore):
         self._key_index.clear()
         self._entity_texts.clear()
         self._entity_keys.clear()
+        self._entity_merges.clear()
         self._doc_nodes.clear()
         self._doc_relations.clear()
         for node, data in self.graph.nodes(data=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kgbuild import ids
-from kgbuild.resolve import EntityResolver, ResolvedDocument, ResolverConfig
+from kgbuild.resolve import EntityResolver, MergeDecision, ResolvedDocument, ResolverConfig
 
 
 def resolve(doc, text: str, spans, config: ResolverConfig | None = None) -> ResolvedDocument:
@@ -199,12 +199,17 @@ def test_mentions_are_returned_unchanged_but_for_entity_id(doc) -> None:
     spans = [("Ada Lovelace", "person"), ("Charles Babbage", "person"), ("Lovelace", "person")]
     _, mentions = doc("a.txt", text, spans)
     result = EntityResolver().resolve_document(mentions)
-    assert [m.model_dump(exclude={"entity_id", "keys"}) for m in result.mentions] == [
-        m.model_dump(exclude={"entity_id", "keys"}) for m in mentions
+    set_by_resolution = {"entity_id", "keys", "merges"}
+    assert [m.model_dump(exclude=set_by_resolution) for m in result.mentions] == [
+        m.model_dump(exclude=set_by_resolution) for m in mentions
     ]
     # keys: the full name's blocking keys; the short form "Lovelace" only its x: key
     assert "n:ada lovelace" in result.mentions[0].keys
     assert result.mentions[2].keys == ["x:lovelace"]
+    # merges: the full names founded their entities; "Lovelace" says how it joined
+    assert result.mentions[0].merges == result.mentions[1].merges == []
+    (why,) = [MergeDecision.from_json(x) for x in result.mentions[2].merges]
+    assert (why.rule, why.source, why.target) == ("last_name", "Lovelace", "Ada Lovelace")
     assert all(m.entity_id is None for m in mentions)  # inputs untouched
     ids_by_entity = {e.id for e in result.entities}
     assert {m.entity_id for m in result.mentions} == ids_by_entity

@@ -347,6 +347,7 @@ def test_columns_are_named_and_ordered_as_written(grand_store):
                 "aliases": ["Paris"],
                 "mention_count": 1,
                 "keys": ["paris"],
+                "merges": [],
             },
             "id(e)": entity_id("Paris"),
         }
