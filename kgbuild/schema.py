@@ -103,6 +103,21 @@ def _relation_label(relation_type: str) -> str:
     return label
 
 
+#: Words of a description the extractor reads beside a type's name (as in training).
+DESCRIPTION_WORDS = 8
+
+
+def described_label(name: str, description: str | None, max_words: int = DESCRIPTION_WORDS) -> str:
+    """The phrase the extractor reads for a type with a description: its name followed by
+    the first words of the description ("founded by: the person or organization that
+    founded it"). Training shows labels in this phrasing too (``label_variant_prob``), so
+    the model has learned to read it. Without a description (or words in it): the name."""
+    if not description:
+        return name
+    words = re.sub(r"[^A-Za-z0-9 ,'-]", " ", description).split()[:max_words]
+    return f"{name}: {' '.join(words)}" if words else name
+
+
 class RelationConstraint(BaseModel):
     """The entity types a relation may connect; ``None`` (or omitted) allows any type."""
 
@@ -128,12 +143,18 @@ class Schema(BaseModel):
     """The entity and relation types to extract, named as phrases.
 
     Relations may name the entity types they connect; a relation found between other
-    types is dropped. In a schema file, ``relation_types`` may be a list of phrases or
-    an object of phrase -> constraint (``null`` for none)::
+    types is dropped. A type may carry a description, which the extractor reads beside
+    its name (:func:`described_label`): it helps with names the model never saw and
+    with directions ("founded by": who founded whom). In a schema file,
+    ``relation_types`` may be a list of phrases or an object of phrase -> constraint
+    and description (``null`` for neither), and ``entity_types`` a list or an object of
+    phrase -> ``{"description": ...}``::
 
-        {"entity_types": ["person", "organization"],
+        {"entity_types": {"person": null,
+                          "organization": {"description": "a company or institution"}},
          "relation_types": {"works for": {"head": ["person"], "tail": ["organization"]},
-                            "founded by": {"head": ["organization"], "tail": ["person"]},
+                            "founded by": {"description": "the person who founded it",
+                                           "head": ["organization"], "tail": ["person"]},
                             "partner of": null}}
     """
 
@@ -148,20 +169,55 @@ class Schema(BaseModel):
         default_factory=dict,
         description="Allowed head and tail entity types per relation type (optional).",
     )
+    descriptions: dict[str, str] = Field(
+        default_factory=dict,
+        description="What an entity or relation type means, by type name (optional): read "
+        "by the extractor beside the name.",
+    )
 
     @model_validator(mode="before")
     @classmethod
-    def _relation_object(cls, data):
-        """Accept ``relation_types`` as an object of phrase -> constraint."""
-        if isinstance(data, dict) and isinstance(data.get("relation_types"), dict):
-            data = dict(data)
+    def _type_objects(cls, data):
+        """Accept ``relation_types`` as an object of phrase -> constraint (and
+        description), ``entity_types`` as an object of phrase -> ``{"description": ...}``."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        descriptions = dict(data.get("descriptions") or {})
+        if isinstance(data.get("entity_types"), dict):
+            ents = data.pop("entity_types")
+            for name, spec in ents.items():
+                if spec is None:
+                    continue
+                if not isinstance(spec, dict) or set(spec) - {"description"}:
+                    raise InvalidTypeName(
+                        f'entity type {name!r}: expected null or {{"description": ...}}, '
+                        f"got {spec!r}"
+                    )
+                if spec.get("description"):
+                    descriptions[name] = spec["description"]
+            data["entity_types"] = list(ents)
+        if isinstance(data.get("relation_types"), dict):
             rels = data.pop("relation_types")
             constraints = dict(data.get("relation_constraints") or {})
             for name, spec in rels.items():
+                if not spec:
+                    continue
+                if not isinstance(spec, dict):
+                    raise InvalidTypeName(
+                        f"relation type {name!r}: expected null or an object with "
+                        f"description, head and tail, got {spec!r}"
+                    )
+                spec = dict(spec)
+                if spec.get("description"):
+                    descriptions[name] = spec.pop("description")
+                spec.pop("description", None)
                 if spec:
                     constraints[name] = spec
             data["relation_types"] = list(rels)
             data["relation_constraints"] = constraints
+        if descriptions:
+            data["descriptions"] = descriptions
         return data
 
     @model_validator(mode="after")
@@ -191,7 +247,32 @@ class Schema(BaseModel):
                 sides[side] = [entities[" ".join(t.split()).lower()] for t in types]
             fixed[relations[key]] = RelationConstraint(**sides)
         object.__setattr__(self, "relation_constraints", fixed)
+        names = {t.lower(): t for t in [*self.entity_types, *self.relation_types]}
+        described: dict[str, str] = {}
+        for name, text in self.descriptions.items():
+            key = " ".join(str(name).split()).lower()
+            if key not in names:
+                raise InvalidTypeName(f"description for {name!r}: no such entity or relation type")
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidTypeName(f"description for {name!r}: expected a non-empty text")
+            described[names[key]] = " ".join(text.split())
+        object.__setattr__(self, "descriptions", described)
         return self
+
+    def prompt_labels(self) -> tuple[list[str], list[str], dict[str, str]]:
+        """What the extractor reads for this schema: the entity and the relation type
+        phrases, each with its description where it has one (:func:`described_label`),
+        and the map from those phrases back to the type names."""
+        back: dict[str, str] = {}
+
+        def phrase(name: str) -> str:
+            label = described_label(name, self.descriptions.get(name))
+            back[label] = name
+            return label
+
+        entities = [phrase(t) for t in self.entity_types]
+        relations = [phrase(t) for t in self.relation_types]
+        return entities, relations, back
 
     @field_validator("entity_types")
     @classmethod
@@ -244,6 +325,8 @@ class Schema(BaseModel):
                     for k, v in self.relation_constraints.items()
                 )
             )
+        if self.descriptions:  # likewise: the descriptions change what is extracted
+            types.append(sorted(self.descriptions.items()))
         payload = json.dumps(types, separators=(",", ":"))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

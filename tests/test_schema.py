@@ -66,3 +66,55 @@ def test_from_spert_types_file(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="bad.json"):
         Schema.from_file(bad)
+
+
+def test_types_may_carry_descriptions(tmp_path):
+    data = {
+        "entity_types": {"person": None, "organization": {"description": "a company or club"}},
+        "relation_types": {
+            "founded by": {
+                "description": "the person who founded the organization (a founder)",
+                "head": ["organization"],
+                "tail": ["person"],
+            },
+            "works for": {"head": ["person"], "tail": ["organization"]},
+            "knows": None,
+        },
+    }
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(data))
+    schema = Schema.from_file(path)
+    assert schema.entity_types == ["person", "organization"]
+    assert schema.relation_types == ["founded by", "works for", "knows"]
+    assert schema.descriptions == {
+        "organization": "a company or club",
+        "founded by": "the person who founded the organization (a founder)",
+    }
+    assert schema.relation_constraints["founded by"].head == ["organization"]
+    entities, relations, back = schema.prompt_labels()
+    assert entities == ["person", "organization: a company or club"]
+    # the first eight words, punctuation the extractor never trained on dropped
+    assert relations[0] == "founded by: the person who founded the organization a founder"
+    assert relations[1:] == ["works for", "knows"]
+    assert back[relations[0]] == "founded by" and back["knows"] == "knows"
+    # descriptions change what is extracted, so the fingerprint; without any it is as before
+    plain = Schema(entity_types=["person", "organization"], relation_types=schema.relation_types)
+    assert plain.fingerprint() == Schema.model_validate(plain.model_dump()).fingerprint()
+    assert (
+        schema.fingerprint()
+        != Schema.model_validate({**schema.model_dump(), "descriptions": {}}).fingerprint()
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"relation_types": ["works for"], "descriptions": {"owns": "x"}}, "no such entity"),
+        ({"entity_types": {"person": {"colour": "red"}}}, "expected null or"),
+        ({"relation_types": {"works for": "employment"}}, "expected null or an object"),
+        ({"relation_types": ["works for"], "descriptions": {"works for": "  "}}, "non-empty"),
+    ],
+)
+def test_bad_descriptions_are_named(data, message):
+    with pytest.raises(ValueError, match=message):
+        Schema.model_validate(data)

@@ -215,8 +215,9 @@ def extract_text(
         text: The text.
         entity_types: Entity type phrases (default: :data:`kgbuild.schema.DEFAULT_ENTITY_TYPES`).
         relation_types: Relation type phrases (default: the schema's defaults), or an object
-            of phrase -> ``{"head": [entity types], "tail": [entity types]}`` (or None) to
-            keep only relations between those types.
+            of phrase -> ``{"head": [entity types], "tail": [entity types], "description":
+            "..."}`` (or None) to keep only relations between those types and say what the
+            relation means (the extractor reads the description beside the name).
         threshold: Minimum entity score (and relation score unless ``relation_threshold``).
         extractor: An extractor to use; default: the shipped model, loaded once per process.
         model_dir: A checkpoint folder (when ``extractor`` is None).
@@ -253,7 +254,7 @@ def extract_text(
 
     budget, overlap = chunk_budget(
         ChunkerConfig(overlap_tokens=overlap_tokens),
-        extractor.max_text_tokens(schema.entity_types, schema.relation_types),
+        extractor.max_text_tokens(*schema.prompt_labels()[:2]),
     )
     doc = Document(
         id=document_id("text"), source="text", text=text, content_hash=content_hash(text)
@@ -268,6 +269,7 @@ def extract_text(
             schema.relation_types,
             entity_threshold=threshold,
             relation_threshold=relation_threshold if relation_threshold is not None else threshold,
+            descriptions=schema.descriptions,
         ),
     )
     result.entities = [

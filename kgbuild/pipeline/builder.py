@@ -487,7 +487,8 @@ class KnowledgeGraphBuilder:
         """Text tokens per chunk (and ``self._overlap``), from the extractor's window."""
         budget, self._overlap = chunk_budget(
             self.config.chunker,
-            self.extractor.max_text_tokens(self.schema.entity_types, self.schema.relation_types),
+            # the labels as the extractor reads them (with their descriptions)
+            self.extractor.max_text_tokens(*self.schema.prompt_labels()[:2]),
         )
         logger.info("%d text tokens per chunk, %d overlap", budget, self._overlap)
         return budget
@@ -634,6 +635,7 @@ class KnowledgeGraphBuilder:
                 batch_size=cfg.batch_size,
                 entity_threshold=cfg.entity_threshold,
                 relation_threshold=cfg.relation_threshold,
+                descriptions=schema.descriptions,
             )
 
         done = _Extracted()

@@ -14,10 +14,11 @@ same way in both.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kgbuild.extract.base import ExtractedEntity, Extraction, Extractor
+from kgbuild.schema import described_label
 from kgbuild.types import Chunk
 
 __all__ = [
@@ -69,13 +70,27 @@ def run_extractor(
     batch_size: int = 16,
     entity_threshold: float | None = None,
     relation_threshold: float | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> list[Extraction]:
     """Extract from ``texts`` in batches of ``batch_size``; one :class:`Extraction` per text.
+
+    ``descriptions`` (type name -> what it means, :attr:`Schema.descriptions`): the
+    extractor reads those types as name and description
+    (:func:`~kgbuild.schema.described_label`); what it returns is labelled with the
+    type names again.
 
     Raises:
         ExtractionError: if the extractor returns a different number of results than
             texts, or an entity whose ``text`` is not the span it points at.
     """
+    back: dict[str, str] = {}
+    if descriptions:
+        phrased = {
+            t: described_label(t, descriptions.get(t)) for t in (*entity_types, *relation_types)
+        }
+        back = {label: name for name, label in phrased.items() if label != name}
+        entity_types = [phrased[t] for t in entity_types]
+        relation_types = [phrased[t] for t in relation_types]
     results: list[Extraction] = []
     for begin in range(0, len(texts), max(1, batch_size)):
         batch = list(texts[begin : begin + batch_size])
@@ -86,6 +101,10 @@ def run_extractor(
             entity_threshold=entity_threshold,
             relation_threshold=relation_threshold,
         )
+        if back:
+            for extraction in out:
+                for item in (*extraction.entities, *extraction.relations):
+                    item.label = back.get(item.label, item.label)
         if len(out) != len(batch):
             raise ExtractionError(
                 f"extractor {extractor.model_id!r} returned {len(out)} results for "

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgbuild.schema import described_label
+
 logger = logging.getLogger(__name__)
 
 
@@ -684,7 +686,5 @@ def relation_variant(
     that recognizes the subject as its citizen"): the model learns to read meaning."""
     desc = descriptions.get(label)
     if desc and rng.random() < prob:
-        words = re.sub(r"[^A-Za-z0-9 ,'-]", " ", desc).split()[:max_words]
-        if words:
-            return f"{label}: {' '.join(words)}"
+        return described_label(label, desc, max_words)
     return label
