@@ -550,6 +550,23 @@ def train(
             "output_dir/model).",
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume/--restart",
+            help="Go on from the run's last checkpoint (output_dir/checkpoint, written every "
+            "checkpoint_every steps and after each epoch), or start it again from scratch.",
+        ),
+    ] = True,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--max-minutes",
+            min=0.0,
+            help="End this sitting after about this many minutes (a checkpoint is written): "
+            "run the same command again to go on. Long recipes then run in sittings.",
+        ),
+    ] = None,
 ) -> None:
     """Train an extractor checkpoint (slow on CPU; see the model card)."""
     with user_errors():
@@ -571,7 +588,13 @@ def train(
         else:
             if model is not None:
                 raise CLIError("--model goes with --retune (training writes to output_dir)")
-            out = run_training(config)
+            out = run_training(config, resume=resume, max_minutes=max_minutes)
+            if out is None:
+                typer.echo(
+                    f"sitting over after --max-minutes {max_minutes:g}: the run's checkpoint "
+                    f"is saved; run `kgbuild train --config {config}` again to go on"
+                )
+                return
     typer.echo(f"checkpoint written to {out}")
 
 

@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,3 +133,46 @@ def test_multi_stage_recipe_trains_the_earlier_stage_first(datasets, tmp_path):
     (tmp_path / "broken.json").write_text(json.dumps(broken))
     with pytest.raises(FileNotFoundError, match="init_from"):
         train(tmp_path / "broken.json", max_steps=1)
+
+
+def test_a_run_in_sittings_ends_where_an_uninterrupted_one_ends(datasets, tmp_path):
+    # --max-minutes 0 ends each sitting after one step; each call goes on from the
+    # checkpoint (optimizer, schedule, random states, the place in the epoch)
+    def config(name: str) -> Path:
+        data = {
+            "model": {"name": "sittings", "max_length": 96},
+            "data_root": str(datasets),
+            "output_dir": str(tmp_path / name),
+            "epochs": 1,
+            "max_sentences": 2,
+            "checkpoint_every": 0,
+            "train": [
+                {
+                    "name": "c",
+                    "format": "spert",
+                    "path": "conll04/conll04_train.json",
+                    "types": "conll04/conll04_types.json",
+                    "limit": 6,
+                }
+            ],
+        }
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    whole = train(config("whole"))
+    sittings = []
+    out = None
+    while out is None:
+        out = train(config("sittings"), max_minutes=0)
+        sittings.append(out)
+    assert len(sittings) == 3  # three batches: two sittings ended early, the third finished
+    a = JointExtractionModel.from_pretrained(whole).state_dict()
+    b = JointExtractionModel.from_pretrained(out).state_dict()
+    for name, value in a.items():
+        assert torch.equal(value, b[name]), name
+    history = json.loads((out / "training.json").read_text())["history"]
+    assert history == [
+        {**h, "seconds": history[0]["seconds"]}
+        for h in json.loads((whole / "training.json").read_text())["history"]
+    ]

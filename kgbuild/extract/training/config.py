@@ -105,4 +105,6 @@ class TrainConfig(BaseModel):
     focal_gamma: float = 1.0
     relation_loss_weight: float = 1.0
     dev_limit: int = 200
+    #: steps between checkpoints within an epoch (0: at the end of each epoch only)
+    checkpoint_every: int = 200
     num_threads: int | None = None

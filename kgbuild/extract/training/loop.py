@@ -35,11 +35,24 @@ from kgbuild.extract.training.thresholds import (
 logger = logging.getLogger(__name__)
 
 
-def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None = None) -> Path:
-    """Train from a JSON config; returns the folder of the final model.
+def train(
+    config_path: str | Path,
+    *,
+    resume: bool = True,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> Path | None:
+    """Train from a JSON config; returns the folder of the final model, or None when
+    ``max_minutes`` ended this sitting first.
 
     Resumes from ``<output_dir>/checkpoint`` when it exists (unless ``resume`` is
-    False). ``max_steps`` stops early (for tests and smoke runs).
+    False): the checkpoint is written every ``checkpoint_every`` steps and after every
+    epoch, with the optimizer, the schedule, the random states and where in the epoch
+    the run was (an epoch's batches are rebuilt from the seed, so a resumed epoch goes
+    on with the batch after the last one trained). ``max_minutes``: end the sitting
+    after the step that passes this many minutes (checkpoint written), so a long recipe
+    runs in sittings of a bounded length. ``max_steps`` stops early (for tests and smoke
+    runs).
     """
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -54,7 +67,11 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
                 "says how to train it"
             )
         logger.info("training the earlier stage first: %s", cfg.init_config)
-        produced = train(cfg.init_config, resume=resume, max_steps=max_steps)
+        produced = train(
+            cfg.init_config, resume=resume, max_steps=max_steps, max_minutes=max_minutes
+        )
+        if produced is None:  # the sitting ended in the earlier stage
+            return None
         if produced.resolve() != Path(cfg.init_from).resolve():
             raise ValueError(
                 f"{cfg.init_config} writes {produced}, but {config_path} starts from "
@@ -113,13 +130,40 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         optimizer, int(cfg.warmup_ratio * total_steps), total_steps
     )
     start_epoch, step, history = 0, 0, []
+    done_in_epoch, partial = 0, None
     if resume and (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, step, history = state["epoch"], state["step"], state["history"]
-        logger.info("resumed from %s at epoch %d (step %d)", ckpt, start_epoch, step)
+        done_in_epoch, partial = state.get("batch", 0), state.get("partial")
+        _set_random_states(state.get("random"))
+        logger.info(
+            "resumed from %s at epoch %d, batch %d (step %d)",
+            ckpt, start_epoch + 1, done_in_epoch, step,
+        )  # fmt: skip
+
+    def save(epoch: int, batch: int, partial: dict | None) -> None:
+        """The checkpoint: ``epoch`` epochs done and ``batch`` batches of the next."""
+        ckpt.mkdir(parents=True, exist_ok=True)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch,
+                "batch": batch,
+                "step": step,
+                "history": history,
+                "partial": partial,
+                "random": _random_states(),
+            },
+            ckpt / "state.pt.tmp",
+        )
+        os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")
+
+    sitting_started = time.time()
 
     train_mode(model, cfg)
     # what the two logged parts of the loss are
@@ -129,7 +173,16 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
         batches = epoch_batches(cfg, train_sets, encoder, pools, epoch)
         t0 = time.time()
         sums = np.zeros(3)
+        skip = 0
+        if epoch == start_epoch and done_in_epoch:
+            skip = done_in_epoch
+            if partial:
+                sums = np.array(partial["sums"])
+                t0 -= partial["seconds"]
+        i = skip - 1
         for i, batch in enumerate(batches):
+            if i < skip:
+                continue
             if cfg.stage == "one_way":
                 loss, ent_l, rel_l = one_way_loss(model, batch, cfg, encoder)
             else:
@@ -150,6 +203,19 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
                 )  # fmt: skip
             if max_steps and step >= max_steps:
                 break
+            over = max_minutes is not None and time.time() - sitting_started > max_minutes * 60
+            if over or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0):
+                if i + 1 < len(batches):
+                    partial = {"sums": sums.tolist(), "seconds": time.time() - t0}
+                    save(epoch, i + 1, partial)
+                if over and i + 1 < len(batches):
+                    logger.info(
+                        "sitting over after %.0f min: epoch %d, batch %d of %d (step %d) "
+                        "saved in %s; run the same command again to go on",
+                        (time.time() - sitting_started) / 60, epoch + 1, i + 1,
+                        len(batches), step, ckpt,
+                    )  # fmt: skip
+                    return None
         entry = {
             "epoch": epoch + 1,
             "loss": round(float(sums[0] / max(1, i + 1)), 4),
@@ -161,21 +227,17 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
             entry["dev"] = evaluate_dev(model, tokenizer, dev_sets, cfg)
         history.append(entry)
         logger.info("epoch %d done: %s", epoch + 1, json.dumps(entry))
-        ckpt.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "epoch": epoch + 1,
-                "step": step,
-                "history": history,
-            },
-            ckpt / "state.pt.tmp",
-        )
-        os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")
+        save(epoch + 1, 0, None)
         if max_steps and step >= max_steps:
             break
+        if max_minutes is not None and time.time() - sitting_started > max_minutes * 60:
+            if epoch + 1 < cfg.epochs:
+                logger.info(
+                    "sitting over after %.0f min at the end of epoch %d (step %d); run the "
+                    "same command again to go on",
+                    (time.time() - sitting_started) / 60, epoch + 1, step,
+                )  # fmt: skip
+                return None
 
     model.eval()
     if dev_sets and not max_steps and cfg.stage == "one_way":
@@ -199,3 +261,20 @@ def train(config_path: str | Path, *, resume: bool = True, max_steps: int | None
     write_model_card(final, summary)
     logger.info("saved %s", final)
     return final
+
+
+def _random_states() -> dict:
+    """The random generators' states (dropout and sampling go on as if never stopped)."""
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def _set_random_states(states: dict | None) -> None:
+    if not states:
+        return
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
