@@ -691,9 +691,10 @@ class JointExtractor:
             cluster_t,
             c,
             pairs,
-            rel_emb,
+            self.model.with_no_relation(rel_emb),
         )
-        probs = torch.sigmoid(logits).numpy()
+        # a model with a no-relation score judges each label against the pair's own
+        probs = torch.sigmoid(self.model.relative_logits(logits)).numpy()
         members: list[list[int]] = [[] for _ in range(c)]
         for m, k in enumerate(cluster):
             members[k].append(m)

@@ -60,6 +60,11 @@ class ExtractorConfig(BaseModel):
     #: the ``hybrid`` layout's threshold for the relation labels it reads one way (those
     #: in its prompt keep ``relation_threshold``; None: ``relation_threshold``)
     hybrid_relation_threshold: float | None = None
+    #: a learned "no relation" score per entity pair, against which each relation label's
+    #: score is judged (ATLOP's adaptive threshold, Zhou et al. 2021): a label's
+    #: probability is sigmoid(its logit - the no-relation logit), so names never seen in
+    #: training are not judged against one global number
+    no_relation_score: bool = False
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 

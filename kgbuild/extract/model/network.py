@@ -117,6 +117,9 @@ class JointExtractionModel(nn.Module):
         self.context_proj = nn.Linear(h, d)
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
+        if config.no_relation_score:
+            # in the relation-label space: scored against each pair as a label is
+            self.no_relation = nn.Parameter(torch.randn(d) * 0.02)
         if config.one_way_lora_rank and encoder is not None:
             self.add_one_way_lora(config.one_way_lora_rank)
 
@@ -439,6 +442,22 @@ class JointExtractionModel(nn.Module):
         labels = entity_labels @ last.weight  # (B, L, 2D)
         bias = entity_labels @ last.bias  # (B, L)
         return torch.einsum("bsk,blk->bsl", span_hidden, labels) + bias.unsqueeze(1)
+
+    def with_no_relation(self, relation_labels: torch.Tensor) -> torch.Tensor:
+        """``relation_labels`` (..., L, D) followed by the no-relation vector (..., L+1, D)
+        where the model has one (see ``ExtractorConfig.no_relation_score``), else as is."""
+        if not self.config.no_relation_score:
+            return relation_labels
+        na = self.no_relation.expand(*relation_labels.shape[:-2], 1, -1)
+        return torch.cat([relation_labels, na], -2)
+
+    def relative_logits(self, logits: torch.Tensor) -> torch.Tensor:
+        """(P, L) decision logits from :meth:`pair_logits` against
+        :meth:`with_no_relation` vectors: each label's logit minus the pair's no-relation
+        logit where the model has one, else the logits as they are."""
+        if not self.config.no_relation_score:
+            return logits
+        return logits[..., :-1] - logits[..., -1:]
 
     def pair_logits(
         self,

@@ -55,13 +55,52 @@ def batch_loss(
             torch.tensor(it.mention_cluster),
             it.num_clusters,
             torch.tensor(it.pairs),
-            rel_emb[b, :n_rel],
+            model.with_no_relation(rel_emb[b, :n_rel]),
         )
-        t, w = _pair_targets(it, pair_logits)
-        rel_loss = rel_loss + focal_bce(pair_logits, t, cfg.focal_gamma, w)
+        rel_loss = rel_loss + relation_loss(model, it, pair_logits, cfg)
     b = len(items)
     loss = (ent_loss + cfg.relation_loss_weight * rel_loss) / b
     return loss, ent_loss.item() / b, rel_loss.item() / b
+
+
+def relation_loss(
+    model: JointExtractionModel, it: Instance, logits: torch.Tensor, cfg: TrainConfig
+) -> torch.Tensor:
+    """The gold relations' loss of one text's pair logits (against
+    :meth:`~JointExtractionModel.with_no_relation` vectors): the adaptive-threshold loss
+    where the model has a no-relation score, else focal BCE per pair and label."""
+    if model.config.no_relation_score:
+        t, w = _pair_targets(it, logits[:, :-1])
+        return adaptive_threshold_loss(logits[:, :-1], logits[:, -1], t, w)
+    t, w = _pair_targets(it, logits)
+    return focal_bce(logits, t, cfg.focal_gamma, w)
+
+
+def adaptive_threshold_loss(
+    logits: torch.Tensor,
+    no_relation: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """ATLOP's adaptive-threshold loss (Zhou et al., 2021), summed over pairs.
+
+    ``logits`` (P, L) of the pairs against the relation labels, ``no_relation`` (P,) the
+    pairs' no-relation logits, ``targets`` (P, L) 1 for gold. Each gold label must rank
+    above the no-relation score (a softmax over the gold labels and it), and the
+    no-relation score above every other label (a softmax over those and it), so the
+    threshold is learned per pair instead of fixed. ``weights`` 0 leaves a label out of
+    both (a distractor that may be a synonym of a gold label).
+    """
+    keep = torch.ones_like(targets, dtype=torch.bool) if weights is None else weights > 0
+    positive = (targets > 0.5) & keep
+    negative = (targets <= 0.5) & keep
+    lowest = torch.finfo(logits.dtype).min
+    na = no_relation.unsqueeze(-1)
+    above = torch.cat([logits.masked_fill(~positive, lowest), na], -1).log_softmax(-1)
+    loss_positive = -(above[:, :-1] * positive).sum()
+    below = torch.cat([logits.masked_fill(~negative, lowest), na], -1).log_softmax(-1)
+    loss_negative = -below[:, -1].sum()
+    return loss_positive + loss_negative
 
 
 @torch.no_grad()
@@ -162,14 +201,13 @@ def _pair_losses(
         with torch.no_grad():
             target = model.pair_logits(
                 hidden_j[b], spans_j[b, mention_spans], tokens, cluster, it.num_clusters,
-                pairs, rel_j[b, :n_rel],
+                pairs, model.with_no_relation(rel_j[b, :n_rel]),
             )  # fmt: skip
         logits = model.pair_logits(
             hidden_t[b], spans_t[b, mention_spans], tokens - shift,
-            cluster, it.num_clusters, pairs, rel_vectors[b, :n_rel],
+            cluster, it.num_clusters, pairs, model.with_no_relation(rel_vectors[b, :n_rel]),
         )  # fmt: skip
-        t, w = _pair_targets(it, logits)
-        gold_loss = gold_loss + cfg.relation_loss_weight * focal_bce(logits, t, cfg.focal_gamma, w)
+        gold_loss = gold_loss + cfg.relation_loss_weight * relation_loss(model, it, logits, cfg)
         distill_loss = distill_loss + cfg.relation_loss_weight * _kl(logits, target)
     return gold_loss, distill_loss
 
