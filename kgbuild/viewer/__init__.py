@@ -24,9 +24,9 @@ from typing import Any
 
 from kgbuild.store.base import GraphStore
 from kgbuild.viewer.data import Selection, ViewError, ViewGraph, load_view_graph
-from kgbuild.viewer.render import render_html
+from kgbuild.viewer.render import PageOptions, render_html
 
-__all__ = ["GraphView", "Selection", "ViewError", "ViewGraph", "view"]
+__all__ = ["GraphView", "PageOptions", "Selection", "ViewError", "ViewGraph", "view"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +35,16 @@ class GraphView:
     """A rendered page: :meth:`save` writes it, Jupyter shows it inline.
 
     ``graph`` is what the page shows (a :class:`ViewGraph`: entities, relations, their
-    evidence, and how many the limit left out); ``html`` is the page itself.
+    evidence, and how many the limit left out); ``html`` is the page itself, opened as
+    ``options`` say (:class:`PageOptions`: when a graph counts as large, and how much of
+    it the page opens on).
     """
 
-    def __init__(self, graph: ViewGraph, title: str | None = None) -> None:
+    def __init__(
+        self, graph: ViewGraph, title: str | None = None, options: PageOptions | None = None
+    ) -> None:
         self.graph = graph
-        self.html = render_html(graph, title)
+        self.html = render_html(graph, title, options)
 
     def __repr__(self) -> str:
         g = self.graph

@@ -71,17 +71,130 @@ def assert_clean(page) -> None:
     assert all(url.startswith("file://") for url in page.requests), page.requests
 
 
-def test_example_graph_draws_every_entity_and_relation(new_page, example_store, example_page):
+def shown_ids(page) -> set[str]:
+    return set(page.page.evaluate("kgbuildView.nodeView.getIds()"))
+
+
+def test_example_graph_opens_on_connected_entities_with_a_switch_for_the_rest(
+    new_page, example_store, example_page
+):
     with kgbuild.open_store(example_store) as store:
         counts = store.counts()
+    graph = kgbuild.view(example_store).graph
+    connected = {e.id for e in graph.entities if e.degree}
+    unconnected = counts["entities"] - len(connected)
+    assert connected and unconnected  # the example has both
     page = new_page()
     page.open(example_page)
-    shown = page.page.evaluate("[kgbuildView.nodeView.length, kgbuildView.edgeView.length]")
-    assert shown == [counts["entities"], counts["relations"]]
+    assert shown_ids(page) == connected
+    assert page.page.evaluate("kgbuildView.edgeView.length") == counts["relations"]
+    toggle = page.page.locator("#unconnected-toggle")
+    assert toggle.is_visible()
+    assert f"Show {unconnected:,} entities without relations" in toggle.inner_text()
+    toggle.locator("input").check()
+    page.page.wait_for_function(f"kgbuildView.nodeView.length === {counts['entities']}")
+    assert f"Showing {unconnected:,} entities without relations" in toggle.inner_text()
+    # placed below the connected ones, not on top of them
+    lowest = page.page.evaluate(
+        """ids => { const p = kgbuildView.network.getPositions();
+            return ids.map(id => p[id].y); }""",
+        sorted(connected),
+    )
+    others = page.page.evaluate(
+        """ids => { const p = kgbuildView.network.getPositions();
+            return Object.keys(p).filter(id => !ids.includes(id)).map(id => p[id].y); }""",
+        sorted(connected),
+    )
+    assert min(others) > max(lowest)
+    toggle.locator("input").uncheck()
+    page.page.wait_for_function(f"kgbuildView.nodeView.length === {len(connected)}")
     legend = page.page.locator("#entity-types label").all_inner_texts()
     assert len(legend) == 3 and all(
         text.split()[0] in {"person", "organization", "location"} for text in legend
     )
+    assert_clean(page)
+
+
+def test_the_layout_is_still_once_ready(new_page, example_page):
+    page = new_page()
+    page.open(example_page)
+    before = page.page.evaluate("kgbuildView.network.getPositions()")
+    page.page.wait_for_timeout(1000)
+    after = page.page.evaluate("kgbuildView.network.getPositions()")
+    assert after == before
+    assert page.page.evaluate("kgbuildView.network.physics.physicsEnabled") is False
+    assert page.page.evaluate("kgbuildView.stillMs()") > 0
+    assert_clean(page)
+
+
+#: For each node label drawn in full: its id, its box on the canvas and its size on screen
+#: (vis-network draws a label from the threshold less 1 on, faded below the threshold).
+DRAWN_LABELS = """
+() => {
+  const net = kgbuildView.network, scale = net.getScale(), out = [];
+  for (const id of kgbuildView.nodeView.getIds()) {
+    const node = net.body.nodes[id], label = node.labelModule;
+    const threshold = node.options.scaling.label.drawThreshold;
+    if (node.options.font.size * scale >= threshold) {
+      const s = label.size, shift = node.options.font.vadjust || 0;  // drawn shifted
+      out.push({ id, left: s.left, top: s.top + shift, right: s.left + s.width,
+                 bottom: s.top + shift + s.height, px: node.options.font.size * scale });
+    }
+  }
+  return out;
+}
+"""
+EDGE_LABELS_DRAWN = """
+() => {
+  const net = kgbuildView.network, scale = net.getScale();
+  return kgbuildView.edgeView.getIds().filter(id => {
+    const edge = net.body.edges[id];
+    return edge.options.font.size * scale >= edge.options.scaling.label.drawThreshold - 1;
+  }).length;
+}
+"""
+
+
+def test_names_of_the_most_connected_are_readable_more_when_zoomed_in(new_page, tmp_path):
+    path = write_store(tmp_path / "s.json", synthetic_graphs(400))
+    graph = kgbuild.view(path).graph
+    page = new_page()
+    page.open(kgbuild.view(path).save(tmp_path / "s.html"))
+    drawn = page.page.evaluate(DRAWN_LABELS)
+    best = min(graph.entities, key=lambda e: e.rank)
+    assert best.id in {d["id"] for d in drawn}
+    assert 10 <= len(drawn) <= 30
+    assert all(d["px"] >= 11 for d in drawn)  # readable, not a faint smudge
+    for i, a in enumerate(drawn):  # no two names on top of each other
+        for b in drawn[i + 1 :]:
+            overlap = min(a["right"], b["right"]) > max(a["left"], b["left"]) and min(
+                a["bottom"], b["bottom"]
+            ) > max(a["top"], b["top"])
+            assert not overlap, (a, b)
+    assert page.page.evaluate(EDGE_LABELS_DRAWN) == 0  # relation names only zoomed in
+
+    page.page.evaluate(
+        """() => { const net = kgbuildView.network;
+            net.moveTo({ scale: net.getScale() * 3, animation: false }); }"""
+    )
+    page.page.evaluate("new Promise(done => requestAnimationFrame(() => done()))")
+    zoomed = page.page.evaluate(DRAWN_LABELS)
+    assert page.page.evaluate(EDGE_LABELS_DRAWN) > 0
+    # in the part of the graph still in view, more names than at the first zoom
+    in_view = set(
+        page.page.evaluate(
+            """() => { const net = kgbuildView.network, c = document.getElementById('graph');
+                const a = net.DOMtoCanvas({x: 0, y: 0}),
+                      b = net.DOMtoCanvas({x: c.clientWidth, y: c.clientHeight});
+                const p = net.getPositions();
+                return Object.keys(p).filter(id => a.x <= p[id].x && p[id].x <= b.x &&
+                                                   a.y <= p[id].y && p[id].y <= b.y); }"""
+        )
+    )
+    assert len(in_view) > 10
+    before = [d for d in drawn if d["id"] in in_view]
+    now = [d for d in zoomed if d["id"] in in_view]
+    assert len(now) > len(before) + 5
     assert_clean(page)
 
 
@@ -154,22 +267,43 @@ def test_clicking_an_entity_shows_its_mentions(new_page, example_store, example_
     assert_clean(page)
 
 
-def test_type_filters_hide_and_show_entities(new_page, example_page):
+def test_type_filters_hide_and_show_entities(new_page, example_store, example_page):
+    graph = kgbuild.view(example_store).graph
+    persons = {e.id for e in graph.entities if e.type == "person" and e.degree}
     page = new_page()
     page.open(example_page)
-    before = page.page.evaluate("kgbuildView.nodeView.length")
+    before = shown_ids(page)
+    assert persons & before
     box = page.page.locator("#entity-types input[data-value='person']")
-    persons = int(
-        page.page.locator("#entity-types li")
-        .filter(has_text="person")
-        .locator(".count")
-        .inner_text()
-        .replace(",", "")
-    )
     box.uncheck()
-    assert page.page.evaluate("kgbuildView.nodeView.length") == before - persons
+    assert shown_ids(page) == before - persons
     box.check()
-    assert page.page.evaluate("kgbuildView.nodeView.length") == before
+    assert shown_ids(page) == before
+    assert_clean(page)
+
+
+def test_document_filter_shows_the_entities_of_the_chosen_documents(
+    new_page, example_store, example_page
+):
+    graph = kgbuild.view(example_store).graph
+    document = max(graph.documents, key=lambda d: (d.entity_count, d.id))
+    mentioned = {e.id for e in graph.entities if document.id in e.documents and e.degree}
+    kept_relations = {
+        r.id
+        for r in graph.relations
+        if document.id in r.documents and {r.head, r.tail} <= mentioned
+    }
+    page = new_page()
+    page.open(example_page)
+    everything = shown_ids(page)
+    assert mentioned < everything
+    page.page.click("#documents-none")
+    assert shown_ids(page) == set()
+    page.page.locator(f"#documents input[data-value='{document.id}']").check()
+    assert shown_ids(page) == mentioned
+    assert set(page.page.evaluate("kgbuildView.edgeView.getIds()")) == kept_relations
+    page.page.click("#documents-all")
+    assert shown_ids(page) == everything
     assert_clean(page)
 
 
