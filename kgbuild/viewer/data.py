@@ -526,7 +526,7 @@ def load_view_graph(store: GraphStore, selection: Selection | None = None) -> Vi
         selection=selection.describe(),
         entities=entities,
         relations=relations,
-        documents=_documents(store, entities),
+        documents=_documents(store, entities, {d.id: d.source for d in documents.values()}),
         entities_left_out=matched - len(shown),
         relations_left_out=relations_left_out,
     )
@@ -579,15 +579,20 @@ def _add_structure(entities: list[ViewEntity], relations: list[ViewRelation]) ->
         entity.community = community.get(entity.id)
 
 
-def _documents(store: GraphStore, entities: list[ViewEntity]) -> list[ViewDocument]:
-    """The documents mentioning the shown entities, most entities first."""
+def _documents(
+    store: GraphStore, entities: list[ViewEntity], known: dict[str, str]
+) -> list[ViewDocument]:
+    """The documents mentioning the shown entities, most entities first (``known``: the
+    sources already read, by document id)."""
     counts: dict[str, int] = defaultdict(int)
     for entity in entities:
         for doc_id in entity.documents:
             counts[doc_id] += 1
-    sources = {r["id"]: r["source"] or r["id"] for r in _rows_for(store, DOCUMENT_SOURCES, counts)}
+    sources = dict(known)
+    missing = counts.keys() - sources.keys()
+    sources.update({r["id"]: r["source"] for r in _rows_for(store, DOCUMENT_SOURCES, missing)})
     found = [
-        ViewDocument(id=doc_id, source=sources.get(doc_id, doc_id), entity_count=n)
+        ViewDocument(id=doc_id, source=sources.get(doc_id) or doc_id, entity_count=n)
         for doc_id, n in counts.items()
     ]
     return sorted(found, key=lambda d: (-d.entity_count, d.source, d.id))
