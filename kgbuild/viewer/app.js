@@ -281,11 +281,11 @@
     },
     edges: {
       arrows: { to: { enabled: true, scaleFactor: 0.55 } },
-      color: { color: EDGE_COLOR, highlight: "#1d2330", hover: "#1d2330" },
-      scaling: { min: 1.6, max: 7, label: { enabled: false, drawThreshold: EDGE_LABEL_PX - 1, maxVisible: 16 } },
-      font: { size: 1, color: "#3d4556", strokeWidth: 3, strokeColor: "#ffffff", align: "middle" },
+      color: { color: EDGE_COLOR, highlight: "#4a5468", hover: "#4a5468" },
+      scaling: { min: 1.6, max: 5, label: { enabled: false, drawThreshold: EDGE_LABEL_PX - 1, maxVisible: 16 } },
+      font: { size: 1, color: "#3d4556", strokeWidth: 0, background: "rgba(255,255,255,0.9)", align: "top" },
       smooth: big ? false : { type: "continuous", roundness: 0.3 },
-      selectionWidth: 2
+      selectionWidth: 1
     },
     physics: {
       solver: "forceAtlas2Based",
@@ -314,6 +314,37 @@
     }));
   }
 
+  function fitAll() {
+    // Everything shown in view, names included: vis-network fits the nodes only, so the
+    // box is widened by the labels the first zoom may draw (their size on screen does
+    // not depend on the zoom, their size in the graph does: a few rounds settle it).
+    network.fit({ animation: false });
+    var list = byRank.filter(shown), W = container.clientWidth, H = container.clientHeight;
+    if (!list.length || !W || !H) return;
+    var named = list.slice(0, Math.max(1, LABELS) * 2), px = LABEL_PX + 5;
+    var scale = network.getScale(), box = null;
+    for (var round = 0; round < 4; round++) {
+      box = { x0: Infinity, x1: -Infinity, y0: Infinity, y1: -Infinity };
+      list.forEach(function (e) {
+        var p = pos.get(e.id);
+        if (!p) return;
+        box.x0 = Math.min(box.x0, p.x - 12); box.x1 = Math.max(box.x1, p.x + 12);
+        box.y0 = Math.min(box.y0, p.y - 12); box.y1 = Math.max(box.y1, p.y + 12);
+      });
+      named.forEach(function (e) {
+        var p = pos.get(e.id);
+        if (!p) return;
+        var half = (textWidth(e.name) * px / 100 / 2 + 4) / scale;
+        box.x0 = Math.min(box.x0, p.x - half); box.x1 = Math.max(box.x1, p.x + half);
+        box.y1 = Math.max(box.y1, p.y + 12 + (px * 1.4) / scale);
+        box.y0 = Math.min(box.y0, p.y - 12 - (px * 1.4) / scale);
+      });
+      scale = Math.min(W / (box.x1 - box.x0), H / (box.y1 - box.y0)) * 0.97;
+      scale = Math.min(scale, 1.5);
+    }
+    network.moveTo({ position: { x: (box.x0 + box.x1) / 2, y: (box.y0 + box.y1) / 2 }, scale: scale, animation: false });
+  }
+
   function markReady() {
     if (ready) return;
     ready = true;
@@ -322,7 +353,7 @@
     var ids = Array.from(pos.keys()), seeded = spread(ids);
     rememberPositions();
     if (seeded > 0) spiral.scale = Math.max(0.5, Math.min(3, spread(ids) / seeded));
-    network.fit({ animation: false });
+    fitAll();
     refScale = Math.min(1.5, Math.max(0.02, network.getScale() || 1));
     restyle();
     document.getElementById("layout-status").hidden = true;
@@ -343,50 +374,54 @@
   var measure = document.createElement("canvas").getContext("2d");
   measure.font = "100px arial";  // vis-network's default label font
   function textWidth(text) { return measure.measureText(text).width; }
-  function labelSizes(list) {
-    // Label size (world units) by rank: the first LABELS whose labels do not overlap a
-    // better-ranked one are drawn at the first zoom (LABEL_PX to LABEL_PX + 5 on screen);
-    // the others are just too small there and come in as one zooms in, best ranked first.
-    // Each label goes below its node, or above it where that is free (vadjust).
+  function labelSizes(list, scale, limit, basePx, growPx) {
+    // Label sizes (world units) for entities in order of importance: the first `limit`
+    // whose labels do not overlap a more important one are readable at `scale` (basePx
+    // to basePx + growPx on screen, the first biggest), each below its node or, where
+    // that is taken, above it (shift: vadjust); the others are just too small to be drawn
+    // at `scale` and come in as one zooms in, the more important first.
     var sizes = new Map(), shifts = new Map(), boxes = [], taken = 0, skipped = 0;
+    var L = Math.max(1, Math.min(limit, 1000));
     function free(box) {
       return !boxes.some(function (b) {
         return b.x0 < box.x1 && box.x0 < b.x1 && b.y0 < box.y1 && box.y0 < b.y1;
       });
     }
     list.forEach(function (e, i) {
-      var L = Math.max(1, LABELS);
       var px = HIDDEN_PX * Math.sqrt(L / (L + skipped + Math.max(0, i - L)));
       var shift = 0;
-      if (taken < LABELS) {
-        var top = LABEL_PX + 5 * Math.sqrt(Math.max(0, 1 - taken / LABELS));
+      if (taken < limit) {
+        var top = basePx + growPx * Math.sqrt(Math.max(0, 1 - taken / L));
         var p = pos.get(e.id), node = network.body.nodes[e.id];
         var r = node && node.options.size ? node.options.size : 10;
-        var w = (textWidth(e.name) * top / 100 / 2 + 3) / refScale, h = (top * 1.3) / refScale;
+        var w = (textWidth(e.name) * top / 100 / 2 + 3) / scale, h = (top * 1.3) / scale;
         var below = { x0: p.x - w, x1: p.x + w, y0: p.y + r, y1: p.y + r + h };
         var above = { x0: p.x - w, x1: p.x + w, y0: p.y - r - h, y1: p.y - r };
         if (free(below)) { boxes.push(below); taken++; px = top; }
-        else if (free(above)) { boxes.push(above); taken++; px = top; shift = -(2 * r + h * 0.85) * refScale / top; }
+        else if (free(above)) { boxes.push(above); taken++; px = top; shift = -(2 * r + h * 0.85); }
         else skipped++;
       }
-      sizes.set(e.id, px / refScale);
+      sizes.set(e.id, px / scale);
       shifts.set(e.id, shift);
     });
-    sizes.shifts = shifts;
-    return sizes;
+    return { size: sizes, shift: shifts };
   }
 
   function restyle() {
     var nodeUpdates = [], edgeUpdates = [], focusScale = state.focusScale || refScale;
-    var list = byRank.filter(shown), sizes = labelSizes(list);
+    var list = byRank.filter(shown), labels;
+    if (state.near) {
+      var near = list.filter(function (e) { return state.near.has(e.id); });
+      near.sort(function (a, b) { return state.near.get(a.id) - state.near.get(b.id) || a.rank - b.rank; });
+      labels = labelSizes(near, focusScale, Infinity, 12, 3);
+    } else {
+      labels = labelSizes(list, refScale, LABELS, LABEL_PX, 5);
+    }
     list.forEach(function (e) {
-      var size = sizes.get(e.id), color = typeColor[e.type], faded = false;
-      if (state.near) {
-        if (state.near.has(e.id)) size = Math.max(size, (e.id === state.focus ? 16 : 13) / focusScale);
-        else { faded = true; size = 1; }
-      }
+      var size = labels.size.get(e.id) || 1, color = typeColor[e.type];
+      var faded = !!state.near && !state.near.has(e.id);
       size = Math.round(size * 100) / 100;
-      var vadjust = state.near ? 0 : Math.round(sizes.shifts.get(e.id) * size * 100) / 100;
+      var vadjust = Math.round((labels.shift.get(e.id) || 0) * 100) / 100;
       var key = size + "/" + vadjust + (faded ? "f" : "");
       if (applied.get(e.id) === key) return;
       applied.set(e.id, key);
@@ -505,7 +540,7 @@
 
   function overview() {
     // fit everything shown, and size the labels for this zoom
-    network.fit({ animation: false });
+    fitAll();
     refScale = Math.min(1.5, Math.max(0.02, network.getScale() || 1));
     applied.clear();
     restyle();
@@ -749,7 +784,8 @@
       if (p && shown(entityById.get(other))) far = Math.max(far, Math.abs(p.x - at.x) * 1.3, Math.abs(p.y - at.y) * 2);
     });
     var box = container.getBoundingClientRect();
-    var scale = Math.min(2, Math.max(refScale, Math.min(box.width, box.height) / (2 * far + 80)));
+    var fits = (0.8 * Math.min(box.width, box.height)) / (2 * far);
+    var scale = Math.max(refScale, Math.min(fits, 2, refScale * 2.5));
     state.focusScale = scale;
     network.moveTo({ position: at, scale: scale, animation: { duration: 350, easingFunction: "easeInOutQuad" } });
   }
