@@ -99,7 +99,8 @@
 
   // -- what is shown ---------------------------------------------------------------------
   var state = {
-    showUnconnected: false,
+    // entities without relations are hidden at first, unless nothing else would be shown
+    showUnconnected: connectedByRank.length === 0,
     cap: connectedByRank.length > LARGE ? OPEN : connectedByRank.length,
     revealed: new Set(),  // shown whatever the cap or the switch say (found by search)
     focus: null,
@@ -413,7 +414,7 @@
     if (state.near) {
       var near = list.filter(function (e) { return state.near.has(e.id); });
       near.sort(function (a, b) { return state.near.get(a.id) - state.near.get(b.id) || a.rank - b.rank; });
-      labels = labelSizes(near, focusScale, Infinity, 12, 3);
+      labels = labelSizes(near, focusScale, 200, 12, 3);
     } else {
       labels = labelSizes(list, refScale, LABELS, LABEL_PX, 5);
     }
@@ -493,7 +494,8 @@
     if (!notice.hidden) {
       document.getElementById("large-text").textContent =
         "Large graph: showing the " + fmt(state.cap) + " most connected of " + fmt(total) +
-        " connected entities, to keep it quick.";
+        " connected entities (and their clusters), so that it opens quickly. Search finds " +
+        "all of them.";
       var more = Math.min(STEP, total - state.cap);
       document.getElementById("show-more").textContent = "Show " + fmt(more) + " more";
       document.getElementById("show-all").textContent = "Show all " + fmt(total);
@@ -860,6 +862,7 @@
   });
   network.on("blurNode", function () { tooltip.hidden = true; });
   network.on("dragStart", function () { tooltip.hidden = true; });
+  container.addEventListener("mouseleave", function () { tooltip.hidden = true; });
 
   // -- "without relations" heading on the canvas -----------------------------------------
   network.on("beforeDrawing", function (ctx) {

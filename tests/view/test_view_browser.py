@@ -19,8 +19,10 @@ import kgbuild
 
 #: A 5,000-node page must load and lay out within LOAD_BOUND_S seconds plus LOAD_FACTOR
 #: times what an empty page takes in the same browser, measured around it: a busy machine
-#: slows both alike (measured here: 9 s vs 0.04 s idle; 255 s vs 1.45 s at load average 8
-#: on 2 cores), so the bound follows the machine, while an idle CI machine keeps ~60 s.
+#: slows both alike (measured here before the page opened large graphs on their first
+#: 1,000 entities: 9 s vs 0.04 s idle; 255 s vs 1.45 s at load average 8 on 2 cores), so
+#: the bound follows the machine, while an idle CI machine keeps ~60 s. Showing all 5,000
+#: afterwards must keep within the same bound.
 LOAD_BOUND_S = float(os.environ.get("KGBUILD_VIEW_LOAD_BOUND_S", "60"))
 LOAD_FACTOR = 400
 #: Seconds one redraw of the 5,000-node graph may take once loaded (zoom, drag).
@@ -330,7 +332,31 @@ def test_hostile_text_is_shown_literally_and_runs_nothing(new_page, tmp_path):
         "document.querySelectorAll('main img, main svg, main a, main b, script').length"
     )
     assert injected == 3  # the page's own: the data, vis-network and the viewer
+    # the hover tooltip shows names as text too
+    for name, _ in HOSTILE_NAMES:
+        entity_id = page.page.evaluate(
+            "name => kgbuildView.nodes.get({ filter: n => n.label === name })[0].id", name
+        )
+        point = page.page.evaluate(CLICK_POINT, ["node", entity_id])
+        page.page.mouse.move(point["x"], point["y"])
+        page.page.wait_for_selector("#tooltip:not([hidden])", timeout=10_000)
+        assert page.page.inner_text("#tooltip strong") == name
+        page.page.mouse.move(1, 1)
+        page.page.wait_for_selector("#tooltip[hidden]", state="attached", timeout=10_000)
+    assert page.page.evaluate("document.querySelectorAll('main img, main svg').length") == 0
     assert page.page.evaluate("typeof window.__xss") == "undefined"
+    assert_clean(page)
+
+
+def test_a_graph_without_relations_shows_its_entities(new_page, tmp_path):
+    from synthetic import graph_from_text
+
+    graph = graph_from_text("alone.txt", "Ann and Bob.", [("Ann", "person"), ("Bob", "person")], [])
+    view = kgbuild.view(write_store(tmp_path / "alone.json", [graph]))
+    page = new_page()
+    page.open(view.save(tmp_path / "alone.html"))
+    assert shown_ids(page) == {e.id for e in view.graph.entities}
+    assert page.page.is_checked("#show-unconnected")
     assert_clean(page)
 
 
