@@ -34,6 +34,7 @@
   var LABEL_MIN_PX = 10;   // a label is drawn from this size on screen (it fades in just below)
   var EDGE_LABEL_PX = 11;  // relation names on screen once zoomed in ...
   var EDGE_ZOOM = 1.6;     // ... by this factor from the first zoom
+  var MAX_LABEL_PX = 18, MAX_EDGE_LABEL_PX = 13;  // however far one zooms in
   var SPACING = 34;  // world units per node in the first, seeded layout
   var GOLDEN = Math.PI * (3 - Math.sqrt(5));
   var FADED_NODE_ALPHA = 0.13, FADED_EDGE = "rgba(154,163,178,0.12)";
@@ -209,8 +210,8 @@
         return;
       }
       var sx = 0, sy = 0, n = 0;
-      neighbours.get(e.id).forEach(function (m) {
-        if (placedBefore.has(m)) { sx += pos.get(m).x; sy += pos.get(m).y; n++; }
+      neighbours.get(e.id).forEach(function (m) {  // placed before, or just now
+        if (pos.has(m)) { sx += pos.get(m).x; sy += pos.get(m).y; n++; }
       });
       var key;
       if (n) { key = "n" + Math.round(sx / n) + "," + Math.round(sy / n); sx /= n; sy /= n; }
@@ -224,7 +225,7 @@
       }
       var j = (crowd.get(key) || 0) + 1;
       crowd.set(key, j);
-      var rr = SPACING * (0.9 + 0.5 * Math.sqrt(j));
+      var rr = SPACING * (1.6 + 0.6 * Math.sqrt(j));
       pos.set(e.id, { x: sx + rr * Math.cos(j * GOLDEN), y: sy + rr * Math.sin(j * GOLDEN) });
     });
     var updates = [];
@@ -366,6 +367,12 @@
   }
   network.once("stabilizationIterationsDone", markReady);
   network.on("dragEnd", function (params) { if (params.nodes.length) rememberPositions(params.nodes); });
+  var zoomed = null;
+  network.on("zoom", function () {  // once the zooming stops: labels sized for the new zoom
+    clearTimeout(zoomed);
+    zoomed = setTimeout(function () { if (ready) restyle(); }, 120);
+  });
+  network.on("animationFinished", function () { if (ready) restyle(); });
   if (firstShown.length === 0) markReady();
 
   // -- labels, fading ----------------------------------------------------------------------
@@ -410,6 +417,9 @@
 
   function restyle() {
     var nodeUpdates = [], edgeUpdates = [], focusScale = state.focusScale || refScale;
+    // label sizes are in graph units, so zooming in makes them grow: cap them on screen
+    var scale = network.getScale() || refScale;
+    var nodeCap = MAX_LABEL_PX / scale, edgeCap = MAX_EDGE_LABEL_PX / scale;
     var list = byRank.filter(shown), labels;
     if (state.near) {
       var near = list.filter(function (e) { return state.near.has(e.id); });
@@ -419,7 +429,7 @@
       labels = labelSizes(list, refScale, LABELS, LABEL_PX, 5);
     }
     list.forEach(function (e) {
-      var size = labels.size.get(e.id) || 1, color = typeColor[e.type];
+      var size = Math.min(labels.size.get(e.id) || 1, nodeCap), color = typeColor[e.type];
       var faded = !!state.near && !state.near.has(e.id);
       size = Math.round(size * 100) / 100;
       var vadjust = Math.round((labels.shift.get(e.id) || 0) * 100) / 100;
@@ -440,9 +450,9 @@
       var size = EDGE_LABEL_PX / (refScale * EDGE_ZOOM), faded = false;
       if (state.near) {
         var both = state.near.has(r.head) && state.near.has(r.tail);
-        if (both) size = Math.max(size, EDGE_LABEL_PX / focusScale); else { faded = true; size = 1; }
+        if (both) size = EDGE_LABEL_PX / focusScale; else { faded = true; size = 1; }
       }
-      size = Math.round(size * 100) / 100;
+      size = Math.round(Math.min(size, edgeCap) * 100) / 100;
       var key = size + (faded ? "f" : "");
       if (applied.get(r.id) === key) return;
       applied.set(r.id, key);
@@ -787,7 +797,7 @@
     });
     var box = container.getBoundingClientRect();
     var fits = (0.8 * Math.min(box.width, box.height)) / (2 * far);
-    var scale = Math.max(refScale, Math.min(fits, 2, refScale * 2.5));
+    var scale = Math.max(refScale, Math.min(fits, 1.6));
     state.focusScale = scale;
     network.moveTo({ position: at, scale: scale, animation: { duration: 350, easingFunction: "easeInOutQuad" } });
   }
