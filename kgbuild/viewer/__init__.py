@@ -12,6 +12,14 @@
 The same page comes from a NetworkX file and from a Neo4j (Bolt) server: one query layer
 (:mod:`kgbuild.viewer.data`) reads the store, one renderer (:mod:`kgbuild.viewer.render`)
 writes the page, drawn by the vendored vis-network library.
+
+The page opens on the entities that have relations, laid out in clusters (the Louvain
+communities ``data`` computes) that settle once and then stay still, with the names of
+the most connected ones; the entities without relations are behind a switch that says
+how many there are. Clicking an entity centres it and fades what is more than one or two
+relations away; filters by entity type, relation type and document. A page with more than
+:attr:`PageOptions.large` connected entities opens on the most connected
+:attr:`PageOptions.open` and their clusters, and says so, with buttons to show more.
 """
 
 from __future__ import annotations
