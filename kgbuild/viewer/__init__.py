@@ -12,6 +12,14 @@
 The same page comes from a NetworkX file and from a Neo4j (Bolt) server: one query layer
 (:mod:`kgbuild.viewer.data`) reads the store, one renderer (:mod:`kgbuild.viewer.render`)
 writes the page, drawn by the vendored vis-network library.
+
+The page opens on the entities that have relations, laid out in clusters (the Louvain
+communities ``data`` computes) that settle once and then stay still, with the names of
+the most connected ones; the entities without relations are behind a switch that says
+how many there are. Clicking an entity centres it and fades what is more than one or two
+relations away; filters by entity type, relation type and document. A page with more than
+:attr:`PageOptions.large` connected entities opens on the most connected
+:attr:`PageOptions.open` and their clusters, and says so, with buttons to show more.
 """
 
 from __future__ import annotations
@@ -24,9 +32,9 @@ from typing import Any
 
 from kgbuild.store.base import GraphStore
 from kgbuild.viewer.data import Selection, ViewError, ViewGraph, load_view_graph
-from kgbuild.viewer.render import render_html
+from kgbuild.viewer.render import PageOptions, render_html
 
-__all__ = ["GraphView", "Selection", "ViewError", "ViewGraph", "view"]
+__all__ = ["GraphView", "PageOptions", "Selection", "ViewError", "ViewGraph", "view"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +43,16 @@ class GraphView:
     """A rendered page: :meth:`save` writes it, Jupyter shows it inline.
 
     ``graph`` is what the page shows (a :class:`ViewGraph`: entities, relations, their
-    evidence, and how many the limit left out); ``html`` is the page itself.
+    evidence, and how many the limit left out); ``html`` is the page itself, opened as
+    ``options`` say (:class:`PageOptions`: when a graph counts as large, and how much of
+    it the page opens on).
     """
 
-    def __init__(self, graph: ViewGraph, title: str | None = None) -> None:
+    def __init__(
+        self, graph: ViewGraph, title: str | None = None, options: PageOptions | None = None
+    ) -> None:
         self.graph = graph
-        self.html = render_html(graph, title)
+        self.html = render_html(graph, title, options)
 
     def __repr__(self) -> str:
         g = self.graph

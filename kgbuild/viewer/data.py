@@ -11,6 +11,12 @@ Every highlighted span is ``Document.text[start:end]`` with the offsets the stor
 (never re-tokenised); it is shown inside its sentence (``kgbuild.ingest.chunker``'s
 regex splitter), and the sentence is cut into :class:`Piece` objects so the page only
 has to put text next to text.
+
+:func:`load_view_graph` also works out the shape of what it shows, so the page can open
+on the part worth reading first: each entity's ``degree`` (relations on the page),
+``rank`` (0 = most connected and mentioned), ``community`` (NetworkX's Louvain
+communities of the connected entities, the clusters the layout starts from) and the
+``documents`` it is mentioned in (the page's document filter).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ __all__ = [
     "MentionView",
     "Piece",
     "Selection",
+    "ViewDocument",
     "ViewEntity",
     "ViewError",
     "ViewGraph",
@@ -101,6 +108,18 @@ class ViewEntity(_Model):
     mention_count: int
     mentions: list[MentionView] = Field(default_factory=list)
     mentions_left_out: int = 0
+    documents: list[str] = Field(
+        default_factory=list, description="Ids of the documents mentioning it (all, sorted)."
+    )
+    degree: int = Field(default=0, description="Relations on the page it takes part in.")
+    rank: int = Field(
+        default=0, description="0 for the most connected and mentioned entity on the page."
+    )
+    community: int | None = Field(
+        default=None,
+        description="Its cluster (0 = the largest) among connected entities; None without "
+        "relations on the page.",
+    )
 
 
 class ViewRelation(_Model):
@@ -112,6 +131,17 @@ class ViewRelation(_Model):
     evidence_count: int
     evidence: list[Evidence] = Field(default_factory=list)
     evidence_left_out: int = 0
+    documents: list[str] = Field(
+        default_factory=list, description="Ids of the documents with its evidence (sorted)."
+    )
+
+
+class ViewDocument(_Model):
+    """A document behind the page: the document filter lists them."""
+
+    id: str
+    source: str
+    entity_count: int = Field(description="Entities on the page it mentions.")
 
 
 class Selection(_Model):
@@ -143,6 +173,7 @@ class ViewGraph(_Model):
     selection: str
     entities: list[ViewEntity]
     relations: list[ViewRelation]
+    documents: list[ViewDocument] = Field(default_factory=list)
     entities_left_out: int = 0
     relations_left_out: int = 0
 
@@ -210,6 +241,9 @@ MENTIONS_BY_ID = ByIds(
 CHUNKS_BY_ID = ByIds("MATCH (c:Chunk)", "c.id", "RETURN c.id AS id, c.index AS index", "id")
 DOCUMENTS_BY_ID = ByIds(
     "MATCH (d:Document)", "d.id", "RETURN d.id AS id, d.source AS source, d.text AS text", "id"
+)
+DOCUMENT_SOURCES = ByIds(
+    "MATCH (d:Document)", "d.id", "RETURN d.id AS id, d.source AS source", "id"
 )
 
 
@@ -459,6 +493,7 @@ def load_view_graph(store: GraphStore, selection: Selection | None = None) -> Vi
             v for m in rows[:cap] if (v := _mention_view(m, documents, chunks)) is not None
         ]
         entity.mentions_left_out = max(0, len(rows) - cap)
+        entity.documents = sorted({m["document_id"] for m in rows})
         entities.append(entity)
 
     relations = []
@@ -481,14 +516,17 @@ def load_view_graph(store: GraphStore, selection: Selection | None = None) -> Vi
                 evidence_count=count,
                 evidence=evidence,
                 evidence_left_out=max(0, count - len(evidence)),
+                documents=sorted(set(row.get("document_ids") or [])),
             )
         )
 
+    _add_structure(entities, relations)
     view = ViewGraph(
         store=_store_name(store),
         selection=selection.describe(),
         entities=entities,
         relations=relations,
+        documents=_documents(store, entities, {d.id: d.source for d in documents.values()}),
         entities_left_out=matched - len(shown),
         relations_left_out=relations_left_out,
     )
@@ -501,6 +539,63 @@ def load_view_graph(store: GraphStore, selection: Selection | None = None) -> Vi
         view.relations_left_out,
     )
     return view
+
+
+def _add_structure(entities: list[ViewEntity], relations: list[ViewRelation]) -> None:
+    """Set each entity's ``degree``, ``rank`` and ``community`` (see the module docs).
+
+    Communities are NetworkX's Louvain communities of the connected entities (weighted by
+    evidence, fixed seed, nodes and edges added in a fixed order: the same graph gives the
+    same communities), numbered by size, largest first, then by their best rank.
+    """
+    import networkx as nx
+
+    degree: dict[str, int] = defaultdict(int)
+    for relation in relations:
+        degree[relation.head] += 1
+        degree[relation.tail] += 1
+    ordered = sorted(
+        entities, key=lambda e: (-(degree[e.id] + e.mention_count), -degree[e.id], e.name, e.id)
+    )
+    for rank, entity in enumerate(ordered):
+        entity.degree, entity.rank = degree[entity.id], rank
+    graph = nx.Graph()
+    graph.add_nodes_from(e.id for e in ordered if e.degree)
+    for relation in sorted(relations, key=lambda r: r.id):
+        if relation.head == relation.tail:
+            continue
+        weight = max(1, relation.evidence_count)
+        if graph.has_edge(relation.head, relation.tail):
+            graph[relation.head][relation.tail]["weight"] += weight
+        else:
+            graph.add_edge(relation.head, relation.tail, weight=weight)
+    if not graph:
+        return
+    rank = {e.id: e.rank for e in entities}
+    found = nx.community.louvain_communities(graph, weight="weight", seed=7)
+    found.sort(key=lambda members: (-len(members), min(rank[m] for m in members)))
+    community = {member: k for k, members in enumerate(found) for member in members}
+    for entity in entities:
+        entity.community = community.get(entity.id)
+
+
+def _documents(
+    store: GraphStore, entities: list[ViewEntity], known: dict[str, str]
+) -> list[ViewDocument]:
+    """The documents mentioning the shown entities, most entities first (``known``: the
+    sources already read, by document id)."""
+    counts: dict[str, int] = defaultdict(int)
+    for entity in entities:
+        for doc_id in entity.documents:
+            counts[doc_id] += 1
+    sources = dict(known)
+    missing = counts.keys() - sources.keys()
+    sources.update({r["id"]: r["source"] for r in _rows_for(store, DOCUMENT_SOURCES, missing)})
+    found = [
+        ViewDocument(id=doc_id, source=sources.get(doc_id) or doc_id, entity_count=n)
+        for doc_id, n in counts.items()
+    ]
+    return sorted(found, key=lambda d: (-d.entity_count, d.source, d.id))
 
 
 def _evidence_rows(row: dict[str, Any]) -> Iterator[tuple[str, str, str, str, float]]:

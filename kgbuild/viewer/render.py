@@ -23,10 +23,12 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from kgbuild import __version__
 from kgbuild.viewer.data import ViewGraph
 
-__all__ = ["VIS_NETWORK_VERSION", "render_html", "script_json"]
+__all__ = ["VIS_NETWORK_VERSION", "PageOptions", "render_html", "script_json"]
 
 #: The vendored vis-network build (see kgbuild/viewer/vendor/README.md).
 VIS_NETWORK_VERSION = "10.1.5"
@@ -38,6 +40,24 @@ _JSON_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
+
+
+class PageOptions(BaseModel):
+    """How the page opens a graph (the defaults suit a browser on a laptop)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    large: int = Field(
+        default=2000,
+        ge=1,
+        description="More connected entities than this: open on the `open` most connected "
+        "(and their clusters), with buttons to show more.",
+    )
+    open: int = Field(default=1000, ge=1, description="Entities a large graph opens on.")
+    step: int = Field(default=1000, ge=1, description="Entities one 'show more' adds.")
+    labels: int = Field(
+        default=30, ge=0, description="About this many names are readable at the first zoom."
+    )
 
 
 @lru_cache(maxsize=8)
@@ -61,8 +81,12 @@ def _sha256(script: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
 
 
-def render_html(graph: ViewGraph, title: str | None = None) -> str:
+def render_html(
+    graph: ViewGraph, title: str | None = None, options: PageOptions | None = None
+) -> str:
     """The page for ``graph``; ``title`` defaults to the store's name."""
+    data = graph.model_dump(mode="json", exclude_none=True)
+    data["page"] = (options or PageOptions()).model_dump()
     vis_js, app_js = _vis_network(), _asset("app.js")
     csp = (
         "default-src 'none'; "
@@ -75,7 +99,7 @@ def render_html(graph: ViewGraph, title: str | None = None) -> str:
         "VIS_VERSION": VIS_NETWORK_VERSION,
         "TITLE": html.escape(title or f"kgbuild view: {graph.store}"),
         "CSS": _asset("app.css"),
-        "DATA": script_json(graph.model_dump(mode="json", exclude_none=True)),
+        "DATA": script_json(data),
         "VIS": vis_js,
         "APP": app_js,
     }

@@ -133,6 +133,55 @@ def test_unicode_offsets_are_code_points(tmp_path):
     assert (tokyo.mentions[0].start, tokyo.mentions[0].end) == (start, start + 2)
 
 
+def test_degree_rank_documents_of_the_sample_graph(sample_store):
+    graph = kgbuild.view(sample_store).graph
+    by_name = {e.name: e for e in graph.entities}
+    assert {n: e.degree for n, e in by_name.items()} == {
+        "Acme Corp": 3,
+        "Alice Smith": 1,
+        "Bob Jones": 1,
+        "Paris": 1,
+    }
+    # rank: relations + mentions, more first (Acme 3 + 4, Alice 1 + 2, then 1 + 1 by name)
+    ranked = sorted(graph.entities, key=lambda e: e.rank)
+    assert [e.name for e in ranked] == ["Acme Corp", "Alice Smith", "Bob Jones", "Paris"]
+    a, b = (ids_of(graph, "a.txt"), ids_of(graph, "b.txt"))
+    assert by_name["Acme Corp"].documents == sorted([a, b])
+    assert by_name["Paris"].documents == [a] and by_name["Bob Jones"].documents == [b]
+    assert {(d.source, d.entity_count) for d in graph.documents} == {("a.txt", 3), ("b.txt", 3)}
+    assert {r.type: r.documents for r in graph.relations if r.type == "located in"} == {
+        "located in": [a]
+    }
+    assert all(e.community is not None for e in graph.entities)  # all connected
+
+
+def ids_of(graph: ViewGraph, source: str) -> str:
+    (found,) = [d.id for d in graph.documents if d.source == source]
+    return found
+
+
+def test_communities_follow_the_clusters_and_skip_entities_without_relations(tmp_path):
+    from synthetic import graph_from_text
+
+    text = "Ann, Bob and Cid met. Dan, Eve and Fay met. Gus slept."
+    names = ["Ann", "Bob", "Cid", "Dan", "Eve", "Fay", "Gus"]
+    triangles = [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3)]
+    graph = graph_from_text(
+        "clusters.txt",
+        text,
+        [(n, "person") for n in names],
+        [(h, "knows", t) for h, t in triangles],
+    )
+    view = kgbuild.view(write_store(tmp_path / "c.json", [graph])).graph
+    community = {e.name: e.community for e in view.entities}
+    assert community["Gus"] is None
+    assert community["Ann"] == community["Bob"] == community["Cid"]
+    assert community["Dan"] == community["Eve"] == community["Fay"]
+    assert {community["Ann"], community["Dan"]} == {0, 1}
+    gus = next(e for e in view.entities if e.name == "Gus")
+    assert (gus.degree, gus.rank) == (0, len(names) - 1)  # no relation: ranked last
+
+
 def test_limit_keeps_the_most_mentioned_and_counts_what_it_left_out(sample_store):
     graph = kgbuild.view(sample_store, limit=2).graph
     assert [e.name for e in graph.entities] == ["Acme Corp", "Alice Smith"]
