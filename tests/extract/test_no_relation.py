@@ -135,3 +135,38 @@ def test_training_with_the_no_relation_score_learns(datasets, tokenizer):
         losses.append(rel)
     assert model.no_relation.grad is not None  # the no-relation vector trains
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_a_run_adds_the_score_to_a_trained_model(datasets, tmp_path):
+    import json
+
+    from kgbuild.extract.training.loop import train
+
+    base = JointExtractionModel.from_base_encoder(ExtractorConfig(name="base", max_length=96))
+    base.add_one_way_lora(2)  # what a shipped checkpoint has: the next one_way stage redoes it
+    base.save_pretrained(tmp_path / "base")
+    config = {
+        "model": {"name": "with-na", "max_length": 96, "no_relation_score": True},
+        "init_from": str(tmp_path / "base"),
+        "data_root": str(datasets),
+        "output_dir": str(tmp_path / "run"),
+        "epochs": 1,
+        "train": [
+            {
+                "name": "c",
+                "format": "spert",
+                "path": "conll04/conll04_train.json",
+                "types": "conll04/conll04_types.json",
+                "limit": 4,
+            }
+        ],
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    out = train(path, max_steps=2)
+    model = JointExtractionModel.from_pretrained(out)
+    assert model.config.no_relation_score and hasattr(model, "no_relation")
+    assert not hasattr(model, "one_way_lora") and model.config.one_way_lora_rank == 0
+    x = JointExtractor.from_pretrained(out, backend="torch")
+    (found,) = x.extract([TEXT], ["person", "organization"], ["works for"])
+    assert found.entities is not None

@@ -118,8 +118,7 @@ class JointExtractionModel(nn.Module):
         self.pair_proj = _mlp(4 * d, d, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
         if config.no_relation_score:
-            # in the relation-label space: scored against each pair as a label is
-            self.no_relation = nn.Parameter(torch.randn(d) * 0.02)
+            self.add_no_relation_score()
         if config.one_way_lora_rank and encoder is not None:
             self.add_one_way_lora(config.one_way_lora_rank)
 
@@ -130,6 +129,14 @@ class JointExtractionModel(nn.Module):
             for name, module in self.encoder.named_modules()
             if isinstance(module, nn.Linear) and name.startswith("encoder.")
         }
+
+    def add_no_relation_score(self) -> None:
+        """The learned no-relation vector (``ExtractorConfig.no_relation_score``), in the
+        relation-label space: scored against each pair as a label is, and each label's
+        score judged against it. Small and random at first (a run that adds it to a
+        trained model learns it from there)."""
+        self.no_relation = nn.Parameter(torch.randn(self.config.hidden_dim) * 0.02)
+        self.config.no_relation_score = True
 
     def add_one_way_lora(self, rank: int) -> None:
         """A low-rank update (LoRA) of the encoder's linear layers for the relation-label

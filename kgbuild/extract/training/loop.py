@@ -103,7 +103,12 @@ def train(
             # the joint model stays as trained, thresholds included
             model.config.name = cfg.model.name
         else:
-            model.config = cfg.model
+            model.config = cfg.model.model_copy()
+            if cfg.model.no_relation_score and not hasattr(model, "no_relation"):
+                model.add_no_relation_score()  # a new part of a trained model
+            if hasattr(model, "one_way_lora") and not cfg.model.one_way_lora_rank:
+                # trained for the encoder as it was: the one_way stage trains it again
+                del model.one_way_lora
         logger.info("continuing from %s", cfg.init_from)
     else:
         model = JointExtractionModel.from_base_encoder(cfg.model)
