@@ -306,6 +306,7 @@ def test_a_cached_graph_loads_without_the_transformer(onnx_extractor, tmp_path):
     assert "Loading weights" not in done.stderr  # no weight-loading bar either
 
 
+@torch.inference_mode()
 def test_the_deferred_encoder_loads_when_torch_must_run_it(onnx_extractor):
     model = onnx_extractor.model
     texts = ["Tim Cook leads Apple in Cupertino."]
