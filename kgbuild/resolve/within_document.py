@@ -1,0 +1,307 @@
+"""Within one document: name groups joined by the symmetric rules, the person-name pass
+and the short-form pass, then gathered into clusters (steps 1 and 2 of
+:mod:`kgbuild.resolve.resolver`). A part of the resolver's engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from kgbuild.resolve import match
+from kgbuild.resolve.groups import (
+    _GROUP,
+    _SURFACE,
+    MergeDecision,
+    _Cluster,
+    _Group,
+    _rank,
+)
+from kgbuild.resolve.normalize import LITERAL, OTHER, PERSON, Name
+from kgbuild.resolve.overrides import (
+    RULE_OVERRIDE_DIFFERENT,
+    RULE_OVERRIDE_SAME,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class WithinDocumentPasses:
+    """The engine's within-document passes (mixed into ``_Engine``)."""
+
+    def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
+        by_key: dict[tuple[str, str], int] = {}
+        groups: list[_Group] = []
+        mention_group: list[int] = []
+        analyze = self.norm.analyze
+        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            tk, kind = self.type_of(label)
+            name = analyze(text, kind)
+            gk = (tk, name.key)
+            g = by_key.get(gk)
+            if g is None:
+                g = by_key[gk] = len(groups)
+                groups.append(_Group(name, tk, i))
+            grp = groups[g]
+            grp.count += 1
+            grp.surfaces[text] = grp.surfaces.get(text, 0) + 1
+            grp.labels[label] = grp.labels.get(label, 0) + 1
+            mention_group.append(g)
+        return groups, mention_group
+
+    def _local_index(self, groups: list[_Group]) -> dict[str, list[int]]:
+        """Blocking keys of this document's groups, plus lookups only the short-form
+        rules need: last names (``l:``), first names (``g:``), name starts/ends (``e:``)."""
+        first_names = self.config.match_first_name
+        local: dict[str, list[int]] = {}
+        for g, grp in enumerate(groups):
+            name = grp.name
+            keys = list(name.keys)
+            if name.kind == PERSON:
+                keys.append("l:" + name.last)
+                if name.given and first_names:
+                    keys.append("g:" + name.given[0])
+            elif name.kind == OTHER and len(name.tokens) > 1 and self._partial_ok(grp.tkey):
+                toks = name.tokens
+                keys.extend("e:" + " ".join(toks[:n]) for n in range(1, len(toks)))
+                keys.extend("e:" + " ".join(toks[-n:]) for n in range(1, len(toks)))
+            for k in keys:
+                local.setdefault(k, []).append(g)
+        return local
+
+    def _candidates(self, local: dict[str, list[int]], keys: Sequence[str]) -> list[int]:
+        cap = self.config.max_block_size
+        seen: dict[int, None] = {}
+        for k in keys:
+            block = local.get(k)
+            if block and (len(block) <= cap or k.startswith("n:")):
+                for h in block:
+                    seen[h] = None
+        return list(seen)
+
+    def _symmetric(self, groups, local, uf, explain) -> None:
+        """Pass a: same key under compatible types, reordered words, fuzzy spelling."""
+        cfg = self.config
+        compatible = cfg.types_compatible
+        close = self._close_pairs(groups)
+        for g, grp in enumerate(groups):
+            a = grp.name
+            if explain is not None and len(grp.surfaces) > 1:
+                base = next(iter(grp.surfaces))
+                for s in list(grp.surfaces)[1:]:
+                    explain.append(
+                        (
+                            g,
+                            MergeDecision(
+                                rule=match.RULE_SAME_KEY, source=s, target=base, score=100.0
+                            ),
+                            _SURFACE,
+                        )
+                    )
+            cands = self._candidates(local, a.keys)
+            if g in close:
+                cands = list(dict.fromkeys(cands + close[g]))
+            for h in cands:
+                if h <= g:
+                    continue
+                other = groups[h]
+                if not compatible(grp.tkey, other.tkey):
+                    continue
+                b = other.name
+                if a.key == b.key:
+                    rule, score = match.RULE_SAME_KEY, 100.0
+                elif match.same_sorted_tokens(a, b):
+                    rule, score = match.RULE_SORTED, 100.0
+                else:
+                    score = match.fuzzy_score(a, b, cfg.fuzzy_threshold, cfg.fuzzy_min_length)
+                    if not score:
+                        continue
+                    rule = match.RULE_FUZZY
+                self._join(uf, groups, h, g, rule, score, explain)
+
+    def _close_pairs(self, groups: list[_Group]) -> dict[int, list[int]]:
+        """Groups whose keys reach the fuzzy threshold, compared all against all (in C).
+
+        Blocking keys miss some typos ("Wudral"/"Wural"); a document is small enough to
+        compare its names pairwise, up to ``within_doc_all_pairs`` names.
+        """
+        cfg = self.config
+        idx = [
+            g
+            for g, grp in enumerate(groups)
+            if grp.name.kind != LITERAL and len(grp.name.key) >= cfg.fuzzy_min_length
+        ]
+        if len(idx) < 2 or len(idx) > cfg.within_doc_all_pairs:
+            return {}
+        keys = [groups[g].name.key for g in idx]
+        scores = process.cdist(
+            keys, keys, scorer=fuzz.ratio, score_cutoff=cfg.fuzzy_threshold, dtype=np.uint8
+        )
+        out: dict[int, list[int]] = {}
+        for i, j in zip(*np.nonzero(scores), strict=True):
+            if i < j:
+                out.setdefault(idx[i], []).append(idx[j])
+        return out
+
+    def _persons_pass(self, groups, local, uf, explain) -> None:
+        """Pass b: a person name joins the more complete names it fits, if they all agree."""
+        if not self.config.match_initials:
+            return
+        compatible = self.config.types_compatible
+        decisions: list[tuple[int, list[int]]] = []
+        for g, grp in enumerate(groups):
+            a = grp.name
+            if a.kind != PERSON or not a.given:
+                continue
+            ra = _rank(a)
+            targets = [
+                h
+                for h in self._candidates(local, ("l:" + a.last,))
+                if compatible(grp.tkey, groups[h].tkey)
+                and _rank(groups[h].name) > ra
+                and match.person_compatible(a, groups[h].name)
+            ]
+            if not targets:
+                continue
+            agree = all(
+                uf.find(x) == uf.find(y) or match.person_compatible(groups[x].name, groups[y].name)
+                for i, x in enumerate(targets)
+                for y in targets[i + 1 :]
+            )
+            if agree:
+                decisions.append((g, targets))
+            else:
+                grp.ambiguous = True
+                logger.debug("person name %r fits several people; kept apart", a.surface)
+        for g, targets in decisions:
+            groups[g].primary = False
+            for h in targets:
+                self._join(uf, groups, g, h, match.RULE_PERSON, 100.0, explain)
+
+    def _short_forms(self, groups, local, uf, explain) -> None:
+        """Pass c: last/first names, name starts/ends and acronyms join their one cluster."""
+        cfg = self.config
+        compatible = cfg.types_compatible
+        decisions: list[tuple[int, int, str]] = []
+        for g, grp in enumerate(groups):
+            a = grp.name
+            tests: list[tuple[str, str]] = []
+            if a.kind == PERSON:
+                if cfg.match_last_name:
+                    tests.append(("l:" + a.last, match.RULE_LAST))
+                if cfg.match_first_name and len(a.tokens) == 1:
+                    tests.append(("g:" + a.key, match.RULE_FIRST))
+            elif a.kind == OTHER:
+                if self._partial_ok(grp.tkey):
+                    tests.append(("e:" + a.key, match.RULE_PARTIAL))
+                if cfg.match_acronym and a.acronym_like:
+                    tests.append(("a:" + a.key.replace(" ", ""), match.RULE_ACRONYM))
+            if not tests:
+                continue
+            root = uf.find(g)
+            found: dict[int, tuple[int, str]] = {}  # target root -> (group, rule)
+            for key, rule in tests:
+                for h in self._candidates(local, (key,)):
+                    other = groups[h]
+                    if h == g or not compatible(grp.tkey, other.tkey):
+                        continue
+                    if not self._short_fits(rule, a, other.name):
+                        continue
+                    r = uf.find(h)
+                    if r != root and r not in found:
+                        found[r] = (h, rule)
+            if len(found) == 1:
+                ((h, rule),) = found.values()
+                decisions.append((g, h, rule))
+            elif len(found) > 1:
+                grp.ambiguous = True
+                logger.debug("short name %r fits %d clusters; kept apart", a.surface, len(found))
+        for g, h, rule in decisions:
+            groups[g].primary = False
+            self._join(uf, groups, g, h, rule, 100.0, explain)
+
+    def _short_fits(self, rule: str, short: Name, long: Name) -> bool:
+        if rule == match.RULE_LAST:
+            return match.last_name(short, long)
+        if rule == match.RULE_FIRST:
+            return match.first_name(short, long)
+        if rule == match.RULE_PARTIAL:
+            return match.partial(short, long, self._stopwords)
+        return match.acronym(short, long)
+
+    def _join(self, uf, groups, g, h, rule, score, explain) -> None:
+        if uf.sides and uf.opposed(g, h):
+            src, dst = groups[g].name.surface, groups[h].name.surface
+            logger.debug("overrides keep %r apart from %r (%s)", src, dst, rule)
+            if explain is not None:
+                entries = groups[g].entries | groups[h].entries
+                decision = MergeDecision(
+                    rule=RULE_OVERRIDE_DIFFERENT,
+                    source=src,
+                    target=dst,
+                    score=0.0,
+                    evidence=f"{rule} would join them; {self._override_evidence(entries)}",
+                )
+                explain.append((g, decision, _GROUP))
+            return
+        uf.union(g, h)
+        if explain is not None:
+            src, dst = groups[g].name.surface, groups[h].name.surface
+            evidence = None
+            if rule == RULE_OVERRIDE_SAME:
+                evidence = self._override_evidence(groups[g].entries & groups[h].entries)
+            explain.append(
+                (
+                    g,
+                    MergeDecision(
+                        rule=rule, source=src, target=dst, score=score, evidence=evidence
+                    ),
+                    _GROUP,
+                )
+            )
+            logger.debug("joined %r to %r by %s (%.1f)", src, dst, rule, score)
+
+    def _clusters(self, groups, uf) -> tuple[list[_Cluster], list[int]]:
+        members: dict[int, list[int]] = {}
+        for g in range(len(groups)):
+            members.setdefault(uf.find(g), []).append(g)
+        clusters: list[_Cluster] = []
+        group_cluster = [0] * len(groups)
+        for gs in members.values():  # roots are the earliest group: mention order
+            grps = [groups[g] for g in gs]
+            if len(grps) == 1:  # the common case, made cheap
+                canonical, labels = grps[0], grps[0].labels
+            else:
+                primaries = [x for x in grps if x.primary] or grps
+                # Most informative (words), then most frequent, then longest, then earliest.
+                canonical = max(
+                    primaries,
+                    key=lambda x: (len(x.name.tokens), x.count, len(x.name.key), -x.first),
+                )
+                labels = {}
+                for x in grps:
+                    for lab, n in x.labels.items():
+                        labels[lab] = labels.get(lab, 0) + n
+            surfaces = canonical.surfaces
+            if len(surfaces) == 1:
+                surface = next(iter(surfaces))
+            else:  # most frequent, then shortest ("Obama" over "Mr. Obama"), then first
+                surface = max(surfaces, key=lambda s: (surfaces[s], -len(s)))
+            label = next(iter(labels)) if len(labels) == 1 else max(labels, key=labels.__getitem__)
+            c = _Cluster(
+                grps,
+                gs[0],
+                canonical,
+                surface,
+                label,
+                self.type_of(label)[0],
+                sum(x.count for x in grps),
+            )
+            for g in gs:
+                group_cluster[g] = len(clusters)
+            clusters.append(c)
+        return clusters, group_cluster
+
+    # -- across documents ----------------------------------------------------------
