@@ -20,7 +20,7 @@ BIN := $(VENV)/bin
 # pip finds the +cpu wheel in a local wheel folder or in PyTorch's CPU wheel index (give it
 # with PIP_EXTRA_INDEX_URL where neither is configured).
 TORCH ?= torch==2.13.0+cpu
-PYTEST_ARGS ?= -q -ra
+PYTEST_ARGS ?= -q -ra --durations=25
 # What `make test` installs on top of the demo's set-up (see pyproject.toml).
 TEST_EXTRAS := test,formats,train,viz,ray
 PIP := $(BIN)/python -m pip --disable-pip-version-check
