@@ -44,7 +44,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.types import DocumentGraph, Entity
 

@@ -23,7 +23,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.viewer.data import ViewGraph
 
 __all__ = ["VIS_NETWORK_VERSION", "render_html", "script_json"]
