@@ -37,7 +37,7 @@ import json
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -59,6 +59,61 @@ class DocumentState(BaseModel):
     content_hash: str
     model_id: str | None = None
     schema_fingerprint: str | None = None
+
+
+class DocumentStateLookup(ABC):
+    """Document states by id, for another process: picklable and read-only.
+
+    :meth:`GraphStore.state_lookup` makes one in the process that holds the store; a
+    worker elsewhere (a Ray actor of :mod:`kgbuild.pipeline.ray_engine`) calls it with the
+    ids of the documents it loaded, to skip those the store holds unchanged::
+
+        lookup = store.state_lookup()           # in the driver
+        states = lookup(["doc:1", "doc:2"])     # in a worker: {id: DocumentState}
+        lookup.close()                          # releases what the worker opened
+
+    Its ``repr`` never shows a secret (a Neo4j lookup carries the password, which the
+    worker needs to connect).
+    """
+
+    @abstractmethod
+    def __call__(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        """The states of those of ``document_ids`` that the store holds, by id."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release a connection the lookup opened (none by default)."""
+
+
+class StateSnapshot(DocumentStateLookup):
+    """The states a store held when the snapshot was taken (for stores held in memory).
+
+    Kept as tuples, not models: the snapshot of a large store pickles small.
+    """
+
+    def __init__(self, states: Mapping[str, DocumentState]) -> None:
+        self._rows = {
+            i: (s.source, s.content_hash, s.model_id, s.schema_fingerprint)
+            for i, s in states.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"StateSnapshot({len(self._rows)} document(s))"
+
+    def __call__(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        out = {}
+        for i in document_ids:
+            if (row := self._rows.get(i)) is not None:
+                out[i] = DocumentState(
+                    id=i,
+                    source=row[0],
+                    content_hash=row[1],
+                    model_id=row[2],
+                    schema_fingerprint=row[3],
+                )
+        return out
 
 
 class EntityDescription(NamedTuple):
@@ -297,6 +352,15 @@ class GraphStore(ABC):
         """
         wanted = set(document_ids)
         return {i: s for i, s in self.document_states().items() if i in wanted}
+
+    def state_lookup(self) -> DocumentStateLookup:
+        """A picklable :class:`DocumentStateLookup` for workers in other processes.
+
+        The default is a :class:`StateSnapshot` of :meth:`document_states` (right for a
+        store held in memory); a server-backed store returns a lookup that connects to
+        the server from the worker and looks documents up by id.
+        """
+        return StateSnapshot(self.document_states())
 
     # -- run marker: what a run saw, so a prune never needs every id in memory ------------
 

@@ -108,6 +108,7 @@ from kgbuild.schema import SAFE_IDENTIFIER, InvalidTypeName, entity_label, relat
 from kgbuild.store.base import (
     NAME_KEY_PREFIXES,
     DocumentState,
+    DocumentStateLookup,
     EntityDescription,
     GraphStore,
     StoreError,
@@ -730,6 +731,40 @@ def _described(
 def _name_ids(ids: Sequence[str], shown: int = 5) -> str:
     head = ", ".join(ids[:shown])
     return f"documents {head}" + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+class Neo4jStateLookup(DocumentStateLookup):
+    """Document states by id from a Neo4j server, for a worker in another process.
+
+    Carries the connection settings, the password included (the worker connects with
+    it), but never shows it: not in ``repr``, not in logs. Connects on the first call,
+    with a :class:`Neo4jStore` of its own; a copy made by pickling starts unconnected.
+    """
+
+    def __init__(self, uri: str, user: str, password: str | None, database: str | None) -> None:
+        self.uri = uri
+        self.user = user
+        self._password = password
+        self.database = database
+        self._store: Neo4jStore | None = None
+
+    def __repr__(self) -> str:  # no password here, ever
+        return f"Neo4jStateLookup(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_store": None}
+
+    def __call__(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        if self._store is None:
+            store = Neo4jStore(self.uri, self.user, self._password, self.database)
+            store.open()
+            self._store = store
+        return self._store.document_states_for(document_ids)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -1381,6 +1416,10 @@ class Neo4jStore(GraphStore):
             )
             out.update((row["id"], DocumentState(**row)) for row in rows)
         return out
+
+    def state_lookup(self) -> Neo4jStateLookup:
+        """A lookup that connects to this server from a worker and asks by id."""
+        return Neo4jStateLookup(self.uri, self.user, self._password, self.database)
 
     def mark_seen(self, document_ids: Iterable[str], run_id: str) -> None:
         """Set ``kgbuild_seen_run`` on these Document nodes (removed by :meth:`clear_marks`)."""
