@@ -22,7 +22,7 @@ _LAZY = {
     "extract_text": "kgbuild.pipeline.api",
     "TextExtraction": "kgbuild.pipeline.api",
     "KnowledgeGraphBuilder": "kgbuild.pipeline.builder",
-    "BuildConfig": "kgbuild.pipeline.builder",
+    "BuildConfig": "kgbuild.pipeline.config",
     "IngestSummary": "kgbuild.pipeline.summary",
     "Schema": "kgbuild.schema",
     "open_store": "kgbuild.store",
@@ -46,7 +46,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from kgbuild.pipeline.api import TextExtraction, build, extract_text
-    from kgbuild.pipeline.builder import BuildConfig, KnowledgeGraphBuilder
+    from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+    from kgbuild.pipeline.config import BuildConfig
     from kgbuild.pipeline.summary import IngestSummary
     from kgbuild.schema import Schema
     from kgbuild.store import open_store

@@ -8,13 +8,17 @@ Ray actors and the serial tail in the driver::
     DocumentPlanner  Document, DocumentState | None   -> DocumentStatus ("unchanged": skip)
     ChunkStage       Document, status, ChunkLimits     -> DocumentWork | DocumentFailure
     ExtractStage     [DocumentWork]                    -> BatchExtraction (per document)
-    AssembleStage    DocumentWork, DocumentExtraction  -> DocumentGraph (resolved entities)
+    AssembleStage    Document, chunks, DocumentExtraction -> DocumentGraph (entities resolved)
     WriteStage       [AssembledDocument]               -> WrittenBatch (written, failures)
 
-Each stage is a plain object built from its own settings; ``run`` reads only its input
-and the store it is given, and reports a document's failure as a
-:class:`~kgbuild.pipeline.summary.DocumentFailure` instead of raising, so one bad
-document never stops the rest. :class:`PipelineStages` builds them from a
+Each stage is a plain object built from its own settings whose ``run`` reads only its
+input and the store it is given. A document that fails in chunking, extraction or
+writing comes back as a :class:`~kgbuild.pipeline.summary.DocumentFailure`, so one bad
+document never stops the rest (assembly raises; the tail reports it the same way); an
+internal inconsistency raises :class:`PipelineError` or
+:class:`~kgbuild.pipeline.extraction.ExtractionError` and stops the run.
+
+:class:`PipelineStages` builds the stages from a
 :class:`~kgbuild.pipeline.config.BuildConfig` and an extractor and adds what a run does
 around them (:meth:`~PipelineStages.start`, :meth:`~PipelineStages.batch_full`,
 :meth:`~PipelineStages.resolve_and_write`, :meth:`~PipelineStages.handle_deleted`,
@@ -25,7 +29,8 @@ Example (what an engine does with one document)::
 
     stages = PipelineStages(BuildConfig(), extractor)
     run = stages.start(store, ["docs/"], store_name="graph.json")
-    status = stages.planner.run(document, store.document_states_for([document.id]).get(document.id))
+    state = store.document_states_for([document.id]).get(document.id)
+    status = stages.planner.run(document, state)
     work = stages.chunk(document, status, stages.chunk_limits(), run)
     found = stages.record_extraction([work], stages.extraction.run([work]), run, progress)
     stages.resolve_and_write([work], found, store, run, progress)
@@ -41,7 +46,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -574,7 +579,7 @@ def reason(exc: BaseException) -> str:
     return text.splitlines()[0] if "\n" in text else text
 
 
-def describe_store(store: GraphStore | str | Path | Any) -> str:
+def describe_store(store: GraphStore | str | Path) -> str:
     """How a store is named in summaries and logs: its path or URI, never a password."""
     if isinstance(store, GraphStore):
         path = getattr(store, "path", None) or getattr(store, "uri", None)
