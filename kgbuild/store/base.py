@@ -90,11 +90,11 @@ class StateSnapshot(DocumentStateLookup):
     Kept as tuples, not models: the snapshot of a large store pickles small.
     """
 
+    #: The fields of a DocumentState kept (all but its id, the key), in tuple order.
+    FIELDS = tuple(name for name in DocumentState.model_fields if name != "id")
+
     def __init__(self, states: Mapping[str, DocumentState]) -> None:
-        self._rows = {
-            i: (s.source, s.content_hash, s.model_id, s.schema_fingerprint)
-            for i, s in states.items()
-        }
+        self._rows = {i: tuple(getattr(s, f) for f in self.FIELDS) for i, s in states.items()}
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -106,13 +106,7 @@ class StateSnapshot(DocumentStateLookup):
         out = {}
         for i in document_ids:
             if (row := self._rows.get(i)) is not None:
-                out[i] = DocumentState(
-                    id=i,
-                    source=row[0],
-                    content_hash=row[1],
-                    model_id=row[2],
-                    schema_fingerprint=row[3],
-                )
+                out[i] = DocumentState(id=i, **dict(zip(self.FIELDS, row, strict=True)))
         return out
 
 
