@@ -339,13 +339,13 @@ PROFILE_CATEGORIES = [
     ("  model inputs (encode, collate)", [("extract/encoding.py", "encode"),
                                            ("extract/model.py", "collate")]),
     ("  tokenizing for extraction", [("extract/encoding.py", "tokenize")]),
-    ("chunking (all)", [("pipeline/builder.py", "_chunk")]),
+    ("chunking (all)", [("pipeline/stages.py", "chunk")]),
     ("  tokenizing for chunking", [("extract/encoding.py", "token_spans")]),
     ("  sentence splitting", [("ingest/chunker.py", "split_sentences"),
                               ("ingest/chunker.py", "_spacy_sentences"),
                               ("ingest/chunker.py", "_regex_sentences")]),
-    ("resolution and assembly", [("pipeline/builder.py", "_assemble")]),
-    ("writing", [("pipeline/builder.py", "_write")]),
+    ("resolution and assembly", [("pipeline/assemble.py", "run")]),
+    ("writing", [("store/networkx_store.py", "write_documents")]),
     ("loading", [("ingest/loaders.py", "iter_documents")]),
 ]  # fmt: skip
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from kgbuild._version import __version__
 
 #: Public name -> module that defines it (imported on first access).
 _LAZY = {
@@ -23,7 +23,7 @@ _LAZY = {
     "extract_text": "kgbuild.pipeline.api",
     "TextExtraction": "kgbuild.pipeline.api",
     "KnowledgeGraphBuilder": "kgbuild.pipeline.builder",
-    "BuildConfig": "kgbuild.pipeline.builder",
+    "BuildConfig": "kgbuild.pipeline.config",
     "IngestSummary": "kgbuild.pipeline.summary",
     "Schema": "kgbuild.schema",
     "open_store": "kgbuild.store",
@@ -51,7 +51,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from kgbuild.pipeline.api import TextExtraction, build, extract_text
-    from kgbuild.pipeline.builder import BuildConfig, KnowledgeGraphBuilder
+    from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+    from kgbuild.pipeline.config import BuildConfig
     from kgbuild.pipeline.summary import IngestSummary
     from kgbuild.resolve.explain import explain
     from kgbuild.resolve.overrides import Overrides

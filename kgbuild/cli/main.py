@@ -41,7 +41,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.cli.common import (
     EXIT_PARTIAL,
     CLIError,

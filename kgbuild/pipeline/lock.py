@@ -58,7 +58,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.store.base import GraphStore, StoreError
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Extraction is about 91 % of an ingest and independent per document; resolution across
 documents and the store writes are a serial tail. This engine (``engine="ray"`` in
-:class:`~kgbuild.pipeline.builder.BuildConfig`, ``kgbuild ingest --engine ray``) spreads
+:class:`~kgbuild.pipeline.config.BuildConfig`, ``kgbuild ingest --engine ray``) spreads
 the first over Ray workers and keeps the second here, one writer::
 
     driver (this process)                       actors (one extractor loaded per actor)
@@ -13,6 +13,11 @@ the first over Ray workers and keeps the second here, one writer::
     results in input order  <-- preserve_order
     merge, resolve, assemble, write (the sequential engine's code), mark documents seen
     deleted = stored documents this run did not mark; prune
+
+Both sides run the stages of :mod:`kgbuild.pipeline.stages`: the actors plan, chunk
+and extract with a :class:`~kgbuild.pipeline.stages.PipelineStages` of their own, the
+driver takes the run's other steps with the builder's. A worker learns what the store
+holds through the store's picklable :meth:`~kgbuild.store.base.GraphStore.state_lookup`.
 
 The driver consumes results in input order and groups documents into the same
 batches as the sequential engine, so it resolves and writes them in the same order:
@@ -32,6 +37,7 @@ import logging
 import os
 import pickle
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,17 +49,18 @@ from typing import TYPE_CHECKING, Any
 from kgbuild.extract.base import Extraction, Extractor
 from kgbuild.extract.inference.lazy import LazyExtractor
 from kgbuild.ingest.loaders import LoadFailure, iter_files, load_file
-from kgbuild.pipeline.api import EXTRACTOR_ENV, _import_extractor
-from kgbuild.pipeline.builder import (
-    BuildConfig,
-    KnowledgeGraphBuilder,
-    PipelineError,
-    _Run,
-    _Work,
-)
+from kgbuild.pipeline.config import BuildConfig
+from kgbuild.pipeline.extractor_source import EXTRACTOR_ENV, import_extractor
 from kgbuild.pipeline.progress import StageProgress
+from kgbuild.pipeline.stages import (
+    ChunkLimits,
+    DocumentWork,
+    IngestRun,
+    PipelineError,
+    PipelineStages,
+)
 from kgbuild.pipeline.summary import DocumentFailure, IngestSummary
-from kgbuild.store.base import DocumentState, GraphStore
+from kgbuild.store.base import DocumentState, DocumentStateLookup, GraphStore
 from kgbuild.types import Document
 
 if TYPE_CHECKING:
@@ -137,7 +144,7 @@ class _Event:
     document_id: str | None = None
     load_failure: LoadFailure | None = None
     failure: DocumentFailure | None = None
-    work: _Work | None = None
+    work: DocumentWork | None = None
     extractions: list[Extraction] | None = None
 
 
@@ -148,90 +155,48 @@ class _FileResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-class _StateLookup:
-    """What the store knows about a batch of documents, from a worker (read-only).
+class _SharedLookup:
+    """A store's :class:`~kgbuild.store.base.DocumentStateLookup`, put in Ray's object
+    store once (a snapshot of a large store is big) and fetched by each actor when it
+    first needs it."""
 
-    A Neo4j store is queried by id from each actor over its own connection; any
-    other store (NetworkX: in memory anyway) is shipped as a snapshot of its states.
-    """
-
-    def __init__(self, neo4j: dict[str, Any] | None = None, snapshot: Any = None) -> None:
-        self.neo4j = neo4j
-        self.snapshot = snapshot
-        self._store: GraphStore | None = None
-        self._states: dict[str, tuple[str, str, str | None, str | None]] | None = None
-
-    @classmethod
-    def for_store(cls, store: GraphStore, ray: Any) -> _StateLookup:
-        from kgbuild.store.neo4j_store import Neo4jStore
-
-        if isinstance(store, Neo4jStore):
-            return cls(
-                neo4j={
-                    "uri": store.uri,
-                    "user": store.user,
-                    "password": store._password,
-                    "database": store.database,
-                }
-            )
-        states = {
-            i: (s.source, s.content_hash, s.model_id, s.schema_fingerprint)
-            for i, s in store.document_states().items()
-        }
-        return cls(snapshot=ray.put(states))
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+        self._lookup: DocumentStateLookup | None = None
 
     def __call__(self, ids: list[str]) -> dict[str, DocumentState]:
-        if self.neo4j is not None:
-            if self._store is None:
-                from kgbuild.store.neo4j_store import Neo4jStore
-
-                self._store = Neo4jStore(**self.neo4j)
-                self._store.open()
-            return self._store.document_states_for(ids)
-        if self._states is None:
+        if self._lookup is None:
             import ray
 
-            self._states = ray.get(self.snapshot)
-        out = {}
-        for i in ids:
-            if (row := self._states.get(i)) is not None:
-                out[i] = DocumentState(
-                    id=i,
-                    source=row[0],
-                    content_hash=row[1],
-                    model_id=row[2],
-                    schema_fingerprint=row[3],
-                )
-        return out
+            self._lookup = ray.get(self.ref)
+        return self._lookup(ids)
 
 
 class _ExtractionWorker:
     """A Ray Data actor: loads the extractor once, then turns files into extracted work.
 
-    It runs the sequential engine's own steps (:meth:`KnowledgeGraphBuilder._status`,
-    ``_chunk``, ``_extract``) on a builder of its own that never opens a store.
+    It plans, chunks and extracts with the stages of :mod:`kgbuild.pipeline.stages`
+    (a :class:`PipelineStages` of its own; it never opens the store).
     """
 
     def __init__(
         self,
         config: BuildConfig,
-        lookup: _StateLookup,
+        lookup: _SharedLookup,
         extractor: Extractor | None,
         extractor_spec: str | None,
         threads: int,
     ) -> None:
         if extractor is None:
-            extractor = _import_extractor(extractor_spec or "")()
+            extractor = import_extractor(extractor_spec or "")()
         if isinstance(extractor, LazyExtractor):
             # set when the model loads
             extractor.options = extractor.options.model_copy(update={"threads": threads})
         if "torch" in sys.modules:  # an extractor that loaded torch already
             sys.modules["torch"].set_num_threads(threads)
-        self.builder = KnowledgeGraphBuilder("ray-worker.json", extractor=extractor, config=config)
+        self.stages = PipelineStages(config, extractor)
         self.lookup = lookup
-        self.budget: int | None = None
-        self.model_id = extractor.model_id
-        self.fingerprint = config.schema.fingerprint()
+        self.limits: ChunkLimits | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import numpy as np
@@ -245,11 +210,11 @@ class _ExtractionWorker:
         """Load, check, chunk and extract the documents of a group of files.
 
         Chunks of several files are extracted together, in the sequential engine's
-        batches (:meth:`KnowledgeGraphBuilder._batch_full`): a file of one short document
-        alone would leave all but one of an extractor's side-by-side workers idle.
+        batches (:meth:`PipelineStages.batch_full`): a file of one short document alone
+        would leave all but one of an extractor's side-by-side workers idle.
         """
         results: list[_FileResult] = []
-        pending: list[tuple[_Event, _Work]] = []
+        pending: list[tuple[_Event, DocumentWork]] = []
         run = self._run()
         chunks = 0
         for path in paths:
@@ -257,7 +222,7 @@ class _ExtractionWorker:
             results.append(result)
             pending.extend(work)
             chunks += sum(len(w.chunks) for _, w in work)
-            if self.builder._batch_full([w for _, w in pending], chunks):
+            if self.stages.batch_full(len(pending), chunks):
                 self._extract(pending, run)
                 pending, chunks = [], 0
         self._extract(pending, run)
@@ -270,54 +235,57 @@ class _ExtractionWorker:
             }
         return results
 
-    def _run(self) -> _Run:
-        return _Run(
-            IngestSummary(store="", model_id=self.model_id, schema_fingerprint=self.fingerprint)
+    def _run(self) -> IngestRun:
+        stages = self.stages
+        return IngestRun(
+            IngestSummary(
+                store="", model_id=stages.model_id, schema_fingerprint=stages.schema_fingerprint
+            )
         )
 
-    def _prepare(self, path: str, run: _Run) -> tuple[_FileResult, list[tuple[_Event, _Work]]]:
+    def _prepare(
+        self, path: str, run: IngestRun
+    ) -> tuple[_FileResult, list[tuple[_Event, DocumentWork]]]:
         """One file loaded, checked against the store and chunked: its result (events
         without extractions yet) and the work that needs extraction."""
-        builder, cfg = self.builder, self.builder.config
+        stages = self.stages
         result = _FileResult()
         with run.timed("load"):
-            items = list(load_file(Path(path), cfg.load))
+            items = list(load_file(Path(path), stages.config.load))
         result.items = len(items)
         docs = [d for d in items if isinstance(d, Document)]
         states = self.lookup([d.id for d in docs]) if docs else {}
-        pending: list[tuple[_Event, _Work]] = []
+        pending: list[tuple[_Event, DocumentWork]] = []
         for item in items:
             if isinstance(item, LoadFailure):
                 result.events.append(_Event("load_failure", load_failure=item))
                 continue
-            status = builder._status(item, states.get(item.id), self.model_id, self.fingerprint)
+            status = stages.planner.run(item, states.get(item.id))
             if status == "unchanged":
                 result.events.append(_Event("unchanged", document_id=item.id))
                 continue
-            if self.budget is None:
-                self.budget = builder._chunk_budget()
-            failed = len(run.summary.failures)
-            work = builder._chunk(item, status, self.budget, run)
-            if work is None:
-                result.events.append(
-                    _Event("failure", item.id, failure=run.summary.failures[failed])
-                )
+            if self.limits is None:
+                self.limits = stages.chunk_limits()
+            work = stages.chunk(item, status, self.limits, run)
+            if isinstance(work, DocumentFailure):
+                result.events.append(_Event("failure", item.id, failure=work))
                 continue
             event = _Event("work", item.id, work=work)
             result.events.append(event)
             pending.append((event, work))
         return result, pending
 
-    def _extract(self, pending: list[tuple[_Event, _Work]], run: _Run) -> None:
+    def _extract(self, pending: list[tuple[_Event, DocumentWork]], run: IngestRun) -> None:
         """Extractions onto the events of ``pending``, in the sequential engine's groups
         (a JSONL file can hold many documents); a document that fails becomes a failure."""
-        builder, cfg = self.builder, self.builder.config
+        stages = self.stages
         progress = StageProgress(False)
-        for begin in range(0, len(pending), cfg.write_batch_size):
-            group = pending[begin : begin + cfg.write_batch_size]
-            failed = len(run.summary.failures)
-            found = builder._extract([w for _, w in group], run, progress)
-            failures = {f.source: f for f in run.summary.failures[failed:]}
+        for begin in range(0, len(pending), stages.config.write_batch_size):
+            group = pending[begin : begin + stages.config.write_batch_size]
+            batch = [w for _, w in group]
+            extracted = stages.extraction.run(batch)
+            found = stages.record_extraction(batch, extracted, run, progress)
+            failures = {f.source: f for f in extracted.failures}
             for event, work in group:
                 event.extractions = found.get(work.document.id)
                 if event.extractions is None:
@@ -331,20 +299,29 @@ class _ExtractionWorker:
 
 
 def ingest_on_ray(
-    builder: KnowledgeGraphBuilder, store: GraphStore, paths: list[str | Path]
+    stages: PipelineStages,
+    store: GraphStore,
+    paths: list[str | Path],
+    *,
+    store_name: str,
+    progress: bool | None = None,
+    stop: threading.Event | None = None,
 ) -> IngestSummary:
-    """Run ``builder``'s ingest with extraction on Ray (``store`` is open and locked).
+    """Bring ``store`` (open and locked) up to date with extraction on Ray.
 
-    Called by :meth:`KnowledgeGraphBuilder.ingest` when ``config.engine == "ray"``.
-    Load, chunk and extraction failures are reported per document as in a sequential
-    run; a worker that dies is restarted by Ray and its file retried. An error that
-    stops the run (e.g. the extractor answering nonsense) is raised here after Ray
-    is shut down, and the store keeps what was written before it.
+    Called by :meth:`~kgbuild.pipeline.builder.KnowledgeGraphBuilder.ingest` when
+    ``config.engine == "ray"``; the arguments are those of
+    :func:`~kgbuild.pipeline.sequential.ingest_sequentially`. Load, chunk and extraction
+    failures are reported per document as in a sequential run; a worker that dies is
+    restarted by Ray and its file retried. An error that stops the run (e.g. the
+    extractor answering nonsense) is raised here after Ray is shut down, and the store
+    keeps what was written before it.
     """
-    cfg = builder.config
+    stop = stop or threading.Event()
+    cfg = stages.config
     threads = cfg.worker_threads
     want_cpus = cfg.workers * threads if cfg.workers else None
-    run = builder._start(store, paths)
+    run = stages.start(store, paths, store_name)
     run_id = uuid.uuid4().hex
     failed_sources: list[str] = []
     files: list[str] = []
@@ -356,32 +333,32 @@ def ingest_on_ray(
             files.append(str(item))
 
     try:
-        with StageProgress(builder.progress) as progress:
+        with StageProgress(progress) as bars:
             if files:
                 with ray_session(cfg.ray_address, want_cpus) as ray:
-                    results = _run_dataset(ray, builder, store, files, threads)
-                    _consume(builder, store, run, run_id, results, failed_sources, progress)
-        if builder.stop.is_set():
+                    results = _run_dataset(ray, stages, store, files, threads)
+                    _consume(stages, store, run, run_id, results, failed_sources, bars, stop)
+        if stop.is_set():
             logger.warning("stopped on request; not checking for deleted documents")
         else:
             with run.timed("prune"):
                 gone = store.unseen(run_id)
-            builder._handle_deleted(store, gone, failed_sources, run)
+            stages.handle_deleted(store, gone, failed_sources, run)
     finally:
         try:
             store.clear_marks()
         except Exception as exc:  # noqa: BLE001 - the next run clears them
             logger.warning("could not clear the run marks (%s); the next run does", exc)
-    return builder._finish(store, run)
+    return stages.finish(store, run)
 
 
 def _run_dataset(
-    ray: Any, builder: KnowledgeGraphBuilder, store: GraphStore, files: list[str], threads: int
+    ray: Any, stages: PipelineStages, store: GraphStore, files: list[str], threads: int
 ) -> Iterator[_FileResult]:
     """The files' results, in input order, from an actor pool (files grouped per call)."""
     from ray.data import ActorPoolStrategy, DataContext
 
-    cfg = builder.config
+    cfg = stages.config
     cpus = int(ray.cluster_resources().get("CPU", 1))
     actors = cfg.workers or max(1, cpus // threads)
     groups = _group_files(files, actors)
@@ -397,7 +374,7 @@ def _run_dataset(
     ctx = DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.enable_progress_bars = False
-    extractor: Extractor | None = builder.extractor
+    extractor: Extractor | None = stages.extraction.extractor
     spec = None
     if type(extractor).__module__.startswith("_kgbuild_extractor_"):
         # Imported from a file named by $KGBUILD_EXTRACTOR: workers import that file.
@@ -418,7 +395,7 @@ def _run_dataset(
         _ExtractionWorker,
         fn_constructor_kwargs={
             "config": cfg,
-            "lookup": _StateLookup.for_store(store, ray),
+            "lookup": _SharedLookup(ray.put(store.state_lookup())),
             "extractor": extractor,
             "extractor_spec": spec,
             "threads": threads,
@@ -465,16 +442,17 @@ def _group_files(files: list[str], actors: int) -> list[list[str]]:
 
 
 def _consume(
-    builder: KnowledgeGraphBuilder,
+    stages: PipelineStages,
     store: GraphStore,
-    run: _Run,
+    run: IngestRun,
     run_id: str,
     results: Iterator[_FileResult],
     failed_sources: list[str],
     progress: StageProgress,
+    stop: threading.Event,
 ) -> None:
     """The serial tail, fed in input order: the sequential engine's batches and writes."""
-    batch: list[_Work] = []
+    batch: list[DocumentWork] = []
     extractions: dict[str, list[Extraction]] = {}
     seen: list[str] = []
     chunks = 0
@@ -483,7 +461,7 @@ def _consume(
         nonlocal batch, chunks
         if batch:
             progress.advance("extract", chunks)
-            builder._resolve_and_write(batch, extractions, store, run, progress)
+            stages.resolve_and_write(batch, extractions, store, run, progress)
             batch, chunks = [], 0
             extractions.clear()
         if seen:
@@ -517,11 +495,11 @@ def _consume(
                 batch.append(event.work)
                 extractions[event.document_id] = event.extractions
                 chunks += len(event.work.chunks)
-                if builder._batch_full(batch, chunks):
+                if stages.batch_full(len(batch), chunks):
                     flush()
         if len(seen) >= _MARK_BATCH and not batch:
             flush()
-        if builder.stop.is_set():
+        if stop.is_set():
             break
     flush()
     logger.debug("driver consumed the results in %.1fs", time.perf_counter() - t_wait)

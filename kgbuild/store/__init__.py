@@ -11,7 +11,13 @@ from __future__ import annotations
 import os
 import re
 
-from kgbuild.store.base import DocumentState, GraphStore, StoreError
+from kgbuild.store.base import (
+    DocumentState,
+    DocumentStateLookup,
+    GraphStore,
+    StateSnapshot,
+    StoreError,
+)
 from kgbuild.store.cypher_networkx import CypherError
 from kgbuild.store.networkx_store import NetworkXStore
 
@@ -19,8 +25,10 @@ __all__ = [
     "NEO4J_SCHEMES",
     "CypherError",
     "DocumentState",
+    "DocumentStateLookup",
     "GraphStore",
     "NetworkXStore",
+    "StateSnapshot",
     "StoreError",
     "open_store",
 ]

@@ -41,14 +41,14 @@ import json
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.schema import InvalidTypeName, entity_label, relation_label
 from kgbuild.types import DocumentGraph, Entity
 
@@ -65,6 +65,55 @@ class DocumentState(BaseModel):
     schema_fingerprint: str | None = None
     overrides: str | None = None
     """Fingerprint of the override entries applied to its names when it was resolved."""
+
+
+class DocumentStateLookup(ABC):
+    """Document states by id, for another process: picklable and read-only.
+
+    :meth:`GraphStore.state_lookup` makes one in the process that holds the store; a
+    worker elsewhere (a Ray actor of :mod:`kgbuild.pipeline.ray_engine`) calls it with the
+    ids of the documents it loaded, to skip those the store holds unchanged::
+
+        lookup = store.state_lookup()           # in the driver
+        states = lookup(["doc:1", "doc:2"])     # in a worker: {id: DocumentState}
+        lookup.close()                          # releases what the worker opened
+
+    Its ``repr`` never shows a secret (a Neo4j lookup carries the password, which the
+    worker needs to connect).
+    """
+
+    @abstractmethod
+    def __call__(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        """The states of those of ``document_ids`` that the store holds, by id."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release a connection the lookup opened (none by default)."""
+
+
+class StateSnapshot(DocumentStateLookup):
+    """The states a store held when the snapshot was taken (for stores held in memory).
+
+    Kept as tuples, not models: the snapshot of a large store pickles small.
+    """
+
+    #: The fields of a DocumentState kept (all but its id, the key), in tuple order.
+    FIELDS = tuple(name for name in DocumentState.model_fields if name != "id")
+
+    def __init__(self, states: Mapping[str, DocumentState]) -> None:
+        self._rows = {i: tuple(getattr(s, f) for f in self.FIELDS) for i, s in states.items()}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"StateSnapshot({len(self._rows)} document(s))"
+
+    def __call__(self, document_ids: Sequence[str]) -> dict[str, DocumentState]:
+        out = {}
+        for i in document_ids:
+            if (row := self._rows.get(i)) is not None:
+                out[i] = DocumentState(id=i, **dict(zip(self.FIELDS, row, strict=True)))
+        return out
 
 
 class EntityDescription(NamedTuple):
@@ -309,6 +358,15 @@ class GraphStore(ABC):
         """
         wanted = set(document_ids)
         return {i: s for i, s in self.document_states().items() if i in wanted}
+
+    def state_lookup(self) -> DocumentStateLookup:
+        """A picklable :class:`DocumentStateLookup` for workers in other processes.
+
+        The default is a :class:`StateSnapshot` of :meth:`document_states` (right for a
+        store held in memory); a server-backed store returns a lookup that connects to
+        the server from the worker and looks documents up by id.
+        """
+        return StateSnapshot(self.document_states())
 
     # -- run marker: what a run saw, so a prune never needs every id in memory ------------
 

@@ -16,7 +16,8 @@ same rows on both stores.
   Cypher: types are created up front, a node with several labels gets the engine's own
   composite type for them (``Entity~Person``, a subtype of ``Entity`` and ``Person``, the
   type ``CREATE (n:Entity:Person)`` makes), so ``labels(n)`` and label matches behave
-  exactly as for nodes created by Cypher. An index on ``id`` is built per label.
+  exactly as for nodes created by Cypher. An index on ``id`` is built per label
+  (:mod:`kgbuild.store.arcadedb_load`).
 * **Where it lives.** For a store whose graph is its saved file (opened and not written
   since, or just saved), the mirror is kept on disk in a cache folder keyed by the
   file's path and a digest of its content (:func:`mirror_dir`): the next process that
@@ -37,7 +38,8 @@ same rows on both stores.
 * **Neo4j-shaped rows.** Rows are dicts keyed by column, in ``RETURN`` order; nodes and
   relationships come back as dicts of their properties, paths as lists of node dicts,
   exactly as :meth:`kgbuild.store.neo4j_store.Neo4jStore.query` returns them. Temporal
-  values (``date()``, ``datetime()``, ...) come back as ISO 8601 strings.
+  values (``date()``, ``datetime()``, ...) come back as ISO 8601 strings
+  (:mod:`kgbuild.store.arcadedb_values`).
 
 The JVM starts on the first query of a process (about a second) and stays up until the
 process ends; ``$KGBUILD_CYPHER_HEAP`` sets its maximum heap (default ``1g``).
@@ -49,7 +51,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -58,8 +59,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,7 +67,8 @@ from typing import Any
 
 import networkx as nx
 
-from kgbuild.schema import SAFE_IDENTIFIER
+from kgbuild.store.arcadedb_load import count_vertices_and_edges, load_graph
+from kgbuild.store.arcadedb_values import result_row
 from kgbuild.store.cypher_networkx import CypherError, query_summary
 
 __all__ = [
@@ -82,16 +83,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Rows per bulk call while the mirror is built.
-LOAD_BATCH = 20_000
 #: Maximum JVM heap unless ``$KGBUILD_CYPHER_HEAP`` says otherwise.
 DEFAULT_HEAP = "1g"
 #: Version of the mirror's layout: a new one never reuses mirrors of an older one.
 MIRROR_FORMAT = 2
 #: The file in a mirror folder that says it is complete and what it mirrors.
 MARKER = "mirror.json"
-#: The label of a node that has none (Cypher cannot look it up otherwise).
-NO_LABEL = "_Node"
 
 
 # -- read only ---------------------------------------------------------------------------
@@ -165,28 +162,6 @@ def _check_parameter(name: str, value: Any) -> None:
         f"parameter ${name}: values of type {type(value).__name__} are not supported "
         "(use str, int, float, bool, None, or lists and maps of those)"
     )
-
-
-def _properties(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A node's or edge's attributes as Cypher properties (no ``__labels__``, no None)."""
-    return {
-        k: (sorted(v) if isinstance(v, set | frozenset) else list(v) if isinstance(v, tuple) else v)
-        for k, v in data.items()
-        if k != "__labels__" and v is not None
-    }
-
-
-def _node_id(node: Any, data: Mapping[str, Any]) -> Any:
-    """The ``id`` property a node is looked up by: its own, else its NetworkX key."""
-    value = data.get("id")
-    return value if value is not None else str(node)
-
-
-def _quote(name: str) -> str:
-    """``name`` in backticks, after checking it is a label kgbuild could have written."""
-    if name != NO_LABEL and not SAFE_IDENTIFIER.match(name):
-        raise CypherError(f"label or relationship type {name!r} is not a safe identifier")
-    return f"`{name}`"
 
 
 # -- where mirrors live ------------------------------------------------------------------
@@ -331,19 +306,6 @@ def _open_read_only(path: Path, heap: str) -> Any:
         raise CypherError(f"no ArcadeDB database at {path}")
     mode = jpype.JClass("com.arcadedb.engine.ComponentFile$MODE").READ_ONLY
     return arcadedb.Database(factory.open(mode))
-
-
-def _json_exact(value: Any) -> bool:
-    """Whether JSON carries ``value`` to the engine unchanged (what the bulk path needs)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**63
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_json_exact(v) for v in value)
-    return False
 
 
 class EmbeddedCypher:
@@ -494,7 +456,7 @@ class EmbeddedCypher:
                 raise ValueError(f"marker counts {marker.get('nodes')}, {marker.get('edges')}")
             db = _open_read_only(folder / "graph", self.heap)
             try:
-                found = _counts(db)
+                found = count_vertices_and_edges(db)
             except Exception:
                 db.close()
                 raise
@@ -527,7 +489,7 @@ class EmbeddedCypher:
         self.sync(graph, revision, source)
         try:
             result = self._db.query("cypher", cypher, parameters)
-            rows = [_row(r) for r in result]
+            rows = [result_row(r) for r in result]
         except Exception as exc:
             raise CypherError(
                 f"query {query_summary(cypher)!r} failed on the NetworkX store's Cypher engine "
@@ -552,20 +514,6 @@ def _prune_orphans(keep: Path) -> None:
             break
 
 
-def _counts(db: Any) -> tuple[int, int]:
-    """Vertices and edges in a database (from its buckets' counts: no scan)."""
-    schema = db.get_java_database().getSchema()
-    nodes = edges = 0
-    for kind in schema.getTypes():
-        count = int(db.get_java_database().countType(kind.getName(), False))
-        name = str(kind.getClass().getSimpleName())
-        if "Vertex" in name:
-            nodes += count
-        elif "Edge" in name:
-            edges += count
-    return nodes, edges
-
-
 def _build(graph: nx.MultiDiGraph, folder: Path, heap: str, marker: dict[str, Any] | None) -> float:
     """Create the mirror database ``folder/graph``, load ``graph`` into it, close it.
 
@@ -576,7 +524,7 @@ def _build(graph: nx.MultiDiGraph, folder: Path, heap: str, marker: dict[str, An
     arcadedb = _start_engine(heap)
     db = arcadedb.create_database(str(folder / "graph"))
     try:
-        steps = _load(db, graph)
+        steps = load_graph(db, graph)
     finally:
         db.close()
     seconds = time.perf_counter() - started
@@ -595,151 +543,6 @@ def _build(graph: nx.MultiDiGraph, folder: Path, heap: str, marker: dict[str, An
     return seconds
 
 
-def _load(db: Any, graph: nx.MultiDiGraph) -> dict[str, float]:
-    """Copy ``graph`` into the empty database ``db`` through the bulk graph API.
-
-    Returns the seconds of each step (``schema``, ``vertices``, ``edges``, ``indexes``).
-    """
-    import jpype
-
-    steps: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def step(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        steps[name] = round(now - clock, 3)
-        clock = now
-
-    java_db = db.get_java_database()
-    schema = java_db.getSchema()
-    labels_api = jpype.JClass("com.arcadedb.query.opencypher.Labels")
-    array_list = jpype.JClass("java.util.ArrayList")
-
-    # Nodes grouped by label set; edges by relationship type.
-    by_labels: dict[tuple[str, ...], list[Any]] = defaultdict(list)
-    for node, data in graph.nodes(data=True):
-        labels = tuple(sorted(data.get("__labels__", ()))) or (NO_LABEL,)
-        by_labels[labels].append(node)
-    by_type: dict[str, list[tuple[Any, Any, dict[str, Any]]]] = defaultdict(list)
-    for u, v, data in graph.edges(data=True):
-        types = sorted(data.get("__labels__", ()))
-        if len(types) != 1:
-            raise CypherError(
-                f"edge {u!r} -> {v!r} has relationship types {types}: Cypher needs exactly one"
-            )
-        by_type[types[0]].append((u, v, data))
-
-    # Types first: the composite type of a label set is the one Cypher's CREATE makes.
-    type_of: dict[tuple[str, ...], str] = {}
-    single = sorted({label for labels in by_labels for label in labels})
-    for label in single:
-        _quote(label)
-        schema.getOrCreateVertexType(label)
-    for labels in sorted(by_labels):
-        type_of[labels] = str(labels_api.ensureCompositeType(schema, array_list(list(labels))))
-    for rel_type in sorted(by_type):
-        _quote(rel_type)
-        schema.getOrCreateEdgeType(rel_type)
-
-    step("schema")
-    rid: dict[Any, str] = {}
-    batch = java_db.batch().withExpectedEdgeCount(max(graph.number_of_edges(), 1)).build()
-    try:
-        for labels in sorted(by_labels):
-            nodes = by_labels[labels]
-            for chunk in _chunks(nodes):
-                rows = [
-                    {**_properties(graph.nodes[n]), "id": _node_id(n, graph.nodes[n])}
-                    for n in chunk
-                ]
-                rids = _create_vertices(batch, type_of[labels], rows)
-                rid.update(zip(chunk, rids, strict=True))
-        step("vertices")
-        for rel_type in sorted(by_type):
-            for chunk in _chunks(by_type[rel_type]):
-                _create_edges(
-                    batch,
-                    rel_type,
-                    [(rid[u], rid[v], _properties(data)) for u, v, data in chunk],
-                )
-    finally:
-        batch.close()  # writes the buffered edges and connects their incoming side
-    step("edges")
-    # One index on id per label, as the Neo4j backend's schema has for its node kinds:
-    # what ``CREATE INDEX FOR (n:Label) ON (n.id)`` makes (a STRING property, a
-    # non-unique LSM tree over the label's and its composite types' buckets), built
-    # after the load and through the schema API (no Cypher parser on the build path).
-    string = jpype.JClass("com.arcadedb.schema.Type").STRING
-    lsm_tree = jpype.JClass("com.arcadedb.schema.Schema$INDEX_TYPE").LSM_TREE
-    for label in single:
-        vertex_type = schema.getType(label)
-        if not vertex_type.existsProperty("id"):
-            vertex_type.createProperty("id", string)
-        schema.getOrCreateTypeIndex(lsm_tree, False, label, jpype.JArray(jpype.JString)(["id"]))
-    step("indexes")
-    return steps
-
-
-def _java_values(row: Mapping[str, Any]) -> Any:
-    """A property row as the engine's varargs: name, value, name, value, ..."""
-    import jpype
-    from arcadedb_embedded import convert_python_to_java
-
-    values: list[Any] = []
-    for key, value in row.items():
-        values += [key, convert_python_to_java(value)]
-    return jpype.JArray(jpype.JObject)(values)
-
-
-def _create_vertices(batch: Any, type_name: str, rows: list[dict[str, Any]]) -> list[str]:
-    """Create vertices of ``type_name``, one per property row; their RIDs, in order.
-
-    Rows whose values JSON carries exactly (strings, numbers, booleans and lists of
-    them: all kgbuild writes) cross to the engine as one JSON text; others as Java
-    values, row by row (slower, same result).
-    """
-    import jpype
-
-    if all(_json_exact(v) for row in rows for v in row.values()):
-        batcher = jpype.JClass("com.arcadedb.python.VertexBatcher")
-        joined = str(batcher.createVerticesJson(batch, type_name, json.dumps(rows)))
-        rids = joined.split(";") if joined else []
-    else:
-        matrix = jpype.JArray(jpype.JObject[:])([_java_values(row) for row in rows])
-        rids = [str(r) for r in batch.createVertices(type_name, matrix)]
-    if len(rids) != len(rows):
-        raise CypherError(f"the engine created {len(rids)} of {len(rows)} {type_name} vertices")
-    return rids
-
-
-def _create_edges(batch: Any, rel_type: str, edges: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """Buffer edges of ``rel_type``: (source RID, target RID, properties) each.
-
-    As for vertices, JSON-exact rows cross as one JSON text (the RIDs as ``_src`` and
-    ``_dst``), others one by one.
-    """
-    import jpype
-
-    if all(
-        "_src" not in p and "_dst" not in p and all(_json_exact(v) for v in p.values())
-        for _, _, p in edges
-    ):
-        rows = [{**p, "_src": src, "_dst": dst} for src, dst, p in edges]
-        jpype.JClass("com.arcadedb.python.EdgeBatcher").newEdgesJson(
-            batch, rel_type, json.dumps(rows)
-        )
-        return
-    rid_class = jpype.JClass("com.arcadedb.database.RID")
-    for src, dst, properties in edges:
-        batch.newEdge(rid_class(src), rel_type, rid_class(dst), _java_values(properties))
-
-
-def _chunks(rows: list[Any], size: int = LOAD_BATCH) -> Iterable[list[Any]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
-
-
 def _reason(exc: BaseException) -> str:
     """The engine's own message, without the Java stack and wrapper prefixes."""
     text = str(exc).strip()
@@ -747,98 +550,3 @@ def _reason(exc: BaseException) -> str:
         text = text.removeprefix(prefix)
     text = re.sub(r"^(?:[\w.]+(?:Exception|Error):\s*)+", "", text)
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _row(result: Any) -> dict[str, Any]:
-    java = result._java_result
-    return {str(name): _plain(java.getProperty(name)) for name in java.getPropertyNames()}
-
-
-_JAVA: dict[str, Any] = {}
-_TEMPORAL = "com.arcadedb.query.opencypher.temporal."
-
-
-def _java_types() -> dict[str, Any]:
-    """The Java classes :func:`_plain` tests values against (looked up once)."""
-    if not _JAVA:
-        import jpype
-        from arcadedb_embedded.type_conversion import convert_java_to_python
-
-        _JAVA.update(
-            object=jpype.JObject,
-            document=jpype.JClass("com.arcadedb.database.Document"),
-            path=jpype.JClass("com.arcadedb.query.opencypher.traversal.TraversalPath"),
-            map=jpype.JClass("java.util.Map"),
-            iterable=jpype.JClass("java.lang.Iterable"),
-            convert=convert_java_to_python,
-        )
-    return _JAVA
-
-
-def _plain(value: Any) -> Any:
-    """An engine value as plain Python: vertices and edges become dicts of properties,
-    paths lists of them, as the Neo4j store returns them."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    java = _java_types()
-    if isinstance(value, java["object"]):
-        if isinstance(value, java["document"]):
-            return {str(n): _plain(value.get(n)) for n in sorted(value.getPropertyNames())}
-        if isinstance(value, java["path"]):
-            return [_plain(v) for v in value.getVertices()]
-        if str(value.getClass().getName()).startswith(_TEMPORAL):
-            return _temporal(value)
-        if isinstance(value, java["map"]):
-            return {str(k): _plain(v) for k, v in value.entrySet()}
-        if isinstance(value, java["iterable"]):
-            return [_plain(v) for v in value]
-    converted = java["convert"](value)
-    if isinstance(converted, list | tuple):
-        return [_plain(v) for v in converted]
-    if isinstance(converted, dict):
-        return {str(k): _plain(v) for k, v in converted.items()}
-    return converted
-
-
-def _temporal(value: Any) -> str:
-    """An engine temporal as the Neo4j store returns it: the ISO 8601 text of the Neo4j
-    driver's ``neo4j.time`` value (``2024-01-02T03:04:05.000000000+00:00``, durations
-    ``P1DT2H``), so both stores give the same strings."""
-    from datetime import timedelta, timezone
-
-    from neo4j.time import Date, DateTime, Duration, Time
-
-    kind = str(value.getClass().getSimpleName())
-    if kind == "CypherDuration":
-        return str(
-            Duration(
-                months=int(value.getMonths()),
-                days=int(value.getDays()),
-                seconds=int(value.getSeconds()),
-                nanoseconds=int(value.getNanosAdjustment()),
-            ).iso_format()
-        )
-    java = value.getValue()
-
-    def offset(seconds: int) -> timezone:
-        return timezone(timedelta(seconds=seconds))
-
-    def time_of(t: Any, tz: timezone | None = None) -> Time:
-        return Time(t.getHour(), t.getMinute(), t.getSecond(), t.getNano(), tzinfo=tz)
-
-    if kind == "CypherDate":
-        return str(Date(java.getYear(), java.getMonthValue(), java.getDayOfMonth()).iso_format())
-    if kind == "CypherLocalTime":
-        return str(time_of(java).iso_format())
-    if kind == "CypherTime":
-        return str(time_of(java, offset(java.getOffset().getTotalSeconds())).iso_format())
-    if kind in ("CypherLocalDateTime", "CypherDateTime"):
-        tz = offset(java.getOffset().getTotalSeconds()) if kind == "CypherDateTime" else None
-        date = java.toLocalDate()
-        clock = time_of(java.toLocalTime(), tz)
-        return str(
-            DateTime.combine(
-                Date(date.getYear(), date.getMonthValue(), date.getDayOfMonth()), clock
-            ).iso_format()
-        )
-    return str(value.toString())  # a temporal kind this version does not know: ISO text

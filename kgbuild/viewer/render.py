@@ -25,7 +25,7 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kgbuild import __version__
+from kgbuild._version import __version__
 from kgbuild.viewer.data import ViewGraph
 
 __all__ = ["VIS_NETWORK_VERSION", "PageOptions", "render_html", "script_json"]

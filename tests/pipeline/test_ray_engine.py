@@ -85,7 +85,8 @@ def test_a_worker_extracts_the_chunks_of_several_small_files_together(tmp_path, 
     extractor alone with one window leaves its other workers idle), and each file still
     gets its own result, a broken file its own failure."""
     from kgbuild.pipeline.builder import BuildConfig
-    from kgbuild.pipeline.ray_engine import _ExtractionWorker, _StateLookup
+    from kgbuild.pipeline.ray_engine import _ExtractionWorker, _SharedLookup
+    from kgbuild.store import StateSnapshot
 
     names = ["Alice", "Bruno", "Carla", "Dmitri", "Emil", "Frida"]
     paths = []
@@ -96,7 +97,7 @@ def test_a_worker_extracts_the_chunks_of_several_small_files_together(tmp_path, 
     paths[3].write_bytes(b"\x00\x01\x02 not text \xff\xfe")
     extractor = CountingExtractor()
     worker = _ExtractionWorker(
-        BuildConfig(), _StateLookup(snapshot=ray_local.put({})), extractor, None, 1
+        BuildConfig(), _SharedLookup(ray_local.put(StateSnapshot({}))), extractor, None, 1
     )
     results = worker.files([str(p) for p in paths])
 

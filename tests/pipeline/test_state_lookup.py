@@ -3,6 +3,8 @@ marks (mark what a run saw; the rest is deleted) that leave no trace in the grap
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from test_incremental import STORES, VERSION_1, Target, ingest, make_target, write_collection
 
@@ -35,3 +37,24 @@ def test_states_by_id_and_run_marks(target, tmp_path):
         store.clear_marks()
         assert len(store.unseen("run-3")) == 5
     assert target.dump() == before  # the marks are gone from the graph
+
+
+def test_a_state_lookup_travels_to_another_process(target, tmp_path):
+    """``store.state_lookup()`` pickles (as it does on its way to a Ray actor), answers by
+    id in the copy what the store answers, and never shows a password in its repr."""
+    docs = write_collection(tmp_path / "docs", VERSION_1)
+    ingest(target.store(), [docs])
+    store = target.store()
+    with store:
+        every = store.document_states()
+        lookup = store.state_lookup()
+    ids = sorted(every)
+    copy = pickle.loads(pickle.dumps(lookup))
+    try:
+        assert copy([ids[1], "doc:not-there", ids[4]]) == {i: every[i] for i in (ids[1], ids[4])}
+        assert copy([]) == {}
+    finally:
+        copy.close()
+    if target.server is not None:
+        assert target.server.password not in repr(lookup)
+        assert target.server.password not in repr(copy)

@@ -25,3 +25,22 @@ def test_ties_are_broken_by_the_text_not_by_order():
 def test_no_mentions_no_description():
     assert describe_entity({}, []) is None
     assert describe_entity({"gone": 0}, [["n:gone"]]) is None
+
+
+def test_a_state_snapshot_answers_by_id_and_pickles_small():
+    import pickle
+
+    from kgbuild.store.base import DocumentState, StateSnapshot
+
+    states = {
+        f"doc:{i}": DocumentState(
+            id=f"doc:{i}", source=f"file:///d/{i}.txt", content_hash=f"h{i}", model_id="m"
+        )
+        for i in range(3)
+    }
+    snapshot = StateSnapshot(states)
+    assert len(snapshot) == 3 and repr(snapshot) == "StateSnapshot(3 document(s))"
+    copy = pickle.loads(pickle.dumps(snapshot))
+    assert copy(["doc:2", "doc:9", "doc:0"]) == {"doc:2": states["doc:2"], "doc:0": states["doc:0"]}
+    # Rows, not models: smaller than pickling the states themselves.
+    assert len(pickle.dumps(snapshot)) < len(pickle.dumps(states))
