@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "kgbuild"
 
@@ -120,9 +119,6 @@ def test_no_import_cycles_at_import_time():
 
 def test_no_import_cycles_counting_deferred_imports():
     cycles = cycles_of(import_graph(deferred=True))
-    if cycles and all(m.startswith("kgbuild.extract") for c in cycles for m in c):
-        # TODO(issue 27): remove once kgbuild/extract is split (lazy <-> extractor).
-        pytest.xfail("the cycles left are inside kgbuild/extract: " + shown(cycles))
     assert not cycles, shown(cycles)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kgbuild.extract.base import ExtractedEntity, ExtractedRelation, Extraction, Extractor
-from kgbuild.extract.options import ExtractorOptions
+from kgbuild.extract.options import DEFAULT_MODEL_NAME, ExtractorOptions, default_model_dir
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -27,13 +27,6 @@ __all__ = [
     "default_model_dir",
     "load_extractor",
 ]
-
-DEFAULT_MODEL_NAME = "kgbuild-relex-minilm"
-
-
-def default_model_dir() -> Path:
-    """Folder of the checkpoint shipped with kgbuild (kgbuild/models/<name>)."""
-    return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
 
 
 def load_extractor(

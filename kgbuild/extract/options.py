@@ -19,13 +19,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_MODEL_NAME",
     "ENVIRONMENT",
     "RELATION_LABEL_LAYOUTS",
     "Backend",
     "ExtractorOptions",
     "LayoutName",
+    "default_model_dir",
     "model_id_of",
 ]
+
+#: The checkpoint shipped inside kgbuild (``kgbuild/models/<name>``): what ``model`` None loads.
+DEFAULT_MODEL_NAME = "kgbuild-relex-minilm"
+
+
+def default_model_dir() -> Path:
+    """Folder of the checkpoint shipped with kgbuild (kgbuild/models/<name>)."""
+    return Path(__file__).resolve().parent.parent / "models" / DEFAULT_MODEL_NAME
+
 
 #: What runs the encoder and scoring heads: ONNX Runtime (``onnx``; the graph exported
 #: once and cached), eager PyTorch (``torch``), or ``auto`` (ONNX Runtime when it is

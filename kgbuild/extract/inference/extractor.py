@@ -41,7 +41,7 @@ from kgbuild.extract.model.encoding import (
 )
 from kgbuild.extract.model.network import JointExtractionModel
 from kgbuild.extract.model.tokenizer import load_tokenizer
-from kgbuild.extract.options import ExtractorOptions, model_id_of
+from kgbuild.extract.options import ExtractorOptions, default_model_dir, model_id_of
 from kgbuild.schema import RelationConstraint
 
 if TYPE_CHECKING:
@@ -167,8 +167,6 @@ class JointExtractor:
         for one batch at a time on both threads, the same outputs), and torch, which
         scores relations inside each, is set to one thread.
         """
-        from kgbuild.extract import default_model_dir
-
         merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
         merged.update({k: v for k, v in fields.items() if v is not None})
         if directory is not None:

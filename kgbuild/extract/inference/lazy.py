@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgbuild.extract.base import Extraction
-from kgbuild.extract.options import ExtractorOptions, model_id_of
+from kgbuild.extract.options import ExtractorOptions, default_model_dir, model_id_of
 
 if TYPE_CHECKING:
     from kgbuild.extract.inference.extractor import JointExtractor
@@ -84,8 +84,6 @@ class LazyExtractor:
     """
 
     def __init__(self, options: ExtractorOptions | None = None) -> None:
-        from kgbuild.extract import default_model_dir
-
         self.options = (options or ExtractorOptions()).resolved()
         self.directory = Path(self.options.model or default_model_dir())
         self.model_id: str = checkpoint_model_id(self.directory, int8=bool(self.options.int8))
@@ -98,8 +96,6 @@ class LazyExtractor:
         The shipped checkpoint travels as "the default", so a worker machine loads the
         copy inside its own kgbuild installation.
         """
-        from kgbuild.extract import default_model_dir
-
         default = self.directory.resolve() == default_model_dir().resolve()
         options = self.options.model_copy(update={"model": None if default else self.directory})
         return {"options": options.model_dump()}
