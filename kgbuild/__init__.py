@@ -9,6 +9,7 @@ The public API, imported lazily so that ``import kgbuild`` stays fast (no torch)
     builder = kgbuild.KnowledgeGraphBuilder("graph.json", entity_types=["person"])
     kgbuild.view("graph.json").save("graph.html")                 # graph -> interactive page
     kgbuild.explain("graph.json", "Nordwind")                      # why an entity is what it is
+    kgbuild.search("graph.json", "who founded Nokia", k=5)         # chunks and entities, hybrid
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _LAZY = {
     "GraphView": "kgbuild.viewer",
     "explain": "kgbuild.resolve.explain",
     "Overrides": "kgbuild.resolve.overrides",
+    "search": "kgbuild.search",  # the package itself, callable: kgbuild.search(store, text)
+    "SearchResults": "kgbuild.search.models",
 }
 
 __all__ = [
@@ -46,10 +49,13 @@ __all__ = [
     "explain",
     "extract_text",
     "open_store",
+    "search",
+    "SearchResults",
     "view",
 ]
 
 if TYPE_CHECKING:
+    from kgbuild import search
     from kgbuild.pipeline.api import TextExtraction, build, extract_text
     from kgbuild.pipeline.builder import KnowledgeGraphBuilder
     from kgbuild.pipeline.config import BuildConfig
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
     from kgbuild.resolve.explain import explain
     from kgbuild.resolve.overrides import Overrides
     from kgbuild.schema import Schema
+    from kgbuild.search.models import SearchResults
     from kgbuild.store import open_store
     from kgbuild.viewer import GraphView, view
 
@@ -67,6 +74,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'kgbuild' has no attribute {name!r}")
     import importlib
 
+    if module == f"kgbuild.{name}":  # a sub-package that is also a function (search)
+        return importlib.import_module(module)
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip __getattr__
     return value

@@ -85,6 +85,11 @@ class Chunk(_Model):
     section: str | None = Field(
         default=None, description="Heading path where the chunk starts (Markdown, Word)."
     )
+    embedding: list[float] | None = Field(
+        default=None,
+        description="Sentence vector of the text (kgbuild.search: all-MiniLM-L6-v2, 384 "
+        "floats, unit length), set by the pipeline before writing; None when not embedded.",
+    )
 
     @model_validator(mode="after")
     def _offsets(self) -> Chunk:

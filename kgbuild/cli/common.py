@@ -296,6 +296,7 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
+    embeddings: bool = False,
     extractor: Any = None,
     overrides: Any = None,
     **engine: Any,
@@ -322,6 +323,7 @@ def build_config(
         "relation_threshold": relation_threshold if relation_threshold is not None else threshold,
         "prune": prune,
         "reextract": reextract,
+        "embeddings": embeddings,
         "overrides": overrides,
         **{k: v for k, v in engine.items() if v is not None},
     }

@@ -13,6 +13,8 @@
                                               (rule, score, evidence) and their mentions
     kgbuild merge|split NAME NAME --overrides FILE [--store STORE]
                                               one entity / never one entity, on every run
+    kgbuild search STORE "TEXT" [--k 10] [--expand 1]   chunks and entities that answer
+                                              a query (vector + keywords), with evidence
     kgbuild train --config FILE               train an extractor checkpoint
     kgbuild eval DATA --types TYPES.json      score an extractor on a labelled set
 
@@ -60,6 +62,7 @@ from kgbuild.cli.options import (
     BackendOption,
     BatchSizeOption,
     DatabaseOption,
+    EmbeddingsOption,
     EngineOption,
     EntityTypesOption,
     ExcludeOption,
@@ -150,6 +153,7 @@ def ingest(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
+    embeddings: EmbeddingsOption = False,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,
@@ -192,6 +196,7 @@ def ingest(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            embeddings=embeddings,
             overrides=overrides,
             engine=engine,
             ray_address=ray_address,
@@ -672,7 +677,7 @@ def evaluate(
 # `kgbuild watch` (scheduled, incremental ingestion) lives in kgbuild/cli/watch.py: a module
 # there exposing `register(app)` adds its command(s) to this app. It can reuse the ingest
 # options through kgbuild.cli.common (build_config, make_schema, open_store_checked).
-_COMMAND_MODULES = ("kgbuild.cli.watch", "kgbuild.cli.resolve")
+_COMMAND_MODULES = ("kgbuild.cli.watch", "kgbuild.cli.resolve", "kgbuild.cli.search")
 
 for _name in _COMMAND_MODULES:
     try:

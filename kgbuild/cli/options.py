@@ -178,6 +178,15 @@ ReextractOption = Annotated[
         help="Re-extract unchanged documents extracted by another model or schema.",
     ),
 ]
+EmbeddingsOption = Annotated[
+    bool,
+    typer.Option(
+        "--embeddings",
+        help="Also give every chunk and entity a sentence vector, for kgbuild search's "
+        "vector ranking (off by default: ingest is several times slower; without them "
+        "search uses keywords only).",
+    ),
+]
 OverridesOption = Annotated[
     Path | None,
     typer.Option(

@@ -36,6 +36,7 @@ from kgbuild.cli.options import (
     BackendOption,
     BatchSizeOption,
     DatabaseOption,
+    EmbeddingsOption,
     EntityTypesOption,
     ExcludeOption,
     IncludeOption,
@@ -104,6 +105,7 @@ def watch(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
+    embeddings: EmbeddingsOption = False,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,
@@ -139,6 +141,7 @@ def watch(
             relation_threshold=relation_threshold,
             prune=prune,
             reextract=reextract,
+            embeddings=embeddings,
             extractor=extractor_options(model, backend, relation_labels, int8),
             overrides=overrides,
         )

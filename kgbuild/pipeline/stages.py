@@ -68,6 +68,7 @@ from kgbuild.types import Chunk, Document, DocumentGraph
 
 if TYPE_CHECKING:
     from kgbuild.resolve import EntityResolver
+    from kgbuild.search.embeddings import IngestEmbedder
 
 __all__ = [
     "AssembleStage",
@@ -330,6 +331,8 @@ class IngestRun:
     started: float = field(default_factory=time.perf_counter)
     states: dict[str, DocumentState] | None = None
     """The store's document states, read at the start (after overrides were applied)."""
+    embedder: IngestEmbedder | None = None
+    """Search vectors of this run (``BuildConfig.embeddings``), else None."""
 
     def fail(self, source: str, stage: str, reason: str) -> None:
         """Report a document that failed (logged, except load failures: the loader logs)."""
@@ -408,6 +411,7 @@ class PipelineStages:
         self.resolver.reset()
         self.resolver.set_overrides(overrides)
         run.states = self._apply_overrides(store, paths)
+        run.embedder = self._start_embeddings()
         logger.info(
             "ingesting %s into %s with %s",
             ", ".join(str(p) for p in paths),
@@ -519,8 +523,10 @@ class PipelineStages:
 
         size = self.writer.batch_size
         for begin in range(0, len(assembled), size):
+            group = assembled[begin : begin + size]
+            self._embed_chunks(group, store, run)
             with run.timed("write"):
-                written = self.writer.run(assembled[begin : begin + size], store)
+                written = self.writer.run(group, store)
             self._record_written(written, run)
         progress.advance("write", len(assembled))
 
@@ -581,12 +587,43 @@ class PipelineStages:
             resolver.name_kind,
             str(self.config.overrides) if isinstance(self.config.overrides, Path) else "",
         )
+        self._finish_embeddings(store, run)
         run.summary.entities = len(run.entity_ids)
         run.summary.relations = len(run.relation_ids)
         run.summary.graph = store.counts()
         run.summary.seconds.total = time.perf_counter() - run.started
         logger.info("ingest finished\n%s", run.summary.render())
         return run.summary
+
+    # -- search vectors (kgbuild.search.embeddings, with config.embeddings): three hooks ----
+
+    def _start_embeddings(self) -> IngestEmbedder | None:
+        """The run's embedder when embeddings are on (imported only then: a run without
+        them loads nothing of kgbuild.search)."""
+        if not self.config.embeddings:
+            return None
+        from kgbuild.search.embeddings import IngestEmbedder, embeddings_enabled
+
+        return IngestEmbedder() if embeddings_enabled(self.config.embeddings) else None
+
+    @staticmethod
+    def _embed_chunks(group: list[AssembledDocument], store: GraphStore, run: IngestRun) -> None:
+        """Vectors on the chunks of a batch about to be written (in the same write)."""
+        if run.embedder is None or not group:
+            return
+        with run.timed("embed"):
+            stored = [d.graph.document.id for d in group if d.work.status != "new"]
+            run.embedder.embed_chunks(store, [d.graph for d in group], stored)
+
+    @staticmethod
+    def _finish_embeddings(store: GraphStore, run: IngestRun) -> None:
+        """Vectors of stored chunks that have none, of the entities this run touched,
+        and of any entity left stale (deletions)."""
+        if run.embedder is None:
+            return
+        with run.timed("embed"):  # also after a run that changed nothing: an earlier,
+            run.embedder.backfill_chunks(store)  # interrupted one, or one without
+            run.embedder.refresh_entities(store)  # embeddings, may have left some behind
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class StageSeconds(_Model):
     extract: float = 0.0
     resolve: float = 0.0
     write: float = 0.0
+    embed: float = 0.0
     prune: float = 0.0
     total: float = 0.0
 
@@ -104,7 +105,8 @@ class IngestSummary(_Model):
         s = self.seconds
         lines.append(
             f"seconds: load {s.load:.2f}, chunk {s.chunk:.2f}, extract {s.extract:.2f}, "
-            f"resolve {s.resolve:.2f}, write {s.write:.2f}, prune {s.prune:.2f}, "
+            f"resolve {s.resolve:.2f}, write {s.write:.2f}, embed {s.embed:.2f}, "
+            f"prune {s.prune:.2f}, "
             f"total {s.total:.2f}"
         )
         for f in self.skipped:

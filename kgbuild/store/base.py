@@ -125,6 +125,17 @@ class EntityDescription(NamedTuple):
     merges: list[str] = []
 
 
+#: Labels of the node kinds of the graph shape (what set_node_properties accepts).
+NODE_LABELS = ("Document", "Chunk", "Mention", "Entity")
+
+
+def check_node_label(label: str) -> str:
+    """``label`` if it is one of :data:`NODE_LABELS`, else ``ValueError`` naming it."""
+    if label not in NODE_LABELS:
+        raise ValueError(f"node label {label!r} is not one of {', '.join(NODE_LABELS)}")
+    return label
+
+
 #: Key kinds of a mention's own name: ``n:`` (a full name) or ``x:`` (a short form).
 NAME_KEY_PREFIXES = ("n:", "x:")
 
@@ -421,6 +432,15 @@ class GraphStore(ABC):
             "RETURN m.document_id AS document_id, m.text AS text, m.label AS label",
             {"keys": keys},
         )
+
+    def set_node_properties(self, label: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set properties of existing ``label`` nodes, by id: ``{id: {property: value}}``.
+
+        For properties derived after a write (kgbuild.search's entity vectors); ids the
+        store does not hold are skipped, a value None removes the property. ``label`` is
+        one of :data:`NODE_LABELS`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot set node properties")
 
     @abstractmethod
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,6 +47,7 @@ from kgbuild.store.base import (
     GraphStore,
     StoreError,
     check_document_graph,
+    check_node_label,
     describe_entity,
     document_properties,
     mention_name_key,
@@ -275,6 +276,28 @@ class NetworkXStore(GraphStore):
                         }
                     )
         return rows
+
+    def set_node_properties(self, label: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set properties of existing ``label`` nodes by id (see GraphStore); unknown ids
+        and nodes without that label are skipped, None removes a property."""
+        self._ensure_open()
+        check_node_label(label)
+        changed = False
+        for node_id, props in values.items():
+            data = self.graph.nodes.get(node_id)
+            if data is None or label not in data.get("__labels__", ()):
+                continue
+            for key, value in props.items():
+                if key in ("id", "__labels__"):
+                    raise ValueError(f"property {key!r} of {node_id} cannot be set")
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+            changed = True
+        if changed:
+            self._dirty = True
+            self._revision += 1
 
     def query(self, cypher: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a read query; rows as dicts of column -> plain Python values, like Neo4j.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from neo4j.exceptions import (
@@ -17,15 +17,17 @@ from kgbuild.store.base import (
     DocumentStateLookup,
     GraphStore,
     StoreError,
+    check_node_label,
 )
 from kgbuild.store.neo4j_store.cypher import (
     _DROP_OLD_KEYS,
     _FIND_BY_ANY_KEY,
     _FIND_BY_NAME_KEY,
+    _quote,
     _schema_file,
     schema_statements,
 )
-from kgbuild.store.neo4j_store.rows import _batches, _union
+from kgbuild.store.neo4j_store.rows import _batches, _plain, _union
 from kgbuild.store.neo4j_store.writes import Neo4jWrites
 from kgbuild.types import Entity
 
@@ -171,6 +173,18 @@ class Neo4jStore(Neo4jWrites, GraphStore):
             )
             for r in rows
         ]
+
+    def set_node_properties(self, label: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set properties of existing ``label`` nodes by id (see GraphStore), in batches;
+        unknown ids are skipped, None removes a property (``SET n += props``)."""
+        check_node_label(label)
+        rows = []
+        for node_id, props in values.items():
+            if "id" in props:
+                raise ValueError(f"property 'id' of {node_id} cannot be set")
+            rows.append({"id": node_id, "props": {k: _plain(v) for k, v in props.items()}})
+        query = f"UNWIND $rows AS r MATCH (n:{_quote(label)} {{id: r.id}}) SET n += r.props"
+        self._write_rows(query, rows, f"setting {label} properties")
 
     def counts(self) -> dict[str, int]:
         """Numbers of documents, chunks, mentions, entities and relations (Entity->Entity)."""
