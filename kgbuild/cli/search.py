@@ -40,7 +40,11 @@ def search(
     ] = "chunk,entity",
     mode: Annotated[
         str,
-        typer.Option("--mode", help="hybrid (vector + keyword, fused), vector or keyword."),
+        typer.Option(
+            "--mode",
+            help="hybrid (vector + keyword, fused; keyword only on a graph ingested without "
+            "--embeddings), vector or keyword.",
+        ),
     ] = "hybrid",
     user: UserOption = None,
     password: PasswordOption = None,
