@@ -55,10 +55,6 @@ def load_extractor(
     """
     from kgbuild.extract.inference.lazy import LazyExtractor
 
-    merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
-    merged.update({k: v for k, v in fields.items() if v is not None})
-    if model_dir is not None:
-        merged["model"] = model_dir
-    options = ExtractorOptions.model_validate(merged)
+    options = ExtractorOptions.combine(options, model_dir, **fields)
     extractor = LazyExtractor(options)  # a missing or broken config.json fails here
     return extractor if lazy else extractor.load()

@@ -136,6 +136,18 @@ class ExtractorOptions(BaseModel):
                 )
         return value
 
+    @classmethod
+    def combine(
+        cls, options: ExtractorOptions | None, model: str | Path | None = None, **fields: Any
+    ) -> ExtractorOptions:
+        """``options`` (None: the defaults) with the fields given beside them: ``model``
+        and any of ``fields`` that are not None override it; checked."""
+        merged = (options or cls()).model_dump(exclude_none=True)
+        merged.update({k: v for k, v in fields.items() if v is not None})
+        if model is not None:
+            merged["model"] = model
+        return cls.model_validate(merged)
+
     def resolved(self) -> ExtractorOptions:
         """These options with ``backend``, ``int8`` and ``relation_labels`` decided: each
         None is read from its environment variable (:data:`ENVIRONMENT`), else takes its

@@ -167,11 +167,7 @@ class JointExtractor:
         for one batch at a time on both threads, the same outputs), and torch, which
         scores relations inside each, is set to one thread.
         """
-        merged = (options or ExtractorOptions()).model_dump(exclude_none=True)
-        merged.update({k: v for k, v in fields.items() if v is not None})
-        if directory is not None:
-            merged["model"] = directory
-        options = ExtractorOptions.model_validate(merged).resolved()
+        options = ExtractorOptions.combine(options, directory, **fields).resolved()
         directory = options.model or default_model_dir()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
