@@ -13,6 +13,11 @@
   span, tail span and relation name must match (RelationPrompt's measure; it reports
   24.61 on FewRel and 31.19 on Wiki-ZSL with 15 unseen relations).
 * ``conll04``: CoNLL04 test (seen labels), for reference.
+* ``conll04-lower``, ``scierc-lower``: the same texts written all in lower case, as
+  search queries and chat are (and the everyday-domain NER benchmarks): how much of the
+  model's entity finding rests on capitals.
+* ``multiconer-dev``: MultiCoNER II English dev (lower-cased text, its 28 fine types as
+  phrases): unseen types for a model not trained on MultiCoNER, in-domain for one that was.
 Each set is also scored with relation type constraints where they are known
 (CoNLL04: the types its guidelines give; SciERC and re3d: the head/tail type pairs
 of each relation in its training split, as a user who knows their schema would write).
@@ -22,6 +27,7 @@ Prints a table and writes benchmarks/results/zero_shot[_<model>].json.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from collections import defaultdict
@@ -85,7 +91,19 @@ def load_sets(config) -> dict:
         read_spert(DATA / "conll04/conll04_test.json", DATA / "conll04/conll04_types.json"),
         CONLL04_CONSTRAINTS,
     )
+    for name in ("conll04", "scierc"):
+        examples, constraints = sets[name]
+        sets[f"{name}-lower"] = ([lower_cased(ex) for ex in examples], constraints)
+    from kgbuild.extract.training.diversity_data import read_multiconer
+
+    multiconer = read_multiconer(DATA / "multiconer2-en/en-dev.conll", parent_types=False)
+    sets["multiconer-dev"] = (multiconer, None)
     return sets
+
+
+def lower_cased(example):
+    """A copy of ``example`` with every word in lower case (same spans and labels)."""
+    return dataclasses.replace(example, words=[w.lower() for w in example.words])
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from kgbuild.extract.model.encoding import (
     MARKER_RELATION,
     SHAPE_PAD,
     EncodedText,
+    casing_is_informative,
     token_shape,
 )
 
@@ -71,7 +72,10 @@ def reference_encode(
         last[word_of_tok[ok]] = positions[ok]
     ids.extend(tok_ids)
     markers.extend([MARKER_NONE] * len(tok_ids))
-    shapes.extend(token_shape(text[s:e]) for s, e in tok_offsets)
+    if casing_is_informative(text):
+        shapes.extend(token_shape(text[s:e]) for s, e in tok_offsets)
+    else:
+        shapes.extend([SHAPE_PAD] * len(tok_ids))
     ids.append(self.sep_id)
     markers.append(MARKER_NONE)
     shapes.append(SHAPE_PAD)

@@ -112,9 +112,30 @@ def test_uncased_examples_reach_the_model_without_word_shapes(multiconer_slice, 
     ex = read_multiconer(multiconer_slice)[0]
     uncased = build_instance(ex, encoder, 12, random.Random(0), cfg, pools)
     assert set(uncased.encoded.shape_ids) == {SHAPE_PAD}
+    # lower-cased text is read without shapes whether or not its reader marks it
     ex.uncased_text = False
-    cased = build_instance(ex, encoder, 12, random.Random(0), cfg, pools)
-    assert set(cased.encoded.shape_ids) - {SHAPE_PAD}  # lower-case shapes are shown otherwise
+    unmarked = build_instance(ex, encoder, 12, random.Random(0), cfg, pools)
+    assert set(unmarked.encoded.shape_ids) == {SHAPE_PAD}
+
+
+def test_lowercase_prob_reads_cased_text_as_search_queries_are_written(datasets, tokenizer):
+    from kgbuild.extract.training.config import TrainConfig
+    from kgbuild.extract.training.data import read_spert
+    from kgbuild.extract.training.sampling import LabelPools, build_instance
+
+    ex = read_spert(
+        datasets / "conll04/conll04_train.json", datasets / "conll04/conll04_types.json"
+    )[0]
+    pools = LabelPools(entity=[], relation=[], relation_descriptions={})
+    encoder = TextEncoder(tokenizer, max_length=256)
+    cased = build_instance(ex, encoder, 12, random.Random(0), TrainConfig(train=[]), pools)
+    assert set(cased.encoded.shape_ids) - {SHAPE_PAD}
+    cfg = TrainConfig(train=[], lowercase_prob=1.0)
+    lowered = build_instance(ex, encoder, 12, random.Random(0), cfg, pools)
+    assert set(lowered.encoded.shape_ids) == {SHAPE_PAD}
+    # the same tokens (the encoder is uncased) and the same gold spans
+    assert lowered.encoded.input_ids == cased.encoded.input_ids
+    assert lowered.entity_targets == cased.entity_targets
 
 
 # --------------------------------------------------------------------------- FewRel NYT

@@ -7,9 +7,11 @@ from kgbuild.extract.model.encoding import (
     SHAPE_DIGIT,
     SHAPE_LOWER,
     SHAPE_MIXED,
+    SHAPE_PAD,
     SHAPE_TITLE,
     SHAPE_UPPER,
     TextEncoder,
+    casing_is_informative,
     join_words,
     split_words,
     token_shape,
@@ -46,6 +48,35 @@ def test_join_words_spans():
 )
 def test_token_shape(piece, shape):
     assert token_shape(piece) == shape
+
+
+@pytest.mark.parametrize(
+    "text,informative",
+    [
+        ("Angela Merkel visited Zurich.", True),
+        ("it works.", False),  # no capital at all: lower-cased text
+        ("what movies did tom hanks star in", False),
+        ("NASA LAUNCHED A ROCKET", False),  # all capitals
+        ("1984 - 2021", True),  # nothing written in a case: shapes are as they were
+        ("東京 2020", True),
+        ("", True),
+    ],
+)
+def test_casing_is_informative(text, informative):
+    assert casing_is_informative(text) is informative
+
+
+def test_lower_cased_text_is_read_without_word_shapes(tokenizer):
+    enc = TextEncoder(tokenizer, max_length=64)
+    labels = (["person"], ["lives in"])
+    cased = "Tom Hanks lives in Los Angeles."
+    lower = cased.lower()
+    out_cased = enc.encode(cased, split_words(cased), *labels)
+    out_lower = enc.encode(lower, split_words(lower), *labels)
+    assert out_cased.input_ids == out_lower.input_ids  # the encoder is uncased
+    text_shapes = out_cased.shape_ids[out_cased.input_ids.index(enc.sep_id) + 1 : -1]
+    assert SHAPE_TITLE in text_shapes and SHAPE_LOWER in text_shapes
+    assert set(out_lower.shape_ids) == {SHAPE_PAD}
 
 
 def test_encode_maps_words_to_tokens(tokenizer):

@@ -309,7 +309,10 @@ class TextEncoder:
             last[word_of_tok[ok]] = positions[ok]
         ids.extend(tok_ids)
         markers.extend([MARKER_NONE] * len(tok_ids))
-        shapes.extend(token_shape(text[s:e]) for s, e in tok_offsets)
+        if casing_is_informative(text):
+            shapes.extend(token_shape(text[s:e]) for s, e in tok_offsets)
+        else:
+            shapes.extend([SHAPE_PAD] * len(tok_ids))
         ids.append(self.sep_id)
         markers.append(MARKER_NONE)
         shapes.append(SHAPE_PAD)
@@ -332,6 +335,28 @@ class TextEncoder:
             word_spans=list(word_spans),
             num_words=num_words,
         )
+
+
+def casing_is_informative(text: str) -> bool:
+    """Whether the letters of ``text`` are written in both cases, so that a word's shape
+    says something about it (a capital for a name).
+
+    Text written all in lower case (search queries, chat, lower-cased corpora such as
+    MultiCoNER) or all in capitals gives every word the same shape; an encoder that
+    learned "names are capitalised" would find no names in it. Such text is read with
+    the word-shape feature off (:func:`hide_word_shapes`), as training reads lower-cased
+    datasets. Ordinary prose always has a capital (its first word), so this never fires
+    on it.
+    """
+    has_upper = has_lower = False
+    for c in text:
+        if c.isupper():
+            has_upper = True
+        elif c.islower():
+            has_lower = True
+        if has_upper and has_lower:
+            return True
+    return not (has_upper or has_lower)
 
 
 def hide_word_shapes(encoded: EncodedText) -> EncodedText:

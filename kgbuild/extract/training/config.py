@@ -90,6 +90,10 @@ class TrainConfig(BaseModel):
     max_relation_distractors: int = 4
     #: chance that a label is shown in another phrasing (synonym, or name + description)
     label_variant_prob: float = 0.15
+    #: chance that a training text is read written all in lower case (its word shapes
+    #: then carry nothing, see ``casing_is_informative``), so the model learns to find
+    #: names without capitals, as in search queries and chat
+    lowercase_prob: float = 0.0
     #: loss weight of silver (teacher) entity labels
     silver_weight: float = 0.5
     #: start from this model folder instead of the bare encoder (continued training)

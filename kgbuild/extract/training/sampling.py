@@ -141,7 +141,10 @@ def build_instance(
         relation_variant(x, pools.relation_descriptions, rng, cfg.label_variant_prob)
         for x in rel_labels
     ]
-    text, spans = join_words(ex.words)
+    words = ex.words
+    if cfg.lowercase_prob and rng.random() < cfg.lowercase_prob:
+        words = [w.lower() for w in words]  # same words, so every span stays valid
+    text, spans = join_words(words)
     enc = encoder.encode(text, spans, ent_prompt, rel_prompt)
     if ex.uncased_text:
         hide_word_shapes(enc)
