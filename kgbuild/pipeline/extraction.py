@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kgbuild.extract.base import ExtractedEntity, Extraction, Extractor
+from kgbuild.pipeline.entity_checks import drop_implausible_entities
 from kgbuild.schema import described_label
 from kgbuild.types import Chunk
 
@@ -112,7 +113,7 @@ def run_extractor(
             )
         for text, extraction in zip(batch, out, strict=True):
             _check_offsets(extractor, text, extraction)
-        results.extend(out)
+        results.extend(drop_implausible_entities(extraction) for extraction in out)
     return results
 
 
