@@ -154,16 +154,24 @@ def main() -> None:
             kw = {"relation_constraints": rules} if rules else {}
             preds = predict_examples(extractor, examples, **kw)
             s = score_predictions(examples, preds)
-            results[name + suffix] = {k: s[k] for k in keys} | {"examples": len(examples)}
+            results[name + suffix] = {k: s[k] for k in keys} | {
+                "examples": len(examples),
+                "reversed_relations": s["reversed_relations"],
+                "predicted_relations": s["predicted_relations"],
+            }
             print(f"{name + suffix}: NER {s['ner_micro_f1']:.2f} RE+ {s['rel_micro_f1']:.2f}",
                   flush=True)  # fmt: skip
 
     print(f"\nmodel: {extractor.model_id} ({model_dir})")
-    print(f"{'data':26} {'NER micro':>9} {'NER macro':>9} {'RE+ micro':>9} {'RE+ macro':>9}")
+    print(
+        f"{'data':26} {'NER micro':>9} {'NER macro':>9} {'RE+ micro':>9} {'RE+ macro':>9} "
+        f"{'reversed':>13}"
+    )
     for name, r in results.items():
         print(
             f"{name:26} {r['ner_micro_f1']:9.2f} {r['ner_macro_f1']:9.2f} "
-            f"{r['rel_micro_f1']:9.2f} {r['rel_macro_f1']:9.2f}"
+            f"{r['rel_micro_f1']:9.2f} {r['rel_macro_f1']:9.2f} "
+            f"{r['reversed_relations']:6} of {r['predicted_relations']:<5}"
         )
     print(
         "RelationPrompt, published zero-shot triplet F1 (15 unseen): "

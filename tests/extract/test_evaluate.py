@@ -60,3 +60,24 @@ def test_symmetric_relation_counts_either_direction():
     s = score_predictions([ex], [(ents, [WordRelation(2, 1, "near", 1)])])
     assert s["rel_micro_f1"] == 100.0
     assert s["rel"]["per_type"]["near"]["f1"] == 100.0
+
+
+def test_reversed_relations_are_counted():
+    ex = _example()
+    ents = [
+        WordEntity(0, 2, "people", 1),
+        WordEntity(4, 6, "organization", 1),
+        WordEntity(7, 8, "location", 1),
+    ]
+    preds = [
+        WordRelation(1, 0, "work for", 1),  # the gold pair, the wrong way round
+        WordRelation(1, 2, "organization based in", 1),  # right
+        WordRelation(2, 0, "organization based in", 1),  # wrong, but not reversed
+    ]
+    s = score_predictions([ex], [(ents, preds)])
+    assert s["reversed_relations"] == 1
+    assert s["predicted_relations"] == 3
+    # a symmetric relation cannot be reversed
+    ex.relations = [(1, 2, "near")]
+    s = score_predictions([ex], [(ents, [WordRelation(2, 1, "near", 1)])])
+    assert s["reversed_relations"] == 0

@@ -54,6 +54,7 @@ def score_predictions(examples: list[Example], predictions: list) -> dict:
     """Strict NER and RE+ scores of word-level predictions against gold examples."""
     ent_gold, ent_pred, ent_tp = Counter(), Counter(), Counter()
     rel_gold, rel_pred, rel_tp = Counter(), Counter(), Counter()
+    reversed_count = 0
     ent_types: list[str] = []
     rel_types: list[str] = []
     for ex, (ents, rels) in zip(examples, predictions, strict=True):
@@ -89,6 +90,12 @@ def score_predictions(examples: list[Example], predictions: list) -> dict:
             rel_pred[r] += 1
         for r, *_ in gold_rels & pred_rels:
             rel_tp[r] += 1
+        # wrong predictions whose gold triple is the same pair the other way round
+        reversed_count += sum(
+            1
+            for r, *pair in pred_rels - gold_rels
+            if len(pair) == 2 and (r, *pair[::-1]) in gold_rels
+        )
     ner = _scores(ent_gold, ent_pred, ent_tp, ent_types)
     rel = _scores(rel_gold, rel_pred, rel_tp, rel_types)
     return {
@@ -98,6 +105,10 @@ def score_predictions(examples: list[Example], predictions: list) -> dict:
         "rel_macro_f1": round(rel["macro_f1"], 2),
         "ner": ner,
         "rel": rel,
+        #: predicted triples that are wrong only in direction (the gold has head and tail
+        #: the other way round)
+        "reversed_relations": reversed_count,
+        "predicted_relations": sum(rel_pred.values()),
         "examples": len(examples),
     }
 
