@@ -51,6 +51,11 @@ def write_model_card(directory: Path, summary: dict, scores: dict | None = None)
                 f"| {name} | {sc['ner_micro_f1']} | {sc['ner_macro_f1']} | "
                 f"{sc['rel_micro_f1']} | {sc['rel_macro_f1']} |"
             )
+    train = (summary.get("train_config") or {}).get("train")
+    if train:
+        from kgbuild.extract.training.licences import licence_table
+
+        lines += ["", "## Training data of the last stage, and licences", "", *licence_table(train)]
     notes = directory / "NOTES.md"
     if notes.is_file():
         lines += ["", notes.read_text().strip()]

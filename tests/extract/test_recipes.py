@@ -1,0 +1,44 @@
+"""Every training recipe in configs/ is valid, reads data that exists, and states the
+licences of its data; the permissive recipe reads only permissive data."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.licences import LICENCES, dataset_licences, licence_table
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("extractor*.json"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_recipe_is_valid_and_its_data_exists(path, datasets):
+    cfg = TrainConfig.model_validate_json(path.read_text())
+    for spec in [*cfg.train, *cfg.dev]:
+        assert (datasets / spec.path).exists(), f"{path.name}: {spec.path}"
+    for spec in cfg.train:
+        assert dataset_licences(spec.model_dump())  # raises for data of unknown licence
+    if cfg.init_config:
+        assert (path.parents[1] / cfg.init_config).is_file()
+
+
+def test_permissive_recipe_reads_only_permissive_data():
+    path = next(p for p in CONFIGS if p.name == "extractor-permissive.json")
+    train = json.loads(path.read_text())["train"]
+    assert all(lic.permissive for spec in train for lic in dataset_licences(spec))
+    assert licence_table(train)[-1].startswith("All training data")
+
+
+def test_licence_lookup():
+    assert dataset_licences({"path": "webnlg/en/train"})[0].licence == "CC BY-NC-SA 4.0"
+    assert not dataset_licences({"path": "fewrel-extra/val_nyt.json"})[0].permissive
+    assert dataset_licences({"path": "fewrel/val_wiki.json"})[0].permissive
+    re3d = dataset_licences({"path": "re3d", "sources": ["CENTCOM", "BBC Online"]})
+    assert [x.permissive for x in re3d] == [True, False]
+    assert len(dataset_licences({"path": "re3d"})) == sum(k.startswith("re3d/") for k in LICENCES)
+    with pytest.raises(KeyError, match="private/corpus"):
+        dataset_licences({"path": "private/corpus.json"})
+    shipped = licence_table([{"path": "conll04/x.json"}, {"path": "ner-extra/WNUT17/a.conll"}])
+    assert "| CoNLL04 | research use (no licence stated) | check terms |" in shipped
+    assert "check those terms" in shipped[-1]
