@@ -16,7 +16,9 @@ CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("extract
 def test_recipe_is_valid_and_its_data_exists(path, datasets):
     cfg = TrainConfig.model_validate_json(path.read_text())
     for spec in [*cfg.train, *cfg.dev]:
-        assert (datasets / spec.path).exists(), f"{path.name}: {spec.path}"
+        # "./" paths are the project's own data, read from the repository root
+        where = path.parents[1] / spec.path if spec.path.startswith("./") else datasets / spec.path
+        assert where.exists(), f"{path.name}: {spec.path}"
     for spec in cfg.train:
         assert dataset_licences(spec.model_dump())  # raises for data of unknown licence
     if cfg.init_config:
@@ -42,3 +44,25 @@ def test_licence_lookup():
     shipped = licence_table([{"path": "conll04/x.json"}, {"path": "ner-extra/WNUT17/a.conll"}])
     assert "| CoNLL04 | research use (no licence stated) | check terms |" in shipped
     assert "check those terms" in shipped[-1]
+
+
+def test_plain_triples_reader(tmp_path):
+    from kgbuild.extract.training.datasets import read_dataset
+
+    root = Path(__file__).resolve().parents[2]
+    bench = read_dataset(
+        {"format": "triples", "path": str(root / "benchmarks/data/everyday_relations.jsonl")}, root
+    )
+    assert len(bench) == 20
+    first = bench[0]
+    assert [" ".join(first.words[s:e]) for s, e, _ in first.entities] == [
+        "Satya Nadella", "Microsoft", "Redmond"
+    ]  # fmt: skip
+    assert first.relations == [(0, 1, "chief executive of"), (1, 2, "headquartered in")]
+    assert first.relation_labels == ["chief executive of", "headquartered in"]
+    bad = tmp_path / "bad.jsonl"
+    row = {"text": "Ada met Bob.", "entity_types": ["person"], "relation_types": ["met"],
+           "entities": [["Ada", "person"], ["Bo", "person"]], "relations": []}  # fmt: skip
+    bad.write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: entity 'Bo'"):
+        read_dataset({"format": "triples", "path": str(bad)}, tmp_path)

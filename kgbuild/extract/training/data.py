@@ -257,6 +257,63 @@ def _char_to_word_span(
     return None
 
 
+# --------------------------------------------------------------------------- plain triples
+
+
+def read_plain_triples(path: str | Path, *, source: str | None = None) -> list[Example]:
+    """Read sentences annotated the way a user states facts: JSON lines with ``text``,
+    ``entity_types``, ``relation_types``, ``entities`` (``[text, type]`` pairs) and
+    ``relations`` (``[head text, relation, tail text]``). Each entity is located at the
+    first occurrence of its text that falls on word boundaries; every example is asked
+    for its own types. ``benchmarks/data/everyday_relations*.jsonl`` are in this form.
+
+    Raises:
+        ValueError: naming the file and line of an entity that is not in its text, or
+            of a relation between texts that are not among the line's entities.
+    """
+    path = Path(path)
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        words, spans = _words_of(row["text"])
+        entities: list[tuple[int, int, str]] = []
+        index: dict[str, int] = {}
+        for name, label in row["entities"]:
+            span = next(
+                (
+                    ws
+                    for m in re.finditer(re.escape(name), row["text"])
+                    if (ws := _char_to_word_span(spans, m.start(), m.end()))
+                ),
+                None,
+            )
+            if span is None:
+                raise ValueError(f"{path}:{n}: entity {name!r} is not a run of words of the text")
+            index[name] = len(entities)
+            entities.append((*span, label))
+        relations = []
+        for head, label, tail in row["relations"]:
+            if head not in index or tail not in index:
+                raise ValueError(
+                    f"{path}:{n}: relation {head!r} {label!r} {tail!r}: unknown entity"
+                )
+            relations.append((index[head], index[tail], label))
+        out.append(
+            Example(
+                words=words,
+                entities=entities,
+                relations=relations,
+                entity_labels=list(row["entity_types"]),
+                relation_labels=list(row["relation_types"]),
+                symmetric=set(row.get("symmetric", [])),
+                source=source or path.stem,
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- WebNLG
 
 

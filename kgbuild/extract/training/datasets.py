@@ -12,6 +12,7 @@ from kgbuild.extract.training.data import (
     read_conll_ner,
     read_crossre,
     read_docred,
+    read_plain_triples,
     read_re3d,
     read_spert,
     read_webnlg,
@@ -24,14 +25,17 @@ logger = logging.getLogger(__name__)
 def read_dataset(spec: dict, root: Path) -> list[Example]:
     """Read one entry of a training config's ``data`` list.
 
-    ``spec``: ``{"format": "spert"|"crossre"|"docred"|"webnlg"|"re3d"|"conll", "path": ...,
-    "types": ..., "rel_info": ..., "limit": n, "skip": n, "sources": [...], "labels": [...],
-    "only_relations": [...], "exclude_relations": [...]}`` with paths relative to ``root``.
+    ``spec``: ``{"format": "spert"|"crossre"|"docred"|"webnlg"|"re3d"|"conll"|"triples",
+    "path": ..., "types": ..., "rel_info": ..., "limit": n, "skip": n, "sources": [...],
+    "labels": [...], "only_relations": [...], "exclude_relations": [...]}`` with paths
+    relative to ``root`` (a path starting with ``./``: to the working directory).
     The label-diversity formats (multiconer, fewrel, semeval, rebel, pile-ner) are read by
     ``diversity_data.read_round2``.
     """
     fmt = spec["format"]
-    path = root / spec["path"]
+    # "./..." is relative to the working directory (data kept with the project, such as
+    # benchmarks/data), anything else to the data root
+    path = Path(spec["path"]) if spec["path"].startswith("./") else root / spec["path"]
     if fmt == "spert":
         examples = read_spert(path, root / spec["types"], source=spec.get("name"))
     elif fmt == "crossre":
@@ -52,6 +56,8 @@ def read_dataset(spec: dict, root: Path) -> list[Example]:
                 ex.relation_labels = sorted(only)
     elif fmt == "re3d":
         examples = read_re3d(path, spec.get("sources"))
+    elif fmt == "triples":
+        examples = read_plain_triples(path, source=spec.get("name"))
     elif fmt == "conll":
         examples = read_conll_ner(path, source=spec.get("name"), labels=spec.get("labels"))
     else:  # the label-diversity formats (multiconer, fewrel, semeval, rebel, pile-ner)
