@@ -82,8 +82,11 @@ def main() -> None:
     def run(relation_threshold: float | None) -> dict:
         outputs = [
             kgbuild.extract_text(
-                item["text"], item["entity_types"], item["relation_types"],
-                relation_threshold=relation_threshold, extractor=extractor,
+                item["text"],
+                item["entity_types"],
+                item["relation_types"],
+                relation_threshold=relation_threshold,
+                extractor=extractor,
             )  # fmt: skip
             for item in items
         ]
