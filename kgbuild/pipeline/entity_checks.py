@@ -31,6 +31,8 @@ _WORDS = (
     "|hours?|minutes?|quarter|morning|afternoon|evening|night|noon|midnight|dawn|dusk"
     "|today|yesterday|tomorrow|tonight|now|recently|ago|later|earlier|once|currently"
     "|present|past|future|annual|annually|daily|weekly|monthly|yearly"
+    "|recent|latest|upcoming|last|next|this|new|old|early|late|mid"
+    "|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|noughties"
     "|bc|bce|ad|ce|am|pm|o'clock|utc|gmt"
 )
 _DATE_FORMS = re.compile(

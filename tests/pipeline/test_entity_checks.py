@@ -12,7 +12,8 @@ from kgbuild.pipeline.extraction import run_extractor
 @pytest.mark.parametrize(
     "text",
     ["4 July 1934", "1867", "the 1990s", "'90s", "2021-12-25", "7/11/1867", "14:30",
-     "last spring", "the 19th century", "three years ago", "Monday", "Sept. 3", "today"],
+     "last spring", "the 19th century", "three years ago", "Monday", "Sept. 3", "today",
+     "the nineties", "recent", "late 80s"],
 )  # fmt: skip
 def test_dates_pass(text):
     assert looks_like_date(text)
