@@ -118,3 +118,25 @@ def test_types_may_carry_descriptions(tmp_path):
 def test_bad_descriptions_are_named(data, message):
     with pytest.raises(ValueError, match=message):
         Schema.model_validate(data)
+
+
+def test_the_default_schema_constrains_its_relations():
+    from kgbuild.schema import DEFAULT_RELATION_TYPES, Schema
+
+    default = Schema()
+    assert default.relation_types == DEFAULT_RELATION_TYPES
+    assert set(default.relation_constraints) == set(DEFAULT_RELATION_TYPES)
+    born = default.relation_constraints["born in"]
+    assert born.allows("person", "location")
+    assert not born.allows("person", "date") and not born.allows("location", "location")
+    # a user's own types come without the defaults' constraints
+    assert Schema(entity_types=["gene", "protein"]).relation_constraints == {}
+    assert Schema(relation_types=["born in"]).relation_constraints == {}
+
+
+def test_builder_types_over_the_default_schema_drop_its_constraints(tmp_path):
+    from kgbuild.pipeline.builder import KnowledgeGraphBuilder
+
+    builder = KnowledgeGraphBuilder(str(tmp_path / "g.json"), entity_types=["gene"])
+    assert builder.schema.entity_types == ["gene"]
+    assert builder.schema.relation_constraints == {}

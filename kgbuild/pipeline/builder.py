@@ -104,8 +104,10 @@ class KnowledgeGraphBuilder:
                 update["entity_types"] = list(entity_types)
             if relation_types is not None:
                 update["relation_types"] = list(relation_types)
-            # Re-validate: the type names become graph labels.
-            new_schema = Schema.model_validate({**schema.model_dump(), **update})
+            # Re-validate: the type names become graph labels. Types given over the
+            # default schema replace it, with no default constraints on them.
+            base = {} if schema == Schema() else schema.model_dump()
+            new_schema = Schema.model_validate({**base, **update})
             config = config.model_copy(update={"schema_": new_schema})
         self.config = config
         self.store = store
