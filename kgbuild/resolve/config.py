@@ -108,6 +108,17 @@ class ResolverConfig(BaseModel):
     match_last_name: bool = Field(
         default=True, description="'Obama' joins 'Barack Obama' when unambiguous in the document."
     )
+    last_name_subject: int | None = Field(
+        default=80,
+        ge=0,
+        description="A surname that fits several people of the document ('Piccard' beside "
+        "Franck, Leila and Ian Piccard) joins the document's subject, the person named "
+        "first, when the subject is one of them, has as many mentions as each of the others "
+        "and was named at least this many characters before each (introduced first, not in "
+        "one breath: in 'Barack Obama and Michelle Obama arrived. Obama waved.' Obama stays "
+        "apart). None: such a surname always stays apart. On Re-DocRED dev: within-document "
+        "B3 recall 0.9373 -> 0.9391, precision 0.98772 -> 0.98732.",
+    )
     match_first_name: bool = Field(
         default=False,
         description="'Barack' joins 'Barack Obama' when unambiguous in the document. Off by "

@@ -145,6 +145,7 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         keys_out: list[list[str]] | None = None,
         merges_out: list[list[MergeDecision]] | None = None,
         related: Sequence[tuple[int, int]] = (),
+        starts: Sequence[int] | None = None,
     ) -> tuple[list[int], list[_Cluster]]:
         """Resolve one document's mentions; returns each mention's cluster and the clusters.
 
@@ -155,10 +156,12 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         surface form joined its group's name, how its group joined another of the document,
         and how its cluster joined an existing entity (or was kept apart). ``related``:
         pairs of mentions (indices) that the extractor found a relation between; they make
-        the entities *neighbours*, evidence for short forms across documents.
+        the entities *neighbours*, evidence for short forms across documents. ``starts``:
+        each mention's character offset (where the document's subject is named first; by
+        default the mention order stands in for it).
         """
         self.doc_no += 1
-        groups, mention_group = self._group(texts, labels)
+        groups, mention_group = self._group(texts, labels, starts)
         uf = _UnionFind(len(groups))
         notes: list[tuple[int, MergeDecision, str]] | None = None if explain is None else []
         self.doc_entries = set()
@@ -351,6 +354,7 @@ class EntityResolver:
             keys,
             merges,
             pairs,
+            [m.start for m in mentions],
         )
         entities = [engine.entity(c.slot, c.count) for c in clusters]
         out = [
