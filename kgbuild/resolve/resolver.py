@@ -119,6 +119,12 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         self.doc_no = 0
         self.fetched: set[str] = set()  # keys the store was asked for in this run ...
         self.fetched_from: int | None = None  # ... that store (its id())
+        self.stored: set[int] = set()  # entities loaded from the store (earlier runs)
+        # ... and what the store says of them: related entities (with the documents that
+        # relate them), the documents that mention them
+        self.store_nbrs: dict[int, dict[str, set[str]]] = {}
+        self.store_docs: dict[int, set[str]] = {}
+        self.document_id: str | None = None  # the document being resolved
 
     # -- types ---------------------------------------------------------------------
     def type_of(self, label: str) -> tuple[str, str]:
@@ -339,6 +345,7 @@ class EntityResolver:
                 raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
         explain: list[MergeDecision] = []
         engine = self._engine
+        engine.document_id = mentions[0].document_id
         pairs = []
         for a, b in related:
             if not (0 <= a < len(mentions) and 0 <= b < len(mentions)):
