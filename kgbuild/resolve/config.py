@@ -182,6 +182,13 @@ class ResolverConfig(BaseModel):
         "without its legal suffix ('Nordwind' -> 'Nordwind Energie GmbH'; only for "
         "partial_types). Two or more such entities: no link, and the explanation says so.",
     )
+    store_short_forms: bool = Field(
+        default=True,
+        description="Also ask the store for the full names a short form may abbreviate "
+        "(entities of earlier runs, found by the l:/h: key their mentions keep as "
+        "short_key), so that 'Nordwind' in a later run links to 'Nordwind Energie GmbH' "
+        "under the same evidence rules as within one run.",
+    )
     store_blocking_keys: bool = Field(
         default=False,
         description="Also ask the store (entities of earlier runs) for names that share a "

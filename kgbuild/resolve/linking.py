@@ -165,7 +165,7 @@ class CrossDocumentLinking:
         with ``store_blocking_keys`` also its blocking keys."""
         keys = ["n:" + name.key, "x:" + name.key]  # x: as another entity's short form
         short = self._short_form_lookup(name, tkey)  # the full names it may abbreviate
-        if short:
+        if short and self.config.store_short_forms:
             keys.append(short)
         if self.config.store_blocking_keys:
             keys += self._link_keys(name)
