@@ -115,3 +115,23 @@ def test_a_later_bare_body_name_does_not_join_a_stored_x_of_y_name(target, tmp_p
     found = entities(target)
     assert found["Parliament"] == ["Parliament"]
     assert found["Parliament Of Norway"] == ["Parliament Of Norway"]
+
+
+def test_the_old_version_of_a_changed_document_is_no_evidence_for_it(target, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "a.txt"
+    doc.write_text("Nordwind Energie GmbH was founded by Klaus Vogel in Hamburg.\n")
+    run(target, folder)
+    # Only the old version of this very document named the company in full and related it
+    # to Klaus Vogel: the new one's "Nordwind" has nothing else to go by.
+    doc.write_text("Klaus Vogel, the founder of Nordwind, moved to Hamburg.\n")
+    changed = run(target, folder)
+    assert changed.documents.changed == 1
+    found = entities(target)
+    assert found.get("Nordwind") == ["Nordwind"]
+    assert "Nordwind Energie GmbH" not in found
+    incremental = target.dump()
+    target.wipe()
+    ingest(target.store("fresh"), [folder], extractor=FoundingExtractor(), schema=SCHEMA)
+    assert target.dump("fresh") == incremental
