@@ -193,8 +193,9 @@ class ResolverConfig(BaseModel):
         default=False,
         description="Also ask the store (entities of earlier runs) for names that share a "
         "blocking key (reordered words, typos, first + last name, acronyms), not only for "
-        "the same name or the full names a short form abbreviates (those always). Off by default: on Neo4j such a lookup is a pass over "
-        "all entities (no server indexes list elements), and on Re-DocRED dev these rules "
+        "the same name or the full names a short form abbreviates (those always). Off by "
+        "default: on Neo4j such a lookup is a pass over all entities (no server indexes "
+        "list elements), and on Re-DocRED dev these rules "
         "made 2 of about 2,600 cross-document links. Entities of the same run always are.",
     )
     short_form_min_context: int = Field(
