@@ -20,6 +20,11 @@ the naive alias index that merges Barack and Michelle through "Obama").
 Links the proxy calls wrong include true ones ("U.S." ~ "United States"), so the
 script prints a sample of them.
 
+Across runs: the same 500 documents, the first half in one run and the second in a later
+run (a new resolver) into one NetworkX store, every document written with its gold
+relations before the next is resolved; scored like the one-run case, with and without
+``store_short_forms`` (a short form finding the full names of earlier runs).
+
 Mention text is the tokens ``sents[sent_id][pos[0]:pos[1]]`` joined by spaces, in a
 document text made of all tokens joined by spaces; the type is the mention's own
 type mapped PER->person, ORG->organization, LOC->location, TIME->date,
@@ -44,7 +49,15 @@ from pathlib import Path
 from kgbuild import ids
 from kgbuild.resolve import EntityResolver, ResolverConfig
 from kgbuild.resolve.normalize import LITERAL, OTHER, PERSON, Normalizer
-from kgbuild.types import Mention
+from kgbuild.store.networkx_store import NetworkXStore
+from kgbuild.types import (
+    Chunk,
+    Document,
+    DocumentGraph,
+    Mention,
+    Relation,
+    RelationEvidence,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "re-docred" / "dev_revised.json"
@@ -105,6 +118,7 @@ def load_documents(path: Path, limit: int | None = None) -> list[dict]:
             {
                 "doc_id": doc_id,
                 "title": doc["title"],
+                "text": " ".join(t for sent in doc["sents"] for t in sent) + " ",
                 "mentions": mentions,
                 "gold": gold,
                 "related": related,
@@ -271,14 +285,9 @@ def across_documents(
     }
     if baseline is not None:
         before = EntityResolver(baseline)
-        systems["kgbuild before"] = [
-            Counter(
-                m.entity_id for m, g in zip(result.mentions, doc["gold"], strict=True) if g == v
-            ).most_common(1)[0][0]
-            for doc in docs
-            for result in [before.resolve_document(doc["mentions"])]
-            for v in dict.fromkeys(doc["gold"])
-        ]
+        systems["kgbuild before"] = _vertex_preds(
+            docs, [before.resolve_document(doc["mentions"]) for doc in docs]
+        )
     out = {}
     for name, pred in systems.items():
         p, r, n = b_cubed(pred, gold)
@@ -302,6 +311,101 @@ def across_documents(
         names_by_pred[v[2]].add(v[1])
     disputed = [sorted(n) for n in names_by_pred.values() if len(n) > 1]
     return out, disputed
+
+
+def _vertex_preds(docs: list[dict], results: list) -> list[str]:
+    """Each gold cluster's predicted entity (its mentions' most common), in the order of
+    :func:`across_documents`."""
+    return [
+        Counter(
+            m.entity_id for m, g in zip(result.mentions, doc["gold"], strict=True) if g == v
+        ).most_common(1)[0][0]
+        for doc, result in zip(docs, results, strict=True)
+        for v in dict.fromkeys(doc["gold"])
+    ]
+
+
+def _document_graph(doc: dict, result) -> DocumentGraph:
+    """What the pipeline would write for a resolved document, its gold relations included."""
+    doc_id, text = doc["doc_id"], doc["text"]
+    chunk = Chunk(id=ids.chunk_id(doc_id, 0, len(text)), document_id=doc_id, index=0,
+                  start=0, end=len(text), text=text)  # fmt: skip
+    # The gold has a few spans in two clusters (one mention id): the first is written.
+    mentions = list({m.id: m for m in reversed(result.mentions)}.values())[::-1]
+    kept = {m.id: m for m in mentions}
+    entities = {e.id: e for e in result.entities if any(m.entity_id == e.id for m in mentions)}
+    relations: dict[str, Relation] = {}
+    for a, b in doc["related"]:
+        head, tail = kept[result.mentions[a].id], kept[result.mentions[b].id]
+        if head.entity_id == tail.entity_id:
+            continue
+        rid = ids.relation_id(head.entity_id, "related to", tail.entity_id)
+        relation = relations.setdefault(
+            rid,
+            Relation(
+                id=rid, head_id=head.entity_id, tail_id=tail.entity_id, type="related to", score=1.0
+            ),  # fmt: skip
+        )
+        relation.evidence.append(
+            RelationEvidence(
+                document_id=doc_id,
+                chunk_id=chunk.id,
+                head_mention_id=head.id,
+                tail_mention_id=tail.id,
+                score=1.0,
+            )  # fmt: skip
+        )
+    document = Document(id=doc_id, source=f"re-docred:{doc['title']}", text=text,
+                        content_hash=ids.content_hash(text))  # fmt: skip
+    return DocumentGraph(
+        document=document,
+        chunks=[chunk],
+        mentions=mentions,
+        entities=list(entities.values()),
+        relations=list(relations.values()),
+    )
+
+
+def across_runs(docs: list[dict], config: ResolverConfig, split: int) -> dict:
+    """The documents in two runs into one store (NetworkX, in memory): the first ``split``
+    documents, then the rest with a new resolver (an empty in-run memory, as a later
+    ``kgbuild ingest`` starts), each document written before the next is resolved.
+    Scored like :func:`across_documents`, with and without ``store_short_forms``."""
+    gold_of = []
+    for doc in docs:
+        for v in dict.fromkeys(doc["gold"]):
+            ms = [m for m, g in zip(doc["mentions"], doc["gold"], strict=True) if g == v]
+            gold_of.append((ms[0].label, max((m.text for m in ms), key=lambda t: (len(t), t))))
+    group = [d for d, doc in enumerate(docs) for _ in dict.fromkeys(doc["gold"])]
+    out = {}
+    for name, cfg in (
+        ("two runs, no store short forms", config.model_copy(update={"store_short_forms": False})),
+        ("two runs", config),
+    ):
+        store = NetworkXStore(None)
+        results = []
+        for part in (docs[:split], docs[split:]):
+            resolver = EntityResolver(cfg)
+            for doc in part:
+                result = resolver.resolve_document(doc["mentions"], store, doc["related"])
+                store.write_documents([_document_graph(doc, result)])
+                results.append(result)
+        pred = _vertex_preds(docs, results)
+        p, r, n = b_cubed(pred, gold_of)
+        bp, br = p / n, r / n
+        out[name] = {
+            "cross_doc_pairs": prf(*pair_counts(pred, gold_of, group)),
+            "b3": {
+                "precision": round(bp, 6),
+                "recall": round(br, 4),
+                "f1": round(2 * bp * br / (bp + br), 4),
+            },
+            "linked_pairs": pair_counts(pred, gold_of, group)[1],
+            "short_form_links": sum(
+                x.rule == "linked_short_form" for res in results[split:] for x in res.explain
+            ),
+        }
+    return out
 
 
 def _shared_alias_clusters(key_sets: list[set]) -> list[int]:
@@ -348,10 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     n_mentions = sum(len(d["mentions"]) for d in docs)
     n_gold = sum(len(set(d["gold"])) for d in docs)
     within, rules, errors = within_documents(docs, config)
+    # Before/after in one run: without the document's subject for ambiguous surnames.
+    within["kgbuild before"] = within_documents(
+        docs, config.model_copy(update={"last_name_subject": None})
+    )[0]["kgbuild"]
     # Before/after in one run: the same resolver without the shared-neighbour evidence
     # (and, as "before" passes no relations, without relations at all).
     before = config.model_copy(update={"short_form_neighbours": False})
     across, disputed = across_documents(docs, config, before)
+    runs = across_runs(docs, config, len(docs) // 2)
 
     print(f"Re-DocRED dev: {len(docs)} documents, {n_mentions} mentions, {n_gold} gold entities")
     print("\nWithin documents (micro over mentions / mention pairs)")
@@ -359,8 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
         f"{'pair F1':>7}"
     )
-    for name, r in within.items():
-        print(_row(name, r, "pairwise"))
+    for name in ("exact string", "exact normalized", "kgbuild before", "kgbuild"):
+        print(_row(name, within[name], "pairwise"))
+    print("('kgbuild before': the same resolver with last_name_subject=None)")
     print(f"kgbuild time: {within['kgbuild']['seconds']:.2f} s; merge rules used: {rules}")
     print(
         f"\nAcross documents ({across['clusters']} gold clusters, {across['gold_pairs']} "
@@ -378,6 +488,24 @@ def main(argv: list[str] | None = None) -> int:
         "'kgbuild' is given the gold relations as neighbours)"
     )
     print(f"cross-document links by rule: {across['kgbuild']['link_rules']}")
+    print(
+        f"\nAcross runs: the first {len(docs) // 2} documents in one run, the rest in a "
+        "later run into the same store"
+    )
+    print(
+        f"{'system':<18} {'B3 P':>7} {'B3 R':>7} {'B3 F1':>7}   {'pair P':>7} {'pair R':>7} "
+        f"{'pair F1':>7}   linked pairs   short-form links (run 2)"
+    )
+    print(
+        _row("one run", across["kgbuild"], "cross_doc_pairs")
+        + f"   {across['kgbuild']['linked_pairs']}"
+    )
+    for name, r in runs.items():
+        print(
+            _row(name[:18], r, "cross_doc_pairs")
+            + f"   {r['linked_pairs']:<14} {r['short_form_links']}"
+        )
+    print("('two runs, no store short forms': store_short_forms=False)")
     print(f"entities linked under two or more gold names: {len(disputed)}")
     rng = random.Random(0)
     for names in rng.sample(disputed, min(15, len(disputed))):
@@ -395,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         "within_documents": within,
         "merge_rules": rules,
         "across_documents": across,
+        "across_runs": runs,
         "disputed_links_sample": disputed[:50],
         "config": config.model_dump(mode="json"),
         "python": platform.python_version(),

@@ -23,3 +23,6 @@ CREATE INDEX mention_document_id IF NOT EXISTS FOR (n:Mention) ON (n.document_id
 // `name_key` of the mentions that use the name. No helper nodes: neither Neo4j's range
 // indexes nor ArcadeDB index list elements such as Entity.keys.
 CREATE INDEX mention_name_key IF NOT EXISTS FOR (n:Mention) ON (n.name_key);
+// A full name's short-form key (l:surname, h:first word) is the `short_key` of its
+// mentions: a short form in a later run finds the full names of earlier runs.
+CREATE INDEX mention_short_key IF NOT EXISTS FOR (n:Mention) ON (n.short_key);

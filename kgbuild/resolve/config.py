@@ -108,6 +108,17 @@ class ResolverConfig(BaseModel):
     match_last_name: bool = Field(
         default=True, description="'Obama' joins 'Barack Obama' when unambiguous in the document."
     )
+    last_name_subject: int | None = Field(
+        default=80,
+        ge=0,
+        description="A surname that fits several people of the document ('Piccard' beside "
+        "Franck, Leila and Ian Piccard) joins the document's subject, the person named "
+        "first, when the subject is one of them, has as many mentions as each of the others "
+        "and was named at least this many characters before each (introduced first, not in "
+        "one breath: in 'Barack Obama and Michelle Obama arrived. Obama waved.' Obama stays "
+        "apart). None: such a surname always stays apart. On Re-DocRED dev: within-document "
+        "B3 recall 0.9373 -> 0.9391, precision 0.98772 -> 0.98732.",
+    )
     match_first_name: bool = Field(
         default=False,
         description="'Barack' joins 'Barack Obama' when unambiguous in the document. Off by "
@@ -171,12 +182,20 @@ class ResolverConfig(BaseModel):
         "without its legal suffix ('Nordwind' -> 'Nordwind Energie GmbH'; only for "
         "partial_types). Two or more such entities: no link, and the explanation says so.",
     )
+    store_short_forms: bool = Field(
+        default=True,
+        description="Also ask the store for the full names a short form may abbreviate "
+        "(entities of earlier runs, found by the l:/h: key their mentions keep as "
+        "short_key), so that 'Nordwind' in a later run links to 'Nordwind Energie GmbH' "
+        "under the same evidence rules as within one run.",
+    )
     store_blocking_keys: bool = Field(
         default=False,
         description="Also ask the store (entities of earlier runs) for names that share a "
-        "blocking key (reordered words, typos, first + last name, acronyms, short forms), "
-        "not only for the same name. Off by default: on Neo4j such a lookup is a pass over "
-        "all entities (no server indexes list elements), and on Re-DocRED dev these rules "
+        "blocking key (reordered words, typos, first + last name, acronyms), not only for "
+        "the same name or the full names a short form abbreviates (those always). Off by "
+        "default: on Neo4j such a lookup is a pass over all entities (no server indexes "
+        "list elements), and on Re-DocRED dev these rules "
         "made 2 of about 2,600 cross-document links. Entities of the same run always are.",
     )
     short_form_min_context: int = Field(

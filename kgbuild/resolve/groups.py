@@ -102,6 +102,8 @@ class _Group:
     name: Name
     tkey: str
     first: int
+    pos: int = 0
+    """Where its first mention starts (character offset; the mention index without offsets)."""
     count: int = 0
     surfaces: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)

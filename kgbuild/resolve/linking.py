@@ -69,7 +69,7 @@ class CrossDocumentLinking:
         # its full name (the document just missed that they are one); a weaker link
         # (short form, acronym, person name) goes to the best-scoring cluster alone.
         taken: dict[int, bool] = {}  # slot -> taken by full-name links only
-        choices = self._in_context(choices, clusters, neighbours)
+        choices = self._in_context(choices, clusters, neighbours, store)
         sides: dict[int, set[tuple[int, int]]] = {}  # slot -> sides of clusters linked to it
         for neg, i, slot, rule, target, evidence in sorted(choices):
             strong = rule in match.FULL_NAME_RULES or rule == RULE_OVERRIDE_SAME
@@ -160,15 +160,15 @@ class CrossDocumentLinking:
 
     def _lookup_keys(self, name: Name, tkey: str) -> list[str]:
         """The alias-index keys the store is asked for to find existing entities for a
-        (primary) name: its name as a full name or as another entity's short form, and
+        (primary) name: its name as a full name or as another entity's short form, the
+        full names it may be a short form of (``l:``/``h:``, index-backed like names), and
         with ``store_blocking_keys`` also its blocking keys."""
         keys = ["n:" + name.key, "x:" + name.key]  # x: as another entity's short form
-        if not self.config.store_blocking_keys:
-            return keys
-        keys += self._link_keys(name)
-        short = self._short_form_lookup(name, tkey)
-        if short:
+        short = self._short_form_lookup(name, tkey)  # the full names it may abbreviate
+        if short and self.config.store_short_forms:
             keys.append(short)
+        if self.config.store_blocking_keys:
+            keys += self._link_keys(name)
         return keys
 
     def fetch(self, store: GraphStore, keys) -> None:
@@ -177,22 +177,47 @@ class CrossDocumentLinking:
         entities, and only this run writes to the store)."""
         if self.fetched_from != id(store):
             self.fetched, self.fetched_from = set(), id(store)
+            self.store_nbrs, self.store_docs = {}, {}
         new = [k for k in keys if k not in self.fetched]
         if new:
             self.fetched.update(new)
             for entity in store.find_entities(new):
                 self.absorb(entity)
 
-    def _in_context(self, choices, clusters, neighbours):
+    def _store_evidence(self, store: GraphStore | None, slots) -> None:
+        """Load what the store knows of these entities of earlier runs (their related
+        entities and their documents, this document's own old version left out) into
+        ``store_nbrs``/``store_docs``, once per entity and run."""
+        if store is None:
+            return
+        want = [s for s in dict.fromkeys(slots) if s in self.stored and s not in self.store_docs]
+        if not want:
+            return
+        ids = [self.e_id[s] for s in want]
+        nbrs = store.entity_neighbours(ids)
+        docs = store.entity_documents(ids)
+        for s, eid in zip(want, ids, strict=True):
+            self.store_nbrs[s] = nbrs.get(eid, {})
+            self.store_docs[s] = docs.get(eid, set())
+
+    def _store_docs(self, slot: int) -> set[str]:
+        return self.store_docs.get(slot, set()) - {self.document_id}
+
+    def _in_context(self, choices, clusters, neighbours, store: GraphStore | None = None):
         """Short-form links with evidence beyond the name, whose entity either
 
         * shares a *neighbour* with the cluster: an entity the document relates to the
-          short form, that a relation of an earlier document of this run also ties to the
-          candidate ("the founder of Nordwind, Klaus Vogel" -> "Nordwind Energie GmbH",
-          founded by Klaus Vogel), when ``short_form_neighbours`` is on; or
-        * shares a document of this run with ``short_form_min_context`` other (non-literal)
-          entities this document links to: a bare "Taylor" joins "Cecil Taylor" only where
-          the two documents have something else in common.
+          short form, that a relation of an earlier document of this run, or of another
+          document in the store, also ties to the candidate ("the founder of Nordwind,
+          Klaus Vogel" -> "Nordwind Energie GmbH", founded by Klaus Vogel), when
+          ``short_form_neighbours`` is on; or
+        * shares a document (of this run, or another one in the store) with
+          ``short_form_min_context`` other (non-literal) entities this document links
+          to: a bare "Taylor" joins "Cecil Taylor" only where the two documents have
+          something else in common.
+
+        What the store holds of the document being resolved (its old version) is no
+        evidence for it.
 
         The evidence is returned with the choice, for the merge decision.
         """
@@ -206,6 +231,9 @@ class CrossDocumentLinking:
         context = set(linked.values())
         need = self.config.short_form_min_context
         use_neighbours = self.config.short_form_neighbours
+        candidates = [slot for _, _, slot, rule, _, _ in choices if rule == match.RULE_SHORT_FORM]
+        if any(slot in self.stored for slot in candidates):  # entities of earlier runs
+            self._store_evidence(store, [*candidates, *context])
         kept = []
         for choice in choices:
             neg, i, slot, rule, target, evidence = choice
@@ -213,22 +241,29 @@ class CrossDocumentLinking:
                 kept.append(choice)
                 continue
             nbrs = self.e_nbrs[slot]
+            stored_nbrs = self.store_nbrs.get(slot, {})
+            own = {self.document_id}
             shared_nbrs = sorted(
                 {
                     self.e_display[linked[j]]
                     for j in neighbours.get(i, ())
-                    if j in linked and linked[j] != slot and linked[j] in nbrs
+                    if j in linked
+                    and linked[j] != slot
+                    and (
+                        linked[j] in nbrs or bool(stored_nbrs.get(self.e_id[linked[j]], own) - own)
+                    )
                 }
             )
             if use_neighbours and shared_nbrs:
                 evidence = "shared neighbour: " + "; ".join(shared_nbrs[:3])
                 kept.append((neg, i, slot, rule, target, evidence))
                 continue
-            docs = self.e_docs[slot]
+            docs, stored_docs = self.e_docs[slot], self._store_docs(slot)
             shared = sorted(
                 self.e_display[other]
                 for other in context
-                if other != slot and docs & self.e_docs[other]
+                if other != slot
+                and (docs & self.e_docs[other] or stored_docs & self._store_docs(other))
             )
             if len(shared) < need:
                 logger.debug("short form %r -> %r: no shared context", clusters[i].surface, target)
@@ -594,6 +629,7 @@ class CrossDocumentLinking:
         """Add an entity from the store to the in-run memory (or merge into it)."""
         slot = self.by_id.get(entity.id)
         _, kind = self.type_of(entity.type)
+        self.stored.add(slot if slot is not None else len(self.e_id))
         if slot is None:
             name = self.norm.analyze(entity.name, kind)
             slot = self._add_slot(entity.id, entity.type, name, entity.name)

@@ -119,6 +119,12 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         self.doc_no = 0
         self.fetched: set[str] = set()  # keys the store was asked for in this run ...
         self.fetched_from: int | None = None  # ... that store (its id())
+        self.stored: set[int] = set()  # entities loaded from the store (earlier runs)
+        # ... and what the store says of them: related entities (with the documents that
+        # relate them), the documents that mention them
+        self.store_nbrs: dict[int, dict[str, set[str]]] = {}
+        self.store_docs: dict[int, set[str]] = {}
+        self.document_id: str | None = None  # the document being resolved
 
     # -- types ---------------------------------------------------------------------
     def type_of(self, label: str) -> tuple[str, str]:
@@ -145,6 +151,7 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         keys_out: list[list[str]] | None = None,
         merges_out: list[list[MergeDecision]] | None = None,
         related: Sequence[tuple[int, int]] = (),
+        starts: Sequence[int] | None = None,
     ) -> tuple[list[int], list[_Cluster]]:
         """Resolve one document's mentions; returns each mention's cluster and the clusters.
 
@@ -155,10 +162,12 @@ class _Engine(WithinDocumentPasses, CrossDocumentLinking):
         surface form joined its group's name, how its group joined another of the document,
         and how its cluster joined an existing entity (or was kept apart). ``related``:
         pairs of mentions (indices) that the extractor found a relation between; they make
-        the entities *neighbours*, evidence for short forms across documents.
+        the entities *neighbours*, evidence for short forms across documents. ``starts``:
+        each mention's character offset (where the document's subject is named first; by
+        default the mention order stands in for it).
         """
         self.doc_no += 1
-        groups, mention_group = self._group(texts, labels)
+        groups, mention_group = self._group(texts, labels, starts)
         uf = _UnionFind(len(groups))
         notes: list[tuple[int, MergeDecision, str]] | None = None if explain is None else []
         self.doc_entries = set()
@@ -336,6 +345,7 @@ class EntityResolver:
                 raise ValueError(f"mention {m.id} of document {m.document_id} has empty text")
         explain: list[MergeDecision] = []
         engine = self._engine
+        engine.document_id = mentions[0].document_id
         pairs = []
         for a, b in related:
             if not (0 <= a < len(mentions) and 0 <= b < len(mentions)):
@@ -351,6 +361,7 @@ class EntityResolver:
             keys,
             merges,
             pairs,
+            [m.start for m in mentions],
         )
         entities = [engine.entity(c.slot, c.count) for c in clusters]
         out = [

@@ -31,7 +31,9 @@ logger = logging.getLogger(__name__)
 class WithinDocumentPasses:
     """The engine's within-document passes (mixed into ``_Engine``)."""
 
-    def _group(self, texts: Sequence[str], labels: Sequence[str]) -> tuple[list[_Group], list[int]]:
+    def _group(
+        self, texts: Sequence[str], labels: Sequence[str], starts: Sequence[int] | None = None
+    ) -> tuple[list[_Group], list[int]]:
         by_key: dict[tuple[str, str], int] = {}
         groups: list[_Group] = []
         mention_group: list[int] = []
@@ -41,10 +43,13 @@ class WithinDocumentPasses:
             name = analyze(text, kind)
             gk = (tk, name.key)
             g = by_key.get(gk)
+            pos = i if starts is None else starts[i]
             if g is None:
                 g = by_key[gk] = len(groups)
-                groups.append(_Group(name, tk, i))
+                groups.append(_Group(name, tk, i, pos))
             grp = groups[g]
+            if pos < grp.pos:
+                grp.pos = pos
             grp.count += 1
             grp.surfaces[text] = grp.surfaces.get(text, 0) + 1
             grp.labels[label] = grp.labels.get(label, 0) + 1
@@ -181,10 +186,13 @@ class WithinDocumentPasses:
                 self._join(uf, groups, g, h, match.RULE_PERSON, 100.0, explain)
 
     def _short_forms(self, groups, local, uf, explain) -> None:
-        """Pass c: last/first names, name starts/ends and acronyms join their one cluster."""
+        """Pass c: last/first names, name starts/ends and acronyms join their one cluster;
+        a surname that fits several people joins the document's subject when that is one
+        of them and was introduced before the others (see ``last_name_subject``)."""
         cfg = self.config
         compatible = cfg.types_compatible
         decisions: list[tuple[int, int, str]] = []
+        subjects: dict[str, int] | None = None  # type key -> root of its subject
         for g, grp in enumerate(groups):
             a = grp.name
             tests: list[tuple[str, str]] = []
@@ -212,6 +220,17 @@ class WithinDocumentPasses:
                     r = uf.find(h)
                     if r != root and r not in found:
                         found[r] = (h, rule)
+            if len(found) > 1 and a.kind == PERSON and cfg.last_name_subject is not None:
+                if subjects is None:
+                    subjects = self._subjects(groups, uf)
+                subject = subjects.get(grp.tkey)
+                if (
+                    subject in found
+                    and found[subject][1] == match.RULE_LAST
+                    and self._leads(groups, uf, subject, found)
+                ):
+                    logger.debug("surname %r fits several people; joins the subject", a.surface)
+                    found = {subject: found[subject]}
             if len(found) == 1:
                 ((h, rule),) = found.values()
                 decisions.append((g, h, rule))
@@ -221,6 +240,34 @@ class WithinDocumentPasses:
         for g, h, rule in decisions:
             groups[g].primary = False
             self._join(uf, groups, g, h, rule, 100.0, explain)
+
+    def _subjects(self, groups: list[_Group], uf) -> dict[str, int]:
+        """For each person type: the root of the cluster named first in the document (by
+        character offset), when a full name (a given name and a surname) opens it: the
+        person an article is about comes first, and a bare surname later in the text is
+        most often theirs ("Franck Piccard ... his sister Leila Piccard ... Piccard won")."""
+        first: dict[str, int] = {}
+        for g, grp in enumerate(groups):
+            if grp.name.kind == PERSON and grp.primary:
+                have = first.get(grp.tkey)
+                if have is None or grp.pos < groups[have].pos:
+                    first[grp.tkey] = g
+        return {tkey: uf.find(g) for tkey, g in first.items() if groups[g].name.given}
+
+    def _leads(self, groups: list[_Group], uf, root: int, roots) -> bool:
+        """Whether cluster ``root`` has as many mentions as each other cluster of ``roots``
+        and is named at least ``last_name_subject`` characters before each of them."""
+        lead = self.config.last_name_subject or 0
+        counts = dict.fromkeys(roots, 0)
+        start = dict.fromkeys(roots, 1 << 62)
+        for g, grp in enumerate(groups):
+            r = uf.find(g)
+            if r in counts:
+                counts[r] += grp.count
+                start[r] = min(start[r], grp.pos)
+        return all(
+            counts[root] >= counts[r] and start[r] - start[root] >= lead for r in roots if r != root
+        )
 
     def _short_fits(self, rule: str, short: Name, long: Name) -> bool:
         if rule == match.RULE_LAST:

@@ -7,7 +7,7 @@ Graph shape (identical on NetworkX and Neo4j, so the queries in ``cypher/`` run 
     (:Chunk {id, document_id, index, start, end, text})-[:PART_OF]->(:Document)
     (:Chunk)-[:NEXT]->(:Chunk)                                  consecutive chunks of a document
     (:Mention {id, document_id, chunk_id, start, end, text, label, score, keys, name_key,
-               merges})
+               short_key, merges})
         -[:IN_CHUNK]->(:Chunk)
     (:Mention)-[:REFERS_TO]->(:Entity)
     (:Entity:<TypeLabel> {id, name, type, label, aliases, mention_count, keys, merges})
@@ -146,6 +146,19 @@ def mention_name_key(keys: Iterable[str]) -> str | None:
     ``x:<key>``), or None. Stores keep it as the Mention's ``name_key`` property, the
     alias index of :meth:`GraphStore.find_entities` for such keys."""
     return next((k for k in keys if k.startswith(NAME_KEY_PREFIXES)), None)
+
+
+#: Key kinds under which a full name's short forms find it: ``l:`` (a person's surname),
+#: ``h:`` (an organization name's first word).
+SHORT_KEY_PREFIXES = ("l:", "h:")
+
+
+def mention_short_key(keys: Iterable[str]) -> str | None:
+    """The key under which a mention's full name can be found by a short form of it (the
+    first ``l:`` or ``h:`` key: "l:vogt" for "Lena Vogt", "h:nordwind" for "Nordwind
+    Energie GmbH"), or None. Stores keep it as the Mention's ``short_key`` property, so
+    that a short form in a later run finds the full names of earlier runs by an index."""
+    return next((k for k in keys if k.startswith(SHORT_KEY_PREFIXES)), None)
 
 
 def describe_entity(
@@ -432,6 +445,44 @@ class GraphStore(ABC):
             "RETURN m.document_id AS document_id, m.text AS text, m.label AS label",
             {"keys": keys},
         )
+
+    def entity_neighbours(self, entity_ids: Iterable[str]) -> dict[str, dict[str, set[str]]]:
+        """For each of ``entity_ids`` that the store holds: the entities a relation ties it
+        to, either way, each with the documents that are the relations' evidence
+        (``{id: {neighbour id: {document id, ...}}}``; evidence for short forms across
+        runs, see :attr:`kgbuild.resolve.ResolverConfig.short_form_neighbours`). Backends
+        may override it."""
+        ids = list(dict.fromkeys(entity_ids))
+        out: dict[str, dict[str, set[str]]] = {i: {} for i in ids}
+        if not ids:
+            return out
+        rows = self.query(
+            "UNWIND $ids AS id MATCH (e:Entity {id: id})-[r]-(n:Entity) "
+            "RETURN id, n.id AS neighbour, r.document_ids AS documents",
+            {"ids": ids},
+        )
+        for row in rows:
+            if row["neighbour"] != row["id"]:
+                docs = out[row["id"]].setdefault(row["neighbour"], set())
+                docs.update(row["documents"] or ())
+        return out
+
+    def entity_documents(self, entity_ids: Iterable[str]) -> dict[str, set[str]]:
+        """For each of ``entity_ids``: the ids of the documents that mention it (evidence
+        for short forms across runs: entities that share a document). Backends may
+        override it."""
+        ids = list(dict.fromkeys(entity_ids))
+        out: dict[str, set[str]] = {i: set() for i in ids}
+        if not ids:
+            return out
+        rows = self.query(
+            "UNWIND $ids AS id MATCH (:Entity {id: id})<-[:REFERS_TO]-(m:Mention) "
+            "RETURN id, collect(DISTINCT m.document_id) AS documents",
+            {"ids": ids},
+        )
+        for row in rows:
+            out[row["id"]].update(row["documents"])
+        return out
 
     def set_node_properties(self, label: str, values: Mapping[str, Mapping[str, Any]]) -> None:
         """Set properties of existing ``label`` nodes, by id: ``{id: {property: value}}``.

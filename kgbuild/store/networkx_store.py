@@ -51,6 +51,7 @@ from kgbuild.store.base import (
     describe_entity,
     document_properties,
     mention_name_key,
+    mention_short_key,
 )
 from kgbuild.store.cypher_embedded import EmbeddedCypher, MirrorSource, file_digest
 from kgbuild.store.cypher_networkx import run_cypher
@@ -253,6 +254,43 @@ class NetworkXStore(GraphStore):
         for key in keys:
             ids |= self._key_index.get(key, set())
         return [self._entity(i) for i in sorted(ids)]
+
+    def entity_neighbours(self, entity_ids: Iterable[str]) -> dict[str, dict[str, set[str]]]:
+        """Entities tied to each of ``entity_ids`` by a relation, with the relations'
+        evidence documents (see GraphStore), from the graph's edges."""
+        self._ensure_open()
+        g = self.graph
+        out: dict[str, dict[str, set[str]]] = {}
+        for entity_id in dict.fromkeys(entity_ids):
+            found: dict[str, set[str]] = {}
+            if entity_id in g:
+                edges = [
+                    *((v, k, d) for _, v, k, d in g.out_edges(entity_id, keys=True, data=True)),
+                    *((u, k, d) for u, _, k, d in g.in_edges(entity_id, keys=True, data=True)),
+                ]
+                for other, key, data in edges:
+                    if (
+                        key not in PROVENANCE_TYPES
+                        and other != entity_id
+                        and "Entity" in g.nodes[other].get("__labels__", ())
+                    ):
+                        found.setdefault(other, set()).update(data.get("document_ids") or ())
+            out[entity_id] = found
+        return out
+
+    def entity_documents(self, entity_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Documents that mention each of ``entity_ids`` (see GraphStore), from the graph."""
+        self._ensure_open()
+        g = self.graph
+        out: dict[str, set[str]] = {}
+        for entity_id in dict.fromkeys(entity_ids):
+            docs: set[str] = set()
+            if entity_id in g:
+                for mention_id, _, key in g.in_edges(entity_id, keys=True):
+                    if key == "REFERS_TO":
+                        docs.add(g.nodes[mention_id]["document_id"])
+            out[entity_id] = docs
+        return out
 
     def find_mentions(self, name_keys: Iterable[str]) -> list[dict[str, Any]]:
         """Mentions whose ``name_key`` is one of ``name_keys``, through the alias index (an
@@ -475,6 +513,9 @@ class NetworkXStore(GraphStore):
             name_key = mention_name_key(mention.keys)
             if name_key is not None:
                 properties["name_key"] = name_key
+            short_key = mention_short_key(mention.keys)
+            if short_key is not None:
+                properties["short_key"] = short_key
             g.add_node(mention.id, __labels__={"Mention"}, **properties)
             nodes.add(mention.id)
             g.add_edge(mention.id, mention.chunk_id, key="IN_CHUNK", __labels__={"IN_CHUNK"})

@@ -251,3 +251,51 @@ def test_bad_input_is_named(doc) -> None:
     blank = a[0].model_copy(update={"text": "  "})
     with pytest.raises(ValueError, match=a[0].id):
         EntityResolver().resolve_document([blank])
+
+
+SUBJECT_TEXT = (
+    "Franck Piccard is a French former alpine skier who won the super-G at the 1988 Winter "
+    "Olympics. His sister Leila Piccard and his brother Ian Piccard also raced. "
+    "Piccard retired in 1996."
+)
+SUBJECT_SPANS = [
+    ("Franck Piccard", "person"),
+    ("Leila Piccard", "person"),
+    ("Ian Piccard", "person"),
+    ("Piccard", "person"),
+]
+
+
+def test_ambiguous_surname_joins_the_subject_introduced_first(doc) -> None:
+    result = resolve(doc, SUBJECT_TEXT, SUBJECT_SPANS)
+    assert groups(result) == [["Franck Piccard", "Piccard"], ["Leila Piccard"], ["Ian Piccard"]]
+    decision = next(d for d in result.explain if d.rule == "last_name")
+    assert (decision.source, decision.target) == ("Piccard", "Franck Piccard")
+
+
+def test_ambiguous_surname_without_the_subject_rule_stays_apart(doc) -> None:
+    config = ResolverConfig(last_name_subject=None)
+    result = resolve(doc, SUBJECT_TEXT, SUBJECT_SPANS, config)
+    assert groups(result) == [["Franck Piccard"], ["Leila Piccard"], ["Ian Piccard"], ["Piccard"]]
+
+
+def test_ambiguous_surname_stays_apart_when_the_subject_is_not_among_its_candidates(doc) -> None:
+    text = (
+        "Anna Berg chaired the meeting of the regional council in the old town hall on "
+        "Monday. Leila Piccard and Ian Piccard presented. Piccard answered questions."
+    )
+    spans = [
+        ("Anna Berg", "person"),
+        ("Leila Piccard", "person"),
+        ("Ian Piccard", "person"),
+        ("Piccard", "person"),
+    ]
+    result = resolve(doc, text, spans)
+    assert ["Piccard"] in groups(result)
+
+
+def test_ambiguous_surname_stays_apart_when_another_has_more_mentions(doc) -> None:
+    text = SUBJECT_TEXT + " Leila Piccard coached later; Leila Piccard still does."
+    spans = [*SUBJECT_SPANS, ("Leila Piccard", "person"), ("Leila Piccard", "person")]
+    result = resolve(doc, text, spans)
+    assert ["Piccard"] in groups(result)

@@ -461,6 +461,32 @@ def test_find_entities_uses_the_alias_keys(store, graphs):
     assert row["n"] == sum(expected_counts(graphs)[k] for k in NODE_KINDS)
 
 
+def test_entity_neighbours_and_documents(store, graphs):
+    store.write_documents(graphs)
+    relations = [r for g in graphs for r in g.relations]
+    rel = relations[0]
+    nbrs = store.entity_neighbours([rel.head_id, rel.tail_id, "entity:unknown"])
+    evidence = {e.document_id for r in relations if r.id == rel.id for e in r.evidence}
+    assert evidence <= nbrs[rel.head_id][rel.tail_id]
+    assert rel.head_id in nbrs[rel.tail_id]
+    assert nbrs["entity:unknown"] == {}
+    docs = store.entity_documents([rel.head_id])
+    assert docs[rel.head_id] == {
+        g.document.id for g in graphs for m in g.mentions if m.entity_id == rel.head_id
+    }
+
+
+def test_find_entities_by_a_short_form_key_uses_the_mentions_short_key(store, graphs):
+    graph = graphs[-1].model_copy(deep=True)
+    sakura = next(m for m in graph.mentions if m.text == "Sakura Robotics Inc")
+    sakura.keys = ["n:sakura robotics", "h:sakura"]
+    store.write_documents([graph])
+    (row,) = store.query("MATCH (m:Mention {id: $id}) RETURN m.short_key AS key", {"id": sakura.id})
+    assert row["key"] == "h:sakura"
+    assert [e.id for e in store.find_entities(["h:sakura"])] == [sakura.entity_id]
+    assert store.find_entities(["h:nobody"]) == []
+
+
 def test_setup_schema_removes_the_helper_nodes_of_the_old_alias_index(store, graphs):
     store.write_documents(graphs)
     before = snapshot(store)

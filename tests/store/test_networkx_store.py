@@ -24,6 +24,7 @@ from sample_graphs import (  # noqa: E402
 import kgbuild  # noqa: E402
 from kgbuild.store import NetworkXStore, StoreError, open_store  # noqa: E402
 from kgbuild.store import networkx_store as module  # noqa: E402
+from kgbuild.store.base import GraphStore  # noqa: E402
 
 FIXED_TIME = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -271,6 +272,34 @@ def test_find_entities_uses_every_key(store):
     found = store.find_entities(["alice smith", "acme corp", "nobody"])
     assert [e.id for e in found] == sorted([entity_id("Alice Smith"), entity_id("Acme Corp")])
     assert store.find_entities([]) == []
+
+
+def test_entity_neighbours_and_documents_come_from_relations_and_mentions(store):
+    a, b = document_a(), document_b()
+    alice, acme = entity_id("Alice Smith"), entity_id("Acme Corp")
+    both = {a.document.id, b.document.id}
+    nbrs = store.entity_neighbours([acme, alice, "entity:unknown"])
+    assert nbrs[alice][acme] == both  # works for, in both documents
+    assert alice in nbrs[acme]  # either direction
+    assert nbrs["entity:unknown"] == {}
+    docs = store.entity_documents([acme, entity_id("Paris")])
+    assert docs[acme] == both
+    assert docs[entity_id("Paris")] == {
+        g.document.id for g in (a, b) if any(m.entity_id == entity_id("Paris") for m in g.mentions)
+    }
+    # The graph walk answers as the store interface's Cypher does.
+    ids = [acme, alice, entity_id("Paris"), entity_id("Bob Jones")]
+    assert store.entity_neighbours(ids) == GraphStore.entity_neighbours(store, ids)
+    assert store.entity_documents(ids) == GraphStore.entity_documents(store, ids)
+
+
+def test_mentions_keep_their_short_form_key(store):
+    doc = document_a()
+    mention = doc.mentions[0].model_copy(update={"keys": ["n:alice smith", "l:smith"]})
+    doc.mentions[0] = mention
+    store.write_documents([doc])
+    assert store.graph.nodes[mention.id]["short_key"] == "l:smith"
+    assert [e.id for e in store.find_entities(["l:smith"])] == [entity_id("Alice Smith")]
 
 
 # -- bad input ----------------------------------------------------------------------------

@@ -66,7 +66,9 @@ indexes list elements (Neo4j's range indexes do not; ArcadeDB's Cypher scans, me
 ``benchmarks/alias_index.py``), so there is no helper node at all: the keys the resolver
 asks the store for, the ``n:``/``x:`` keys of names, are found through the indexed
 ``name_key`` property of the mentions that use the name (one index seek per key, then
-``REFERS_TO``); any other key by one pass over the Entity nodes. ``MATCH (n) RETURN
+``REFERS_TO``), the ``l:``/``h:`` keys under which a short form finds full names
+through the indexed ``short_key`` of the full names' mentions; any other key by one
+pass over the Entity nodes. ``MATCH (n) RETURN
 count(n)`` gives the same number on both backends. Earlier versions kept one
 ``(:_EntityKey {key, entity_ids})`` node per key: :meth:`Neo4jStore.setup_schema`
 deletes those and their constraint.

@@ -175,7 +175,8 @@ SET e.mention_count = r.n, e.name = r.name, e.aliases = r.aliases, e.keys = r.ke
 
 _DELETE_ENTITIES = "UNWIND $ids AS id MATCH (e:Entity {id: id}) DETACH DELETE e"
 
-# The alias index. Name keys (n:, x:) through the mentions' indexed name_key; other keys
+# The alias index. Name keys (n:, x:) through the mentions' indexed name_key, short-form
+# keys (l:, h:) through their indexed short_key; other keys
 # by one pass over the entities, each key tested against a map (a list membership test
 # per key, ``k IN $list``, was 4x slower on ArcadeDB): neither server indexes list elements.
 _ENTITY_COLUMNS = """e.id AS id, e.name AS name, e.type AS type, e.aliases AS aliases,
@@ -183,6 +184,11 @@ _ENTITY_COLUMNS = """e.id AS id, e.name AS name, e.type AS type, e.aliases AS al
 _FIND_BY_NAME_KEY = f"""
 UNWIND $keys AS key
 MATCH (:Mention {{name_key: key}})-[:REFERS_TO]->(e:Entity)
+RETURN DISTINCT {_ENTITY_COLUMNS}
+"""
+_FIND_BY_SHORT_KEY = f"""
+UNWIND $keys AS key
+MATCH (:Mention {{short_key: key}})-[:REFERS_TO]->(e:Entity)
 RETURN DISTINCT {_ENTITY_COLUMNS}
 """
 _FIND_BY_ANY_KEY = f"""

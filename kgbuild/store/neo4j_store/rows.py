@@ -18,6 +18,7 @@ from kgbuild.store.base import (
     check_document_graph,
     describe_entity,
     mention_name_key,
+    mention_short_key,
 )
 from kgbuild.store.neo4j_store.cypher import (
     _DESCRIBE_ENTITIES,
@@ -176,6 +177,9 @@ class _Plan:
             name_key = mention_name_key(m.keys)
             if name_key is not None:
                 props["name_key"] = name_key
+            short_key = mention_short_key(m.keys)
+            if short_key is not None:
+                props["short_key"] = short_key
             self.mentions.append({"id": m.id, "props": props})
             if m.entity_id is not None:
                 self.links.append({"mention_id": m.id, "entity_id": m.entity_id})

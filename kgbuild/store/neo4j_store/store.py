@@ -13,6 +13,7 @@ from neo4j.exceptions import (
 
 from kgbuild.store.base import (
     NAME_KEY_PREFIXES,
+    SHORT_KEY_PREFIXES,
     DocumentState,
     DocumentStateLookup,
     GraphStore,
@@ -23,6 +24,7 @@ from kgbuild.store.neo4j_store.cypher import (
     _DROP_OLD_KEYS,
     _FIND_BY_ANY_KEY,
     _FIND_BY_NAME_KEY,
+    _FIND_BY_SHORT_KEY,
     _quote,
     _schema_file,
     schema_statements,
@@ -154,10 +156,13 @@ class Neo4jStore(Neo4jWrites, GraphStore):
         if not wanted:
             return []
         names = [k for k in wanted if k.startswith(NAME_KEY_PREFIXES)]
-        others = [k for k in wanted if not k.startswith(NAME_KEY_PREFIXES)]
+        shorts = [k for k in wanted if k.startswith(SHORT_KEY_PREFIXES)]
+        others = [k for k in wanted if not k.startswith(NAME_KEY_PREFIXES + SHORT_KEY_PREFIXES)]
         by_id: dict[str, dict[str, Any]] = {}
         if names:
             by_id.update((r["id"], r) for r in self.query(_FIND_BY_NAME_KEY, {"keys": names}))
+        if shorts:
+            by_id.update((r["id"], r) for r in self.query(_FIND_BY_SHORT_KEY, {"keys": shorts}))
         if others:  # a pass over all entities: the resolver asks only for name keys
             found = self.query(_FIND_BY_ANY_KEY, {"keys": dict.fromkeys(others, True)})
             by_id.update((r["id"], r) for r in found)
