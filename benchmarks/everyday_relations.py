@@ -68,6 +68,12 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="checkpoint folder (default: shipped)")
     parser.add_argument("--relation-labels", default=None, help="layout: hybrid or prompt")
     parser.add_argument("--output", default=None, help="JSON output path")
+    parser.add_argument(
+        "--data",
+        default=str(DATA),
+        help="sentences (default: the benchmark set; the dev set "
+        "is benchmarks/data/everyday_relations_dev.jsonl)",
+    )
     args = parser.parse_args()
 
     import kgbuild
@@ -77,7 +83,8 @@ def main() -> None:
     model_dir = Path(args.model) if args.model else default_model_dir()
     options = ExtractorOptions(model=str(model_dir), relation_labels=args.relation_labels)
     extractor = load_pipeline_extractor(options)
-    items = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    data = Path(args.data)
+    items = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
 
     def run(relation_threshold: float | None) -> dict:
         outputs = [
