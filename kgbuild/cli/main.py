@@ -555,6 +555,14 @@ def train(
             "output_dir/model).",
         ),
     ] = None,
+    unseen_only: Annotated[
+        bool,
+        typer.Option(
+            "--unseen-only",
+            help="With --retune: pick only the threshold of relation names the model never "
+            "trained on (on the config's unseen_threshold_dev), keeping the others.",
+        ),
+    ] = False,
     resume: Annotated[
         bool,
         typer.Option(
@@ -589,10 +597,12 @@ def train(
 
             if model is not None and not (model / "config.json").is_file():
                 raise CLIError(f"--model {model}: no checkpoint (config.json) there")
-            out = retune_thresholds(config, model)
+            out = retune_thresholds(config, model, unseen_only=unseen_only)
         else:
-            if model is not None:
-                raise CLIError("--model goes with --retune (training writes to output_dir)")
+            if model is not None or unseen_only:
+                raise CLIError(
+                    "--model and --unseen-only go with --retune (training writes to output_dir)"
+                )
             out = run_training(config, resume=resume, max_minutes=max_minutes)
             if out is None:
                 typer.echo(

@@ -66,3 +66,17 @@ def test_plain_triples_reader(tmp_path):
     bad.write_text(json.dumps(row) + "\n")
     with pytest.raises(ValueError, match=r"bad.jsonl:1: entity 'Bo'"):
         read_dataset({"format": "triples", "path": str(bad)}, tmp_path)
+
+
+def test_seen_relation_names_leave_held_out_names_out(datasets):
+    from kgbuild.extract.training.thresholds import seen_relation_names
+
+    cfg = TrainConfig(
+        data_root=str(datasets),
+        train=[{"name": "conll04", "format": "spert", "path": "conll04/conll04_dev.json",
+                "types": "conll04/conll04_types.json"}],
+        exclude_relations=["kill"],
+    )  # fmt: skip
+    names = seen_relation_names(cfg)
+    assert "work for" in names and "located in" in names
+    assert "kill" not in names

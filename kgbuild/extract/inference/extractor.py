@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from rapidfuzz import fuzz, process
 
 from kgbuild.extract.base import (
     ExtractedEntity,
@@ -126,6 +128,8 @@ class JointExtractor:
         self._graphs: dict[str, OnnxHeads | None] = {}
         self._graphs_lock = threading.Lock()
         self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
+        self._seen_names: list[str] | None = None
+        self._seen_cache: dict[str, bool] = {}
 
     @property
     def backend(self) -> str:
@@ -345,6 +349,8 @@ class JointExtractor:
         one_way = self.layout.one_way_labels(relation_labels, passes)
         if one_way and relation_threshold is None:
             rel_thr = self.layout.relation_thresholds(self.config, relation_labels, one_way)
+        if relation_threshold is None:
+            rel_thr = self._with_unseen_thresholds(relation_labels, rel_thr)
         n = len(texts)
         entities: list[list[WordEntity]] = [[] for _ in range(n)]
         relations: list[list[WordRelation]] = [[] for _ in range(n)]
@@ -373,6 +379,40 @@ class JointExtractor:
             apart=None if block is None else (relation_labels, block),
         )  # fmt: skip
         return list(zip(entities, relations, strict=True))
+
+    def _with_unseen_thresholds(
+        self, relation_labels: list[str], thresholds: float | np.ndarray
+    ) -> float | dict[str, float]:
+        """``thresholds`` (one, or one per label) with the labels the model never
+        trained on set to ``unseen_relation_threshold``: a label -> threshold map, or
+        ``thresholds`` as it is where every label was seen (or the checkpoint has no
+        list of seen names)."""
+        unseen = self.config.unseen_relation_threshold
+        if unseen is None or self.config.seen_relation_labels is None:
+            return thresholds
+        per_label = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(relation_labels),))
+        out = {
+            label: float(thr) if self._seen_relation(label) else unseen
+            for label, thr in zip(relation_labels, per_label, strict=True)
+        }
+        return out if any(not self._seen_relation(x) for x in relation_labels) else thresholds
+
+    def _seen_relation(self, label: str) -> bool:
+        """Whether ``label`` (or, for a described label, its name before the ':') is
+        one of the checkpoint's ``seen_relation_labels``, up to case, punctuation and
+        small spelling differences ("works for" and "work for")."""
+        known = self._seen_cache.get(label)
+        if known is None:
+            if self._seen_names is None:
+                self._seen_names = sorted(
+                    {_normal_label(x) for x in self.config.seen_relation_labels or []}
+                )
+            name = _normal_label(label.split(":", 1)[0])
+            known = name in self._seen_names or bool(
+                process.extractOne(name, self._seen_names, scorer=fuzz.ratio, score_cutoff=90)
+            )
+            self._seen_cache[label] = known
+        return known
 
     def _predict_passes(
         self,
@@ -654,12 +694,12 @@ class JointExtractor:
         found: list[WordEntity],
         rel_emb: torch.Tensor,
         rel_labels: list[str],
-        threshold: float | np.ndarray,
+        threshold: float | np.ndarray | dict[str, float],
         symmetric: set[str],
     ) -> list[WordRelation]:
         """Relations between the entities ``found`` in one text, scored against
-        ``rel_emb`` (L, D), the vectors of ``rel_labels``; ``threshold``: one, or (L,)
-        one per label."""
+        ``rel_emb`` (L, D), the vectors of ``rel_labels``; ``threshold``: one, (L,) one
+        per label, or a map from label to threshold."""
         tokens = torch.tensor(
             [[enc.word_first_token[e.start], enc.word_last_token[e.end - 1]] for e in found]
         )
@@ -695,7 +735,21 @@ class JointExtractor:
         # pairs are every (h, t), h != t, in row-major order: (t, h) is at this index
         pair_list = pairs.tolist()
         out = []
-        for p, r in zip(*np.nonzero(probs > threshold), strict=True):
+        if not isinstance(threshold, dict):
+            passing = probs > threshold
+        else:
+            passing = probs > np.array([threshold[label] for label in rel_labels])
+            # a name the model never trained on is taken only where it is the pair's
+            # best label (its lower threshold would otherwise let every near-synonym in)
+            # and in the direction it scores higher (the pair the other way round)
+            unseen = np.array([not self._seen_relation(label) for label in rel_labels])
+            best = probs.argmax(axis=1)
+            h, t = pairs[:, 0].numpy(), pairs[:, 1].numpy()
+            reverse = t * (c - 1) + h - (h > t)
+            passing &= ~unseen | (
+                (np.arange(len(rel_labels)) == best[:, None]) & (probs >= probs[reverse])
+            )
+        for p, r in zip(*np.nonzero(passing), strict=True):
             h, t = pair_list[p]
             label = rel_labels[int(r)]
             score = float(probs[p, r])
@@ -706,6 +760,10 @@ class JointExtractor:
             mh, mt = _closest(members[h], members[t], found)
             out.append(WordRelation(mh, mt, label, score))
         return out
+
+
+def _normal_label(label: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", label.lower()).split())
 
 
 def _onnx_heads(

@@ -65,6 +65,14 @@ class ExtractorConfig(BaseModel):
     #: probability is sigmoid(its logit - the no-relation logit), so names never seen in
     #: training are not judged against one global number
     no_relation_score: bool = False
+    #: the relation names the model was trained on as positives (set by training, or by
+    #: ``kgbuild train --retune``); with ``unseen_relation_threshold``, the names a
+    #: user gives that are not among them are judged against that threshold instead
+    seen_relation_labels: list[str] | None = None
+    #: the threshold of relation names the model never trained on, picked on dev data
+    #: whose relation names were held out of training: the model's scores for names it
+    #: never saw run lower than for the names it learned (None: ``relation_threshold``)
+    unseen_relation_threshold: float | None = None
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 

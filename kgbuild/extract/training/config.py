@@ -104,6 +104,10 @@ class TrainConfig(BaseModel):
     #: dev sets (by name) whose labels were held out of training: thresholds are picked on
     #: these so that they transfer to labels the model never saw (default: all dev sets)
     threshold_dev: list[str] = Field(default_factory=list)
+    #: dev sets (names in ``dev``) whose relation names were all held out of training,
+    #: on which the threshold of names the model never saw is picked
+    #: (``unseen_relation_threshold``); empty: that threshold is not used
+    unseen_threshold_dev: list[str] = Field(default_factory=list)
     threshold_grid: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6])
     max_pairs: int = 400
     focal_gamma: float = 1.0

@@ -30,6 +30,7 @@ from kgbuild.extract.training.thresholds import (
     evaluate_dev,
     tune_hybrid_threshold,
     tune_thresholds,
+    tune_unseen_threshold,
 )
 
 logger = logging.getLogger(__name__)
@@ -252,6 +253,7 @@ def train(
     elif dev_sets and not max_steps:
         best = tune_thresholds(model, tokenizer, dev_sets, cfg)
         model.config.entity_threshold, model.config.relation_threshold = best
+        tune_unseen_threshold(model, tokenizer, dev_sets, cfg)
     final = out / "model"
     model.save_pretrained(final)
     summary = {

@@ -287,7 +287,7 @@ def build_pools(cfg: TrainConfig, train_sets: dict[str, list[Example]]) -> Label
 
 
 def load_datasets(
-    cfg: TrainConfig, specs: list[DataSpec], training: bool
+    cfg: TrainConfig, specs: list[DataSpec], training: bool, silver: bool = True
 ) -> dict[str, list[Example]]:
     from kgbuild.extract.training.silver import add_silver
 
@@ -305,7 +305,7 @@ def load_datasets(
             for ex in examples:
                 ex.relations = [r for r in ex.relations if norm_label(r[2]) not in held]
                 ex.relation_labels = [x for x in ex.relation_labels if norm_label(x) not in held]
-        if training and spec.silver:
+        if training and spec.silver and silver:
             cache = Path(cfg.output_dir).parent / "silver-cache" / f"{spec.name}.json"
             counts = add_silver(examples, cache)
             logger.info("silver entities for %s: %s", spec.name, counts)

@@ -139,7 +139,46 @@ def tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, flo
     return entity, relation
 
 
-def retune_thresholds(config_path: str | Path, model_dir: str | Path | None = None) -> Path:
+def seen_relation_names(cfg: TrainConfig) -> list[str]:
+    """The relation names ``cfg``'s training data teaches as positives (held-out names
+    left out, as training leaves them out)."""
+    names: set[str] = set()
+    for examples in load_datasets(cfg, cfg.train, training=True, silver=False).values():
+        names.update(r for ex in examples for *_, r in ex.relations)
+    return sorted(names)
+
+
+def tune_unseen_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float | None:
+    """The threshold for relation names the model never trained on
+    (``ExtractorConfig.unseen_relation_threshold``), picked on ``unseen_threshold_dev``:
+    the grid value with the best mean over those sets of RE F1 relative to each set's
+    best (the sets differ in how high their F1 runs; each counts the same). Sets
+    ``model.config.seen_relation_labels``. None: no such dev set."""
+    sets = {n: dev[n] for n in cfg.unseen_threshold_dev if n in dev and has_gold(dev[n], "rel")}
+    if not sets:
+        return None
+    model.config.seen_relation_labels = seen_relation_names(cfg)
+    mode = "hybrid" if model.config.one_way_lora_rank else None
+    grid = sorted({*cfg.threshold_grid, 0.1, 0.15})
+    scores = {}
+    for thr in grid:
+        model.config.unseen_relation_threshold = thr
+        scores[thr] = evaluate_dev(model, tokenizer, sets, cfg, mode=mode)
+        logger.info("unseen relation threshold %.2f: dev %s", thr, json.dumps(scores[thr]))
+    best_per_set = {n: max(scores[t][n]["rel_micro_f1"] for t in grid) or 1.0 for n in sets}
+
+    def relative(thr: float) -> float:
+        return float(np.mean([scores[thr][n]["rel_micro_f1"] / best_per_set[n] for n in sets]))
+
+    picked = max(grid, key=relative)
+    model.config.unseen_relation_threshold = picked
+    model.eval()
+    return picked
+
+
+def retune_thresholds(
+    config_path: str | Path, model_dir: str | Path | None = None, unseen_only: bool = False
+) -> Path:
     """Pick the thresholds of a trained model folder again on the config's dev sets
     (``threshold_dev``) and write them into its config.json and training.json: the
     entity and relation thresholds, or for a ``one_way`` stage the threshold of the
@@ -154,13 +193,20 @@ def retune_thresholds(config_path: str | Path, model_dir: str | Path | None = No
     model = JointExtractionModel.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
     dev_sets = load_datasets(cfg, cfg.dev, training=False)
-    if cfg.stage == "one_way":
-        picked = {
-            "hybrid_relation_threshold": tune_hybrid_threshold(model, tokenizer, dev_sets, cfg)
-        }
+    picked: dict = {}
+    if unseen_only:
+        pass
+    elif cfg.stage == "one_way":
+        picked["hybrid_relation_threshold"] = tune_hybrid_threshold(model, tokenizer, dev_sets, cfg)
     else:
         entity, relation = tune_thresholds(model, tokenizer, dev_sets, cfg)
-        picked = {"entity_threshold": entity, "relation_threshold": relation}
+        picked |= {"entity_threshold": entity, "relation_threshold": relation}
+        model.config.entity_threshold, model.config.relation_threshold = entity, relation
+    if cfg.stage != "one_way" or unseen_only:
+        unseen = tune_unseen_threshold(model, tokenizer, dev_sets, cfg)
+        if unseen is not None:
+            picked["unseen_relation_threshold"] = unseen
+            picked["seen_relation_labels"] = model.config.seen_relation_labels
     write_thresholds(model_dir, picked, cfg.stage)
     logger.info("thresholds of %s: %s", model_dir, picked)
     return model_dir
@@ -178,9 +224,11 @@ def write_thresholds(model_dir: Path, picked: dict, stage: str = "joint") -> Non
         summary_path = model_dir / "training-one-way.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
-        summary.update(picked)
+        # the list of seen names lives in config.json only
+        numbers = {k: v for k, v in picked.items() if k != "seen_relation_labels"}
+        summary.update(numbers)
         if "config" in summary:
-            summary["config"].update(picked)
+            summary["config"].update(numbers)
         summary_path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
