@@ -81,8 +81,8 @@ class GraphReader(ABC):
     @abstractmethod
     def entity_inputs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         """For each entity: ``{"id", "name", "type", "mention_count", "mentions": [{"text",
-        "start", "end", "chunk_text", "chunk_start"}]}`` with its :data:`CONTEXT_MENTIONS`
-        strongest mentions (score, then id)."""
+        "start", "end", "chunk_id", "chunk_text", "chunk_start"}]}`` with its
+        :data:`CONTEXT_MENTIONS` strongest mentions (score, then id)."""
 
     # -- for results -------------------------------------------------------------------------
 
@@ -221,6 +221,7 @@ class NetworkXReader(GraphReader):
                         "text": m["text"],
                         "start": m["start"],
                         "end": m["end"],
+                        "chunk_id": m["chunk_id"],
                         "chunk_text": chunk["text"],
                         "chunk_start": chunk["start"],
                     }
@@ -429,6 +430,7 @@ class CypherReader(GraphReader):
                     "text": m["text"],
                     "start": m["start"],
                     "end": m["end"],
+                    "chunk_id": m["chunk_id"],
                     "chunk_text": chunks[m["chunk_id"]]["text"],
                     "chunk_start": chunks[m["chunk_id"]]["start"],
                 }
