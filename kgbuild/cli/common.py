@@ -296,7 +296,7 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
-    embeddings: bool = False,
+    embeddings: bool = True,
     extractor: Any = None,
     overrides: Any = None,
     **engine: Any,

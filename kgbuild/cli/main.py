@@ -153,7 +153,7 @@ def ingest(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
-    embeddings: EmbeddingsOption = False,
+    embeddings: EmbeddingsOption = True,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,

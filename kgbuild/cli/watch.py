@@ -105,7 +105,7 @@ def watch(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
-    embeddings: EmbeddingsOption = False,
+    embeddings: EmbeddingsOption = True,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,

@@ -29,10 +29,9 @@ QUERIES = [
 
 
 def ingest(store, paths, extractor, **config) -> None:
-    """Ingest with embeddings on unless ``embeddings=False`` (they are off by default)."""
+    """Ingest with the default configuration (embeddings on) updated by ``config``."""
     from kgbuild.pipeline.builder import BuildConfig
 
-    config.setdefault("embeddings", True)
     builder = KnowledgeGraphBuilder(store, extractor=extractor, config=BuildConfig(**config))
     summary = builder.ingest(paths)
     assert summary.ok, summary.render()
@@ -259,18 +258,35 @@ def test_search_of_a_missing_file_says_so(tmp_path):
         kgbuild.search(Path(tmp_path / "missing.json"), "Nokia")
 
 
-# -- embeddings are opt-in ----------------------------------------------------------------------
+# -- embeddings are on by default; --no-embeddings turns them off --------------------------------
 
 
-def test_embeddings_are_off_by_default(store, docs, extractor):
+def test_embeddings_are_on_by_default(store, docs, extractor):
     from kgbuild.pipeline.builder import BuildConfig
 
-    assert BuildConfig().embeddings is False
+    assert BuildConfig().embeddings is True
     summary = KnowledgeGraphBuilder(store, extractor=extractor).ingest([docs])
+    assert summary.ok and summary.seconds.embed > 0.0
+    for label in ("Chunk", "Entity"):
+        found = vectors(store, label)
+        assert found and all(v is not None for v in found.values()), label
+
+
+def test_embeddings_off_leaves_no_vectors(store, docs, extractor, monkeypatch):
+    from kgbuild.pipeline.builder import BuildConfig
+
+    summary = KnowledgeGraphBuilder(
+        store, extractor=extractor, config=BuildConfig(embeddings=False)
+    ).ingest([docs])
     assert summary.ok and summary.seconds.embed == 0.0
     for label in ("Chunk", "Entity"):
         found = vectors(store, label)
         assert found and all(v is None for v in found.values()), label
+    # $KGBUILD_EMBEDDINGS=0 turns them off whatever the configuration says.
+    monkeypatch.setenv("KGBUILD_EMBEDDINGS", "0")
+    (docs / "ada_lovelace.txt").write_text("Ada Lovelace wrote the first program.\n")
+    assert KnowledgeGraphBuilder(store, extractor=extractor).ingest([docs]).seconds.embed == 0.0
+    assert all(v is None for v in vectors(store, "Chunk").values())
 
 
 def test_search_without_embeddings_falls_back_to_keywords(store, docs, extractor, caplog):
@@ -301,19 +317,16 @@ def test_cli_embeddings_flag(tmp_path, docs):
     main = [sys.executable, "-m", "kgbuild.cli.main"]
     for command in ("ingest", "watch"):
         shown = subprocess.run([*main, command, "--help"], capture_output=True, text=True, env=env)
-        assert "--embeddings" in shown.stdout, command
-    subprocess.run([*main, "ingest", str(docs), "--store", str(path), "-q"], env=env, check=True)
+        assert "--no-embeddings" in shown.stdout, command
+    ingest = [*main, "ingest", str(docs), "--store", str(path), "-q"]
+    subprocess.run([*ingest, "--no-embeddings"], env=env, check=True)
     search = [*main, "search", str(path), "Nokia founded Idestam", "--json"]
     failed = subprocess.run([*search, "--mode", "vector"], capture_output=True, text=True, env=env)
     assert failed.returncode == 1 and "--embeddings" in failed.stderr
     fallback = subprocess.run(search, capture_output=True, text=True, env=env, check=True)
     assert "keyword search only" in fallback.stderr
     assert all(set(h["ranks"]) == {"keyword"} for h in json.loads(fallback.stdout)["results"])
-    subprocess.run(
-        [*main, "ingest", str(docs), "--store", str(path), "-q", "--embeddings"],
-        env=env,
-        check=True,
-    )
+    subprocess.run(ingest, env=env, check=True)  # the default: the missing vectors are added
     done = subprocess.run(search, capture_output=True, text=True, env=env, check=True)
     assert "keyword search only" not in done.stderr
     assert any("vector" in h["ranks"] for h in json.loads(done.stdout)["results"])
