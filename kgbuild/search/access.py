@@ -96,6 +96,10 @@ class GraphReader(ABC):
         """Per entity: its properties and ``best_chunk``, the chunk of its strongest mention."""
 
     @abstractmethod
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Per entity (those of ``ids`` that exist): its properties only."""
+
+    @abstractmethod
     def neighbourhood(self, entity_ids: list[str]) -> list[dict[str, Any]]:
         """Relations with an end among ``entity_ids`` (one hop), as :func:`relation_row`."""
 
@@ -283,6 +287,10 @@ class NetworkXReader(GraphReader):
             out[entity_id] = row
         return out
 
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        g = self.store.graph
+        return {e: self._entity(e) for e in ids if e in g}
+
     def neighbourhood(self, entity_ids: list[str]) -> list[dict[str, Any]]:
         g = self.store.graph
         relations = {}
@@ -351,13 +359,16 @@ RETURN DISTINCT r.id AS id, r.type AS type, r.score AS score, h.id AS head_id, h
        r.chunk_ids AS chunk_ids, r.head_mention_ids AS head_mention_ids,
        r.tail_mention_ids AS tail_mention_ids, r.evidence_scores AS evidence_scores
 """
+# The relations of given entities, one query per direction; each pattern starts at the
+# entity looked up by id. ``(h:Entity)-[r]->(t:Entity {id: id})`` made ArcadeDB start at
+# h, a scan of every entity per id: 9 s of a 10 s query on a 0.25 MB graph (profiled).
 _RELATIONS_OUT = _RELATIONS_OF.replace(
     "MATCH (h:Entity)-[r]->(t:Entity)\nWHERE h.id = id OR t.id = id",
     "MATCH (h:Entity {id: id})-[r]->(t:Entity)",
 )
 _RELATIONS_IN = _RELATIONS_OF.replace(
     "MATCH (h:Entity)-[r]->(t:Entity)\nWHERE h.id = id OR t.id = id",
-    "MATCH (h:Entity)-[r]->(t:Entity {id: id})",
+    "MATCH (t:Entity {id: id})<-[r]-(h:Entity)",
 )
 
 
@@ -484,6 +495,15 @@ class CypherReader(GraphReader):
             row["aliases"] = list(row["aliases"] or [])
             best = sorted(mentions.get(row["id"], []), key=lambda m: (-m["score"], m["id"]))
             row["best_chunk"] = best[0]["chunk_id"] if best else None
+            out[row["id"]] = row
+        return out
+
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        out = {}
+        for row in self._q(_ENTITY_ROWS, ids=ids):
+            row["aliases"] = list(row["aliases"] or [])
             out[row["id"]] = row
         return out
 

@@ -118,6 +118,21 @@ def test_same_hits_on_both_stores(tmp_path, docs, extractor, empty_bolt_graph):
                     assert all(h.subgraph is not None for h in a.results)
 
 
+def test_each_hit_gets_the_one_hop_subgraph_of_its_own_entities(store, docs, extractor):
+    """The subgraphs of all hits are read together, then split: each is what the
+    hit's entities alone give."""
+    ingest(store, [docs], extractor)
+    reader = reader_for(store)
+    found = Searcher(store).search("Toyota production system in Japan", 8, expand=1)
+    assert any(h.subgraph.relations for h in found.results)
+    for hit in found.results:
+        seeds = sorted({e.id for e in hit.entities})
+        relations = reader.neighbourhood(seeds)
+        assert [r.id for r in hit.subgraph.relations] == [r["id"] for r in relations]
+        ends = {r[end] for r in relations for end in ("head_id", "tail_id")} | set(seeds)
+        assert [e.id for e in hit.subgraph.entities] == sorted(ends)
+
+
 def test_vector_and_keyword_modes_rank_differently_and_fuse(store, docs, extractor):
     ingest(store, [docs], extractor)
     searcher = Searcher(store)
