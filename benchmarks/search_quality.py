@@ -10,10 +10,16 @@
 2. **Entity vectors**: which text describes an entity best. The same questions, the
    target now the *tail* entity (its name among an entity's aliases), ranked by cosine
    alone over entity vectors made from ``name (type)`` plus the contexts of its 0, 1, 2
-   or 3 strongest mentions (:func:`kgbuild.search.embeddings.entity_text`).
+   or 3 strongest mentions encoded as a text of their own
+   (:func:`kgbuild.search.embeddings.entity_text`), and the default: the strongest
+   mention read in its chunk's forward pass
+   (:func:`kgbuild.search.embeddings.entity_vectors`).
 3. **Ingest cost** of embeddings, paired: the same documents ingested without and with
-   embeddings in the same process, the extractor loaded before both (the encoder's own
-   load counts against embeddings); plus the embed stage's share inside the run.
+   embeddings in the same process, ``--rounds`` times, taken in turns (without, with,
+   with, without, ...); the extractor is loaded and the encoder's ONNX graph exported
+   before all runs (once per machine; its time is reported), the encoder's load counts
+   against embeddings; plus the embed stage's share inside the runs (it overlaps the
+   extraction of the next batch, so it is more than the added time).
 4. **Latency and size**: graphs from 1 MB and 4 MB of generated news text
    (``benchmarks/ingest_throughput.py``'s corpus) built with the test extractor
    (``tests/fake_extractor.py``: the neural model takes too long for 4 MB on the
@@ -25,7 +31,7 @@
    timed on 10k, 100k and 1M random vectors: where an approximate index would pay off.
 
     python benchmarks/search_quality.py [--docs 400:500] [--sizes 1,4] [--bolt-sizes 1]
-                                        [--skip-quality] [--skip-latency]
+                                        [--rounds 2] [--skip-quality] [--skip-latency]
 
 Prints tables and writes benchmarks/results/search_quality.json.
 """
