@@ -106,20 +106,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_embeddings_unless_asked() -> Iterator[None]:
-    """Embeddings at ingest are on by default; outside ``tests/search`` (and the tests that
-    ask for them, which remove this variable) the suite ingests without them: the same
-    graphs as before they were on, and no sentence encoder loaded by every ingest."""
-    previous = os.environ.get("KGBUILD_EMBEDDINGS")
-    os.environ["KGBUILD_EMBEDDINGS"] = "0"
-    yield
-    if previous is None:
-        os.environ.pop("KGBUILD_EMBEDDINGS", None)
-    else:
-        os.environ["KGBUILD_EMBEDDINGS"] = previous
-
-
-@pytest.fixture(scope="session", autouse=True)
 def kgbuild_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """kgbuild's cache (the NetworkX store's kept Cypher mirrors, the extractor's exported
     ONNX graphs) in a folder of this test session, also for the CLI processes tests start,

@@ -296,7 +296,7 @@ def build_config(
     relation_threshold: float | None = None,
     prune: bool = False,
     reextract: bool = False,
-    embeddings: bool = True,
+    embeddings: bool = False,
     extractor: Any = None,
     overrides: Any = None,
     **engine: Any,

@@ -153,7 +153,7 @@ def ingest(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
-    embeddings: EmbeddingsOption = True,
+    embeddings: EmbeddingsOption = False,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,

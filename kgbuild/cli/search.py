@@ -42,8 +42,8 @@ def search(
         str,
         typer.Option(
             "--mode",
-            help="hybrid (vector + keyword, fused; keyword only on a graph ingested with "
-            "--no-embeddings), vector or keyword.",
+            help="hybrid (vector + keyword, fused; keyword only on a graph ingested without "
+            "--embeddings), vector or keyword.",
         ),
     ] = "hybrid",
     user: UserOption = None,

@@ -105,7 +105,7 @@ def watch(
     relation_threshold: RelationThresholdOption = None,
     prune: PruneOption = False,
     reextract: ReextractOption = False,
-    embeddings: EmbeddingsOption = True,
+    embeddings: EmbeddingsOption = False,
     overrides: OverridesOption = None,
     model: ModelOption = None,
     backend: BackendOption = None,

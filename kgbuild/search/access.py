@@ -60,7 +60,7 @@ class GraphReader(ABC):
     @abstractmethod
     def vectors_missing(self) -> bool:
         """True when the graph has chunks but none has a vector (ingested without
-        ``--no-embeddings``): only keyword search can answer then."""
+        ``--embeddings``): only keyword search can answer then."""
 
     # -- for embedding -----------------------------------------------------------------------
 

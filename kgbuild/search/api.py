@@ -70,13 +70,13 @@ class InvalidQuery(ValueError):
 
 
 class NoEmbeddings(ValueError):
-    """Vector search on a graph ingested without embeddings (``--no-embeddings``)."""
+    """Vector search on a graph ingested without embeddings (they are opt-in)."""
 
 
 #: What a graph without vectors needs (the message of :class:`NoEmbeddings` and the
 #: warning of a hybrid search that falls back to keywords).
 EMBEDDINGS_HINT = (
-    "ingest again with --embeddings (the default; BuildConfig(embeddings=True)) to add them"
+    "ingest with --embeddings (BuildConfig(embeddings=True)) to add them; they are off by default"
 )
 
 

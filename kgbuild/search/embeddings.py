@@ -1,8 +1,9 @@
 """Embeddings at ingest: a vector on every chunk and every entity, kept in step with the text.
 
-On by default (``BuildConfig.embeddings``; ``kgbuild ingest --no-embeddings`` turns them
-off). When on, the pipeline calls :class:`IngestEmbedder` at two
-points (the hooks of :class:`kgbuild.pipeline.stages.PipelineStages`, so both engines):
+Off by default (``BuildConfig.embeddings``, ``kgbuild ingest --embeddings``): measured,
+they make ingest about 1.4x as long (``docs/search.md``). When on, the pipeline calls
+:class:`IngestEmbedder` at three points (the hooks of
+:class:`kgbuild.pipeline.stages.PipelineStages`, so both engines):
 
 * :meth:`IngestEmbedder.embed_chunks`, just before a batch of document graphs is
   written: every chunk gets ``Chunk.embedding``, so the vector is written with the
@@ -29,7 +30,7 @@ mean of the token vectors of the mention plus that of its sentence
 (:func:`context_bounds`), plus half the vector of its type's name. It finds entities a
 little better than encoding ``"name (type): sentence"`` as a text of its own (recall@5
 0.347 against 0.326) and costs no encoder pass of its own: that one made ingest with
-embeddings 3.8x as long as without; now it is about 1.15x.
+embeddings 3.8x as long as without; now it is about 1.4x.
 
 Deleting a document deletes its chunk nodes and so their vectors; an entity left without
 mentions is deleted with its vector. Vectors are lists of 384 floats rounded to

@@ -162,7 +162,7 @@ class SearchIndex:
         some = bool(index.chunks.has_vector.any() or index.entities.has_vector.any())
         if missing and some:  # none at all: embeddings were off (the search says so)
             logger.warning(
-                "%d chunk(s) or entities have no vector (ingested with --no-embeddings, or "
+                "%d chunk(s) or entities have no vector (ingested without --embeddings, or "
                 "a run was interrupted): they are found by keywords only; ingest again "
                 "with --embeddings to add them",
                 missing,

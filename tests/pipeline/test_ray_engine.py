@@ -71,12 +71,15 @@ def test_ray_graph_equals_sequential_byte_for_byte(tmp_path):
 def test_ray_with_embeddings_gives_every_chunk_and_entity_the_sequential_vector(
     tmp_path, monkeypatch
 ):
-    """Embeddings (on by default; tests/conftest.py turns them off) with the Ray engine:
-    the driver embeds what the actors extracted, the same vectors as a sequential run."""
+    """Embeddings with the Ray engine: the driver embeds what the actors extracted, the
+    same vectors as a sequential run."""
     monkeypatch.delenv("KGBUILD_EMBEDDINGS", raising=False)
     docs = write_collection(tmp_path / "docs", VERSION_1)
-    seq = ingest(NetworkXStore(tmp_path / "seq.json"), [docs], FakeExtractor(window=40))
-    par = ingest(NetworkXStore(tmp_path / "ray.json"), [docs], FakeExtractor(window=40), **RAY)
+    on = {"embeddings": True}
+    seq = ingest(NetworkXStore(tmp_path / "seq.json"), [docs], FakeExtractor(window=40), **on)
+    par = ingest(
+        NetworkXStore(tmp_path / "ray.json"), [docs], FakeExtractor(window=40), **on, **RAY
+    )
     assert par.ok and par.seconds.embed > 0.0 and par.graph == seq.graph
     store = NetworkXStore(tmp_path / "ray.json")
     for label in ("Chunk", "Entity"):

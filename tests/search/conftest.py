@@ -20,12 +20,6 @@ from kgbuild.store import open_store  # noqa: E402
 from kgbuild.store.base import GraphStore  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def embeddings_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Here ingest embeds as it does for users (tests/conftest.py turns it off elsewhere)."""
-    monkeypatch.delenv("KGBUILD_EMBEDDINGS", raising=False)
-
-
 @pytest.fixture
 def extractor() -> FakeExtractor:
     return FakeExtractor(window=200)

@@ -29,9 +29,10 @@ QUERIES = [
 
 
 def ingest(store, paths, extractor, **config) -> None:
-    """Ingest with the default configuration (embeddings on) updated by ``config``."""
+    """Ingest with embeddings on unless ``embeddings=False`` (they are off by default)."""
     from kgbuild.pipeline.builder import BuildConfig
 
+    config.setdefault("embeddings", True)
     builder = KnowledgeGraphBuilder(store, extractor=extractor, config=BuildConfig(**config))
     summary = builder.ingest(paths)
     assert summary.ok, summary.render()
@@ -273,35 +274,18 @@ def test_search_of_a_missing_file_says_so(tmp_path):
         kgbuild.search(Path(tmp_path / "missing.json"), "Nokia")
 
 
-# -- embeddings are on by default; --no-embeddings turns them off --------------------------------
+# -- embeddings are opt-in ----------------------------------------------------------------------
 
 
-def test_embeddings_are_on_by_default(store, docs, extractor):
+def test_embeddings_are_off_by_default(store, docs, extractor):
     from kgbuild.pipeline.builder import BuildConfig
 
-    assert BuildConfig().embeddings is True
+    assert BuildConfig().embeddings is False
     summary = KnowledgeGraphBuilder(store, extractor=extractor).ingest([docs])
-    assert summary.ok and summary.seconds.embed > 0.0
-    for label in ("Chunk", "Entity"):
-        found = vectors(store, label)
-        assert found and all(v is not None for v in found.values()), label
-
-
-def test_embeddings_off_leaves_no_vectors(store, docs, extractor, monkeypatch):
-    from kgbuild.pipeline.builder import BuildConfig
-
-    summary = KnowledgeGraphBuilder(
-        store, extractor=extractor, config=BuildConfig(embeddings=False)
-    ).ingest([docs])
     assert summary.ok and summary.seconds.embed == 0.0
     for label in ("Chunk", "Entity"):
         found = vectors(store, label)
         assert found and all(v is None for v in found.values()), label
-    # $KGBUILD_EMBEDDINGS=0 turns them off whatever the configuration says.
-    monkeypatch.setenv("KGBUILD_EMBEDDINGS", "0")
-    (docs / "ada_lovelace.txt").write_text("Ada Lovelace wrote the first program.\n")
-    assert KnowledgeGraphBuilder(store, extractor=extractor).ingest([docs]).seconds.embed == 0.0
-    assert all(v is None for v in vectors(store, "Chunk").values())
 
 
 def test_search_without_embeddings_falls_back_to_keywords(store, docs, extractor, caplog):
@@ -332,16 +316,19 @@ def test_cli_embeddings_flag(tmp_path, docs):
     main = [sys.executable, "-m", "kgbuild.cli.main"]
     for command in ("ingest", "watch"):
         shown = subprocess.run([*main, command, "--help"], capture_output=True, text=True, env=env)
-        assert "--no-embeddings" in shown.stdout, command
-    ingest = [*main, "ingest", str(docs), "--store", str(path), "-q"]
-    subprocess.run([*ingest, "--no-embeddings"], env=env, check=True)
+        assert "--embeddings" in shown.stdout, command
+    subprocess.run([*main, "ingest", str(docs), "--store", str(path), "-q"], env=env, check=True)
     search = [*main, "search", str(path), "Nokia founded Idestam", "--json"]
     failed = subprocess.run([*search, "--mode", "vector"], capture_output=True, text=True, env=env)
     assert failed.returncode == 1 and "--embeddings" in failed.stderr
     fallback = subprocess.run(search, capture_output=True, text=True, env=env, check=True)
     assert "keyword search only" in fallback.stderr
     assert all(set(h["ranks"]) == {"keyword"} for h in json.loads(fallback.stdout)["results"])
-    subprocess.run(ingest, env=env, check=True)  # the default: the missing vectors are added
+    subprocess.run(
+        [*main, "ingest", str(docs), "--store", str(path), "-q", "--embeddings"],
+        env=env,
+        check=True,
+    )
     done = subprocess.run(search, capture_output=True, text=True, env=env, check=True)
     assert "keyword search only" not in done.stderr
     assert any("vector" in h["ranks"] for h in json.loads(done.stdout)["results"])
