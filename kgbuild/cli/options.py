@@ -183,7 +183,7 @@ EmbeddingsOption = Annotated[
     typer.Option(
         "--embeddings",
         help="Also give every chunk and entity a sentence vector, for kgbuild search's "
-        "vector ranking (off by default: ingest is several times slower; without them "
+        "vector ranking (off by default: ingest takes about 1.4x as long; without them "
         "search uses keywords only).",
     ),
 ]

@@ -81,8 +81,8 @@ class GraphReader(ABC):
     @abstractmethod
     def entity_inputs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         """For each entity: ``{"id", "name", "type", "mention_count", "mentions": [{"text",
-        "start", "end", "chunk_text", "chunk_start"}]}`` with its :data:`CONTEXT_MENTIONS`
-        strongest mentions (score, then id)."""
+        "start", "end", "chunk_id", "chunk_text", "chunk_start"}]}`` with its
+        :data:`CONTEXT_MENTIONS` strongest mentions (score, then id)."""
 
     # -- for results -------------------------------------------------------------------------
 
@@ -94,6 +94,10 @@ class GraphReader(ABC):
     @abstractmethod
     def entity_details(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Per entity: its properties and ``best_chunk``, the chunk of its strongest mention."""
+
+    @abstractmethod
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Per entity (those of ``ids`` that exist): its properties only."""
 
     @abstractmethod
     def neighbourhood(self, entity_ids: list[str]) -> list[dict[str, Any]]:
@@ -221,6 +225,7 @@ class NetworkXReader(GraphReader):
                         "text": m["text"],
                         "start": m["start"],
                         "end": m["end"],
+                        "chunk_id": m["chunk_id"],
                         "chunk_text": chunk["text"],
                         "chunk_start": chunk["start"],
                     }
@@ -281,6 +286,10 @@ class NetworkXReader(GraphReader):
             row["best_chunk"] = best[0]["chunk_id"] if best else None
             out[entity_id] = row
         return out
+
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        g = self.store.graph
+        return {e: self._entity(e) for e in ids if e in g}
 
     def neighbourhood(self, entity_ids: list[str]) -> list[dict[str, Any]]:
         g = self.store.graph
@@ -350,14 +359,23 @@ RETURN DISTINCT r.id AS id, r.type AS type, r.score AS score, h.id AS head_id, h
        r.chunk_ids AS chunk_ids, r.head_mention_ids AS head_mention_ids,
        r.tail_mention_ids AS tail_mention_ids, r.evidence_scores AS evidence_scores
 """
+# The relations of given entities, one query per direction; each pattern starts at the
+# entity looked up by id. ``(h:Entity)-[r]->(t:Entity {id: id})`` made ArcadeDB start at
+# h, a scan of every entity per id: 9 s of a 10 s query on a 0.25 MB graph (profiled).
 _RELATIONS_OUT = _RELATIONS_OF.replace(
     "MATCH (h:Entity)-[r]->(t:Entity)\nWHERE h.id = id OR t.id = id",
     "MATCH (h:Entity {id: id})-[r]->(t:Entity)",
 )
 _RELATIONS_IN = _RELATIONS_OF.replace(
     "MATCH (h:Entity)-[r]->(t:Entity)\nWHERE h.id = id OR t.id = id",
-    "MATCH (h:Entity)-[r]->(t:Entity {id: id})",
+    "MATCH (t:Entity {id: id})<-[r]-(h:Entity)",
 )
+# Only those with evidence in given chunks (a hit's relations): the server filters, so the
+# evidence lists of a busy entity's other relations never travel (7,332 rows -> 301 for
+# the entities of 10 chunks of a 1 MB graph; 0.25 s -> 0.07 s).
+_IN_CHUNKS = "\nWHERE any(c IN r.chunk_ids WHERE c IN $chunk_ids)\nRETURN DISTINCT"
+_RELATIONS_OUT_IN_CHUNKS = _RELATIONS_OUT.replace("\nRETURN DISTINCT", _IN_CHUNKS)
+_RELATIONS_IN_IN_CHUNKS = _RELATIONS_IN.replace("\nRETURN DISTINCT", _IN_CHUNKS)
 
 
 class CypherReader(GraphReader):
@@ -429,6 +447,7 @@ class CypherReader(GraphReader):
                     "text": m["text"],
                     "start": m["start"],
                     "end": m["end"],
+                    "chunk_id": m["chunk_id"],
                     "chunk_text": chunks[m["chunk_id"]]["text"],
                     "chunk_start": chunks[m["chunk_id"]]["start"],
                 }
@@ -437,8 +456,16 @@ class CypherReader(GraphReader):
             out.append(row)
         return out
 
-    def _relations(self, entity_ids: list[str]) -> dict[str, dict[str, Any]]:
-        rows = self._q(_RELATIONS_OUT, ids=entity_ids) + self._q(_RELATIONS_IN, ids=entity_ids)
+    def _relations(
+        self, entity_ids: list[str], chunk_ids: list[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Relations with an end among ``entity_ids``; with ``chunk_ids``, only those with
+        evidence in one of those chunks."""
+        if chunk_ids is None:
+            rows = self._q(_RELATIONS_OUT, ids=entity_ids) + self._q(_RELATIONS_IN, ids=entity_ids)
+        else:
+            rows = self._q(_RELATIONS_OUT_IN_CHUNKS, ids=entity_ids, chunk_ids=chunk_ids)
+            rows += self._q(_RELATIONS_IN_IN_CHUNKS, ids=entity_ids, chunk_ids=chunk_ids)
         out = {}
         for r in rows:
             for key in ("document_ids", "chunk_ids", "head_mention_ids", "tail_mention_ids",
@@ -459,7 +486,7 @@ class CypherReader(GraphReader):
         entities = {r["id"]: r for r in self._q(_ENTITY_ROWS, ids=entity_ids)} if entity_ids else {}
         for r in entities.values():
             r["aliases"] = list(r["aliases"] or [])
-        relations = self._relations(entity_ids) if entity_ids else {}
+        relations = self._relations(entity_ids, sorted(out)) if entity_ids else {}
         for chunk_id, row in out.items():
             ms = sorted(mentions[chunk_id], key=lambda m: (m["start"], m["id"]))
             row["mentions"] = ms
@@ -482,6 +509,15 @@ class CypherReader(GraphReader):
             row["aliases"] = list(row["aliases"] or [])
             best = sorted(mentions.get(row["id"], []), key=lambda m: (-m["score"], m["id"]))
             row["best_chunk"] = best[0]["chunk_id"] if best else None
+            out[row["id"]] = row
+        return out
+
+    def entity_rows(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        out = {}
+        for row in self._q(_ENTITY_ROWS, ids=ids):
+            row["aliases"] = list(row["aliases"] or [])
             out[row["id"]] = row
         return out
 

@@ -287,15 +287,19 @@ class Searcher:
         return results
 
     def _expand(self, results: list[SearchResult]) -> None:
-        """Give each hit the one-hop subgraph around its entities."""
-        for result in results:
-            seeds = [e.id for e in result.entities]
-            relations = self.reader.neighbourhood(seeds)
-            ends = sorted({r[end] for r in relations for end in ("head_id", "tail_id")})
-            rows = self.reader.entity_details(sorted(set(ends) | set(seeds)))
+        """Give each hit the one-hop subgraph around its entities (two reads for all hits:
+        their relations, then the entities at their ends)."""
+        seeds = [{e.id for e in result.entities} for result in results]
+        everyone = sorted(set().union(*seeds)) if seeds else []
+        relations = self.reader.neighbourhood(everyone)  # sorted by id
+        ends = {r[end] for r in relations for end in ("head_id", "tail_id")}
+        rows = self.reader.entity_rows(sorted(ends | set(everyone)))
+        for result, mine in zip(results, seeds, strict=True):
+            around = [r for r in relations if r["head_id"] in mine or r["tail_id"] in mine]
+            ids = {r[end] for r in around for end in ("head_id", "tail_id")} | mine
             result.subgraph = Subgraph(
-                entities=[_entity(rows[e]) for e in sorted(rows)],
-                relations=[_relation(r) for r in relations],
+                entities=[_entity(rows[e]) for e in sorted(ids) if e in rows],
+                relations=[_relation(r) for r in around],
             )
 
 

@@ -68,6 +68,27 @@ def test_ray_graph_equals_sequential_byte_for_byte(tmp_path):
     assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "seq.json").read_bytes()
 
 
+def test_ray_with_embeddings_gives_every_chunk_and_entity_the_sequential_vector(
+    tmp_path, monkeypatch
+):
+    """Embeddings with the Ray engine: the driver embeds what the actors extracted, the
+    same vectors as a sequential run."""
+    monkeypatch.delenv("KGBUILD_EMBEDDINGS", raising=False)
+    docs = write_collection(tmp_path / "docs", VERSION_1)
+    on = {"embeddings": True}
+    seq = ingest(NetworkXStore(tmp_path / "seq.json"), [docs], FakeExtractor(window=40), **on)
+    par = ingest(
+        NetworkXStore(tmp_path / "ray.json"), [docs], FakeExtractor(window=40), **on, **RAY
+    )
+    assert par.ok and par.seconds.embed > 0.0 and par.graph == seq.graph
+    store = NetworkXStore(tmp_path / "ray.json")
+    for label in ("Chunk", "Entity"):
+        rows = store.query(f"MATCH (n:{label}) RETURN n.id AS id, n.embedding AS v")
+        assert rows and all(r["v"] is not None and len(r["v"]) == 384 for r in rows), label
+    store.close()
+    assert (tmp_path / "ray.json").read_bytes() == (tmp_path / "seq.json").read_bytes()
+
+
 class CountingExtractor(FakeExtractor):
     """Records how many chunk texts each ``extract`` call gets."""
 

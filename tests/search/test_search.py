@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -54,6 +55,34 @@ def test_every_chunk_and_entity_has_a_unit_vector(store, docs, extractor):
     assert stale == []
 
 
+def test_entity_vectors_come_from_the_chunk_pass(store, docs, extractor, monkeypatch):
+    """Entities are read in the chunks' own forward pass (no pass of their own), and
+    give the same stored vectors as reading their strongest mention afresh."""
+    from kgbuild.search import encoder as encoder_module
+    from kgbuild.search.embeddings import entity_vectors, to_property
+
+    class Counting(encoder_module.TextEncoder):
+        texts: ClassVar[list[str]] = []
+
+        def encode_spans(self, texts, spans):
+            Counting.texts.extend(texts)
+            return super().encode_spans(texts, spans)
+
+    monkeypatch.setattr(encoder_module, "_shared", Counting())
+    ingest(store, [docs], extractor)
+    chunks = {r["text"] for r in store.query("MATCH (c:Chunk) RETURN c.text AS text")}
+    # One pass per chunk; besides, only the sentences of mentions past a chunk's 256 tokens.
+    assert sorted(t for t in Counting.texts if t in chunks) == sorted(chunks)
+    extra = [t for t in Counting.texts if t not in chunks]
+    assert all(any(t in c for c in chunks) and len(t) < 400 for t in extra), extra
+    stored = vectors(store, "Entity")
+    reader = reader_for(store)
+    rows = reader.entity_inputs(sorted(stored))
+    assert all(r["mentions"] for r in rows)
+    fresh = to_property(entity_vectors(encoder_module.TextEncoder(), rows))
+    assert {r["id"]: v for r, v in zip(rows, fresh, strict=True)} == stored
+
+
 def test_search_finds_the_chunk_that_states_it(store, docs, extractor):
     ingest(store, [docs], extractor)
     found = kgbuild.search(store, "Nokia was founded by the mining engineer Fredrik Idestam", k=3)
@@ -88,6 +117,21 @@ def test_same_hits_on_both_stores(tmp_path, docs, extractor, empty_bolt_graph):
                 assert len(a.results) == 8
                 if expand:
                     assert all(h.subgraph is not None for h in a.results)
+
+
+def test_each_hit_gets_the_one_hop_subgraph_of_its_own_entities(store, docs, extractor):
+    """The subgraphs of all hits are read together, then split: each is what the
+    hit's entities alone give."""
+    ingest(store, [docs], extractor)
+    reader = reader_for(store)
+    found = Searcher(store).search("Toyota production system in Japan", 8, expand=1)
+    assert any(h.subgraph.relations for h in found.results)
+    for hit in found.results:
+        seeds = sorted({e.id for e in hit.entities})
+        relations = reader.neighbourhood(seeds)
+        assert [r.id for r in hit.subgraph.relations] == [r["id"] for r in relations]
+        ends = {r[end] for r in relations for end in ("head_id", "tail_id")} | set(seeds)
+        assert [e.id for e in hit.subgraph.entities] == sorted(ends)
 
 
 def test_vector_and_keyword_modes_rank_differently_and_fuse(store, docs, extractor):
