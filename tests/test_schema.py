@@ -126,7 +126,7 @@ def test_the_default_schema_constrains_its_relations():
     default = Schema()
     assert default.relation_types == DEFAULT_RELATION_TYPES
     assert set(default.relation_constraints) == set(DEFAULT_RELATION_TYPES)
-    born = default.relation_constraints["born in"]
+    born = default.relation_constraints["place of birth"]
     assert born.allows("person", "location")
     assert not born.allows("person", "date") and not born.allows("location", "location")
     # a user's own types come without the defaults' constraints
