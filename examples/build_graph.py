@@ -32,7 +32,14 @@ DOCS = HERE / "docs"
 DEFAULT_STORE = HERE.parent / "build" / "examples" / "graph.json"
 
 ENTITY_TYPES = ["person", "organization", "location", "date"]
-RELATION_TYPES = ["works for", "founded by", "located in", "born in"]
+#: Each relation with the entity types it connects: the model's relations between other
+#: types ("Nokia born in Fredrik Idestam") are dropped.
+RELATION_TYPES = {
+    "works for": {"head": ["person"], "tail": ["organization"]},
+    "founded by": {"head": ["organization"], "tail": ["person"]},
+    "located in": {"head": ["organization", "location"], "tail": ["location"]},
+    "born in": {"head": ["person"], "tail": ["location", "date"]},
+}
 
 
 def print_table(title: str, rows: list[dict], columns: list[str]) -> None:
@@ -107,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = kgbuild.build(
             args.docs,
             store=args.store,
-            entity_types=ENTITY_TYPES,
-            relation_types=RELATION_TYPES,
+            schema={"entity_types": ENTITY_TYPES, "relation_types": RELATION_TYPES},
             model_dir=args.model,
         )
     except FileNotFoundError as exc:  # no model checkpoint: say so in one line
