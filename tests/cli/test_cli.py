@@ -259,7 +259,7 @@ def test_train_and_eval_report_missing_files(runner, tmp_path):
     config = tmp_path / "stage.json"
     config.write_text("{}")
     alone = run(runner, "train", "--config", config, "--model", tmp_path)
-    assert alone.exit_code == 1 and "--model goes with --retune" in alone.stderr
+    assert alone.exit_code == 1 and "--model and --unseen-only go with --retune" in alone.stderr
     empty = run(runner, "train", "--config", config, "--retune", "--model", tmp_path)
     assert empty.exit_code == 1 and f"--model {tmp_path}: no checkpoint" in empty.stderr
     evaluation = run(runner, "eval", tmp_path / "dev.json", "--types", tmp_path / "t.json")

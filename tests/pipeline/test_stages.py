@@ -74,8 +74,10 @@ def test_the_planner_extracts_new_changed_and_on_request_stale_documents(stored,
 def test_chunks_fit_the_window_and_count_the_documents_tokens():
     stages = PipelineStages(BuildConfig(), FakeExtractor(window=24))
     limits = stages.chunk_limits()
-    # 24-token window, 7 entity + 7 relation types by default: 10 text tokens.
-    assert limits == ChunkLimits(max_tokens=10, overlap_tokens=4)
+    # 24-token window, less one token per default type (the fake extractor's prompt)
+    schema = BuildConfig().schema
+    text_tokens = 24 - len(schema.entity_types) - len(schema.relation_types)
+    assert limits == ChunkLimits(max_tokens=text_tokens, overlap_tokens=4)
     work = stages.chunker.run(ADA, "new", limits)
     assert isinstance(work, DocumentWork)
     assert work.tokens == len(ADA.text.split()) == 15
