@@ -388,14 +388,17 @@ class JointExtractor:
         ``thresholds`` as it is where every label was seen (or the checkpoint has no
         list of seen names)."""
         unseen = self.config.unseen_relation_threshold
-        if unseen is None or self.config.seen_relation_labels is None:
+        if (
+            unseen is None
+            or self.config.seen_relation_labels is None
+            or all(map(self._seen_relation, relation_labels))
+        ):
             return thresholds
         per_label = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(relation_labels),))
-        out = {
+        return {
             label: float(thr) if self._seen_relation(label) else unseen
             for label, thr in zip(relation_labels, per_label, strict=True)
         }
-        return out if any(not self._seen_relation(x) for x in relation_labels) else thresholds
 
     def _seen_relation(self, label: str) -> bool:
         """Whether ``label`` (or, for a described label, its name before the ':') is

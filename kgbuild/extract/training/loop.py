@@ -253,7 +253,7 @@ def train(
     elif dev_sets and not max_steps:
         best = tune_thresholds(model, tokenizer, dev_sets, cfg)
         model.config.entity_threshold, model.config.relation_threshold = best
-        tune_unseen_threshold(model, tokenizer, dev_sets, cfg)
+        tune_unseen_threshold(model, tokenizer, dev_sets, cfg, train_sets)
     final = out / "model"
     model.save_pretrained(final)
     summary = {

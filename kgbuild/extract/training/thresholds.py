@@ -139,26 +139,31 @@ def tune_thresholds(model, tokenizer, dev, cfg: TrainConfig) -> tuple[float, flo
     return entity, relation
 
 
-def seen_relation_names(cfg: TrainConfig) -> list[str]:
+def seen_relation_names(
+    cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
+) -> list[str]:
     """The relation names ``cfg``'s training data teaches as positives (held-out names
-    left out, as training leaves them out)."""
-    names: set[str] = set()
-    for examples in load_datasets(cfg, cfg.train, training=True, silver=False).values():
-        names.update(r for ex in examples for *_, r in ex.relations)
-    return sorted(names)
+    left out, as training leaves them out); ``train_sets``: that data if already read."""
+    if train_sets is None:
+        train_sets = load_datasets(cfg, cfg.train, training=True, silver=False)
+    return sorted(
+        {r for examples in train_sets.values() for ex in examples for *_, r in ex.relations}
+    )
 
 
-def tune_unseen_threshold(model, tokenizer, dev, cfg: TrainConfig) -> float | None:
+def tune_unseen_threshold(
+    model, tokenizer, dev, cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
+) -> float | None:
     """The threshold for relation names the model never trained on
     (``ExtractorConfig.unseen_relation_threshold``), picked on ``unseen_threshold_dev``
     with each set's relation names read as unseen: the grid value with the best mean
     over those sets of RE F1 relative to each set's best (the sets differ in how high
     their F1 runs; each counts the same). Sets ``model.config.seen_relation_labels``.
-    None: no such dev set."""
+    None: no such dev set. ``train_sets``: the training data if already read."""
     sets = {n: dev[n] for n in cfg.unseen_threshold_dev if n in dev and has_gold(dev[n], "rel")}
     if not sets:
         return None
-    seen = seen_relation_names(cfg)
+    seen = seen_relation_names(cfg, train_sets)
     mode = "hybrid" if model.config.one_way_lora_rank else None
     grid = sorted({*cfg.threshold_grid, 0.1, 0.15})
     scores: dict[float, dict] = {thr: {} for thr in grid}
@@ -203,15 +208,13 @@ def retune_thresholds(
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
     dev_sets = load_datasets(cfg, cfg.dev, training=False)
     picked: dict = {}
-    if unseen_only:
-        pass
-    elif cfg.stage == "one_way":
+    if not unseen_only and cfg.stage == "one_way":
         picked["hybrid_relation_threshold"] = tune_hybrid_threshold(model, tokenizer, dev_sets, cfg)
-    else:
+    elif not unseen_only:
         entity, relation = tune_thresholds(model, tokenizer, dev_sets, cfg)
         picked |= {"entity_threshold": entity, "relation_threshold": relation}
         model.config.entity_threshold, model.config.relation_threshold = entity, relation
-    if cfg.stage != "one_way" or unseen_only:
+    if unseen_only or cfg.stage != "one_way":
         unseen = tune_unseen_threshold(model, tokenizer, dev_sets, cfg)
         if unseen is not None:
             picked["unseen_relation_threshold"] = unseen
