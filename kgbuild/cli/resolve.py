@@ -191,70 +191,54 @@ def _source_path(source: str) -> str:
     return source.split("#", 1)[0]
 
 
-def merge(
-    names: NamesArgument,
-    overrides_file: OverridesFileOption,
-    entity_type: TypeOption = None,
-    store: ApplyStoreOption = None,
-    entity_types: EntityTypesOption = None,
-    relation_types: RelationTypesOption = None,
-    schema: SchemaOption = None,
-    model: ModelOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
-    json_output: JsonOption = False,
-) -> None:
+def _decision_command(kind: Literal["same", "different"], doc: str):
+    """The ``merge`` (``kind`` "same") or ``split`` ("different") command: the same
+    options, one kind of override entry."""
+
+    def command(
+        names: NamesArgument,
+        overrides_file: OverridesFileOption,
+        entity_type: TypeOption = None,
+        store: ApplyStoreOption = None,
+        entity_types: EntityTypesOption = None,
+        relation_types: RelationTypesOption = None,
+        schema: SchemaOption = None,
+        model: ModelOption = None,
+        user: UserOption = None,
+        password: PasswordOption = None,
+        database: DatabaseOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        _decide(
+            kind,
+            names,
+            overrides_file,
+            entity_type,
+            store,
+            entity_types,
+            relation_types,
+            schema,
+            model,
+            user,
+            password,
+            database,
+            json_output,
+        )
+
+    command.__doc__ = doc
+    return command
+
+
+merge = _decision_command(
+    "same",
     """Make names one entity on every run: add a "same" entry to the overrides file (and
-    with --store, apply it now)."""
-    _decide(
-        "same",
-        names,
-        overrides_file,
-        entity_type,
-        store,
-        entity_types,
-        relation_types,
-        schema,
-        model,
-        user,
-        password,
-        database,
-        json_output,
-    )
-
-
-def split(
-    names: NamesArgument,
-    overrides_file: OverridesFileOption,
-    entity_type: TypeOption = None,
-    store: ApplyStoreOption = None,
-    entity_types: EntityTypesOption = None,
-    relation_types: RelationTypesOption = None,
-    schema: SchemaOption = None,
-    model: ModelOption = None,
-    user: UserOption = None,
-    password: PasswordOption = None,
-    database: DatabaseOption = None,
-    json_output: JsonOption = False,
-) -> None:
+    with --store, apply it now).""",
+)
+split = _decision_command(
+    "different",
     """Keep names apart on every run: add a "different" entry to the overrides file (and
-    with --store, apply it now)."""
-    _decide(
-        "different",
-        names,
-        overrides_file,
-        entity_type,
-        store,
-        entity_types,
-        relation_types,
-        schema,
-        model,
-        user,
-        password,
-        database,
-        json_output,
-    )
+    with --store, apply it now).""",
+)
 
 
 def register(app: typer.Typer) -> None:
