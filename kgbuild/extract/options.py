@@ -195,9 +195,11 @@ def _reason(exc: ValueError) -> str:
     return str(exc)
 
 
-def model_id_of(checkpoint_name: str, int8: bool) -> str:
+def model_id_of(checkpoint_name: str, int8: bool, version: str = "") -> str:
     """The ``model_id`` of a checkpoint named ``checkpoint_name``: int8 weights give other
     outputs, so they name another model. The relation-label layouts do not: ``hybrid``
     and ``prompt`` read every schema that fits one pass alike, and a store built with one
-    is brought up to date with the other by ``--reextract``."""
-    return f"{checkpoint_name}{'-int8' if int8 else ''}"
+    is brought up to date with the other by ``--reextract``. ``version``: what tells two
+    states of one checkpoint apart (see
+    :func:`~kgbuild.extract.inference.lazy.checkpoint_model_id`), after an ``@``."""
+    return f"{checkpoint_name}{'@' + version if version else ''}{'-int8' if int8 else ''}"

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from kgbuild.extract import default_model_dir, load_extractor
 from kgbuild.extract.inference.layouts import LAYOUTS
+from kgbuild.extract.inference.lazy import checkpoint_model_id
 from kgbuild.extract.options import (
     BACKENDS,
     ENVIRONMENT,
@@ -82,6 +83,7 @@ def test_one_name_per_layout_everywhere():
 
 def test_model_id_names_int8_only():
     assert model_id_of("m", False) == "m" and model_id_of("m", True) == "m-int8"
+    assert model_id_of("m", True, "1a2b3c4d") == "m@1a2b3c4d-int8"
     assert ExtractorOptions(int8=True).model_id("m") == "m-int8"
     assert ExtractorOptions(relation_labels="prompt").model_id("m") == "m"
 
@@ -90,12 +92,11 @@ def test_build_config_holds_the_options_and_the_lazy_extractor_uses_them(tmp_pat
     config = BuildConfig.model_validate({"extractor": {"backend": "torch", "int8": True}})
     assert config.extractor == ExtractorOptions(backend="torch", int8=True)
     lazy = load_extractor(options=config.extractor, lazy=True)
-    assert lazy.model_id == "kgbuild-relex-minilm-int8" and not lazy.loaded
+    shipped = checkpoint_model_id(default_model_dir())
+    assert lazy.model_id == f"{shipped}-int8" and not lazy.loaded
     assert lazy.directory == default_model_dir()
     # a field given beside the options overrides it; the folder is checked at once
-    assert load_extractor(options=config.extractor, int8=False, lazy=True).model_id == (
-        "kgbuild-relex-minilm"
-    )
+    assert load_extractor(options=config.extractor, int8=False, lazy=True).model_id == shipped
     with pytest.raises(FileNotFoundError, match="no extractor checkpoint"):
         load_extractor(Path(tmp_path), lazy=True)
 

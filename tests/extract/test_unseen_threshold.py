@@ -27,7 +27,7 @@ def _triplets(x, relation_labels, **kw):
 
 def test_seen_names_are_matched_up_to_spelling(extractor):
     extractor.config.seen_relation_labels = ["work for", "located in"]
-    extractor._seen_names, extractor._seen_cache = None, {}
+    extractor._seen_names, extractor._seen_cache = {}, {}
     assert extractor._seen_relation("works for")
     assert extractor._seen_relation("Located In")
     assert extractor._seen_relation("located in: where something is")  # described label
@@ -37,7 +37,7 @@ def test_seen_names_are_matched_up_to_spelling(extractor):
 def test_unseen_names_get_their_own_threshold(extractor):
     config = extractor.config
     config.seen_relation_labels = ["work for", "located in"]
-    extractor._seen_names, extractor._seen_cache = None, {}
+    extractor._seen_names, extractor._seen_cache = {}, {}
     labels = ["employed by", "located in"]
     config.unseen_relation_threshold = None
     before = _triplets(extractor, labels)
@@ -54,7 +54,7 @@ def test_unseen_names_get_their_own_threshold(extractor):
 def test_an_unseen_name_is_taken_once_per_pair_and_one_way(extractor):
     config = extractor.config
     config.seen_relation_labels = ["located in"]
-    extractor._seen_names, extractor._seen_cache = None, {}
+    extractor._seen_names, extractor._seen_cache = {}, {}
     config.unseen_relation_threshold = 0.01  # every pair's best unseen label passes
     found = _triplets(extractor, ["employed by", "works at", "affiliated with"])
     pairs = [(h, t) for h, _, t in found]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,10 +79,21 @@ def docs(tmp_path, unicode_dir) -> Path:
 
 
 def test_checkpoint_model_id_reads_config_without_torch(tmp_path):
-    assert checkpoint_model_id(default_model_dir()) == "kgbuild-relex-minilm"
-    assert checkpoint_model_id(default_model_dir(), int8=True) == "kgbuild-relex-minilm-int8"
+    shipped = checkpoint_model_id(default_model_dir())
+    assert re.fullmatch(r"kgbuild-relex-minilm@[0-9a-f]{8}", shipped)
+    assert checkpoint_model_id(default_model_dir(), int8=True) == f"{shipped}-int8"
     (tmp_path / "config.json").write_text('{"max_length": 128}')
-    assert checkpoint_model_id(tmp_path) == "kgbuild-relex"  # ExtractorConfig's default name
+    plain = checkpoint_model_id(tmp_path)
+    assert plain.startswith("kgbuild-relex@")  # ExtractorConfig's default name
+    # other thresholds, or another training run, give the checkpoint another id
+    (tmp_path / "config.json").write_text('{"max_length": 128, "entity_threshold": 0.3}')
+    retuned = checkpoint_model_id(tmp_path)
+    (tmp_path / "training.json").write_text('{"train_seconds": 12.5}')
+    retrained = checkpoint_model_id(tmp_path)
+    assert len({plain, retuned, retrained}) == 3
+    (tmp_path / "config.json").write_text('{"entity_threshold": 0.3,  "max_length": 128}')
+    assert checkpoint_model_id(tmp_path) == retrained  # the same content, laid out otherwise
+    (tmp_path / "training.json").unlink()
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected a JSON object"):
         checkpoint_model_id(tmp_path)
@@ -96,7 +108,7 @@ def test_pipeline_extractor_is_lazy(monkeypatch):
     extractor = load_pipeline_extractor()
     assert isinstance(extractor, LazyExtractor)
     assert not extractor.loaded
-    assert extractor.model_id == "kgbuild-relex-minilm"
+    assert extractor.model_id == checkpoint_model_id(default_model_dir())
     assert "not loaded" in repr(extractor)
     assert not extractor.loaded
 
@@ -116,11 +128,11 @@ def test_unchanged_rerun_with_default_model_never_loads_it(docs, tmp_path):
     # schema, so with --reextract a re-run extracts only if the id or schema differs.
     store = tmp_path / "graph.json"
     first = KnowledgeGraphBuilder(store, extractor=CheckpointIdFake(), progress=False).ingest(docs)
-    assert first.documents.new > 0 and first.model_id == "kgbuild-relex-minilm"
+    assert first.documents.new > 0 and first.model_id == checkpoint_model_id(default_model_dir())
     summary, modules = run_cli(
         "ingest", str(docs), "--store", str(store), "--reextract", extractor_env=None
     )
-    assert summary["model_id"] == "kgbuild-relex-minilm"
+    assert summary["model_id"] == checkpoint_model_id(default_model_dir())
     assert summary["documents"]["unchanged"] == first.documents.new
     assert summary["documents"]["reextracted"] == 0
     assert modules == {
@@ -139,7 +151,7 @@ def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_p
     summary, modules = run_cli(
         "ingest", str(docs), "--store", str(store), "--int8", extractor_env=None
     )  # fmt: skip
-    assert summary["model_id"] == "kgbuild-relex-minilm-int8"
+    assert summary["model_id"] == checkpoint_model_id(default_model_dir(), int8=True)
     assert not modules["torch"] and not modules["extractor_module"], modules
     # the layouts read every schema that fits one pass alike: one id (auto: hybrid's
     # name before the layouts were renamed, still accepted)
@@ -148,7 +160,7 @@ def test_relation_labels_option_reaches_the_model_without_loading_it(docs, tmp_p
             "ingest", str(docs), "--store", str(store), "--relation-labels", layout,
             extractor_env=None,
         )  # fmt: skip
-        assert summary["model_id"] == "kgbuild-relex-minilm"
+        assert summary["model_id"] == checkpoint_model_id(default_model_dir())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop(EXTRACTOR_ENV, None)
     bad = subprocess.run(

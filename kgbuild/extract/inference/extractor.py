@@ -33,6 +33,7 @@ from kgbuild.extract.base import (
     filter_relations,
 )
 from kgbuild.extract.inference.layouts import Layout, Prompt, PromptBudget, get_layout
+from kgbuild.extract.inference.lazy import checkpoint_model_id
 from kgbuild.extract.model.collation import collate, collate_one_way
 from kgbuild.extract.model.config import ExtractorConfig, resolve_encoder_path
 from kgbuild.extract.model.encoding import (
@@ -43,7 +44,7 @@ from kgbuild.extract.model.encoding import (
 )
 from kgbuild.extract.model.network import JointExtractionModel
 from kgbuild.extract.model.tokenizer import load_tokenizer
-from kgbuild.extract.options import ExtractorOptions, default_model_dir, model_id_of
+from kgbuild.extract.options import ExtractorOptions, default_model_dir
 from kgbuild.schema import RelationConstraint
 
 if TYPE_CHECKING:
@@ -128,8 +129,9 @@ class JointExtractor:
         self._graphs: dict[str, OnnxHeads | None] = {}
         self._graphs_lock = threading.Lock()
         self._relation_blocks: dict[tuple, RelationLabelBlock] = {}
-        self._seen_names: list[str] | None = None
-        self._seen_cache: dict[str, bool] = {}
+        # the normalized seen names ("relation", "entity") and each label's verdict
+        self._seen_names: dict[str, list[str]] = {}
+        self._seen_cache: dict[tuple[str, str], bool] = {}
 
     @property
     def backend(self) -> str:
@@ -202,7 +204,7 @@ class JointExtractor:
         return cls(
             model,
             tokenizer,
-            model_id=model_id_of(model.config.name, options.int8),
+            model_id=checkpoint_model_id(directory, int8=bool(options.int8)),
             heads=heads,
             workers=workers,
             torch_threads=torch_threads,
@@ -337,13 +339,15 @@ class JointExtractor:
         if relation_constraints and texts and entity_labels:
             results = self.predict(
                 texts, word_spans, entity_labels, relation_labels,
-                entity_threshold=ent_thr, relation_threshold=relation_threshold,
+                entity_threshold=entity_threshold, relation_threshold=relation_threshold,
                 symmetric_relations=sorted(symmetric),
             )  # fmt: skip
             return [
                 (ents, filter_relations(ents, rels, relation_constraints, symmetric))
                 for ents, rels in results
             ]
+        if entity_threshold is None:
+            ent_thr = self._with_unseen_entity_thresholds(entity_labels, ent_thr)
         passes = self.label_passes(entity_labels, relation_labels)
         # the relation labels read one way, after the text (none: all are in prompts)
         one_way = self.layout.one_way_labels(relation_labels, passes)
@@ -400,21 +404,49 @@ class JointExtractor:
             for label, thr in zip(relation_labels, per_label, strict=True)
         }
 
+    def _with_unseen_entity_thresholds(
+        self, entity_labels: list[str], threshold: float
+    ) -> float | dict[str, float]:
+        """``threshold`` with the entity types the model never trained on set to
+        ``unseen_entity_threshold``: a label -> threshold map, or ``threshold`` as it is
+        where every type was seen (or the checkpoint has no list of seen types)."""
+        unseen = self.config.unseen_entity_threshold
+        if (
+            unseen is None
+            or self.config.seen_entity_labels is None
+            or all(self._seen_label(label, "entity") for label in entity_labels)
+        ):
+            return threshold
+        return {
+            label: threshold if self._seen_label(label, "entity") else unseen
+            for label in entity_labels
+        }
+
     def _seen_relation(self, label: str) -> bool:
+        """Whether ``label`` is one of the checkpoint's ``seen_relation_labels`` (see
+        :meth:`_seen_label`)."""
+        return self._seen_label(label, "relation")
+
+    def _seen_label(self, label: str, kind: str) -> bool:
         """Whether ``label`` (or, for a described label, its name before the ':') is
-        one of the checkpoint's ``seen_relation_labels``, up to case, punctuation and
-        small spelling differences ("works for" and "work for")."""
-        known = self._seen_cache.get(label)
+        one of the checkpoint's seen labels of ``kind`` ("relation": ``seen_relation_labels``,
+        "entity": ``seen_entity_labels``), up to case, punctuation and small spelling
+        differences ("works for" and "work for", "organisation" and "organization")."""
+        known = self._seen_cache.get((kind, label))
         if known is None:
-            if self._seen_names is None:
-                self._seen_names = sorted(
-                    {_normal_label(x) for x in self.config.seen_relation_labels or []}
+            names = self._seen_names.get(kind)
+            if names is None:
+                listed = (
+                    self.config.seen_relation_labels
+                    if kind == "relation"
+                    else self.config.seen_entity_labels
                 )
+                names = self._seen_names[kind] = sorted({_normal_label(x) for x in listed or []})
             name = _normal_label(label.split(":", 1)[0])
-            known = name in self._seen_names or bool(
-                process.extractOne(name, self._seen_names, scorer=fuzz.ratio, score_cutoff=90)
+            known = name in names or bool(
+                process.extractOne(name, names, scorer=fuzz.ratio, score_cutoff=90)
             )
-            self._seen_cache[label] = known
+            self._seen_cache[(kind, label)] = known
         return known
 
     def _predict_passes(
@@ -425,7 +457,7 @@ class JointExtractor:
         tokens: list,
         entities: list[list[WordEntity]],
         relations: list[list[WordRelation]],
-        ent_thr: float,
+        ent_thr: float | dict[str, float],
         rel_thr: float | np.ndarray,
         symmetric: set[str],
         apart: tuple[list[str], RelationLabelBlock] | None = None,
@@ -669,10 +701,17 @@ class JointExtractor:
         return cached[1]
 
     def _decode_entities(
-        self, probs: np.ndarray, labels: list[str], threshold: float
+        self, probs: np.ndarray, labels: list[str], threshold: float | dict[str, float]
     ) -> list[WordEntity]:
-        """Flat decoding: best label per span, greedy by score, no overlapping spans."""
+        """Flat decoding: best label per span, greedy by score, no overlapping spans.
+
+        ``threshold``: one, or a map from label to threshold; with a map, a span's label
+        is the best of those that pass their own threshold."""
         width = self.config.max_width
+        if isinstance(threshold, dict):
+            per_label = np.array([threshold[label] for label in labels])
+            probs = np.where(probs > per_label, probs, 0.0)
+            threshold = 0.0
         best = probs.argmax(-1)
         score = probs.max(-1)
         candidates = np.nonzero(score > threshold)[0]

@@ -14,6 +14,7 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -39,9 +40,12 @@ _DEFAULT_CONFIG_NAME = "kgbuild-relex"
 
 def checkpoint_model_id(directory: str | Path, *, int8: bool = False) -> str:
     """The ``model_id`` the checkpoint in ``directory`` has when loaded with ``int8``
-    weights or not (see :func:`~kgbuild.extract.options.model_id_of`).
+    weights or not (see :func:`~kgbuild.extract.options.model_id_of`): its name, and
+    after an ``@`` a digest of its ``config.json`` and ``training.json``, so that the
+    same checkpoint retrained or with other thresholds has another id
+    ("kgbuild-relex-minilm@1a2b3c4d").
 
-    Read from ``directory/config.json`` alone (no torch).
+    Read from those two small files alone (no torch).
 
     Raises:
         FileNotFoundError: if the folder holds no ``config.json``.
@@ -59,7 +63,14 @@ def checkpoint_model_id(directory: str | Path, *, int8: bool = False) -> str:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return model_id_of(str(data.get("name", _DEFAULT_CONFIG_NAME)), int8)
+    # the thresholds live in config.json and every training run writes a training.json
+    # of its own: a retrained or retuned checkpoint gives other outputs under the same
+    # name, and a store must see that to extract its documents again
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
+    summary = Path(directory) / "training.json"
+    if summary.is_file():
+        digest.update(summary.read_bytes())
+    return model_id_of(str(data.get("name", _DEFAULT_CONFIG_NAME)), int8, digest.hexdigest()[:8])
 
 
 class LazyExtractor:

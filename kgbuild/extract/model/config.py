@@ -73,6 +73,14 @@ class ExtractorConfig(BaseModel):
     #: whose relation names were held out of training: the model's scores for names it
     #: never saw run lower than for the names it learned (None: ``relation_threshold``)
     unseen_relation_threshold: float | None = None
+    #: the entity types the model was trained on as positives (set by training, or by
+    #: ``kgbuild train --retune``); with ``unseen_entity_threshold``, the types a user
+    #: gives that are not among them are judged against that threshold instead
+    seen_entity_labels: list[str] | None = None
+    #: the threshold of entity types the model never trained on, picked on dev data read
+    #: with every type as unseen: a new type's span scores run lower than a learned
+    #: type's, as unseen relation names' do (None: ``entity_threshold``)
+    unseen_entity_threshold: float | None = None
     #: set by training: what the checkpoint was trained as
     name: str = "kgbuild-relex"
 

@@ -108,6 +108,10 @@ class TrainConfig(BaseModel):
     #: on which the threshold of names the model never saw is picked
     #: (``unseen_relation_threshold``); empty: that threshold is not used
     unseen_threshold_dev: list[str] = Field(default_factory=list)
+    #: dev sets (names in ``dev``) on which the threshold of entity types the model
+    #: never trained on is picked, each set's types read as unseen
+    #: (``unseen_entity_threshold``); empty: that threshold is not used
+    unseen_entity_threshold_dev: list[str] = Field(default_factory=list)
     threshold_grid: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6])
     max_pairs: int = 400
     focal_gamma: float = 1.0

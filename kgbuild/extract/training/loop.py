@@ -30,6 +30,7 @@ from kgbuild.extract.training.thresholds import (
     evaluate_dev,
     tune_hybrid_threshold,
     tune_thresholds,
+    tune_unseen_entity_threshold,
     tune_unseen_threshold,
 )
 
@@ -254,6 +255,7 @@ def train(
         best = tune_thresholds(model, tokenizer, dev_sets, cfg)
         model.config.entity_threshold, model.config.relation_threshold = best
         tune_unseen_threshold(model, tokenizer, dev_sets, cfg, train_sets)
+        tune_unseen_entity_threshold(model, tokenizer, dev_sets, cfg, train_sets)
     final = out / "model"
     model.save_pretrained(final)
     summary = {

@@ -190,6 +190,56 @@ def tune_unseen_threshold(
     return picked
 
 
+def seen_entity_names(
+    cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
+) -> list[str]:
+    """The entity types ``cfg``'s training data teaches as positives; ``train_sets``:
+    that data if already read."""
+    if train_sets is None:
+        train_sets = load_datasets(cfg, cfg.train, training=True, silver=False)
+    return sorted(
+        {t for examples in train_sets.values() for ex in examples for *_, t in ex.entities}
+    )
+
+
+def tune_unseen_entity_threshold(
+    model, tokenizer, dev, cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
+) -> float | None:
+    """The threshold for entity types the model never trained on
+    (``ExtractorConfig.unseen_entity_threshold``), picked on
+    ``unseen_entity_threshold_dev`` with each set's types read as unseen: the grid value
+    with the best mean over those sets of NER F1 relative to each set's best, as for
+    relation names (:func:`tune_unseen_threshold`). Sets
+    ``model.config.seen_entity_labels``. None: no such dev set."""
+    sets = {
+        n: dev[n] for n in cfg.unseen_entity_threshold_dev if n in dev and has_gold(dev[n], "ner")
+    }
+    if not sets:
+        return None
+    seen = seen_entity_names(cfg, train_sets)
+    mode = "hybrid" if model.config.one_way_lora_rank else None
+    grid = sorted({*cfg.threshold_grid, 0.05, 0.1, 0.15})
+    scores: dict[float, dict] = {thr: {} for thr in grid}
+    for name, examples in sets.items():
+        own = {norm_label(t) for ex in examples for t in ex.entity_labels}
+        model.config.seen_entity_labels = [x for x in seen if norm_label(x) not in own]
+        for thr in grid:
+            model.config.unseen_entity_threshold = thr
+            scores[thr] |= evaluate_dev(model, tokenizer, {name: examples}, cfg, mode=mode)
+    for thr in grid:
+        logger.info("unseen entity threshold %.2f: dev %s", thr, json.dumps(scores[thr]))
+    model.config.seen_entity_labels = seen
+    best_per_set = {n: max(scores[t][n]["ner_micro_f1"] for t in grid) or 1.0 for n in sets}
+
+    def relative(thr: float) -> float:
+        return float(np.mean([scores[thr][n]["ner_micro_f1"] / best_per_set[n] for n in sets]))
+
+    picked = max(grid, key=relative)
+    model.config.unseen_entity_threshold = picked
+    model.eval()
+    return picked
+
+
 def retune_thresholds(
     config_path: str | Path, model_dir: str | Path | None = None, unseen_only: bool = False
 ) -> Path:
@@ -215,10 +265,15 @@ def retune_thresholds(
         picked |= {"entity_threshold": entity, "relation_threshold": relation}
         model.config.entity_threshold, model.config.relation_threshold = entity, relation
     if unseen_only or cfg.stage != "one_way":
-        unseen = tune_unseen_threshold(model, tokenizer, dev_sets, cfg)
+        train_sets = load_datasets(cfg, cfg.train, training=True, silver=False)
+        unseen = tune_unseen_threshold(model, tokenizer, dev_sets, cfg, train_sets)
         if unseen is not None:
             picked["unseen_relation_threshold"] = unseen
             picked["seen_relation_labels"] = model.config.seen_relation_labels
+        unseen = tune_unseen_entity_threshold(model, tokenizer, dev_sets, cfg, train_sets)
+        if unseen is not None:
+            picked["unseen_entity_threshold"] = unseen
+            picked["seen_entity_labels"] = model.config.seen_entity_labels
     write_thresholds(model_dir, picked, cfg.stage)
     logger.info("thresholds of %s: %s", model_dir, picked)
     return model_dir
@@ -236,8 +291,8 @@ def write_thresholds(model_dir: Path, picked: dict, stage: str = "joint") -> Non
         summary_path = model_dir / "training-one-way.json"
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
-        # the list of seen names lives in config.json only
-        numbers = {k: v for k, v in picked.items() if k != "seen_relation_labels"}
+        # the lists of seen names live in config.json only
+        numbers = {k: v for k, v in picked.items() if not k.startswith("seen_")}
         summary.update(numbers)
         if "config" in summary:
             summary["config"].update(numbers)
