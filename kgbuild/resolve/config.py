@@ -141,6 +141,16 @@ class ResolverConfig(BaseModel):
         "type). Not locations by default: 'Albany' is not 'Albany County', 'Tokyo' not "
         "'Tokyo Imperial Palace' (on Re-DocRED the rule was wrong 132 times in 160 there).",
     )
+    partial_compounds_apart: bool = Field(
+        default=True,
+        description="The partial rule leaves the parts of a compound name apart: a long "
+        "name whose first and last words are both names of the document ('University of "
+        "Pennsylvania' and 'Annenberg School of Communications' beside 'University of "
+        "Pennsylvania's Annenberg School of Communications') takes neither, and the last "
+        "words of a name that is itself the start of a longer one ('Enix' of 'Square Enix' "
+        "beside 'Square Enix Europe') do not join it. On Re-DocRED dev: within-document B3 "
+        "precision 0.98732 -> 0.98795, recall 0.93906 -> 0.93902.",
+    )
     match_acronym: bool = Field(
         default=True,
         description="'IBM' joins 'International Business Machines' when unambiguous.",

@@ -237,9 +237,49 @@ class WithinDocumentPasses:
             elif len(found) > 1:
                 grp.ambiguous = True
                 logger.debug("short name %r fits %d clusters; kept apart", a.surface, len(found))
+        if cfg.partial_compounds_apart:
+            decisions = self._compound_parts_apart(groups, decisions)
         for g, h, rule in decisions:
             groups[g].primary = False
             self._join(uf, groups, g, h, rule, 100.0, explain)
+
+    def _compound_parts_apart(
+        self, groups: list[_Group], decisions: list[tuple[int, int, str]]
+    ) -> list[tuple[int, int, str]]:
+        """Drop the partial joins that would fuse a name with a part of a compound name.
+
+        * A long name whose first words and whose last words are both names of the
+          document of their own is a compound of two entities ("University of
+          Pennsylvania's Annenberg School of Communications": the school of the
+          university; "University College London Hospitals NHS Foundation Trust"): it
+          takes neither as a short form.
+        * A name's last words do not join it when the name itself joins a longer one as
+          its first words: they are the middle of that longer name, not a short form of
+          it ("Enix" of "Square Enix" beside "Square Enix Europe"; "Shougang" of "Beijing
+          Shougang" beside "Beijing Shougang Ducks").
+        """
+        starts: dict[int, list[int]] = {}  # long group -> groups joining it as its start
+        ends: dict[int, list[int]] = {}  # ... as its end (and not its start)
+        for g, h, rule in decisions:
+            if rule == match.RULE_PARTIAL:
+                short, long = groups[g].name.tokens, groups[h].name.tokens
+                side = starts if long[: len(short)] == short else ends
+                side.setdefault(h, []).append(g)
+        drop: set[int] = set()
+        for h, heads in starts.items():
+            n = len(groups[h].name.tokens)
+            for g in heads:
+                for t in ends.get(h, ()):
+                    if len(groups[g].name.tokens) + len(groups[t].name.tokens) <= n:
+                        drop.update((g, t))
+        for h, tails in ends.items():
+            if any(h in heads for heads in starts.values()):
+                drop.update(tails)
+        if not drop:
+            return decisions
+        for g in sorted(drop):
+            logger.debug("%r is part of a compound name; not joined", groups[g].name.surface)
+        return [d for d in decisions if d[0] not in drop]
 
     def _subjects(self, groups: list[_Group], uf) -> dict[str, int]:
         """For each person type: the root of the cluster named first in the document (by
