@@ -119,6 +119,13 @@ class ResolverConfig(BaseModel):
         "apart). None: such a surname always stays apart. On Re-DocRED dev: within-document "
         "B3 recall 0.9373 -> 0.9391, precision 0.98772 -> 0.98732.",
     )
+    match_double_surname: bool = Field(
+        default=True,
+        description="A lone word that is the second-to-last name of the document's subject "
+        "(the person named first, with three or more names) joins them when no other person "
+        "of the document has that word in their name: the first of two surnames, 'Endara' "
+        "-> 'Guillermo David Endara Galimany'.",
+    )
     match_first_name: bool = Field(
         default=False,
         description="'Barack' joins 'Barack Obama' when unambiguous in the document. Off by "

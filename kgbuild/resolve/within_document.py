@@ -231,6 +231,12 @@ class WithinDocumentPasses:
                 ):
                     logger.debug("surname %r fits several people; joins the subject", a.surface)
                     found = {subject: found[subject]}
+            if not found and a.kind == PERSON and cfg.match_double_surname:
+                if subjects is None:
+                    subjects = self._subjects(groups, uf)
+                h = self._double_surname(groups, uf, g, subjects.get(grp.tkey))
+                if h is not None:
+                    found[uf.find(h)] = (h, match.RULE_DOUBLE_SURNAME)
             if len(found) == 1:
                 ((h, rule),) = found.values()
                 decisions.append((g, h, rule))
@@ -293,6 +299,31 @@ class WithinDocumentPasses:
                 if have is None or grp.pos < groups[have].pos:
                     first[grp.tkey] = g
         return {tkey: uf.find(g) for tkey, g in first.items() if groups[g].name.given}
+
+    def _double_surname(self, groups: list[_Group], uf, g: int, subject: int | None) -> int | None:
+        """The group of the document's subject whose second-to-last name is the one word
+        of group ``g`` ("Endara" of "Guillermo David Endara Galimany": the first of two
+        surnames), when no other person of the document has that word in their name and
+        ``g`` is a name of its own (not joined to anything yet); else None."""
+        word = groups[g].name
+        if subject is None or len(word.tokens) != 1:
+            return None
+        root, hit = uf.find(g), None
+        for x, grp in enumerate(groups):
+            if x == g or grp.name.kind != PERSON:
+                continue
+            r = uf.find(x)
+            if r == root:
+                return None
+            if word.key not in grp.name.tokens:
+                continue
+            if r != subject:
+                return None
+            name = grp.name
+            core = name.tokens[: len(name.tokens) - len(name.suffix)]
+            if hit is None and len(core) >= 3 and core[-2] == word.key:
+                hit = x
+        return hit
 
     def _leads(self, groups: list[_Group], uf, root: int, roots) -> bool:
         """Whether cluster ``root`` has as many mentions as each other cluster of ``roots``

@@ -378,3 +378,55 @@ def test_the_end_of_a_name_joins_it_when_no_longer_name_starts_with_it(doc) -> N
     spans = [("Square Enix", "organization"), ("Enix", "organization")]
     result = resolve(doc, text, spans)
     assert groups(result) == [["Square Enix", "Enix"]]
+
+
+DOUBLE_SURNAME_TEXT = (
+    "Guillermo David Endara Galimany (May 12, 1936 - September 28, 2009) was President of "
+    "Panama from 1989 to 1994. Raised in a family allied to Panameñista Party founder "
+    "Arnulfo Arias, Endara attended school in exile in the United States. Endara later "
+    "received a law degree in Panama."
+)
+DOUBLE_SURNAME_SPANS = [
+    ("Guillermo David Endara Galimany", "person"),
+    ("Arnulfo Arias", "person"),
+    ("Endara", "person"),
+    ("Endara", "person"),
+]
+
+
+def test_the_first_of_two_surnames_joins_the_subject(doc) -> None:
+    result = resolve(doc, DOUBLE_SURNAME_TEXT, DOUBLE_SURNAME_SPANS)
+    assert groups(result) == [
+        ["Guillermo David Endara Galimany", "Endara", "Endara"],
+        ["Arnulfo Arias"],
+    ]
+    decision = next(d for d in result.explain if d.rule == "double_surname")
+    assert (decision.source, decision.target) == ("Endara", "Guillermo David Endara Galimany")
+
+
+def test_the_first_of_two_surnames_stays_apart_without_the_rule(doc) -> None:
+    config = ResolverConfig(match_double_surname=False)
+    result = resolve(doc, DOUBLE_SURNAME_TEXT, DOUBLE_SURNAME_SPANS, config)
+    assert ["Endara", "Endara"] in groups(result)
+
+
+def test_a_middle_word_another_person_also_has_stays_apart(doc) -> None:
+    text = DOUBLE_SURNAME_TEXT.replace("Arnulfo Arias", "Arnulfo Endara Arias")
+    spans = [("Guillermo David Endara Galimany", "person"), ("Arnulfo Endara Arias", "person")]
+    spans += [("Endara", "person"), ("Endara", "person")]
+    result = resolve(doc, text, spans)
+    assert ["Endara", "Endara"] in groups(result)
+
+
+def test_a_middle_word_of_someone_other_than_the_subject_stays_apart(doc) -> None:
+    text = "Arnulfo Arias founded the party. " + DOUBLE_SURNAME_TEXT.replace(
+        "founder Arnulfo Arias", "founder"
+    )
+    spans = [
+        ("Arnulfo Arias", "person"),
+        ("Guillermo David Endara Galimany", "person"),
+        ("Endara", "person"),
+        ("Endara", "person"),
+    ]
+    result = resolve(doc, text, spans)
+    assert ["Endara", "Endara"] in groups(result)
