@@ -188,7 +188,10 @@ class WithinDocumentPasses:
     def _short_forms(self, groups, local, uf, explain) -> None:
         """Pass c: last/first names, name starts/ends and acronyms join their one cluster;
         a surname that fits several people joins the document's subject when that is one
-        of them and was introduced before the others (see ``last_name_subject``)."""
+        of them and was introduced before the others (see ``last_name_subject``); a lone
+        word that fits no one joins the subject whose first of two surnames it is (see
+        ``match_double_surname``); the parts of a compound name stay apart from it (see
+        ``partial_compounds_apart``)."""
         cfg = self.config
         compatible = cfg.types_compatible
         decisions: list[tuple[int, int, str]] = []
