@@ -188,7 +188,10 @@ class WithinDocumentPasses:
     def _short_forms(self, groups, local, uf, explain) -> None:
         """Pass c: last/first names, name starts/ends and acronyms join their one cluster;
         a surname that fits several people joins the document's subject when that is one
-        of them and was introduced before the others (see ``last_name_subject``)."""
+        of them and was introduced before the others (see ``last_name_subject``); a lone
+        word that fits no one joins the subject whose first of two surnames it is (see
+        ``match_double_surname``); the parts of a compound name stay apart from it (see
+        ``partial_compounds_apart``)."""
         cfg = self.config
         compatible = cfg.types_compatible
         decisions: list[tuple[int, int, str]] = []
@@ -231,15 +234,61 @@ class WithinDocumentPasses:
                 ):
                     logger.debug("surname %r fits several people; joins the subject", a.surface)
                     found = {subject: found[subject]}
+            if not found and a.kind == PERSON and cfg.match_double_surname:
+                if subjects is None:
+                    subjects = self._subjects(groups, uf)
+                h = self._double_surname(groups, uf, g, subjects.get(grp.tkey))
+                if h is not None:
+                    found[uf.find(h)] = (h, match.RULE_DOUBLE_SURNAME)
             if len(found) == 1:
                 ((h, rule),) = found.values()
                 decisions.append((g, h, rule))
             elif len(found) > 1:
                 grp.ambiguous = True
                 logger.debug("short name %r fits %d clusters; kept apart", a.surface, len(found))
+        if cfg.partial_compounds_apart:
+            decisions = self._compound_parts_apart(groups, decisions)
         for g, h, rule in decisions:
             groups[g].primary = False
             self._join(uf, groups, g, h, rule, 100.0, explain)
+
+    def _compound_parts_apart(
+        self, groups: list[_Group], decisions: list[tuple[int, int, str]]
+    ) -> list[tuple[int, int, str]]:
+        """Drop the partial joins that would fuse a name with a part of a compound name.
+
+        * A long name whose first words and whose last words are both names of the
+          document of their own is a compound of two entities ("University of
+          Pennsylvania's Annenberg School of Communications": the school of the
+          university; "University College London Hospitals NHS Foundation Trust"): it
+          takes neither as a short form.
+        * A name's last words do not join it when the name itself joins a longer one as
+          its first words: they are the middle of that longer name, not a short form of
+          it ("Enix" of "Square Enix" beside "Square Enix Europe"; "Shougang" of "Beijing
+          Shougang" beside "Beijing Shougang Ducks").
+        """
+        starts: dict[int, list[int]] = {}  # long group -> groups joining it as its start
+        ends: dict[int, list[int]] = {}  # ... as its end (and not its start)
+        for g, h, rule in decisions:
+            if rule == match.RULE_PARTIAL:
+                short, long = groups[g].name.tokens, groups[h].name.tokens
+                side = starts if long[: len(short)] == short else ends
+                side.setdefault(h, []).append(g)
+        drop: set[int] = set()
+        for h, heads in starts.items():
+            n = len(groups[h].name.tokens)
+            for g in heads:
+                for t in ends.get(h, ()):
+                    if len(groups[g].name.tokens) + len(groups[t].name.tokens) <= n:
+                        drop.update((g, t))
+        for h, tails in ends.items():
+            if any(h in heads for heads in starts.values()):
+                drop.update(tails)
+        if not drop:
+            return decisions
+        for g in sorted(drop):
+            logger.debug("%r is part of a compound name; not joined", groups[g].name.surface)
+        return [d for d in decisions if d[0] not in drop]
 
     def _subjects(self, groups: list[_Group], uf) -> dict[str, int]:
         """For each person type: the root of the cluster named first in the document (by
@@ -253,6 +302,31 @@ class WithinDocumentPasses:
                 if have is None or grp.pos < groups[have].pos:
                     first[grp.tkey] = g
         return {tkey: uf.find(g) for tkey, g in first.items() if groups[g].name.given}
+
+    def _double_surname(self, groups: list[_Group], uf, g: int, subject: int | None) -> int | None:
+        """The group of the document's subject whose second-to-last name is the one word
+        of group ``g`` ("Endara" of "Guillermo David Endara Galimany": the first of two
+        surnames), when no other person of the document has that word in their name and
+        ``g`` is a name of its own (not joined to anything yet); else None."""
+        word = groups[g].name
+        if subject is None or len(word.tokens) != 1:
+            return None
+        root, hit = uf.find(g), None
+        for x, grp in enumerate(groups):
+            if x == g or grp.name.kind != PERSON:
+                continue
+            r = uf.find(x)
+            if r == root:
+                return None
+            if word.key not in grp.name.tokens:
+                continue
+            if r != subject:
+                return None
+            name = grp.name
+            core = name.tokens[: len(name.tokens) - len(name.suffix)]
+            if hit is None and len(core) >= 3 and core[-2] == word.key:
+                hit = x
+        return hit
 
     def _leads(self, groups: list[_Group], uf, root: int, roots) -> bool:
         """Whether cluster ``root`` has as many mentions as each other cluster of ``roots``

@@ -299,3 +299,134 @@ def test_ambiguous_surname_stays_apart_when_another_has_more_mentions(doc) -> No
     spans = [*SUBJECT_SPANS, ("Leila Piccard", "person"), ("Leila Piccard", "person")]
     result = resolve(doc, text, spans)
     assert ["Piccard"] in groups(result)
+
+
+COMPOUND_TEXT = (
+    "Zantzinger earned degrees in folklore from the University of Pennsylvania. He studied "
+    "film with Sol Worth at the University of Pennsylvania's Annenberg School of "
+    "Communications. The Annenberg School of Communications later screened his films."
+)
+COMPOUND_SPANS = [
+    ("Zantzinger", "person"),
+    ("University of Pennsylvania", "organization"),
+    ("Sol Worth", "person"),
+    ("University of Pennsylvania's Annenberg School of Communications", "organization"),
+    ("Annenberg School of Communications", "organization"),
+]
+
+
+def test_the_two_parts_of_a_compound_name_stay_apart_from_it(doc) -> None:
+    result = resolve(doc, COMPOUND_TEXT, COMPOUND_SPANS)
+    assert groups(result) == [
+        ["Zantzinger"],
+        ["University of Pennsylvania"],
+        ["Sol Worth"],
+        ["University of Pennsylvania's Annenberg School of Communications"],
+        ["Annenberg School of Communications"],
+    ]
+    assert "partial" not in rules(result)
+
+
+def test_the_parts_of_a_compound_name_join_it_without_the_rule(doc) -> None:
+    config = ResolverConfig(partial_compounds_apart=False)
+    result = resolve(doc, COMPOUND_TEXT, COMPOUND_SPANS, config)
+    assert [
+        "University of Pennsylvania",
+        "University of Pennsylvania's Annenberg School of Communications",
+        "Annenberg School of Communications",
+    ] in groups(result)
+
+
+def test_one_part_of_a_compound_name_still_joins_it(doc) -> None:
+    text = COMPOUND_TEXT.replace("The Annenberg School of Communications", "The school")
+    spans = [s for s in COMPOUND_SPANS if s[0] != "Annenberg School of Communications"]
+    result = resolve(doc, text, spans)
+    assert [
+        "University of Pennsylvania",
+        "University of Pennsylvania's Annenberg School of Communications",
+    ] in groups(result)
+
+
+MIDDLE_TEXT = (
+    "Square Enix is a Japanese video game company formed from the merger of developer Square "
+    "and publisher Enix. It acquired Eidos Interactive, which was merged with Square Enix's "
+    "European publishing wing and renamed as Square Enix Europe."
+)
+MIDDLE_SPANS = [
+    ("Square Enix", "organization"),
+    ("Square", "organization"),
+    ("Enix", "organization"),
+    ("Eidos Interactive", "organization"),
+    ("Square Enix", "organization"),
+    ("Square Enix Europe", "organization"),
+]
+
+
+def test_the_end_of_a_name_that_starts_a_longer_one_stays_apart(doc) -> None:
+    result = resolve(doc, MIDDLE_TEXT, MIDDLE_SPANS)
+    assert groups(result) == [
+        ["Square Enix", "Square Enix", "Square Enix Europe"],
+        ["Square"],
+        ["Enix"],
+        ["Eidos Interactive"],
+    ]
+    assert not any(d.source == "Enix" for d in result.explain)
+
+
+def test_the_end_of_a_name_joins_it_when_no_longer_name_starts_with_it(doc) -> None:
+    text = MIDDLE_TEXT.split(" It acquired")[0] + " Enix later published Dragon Quest."
+    spans = [("Square Enix", "organization"), ("Enix", "organization")]
+    result = resolve(doc, text, spans)
+    assert groups(result) == [["Square Enix", "Enix"]]
+
+
+DOUBLE_SURNAME_TEXT = (
+    "Guillermo David Endara Galimany (May 12, 1936 - September 28, 2009) was President of "
+    "Panama from 1989 to 1994. Raised in a family allied to Panameñista Party founder "
+    "Arnulfo Arias, Endara attended school in exile in the United States. Endara later "
+    "received a law degree in Panama."
+)
+DOUBLE_SURNAME_SPANS = [
+    ("Guillermo David Endara Galimany", "person"),
+    ("Arnulfo Arias", "person"),
+    ("Endara", "person"),
+    ("Endara", "person"),
+]
+
+
+def test_the_first_of_two_surnames_joins_the_subject(doc) -> None:
+    result = resolve(doc, DOUBLE_SURNAME_TEXT, DOUBLE_SURNAME_SPANS)
+    assert groups(result) == [
+        ["Guillermo David Endara Galimany", "Endara", "Endara"],
+        ["Arnulfo Arias"],
+    ]
+    decision = next(d for d in result.explain if d.rule == "double_surname")
+    assert (decision.source, decision.target) == ("Endara", "Guillermo David Endara Galimany")
+
+
+def test_the_first_of_two_surnames_stays_apart_without_the_rule(doc) -> None:
+    config = ResolverConfig(match_double_surname=False)
+    result = resolve(doc, DOUBLE_SURNAME_TEXT, DOUBLE_SURNAME_SPANS, config)
+    assert ["Endara", "Endara"] in groups(result)
+
+
+def test_a_middle_word_another_person_also_has_stays_apart(doc) -> None:
+    text = DOUBLE_SURNAME_TEXT.replace("Arnulfo Arias", "Arnulfo Endara Arias")
+    spans = [("Guillermo David Endara Galimany", "person"), ("Arnulfo Endara Arias", "person")]
+    spans += [("Endara", "person"), ("Endara", "person")]
+    result = resolve(doc, text, spans)
+    assert ["Endara", "Endara"] in groups(result)
+
+
+def test_a_middle_word_of_someone_other_than_the_subject_stays_apart(doc) -> None:
+    text = "Arnulfo Arias founded the party. " + DOUBLE_SURNAME_TEXT.replace(
+        "founder Arnulfo Arias", "founder"
+    )
+    spans = [
+        ("Arnulfo Arias", "person"),
+        ("Guillermo David Endara Galimany", "person"),
+        ("Endara", "person"),
+        ("Endara", "person"),
+    ]
+    result = resolve(doc, text, spans)
+    assert ["Endara", "Endara"] in groups(result)
