@@ -1,6 +1,7 @@
 """Training works on CPU in a few steps, and checkpoints round-trip exactly."""
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from kgbuild.extract.inference.extractor import JointExtractor
 from kgbuild.extract.model.config import ExtractorConfig
 from kgbuild.extract.model.encoding import TextEncoder
 from kgbuild.extract.model.network import JointExtractionModel
-from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.config import TrainConfig, training_threads
 from kgbuild.extract.training.data import read_spert
 from kgbuild.extract.training.loop import train
 from kgbuild.extract.training.losses import batch_loss
@@ -176,3 +177,13 @@ def test_a_run_in_sittings_ends_where_an_uninterrupted_one_ends(datasets, tmp_pa
         {**h, "seconds": history[0]["seconds"]}
         for h in json.loads((whole / "training.json").read_text())["history"]
     ]
+
+
+def test_training_threads_follow_the_config_then_omp_num_threads(monkeypatch):
+    cfg = TrainConfig(train=[])
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert training_threads(cfg) == 1
+    assert training_threads(cfg.model_copy(update={"num_threads": 3})) == 3
+    for unset in ("", "0", "many"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert training_threads(cfg) == (os.cpu_count() or 1)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,4 +120,16 @@ class TrainConfig(BaseModel):
     dev_limit: int = 200
     #: steps between checkpoints within an epoch (0: at the end of each epoch only)
     checkpoint_every: int = 200
+    #: torch threads of training and retuning (None: OMP_NUM_THREADS where set, else every
+    #: core; two processes spinning on the same cores slow each other several times)
     num_threads: int | None = None
+
+
+def training_threads(cfg: TrainConfig) -> int:
+    """The torch threads of training and retuning: ``cfg.num_threads``, else
+    ``OMP_NUM_THREADS`` where set (a user sharing the machine asked for it), else every
+    core."""
+    if cfg.num_threads:
+        return cfg.num_threads
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else os.cpu_count() or 1

@@ -22,7 +22,7 @@ import torch
 
 from kgbuild.extract.model.encoding import TextEncoder
 from kgbuild.extract.model.network import JointExtractionModel
-from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.config import TrainConfig, training_threads
 from kgbuild.extract.training.losses import batch_loss, one_way_loss, train_mode
 from kgbuild.extract.training.model_card import write_model_card
 from kgbuild.extract.training.sampling import build_pools, epoch_batches, load_datasets
@@ -81,7 +81,7 @@ def train(
             )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    torch.set_num_threads(training_threads(cfg))
     out = Path(cfg.output_dir)
     ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)

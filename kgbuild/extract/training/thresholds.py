@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from kgbuild.extract.model.network import JointExtractionModel
-from kgbuild.extract.training.config import TrainConfig
+from kgbuild.extract.training.config import TrainConfig, training_threads
 from kgbuild.extract.training.data import Example, norm_label
 from kgbuild.extract.training.losses import train_mode
 from kgbuild.extract.training.sampling import load_datasets
@@ -253,7 +252,7 @@ def retune_thresholds(
 
     cfg = TrainConfig.model_validate_json(Path(config_path).read_text())
     model_dir = Path(model_dir or Path(cfg.output_dir) / "model")
-    torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
+    torch.set_num_threads(training_threads(cfg))
     model = JointExtractionModel.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path(model.config.encoder))
     dev_sets = load_datasets(cfg, cfg.dev, training=False)
