@@ -27,6 +27,7 @@ from kgbuild.extract.inference.extractor import DEFAULT_THREADS, JointExtractor
 from kgbuild.extract.inference.layouts import get_layout
 from kgbuild.extract.model.collation import collate
 from kgbuild.extract.model.encoding import split_words
+from kgbuild.extract.options import checkpoint_model_id
 from kgbuild.schema import DEFAULT_ENTITY_TYPES, DEFAULT_RELATION_TYPES
 
 LOGIT_TOLERANCE = 1e-3
@@ -51,7 +52,7 @@ def onnx_extractor() -> JointExtractor:
 
 
 def torch_extractor_id() -> str:
-    return json.loads((default_model_dir() / "config.json").read_text())["name"]
+    return checkpoint_model_id(default_model_dir())
 
 
 def encoded_batches(extractor, texts, entity_types, relation_types):

@@ -33,7 +33,6 @@ from kgbuild.extract.base import (
     filter_relations,
 )
 from kgbuild.extract.inference.layouts import Layout, Prompt, PromptBudget, get_layout
-from kgbuild.extract.inference.lazy import checkpoint_model_id
 from kgbuild.extract.model.collation import collate, collate_one_way
 from kgbuild.extract.model.config import ExtractorConfig, resolve_encoder_path
 from kgbuild.extract.model.encoding import (
@@ -44,7 +43,7 @@ from kgbuild.extract.model.encoding import (
 )
 from kgbuild.extract.model.network import JointExtractionModel
 from kgbuild.extract.model.tokenizer import load_tokenizer
-from kgbuild.extract.options import ExtractorOptions, default_model_dir
+from kgbuild.extract.options import ExtractorOptions, checkpoint_model_id, default_model_dir
 from kgbuild.schema import RelationConstraint
 
 if TYPE_CHECKING:

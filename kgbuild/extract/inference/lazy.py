@@ -14,8 +14,6 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgbuild.extract.base import Extraction
-from kgbuild.extract.options import ExtractorOptions, default_model_dir, model_id_of
+from kgbuild.extract.options import ExtractorOptions, checkpoint_model_id, default_model_dir
 
 if TYPE_CHECKING:
     from kgbuild.extract.inference.extractor import JointExtractor
@@ -33,44 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["LazyExtractor", "checkpoint_model_id"]
 
 logger = logging.getLogger(__name__)
-
-#: ``ExtractorConfig.name``'s default, for a config.json without "name".
-_DEFAULT_CONFIG_NAME = "kgbuild-relex"
-
-
-def checkpoint_model_id(directory: str | Path, *, int8: bool = False) -> str:
-    """The ``model_id`` the checkpoint in ``directory`` has when loaded with ``int8``
-    weights or not (see :func:`~kgbuild.extract.options.model_id_of`): its name, and
-    after an ``@`` a digest of its ``config.json`` and ``training.json``, so that the
-    same checkpoint retrained or with other thresholds has another id
-    ("kgbuild-relex-minilm@1a2b3c4d").
-
-    Read from those two small files alone (no torch).
-
-    Raises:
-        FileNotFoundError: if the folder holds no ``config.json``.
-        ValueError: if ``config.json`` is not a JSON object.
-    """
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no extractor checkpoint in {Path(directory)}: train one with `kgbuild train "
-            "--config configs/extractor.json` or pass --model DIR"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    # the thresholds live in config.json and every training run writes a training.json
-    # of its own: a retrained or retuned checkpoint gives other outputs under the same
-    # name, and a store must see that to extract its documents again
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
-    summary = Path(directory) / "training.json"
-    if summary.is_file():
-        digest.update(summary.read_bytes())
-    return model_id_of(str(data.get("name", _DEFAULT_CONFIG_NAME)), int8, digest.hexdigest()[:8])
 
 
 class LazyExtractor:
