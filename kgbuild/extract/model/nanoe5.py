@@ -17,7 +17,9 @@ folder the rest of the extractor loads like any other base encoder:
   ``Replace`` normalisers (control characters removed, other spaces to " ") and NFKC
   (what the map's 4,792 other entries are), then the XLM-R Metaspace pre-tokenizer.
   Offsets point at the original text; a bare "▁" piece (a word whose first piece is
-  the space before it alone) covers that space, not the word;
+  the space before it alone) covers that space, not the word. One known difference:
+  NFKC also folds 74 code points the map leaves alone (FULLWIDTH TILDE "～" and
+  modifier letters of Unicode 14 and later), so "～" reads as "~" here;
 * ``tokenizer_config.json`` / ``special_tokens_map.json``: <s> </s> <pad> <unk> <mask>
   (``cls_token`` is <s>, ``sep_token`` is </s>).
 
