@@ -22,7 +22,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0+cpu
 PYTEST_ARGS ?= -q -ra --durations=25
 # What `make test` installs on top of the demo's set-up (see pyproject.toml).
-TEST_EXTRAS := test,formats,train,viz,ray
+TEST_EXTRAS := test,formats,train,viz,ray,accurate
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 # The extractor's encoder ships as a local package; never reach for a model hub.

@@ -75,6 +75,7 @@ def bare_encoder_seconds(extractor, texts: list[str]) -> float:
         extractor.encoder.encode(t, split_words(t), ENTITY_LABELS, RELATION_LABELS) for t in texts
     ]
     batches = [collate([encoded[i] for i in b]) for b in extractor._batches(encoded)]
+    extractor.model.materialize_encoder()  # on ONNX Runtime the torch encoder is not loaded
     encoder = extractor.model.encoder
     start = time.perf_counter()
     with torch.inference_mode():

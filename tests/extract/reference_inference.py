@@ -9,6 +9,8 @@ check the faster path against it on real chunks: :class:`ReferenceExtractor` is 
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import torch
 
@@ -57,19 +59,20 @@ def reference_encode(
     tok_offsets = enc["offset_mapping"][: len(tok_ids)]
 
     n_words = len(word_spans)
+    ends = [e for _, e in word_spans]
     first = np.full(n_words, -1, dtype=np.int64)
     last = np.full(n_words, -1, dtype=np.int64)
-    if n_words and tok_ids:
-        starts = np.fromiter((s for s, _ in word_spans), dtype=np.int64, count=n_words)
-        tok_starts = np.fromiter((s for s, _ in tok_offsets), dtype=np.int64)
-        # the word containing each token: the last word starting at or before it
-        word_of_tok = np.searchsorted(starts, tok_starts, side="right") - 1
-        ok = word_of_tok >= 0
-        positions = np.arange(len(tok_ids)) + offset
-        # first token of a word: minimum position; last token: maximum position
-        rev = slice(None, None, -1)
-        first[word_of_tok[ok][rev]] = positions[ok][rev]
-        last[word_of_tok[ok]] = positions[ok]
+    # a token belongs to every word it shares a character with (a zero-width token: the
+    # character where it stands); tokens come in order, so a word's first and last
+    # tokens are the first and last seen
+    for k, (tok_start, tok_end) in enumerate(tok_offsets):
+        tok_end = max(tok_end, tok_start + 1)
+        for w in range(bisect.bisect_right(ends, tok_start), n_words):
+            if word_spans[w][0] >= tok_end:
+                break
+            if first[w] < 0:
+                first[w] = offset + k
+            last[w] = offset + k
     ids.extend(tok_ids)
     markers.extend([MARKER_NONE] * len(tok_ids))
     if casing_is_informative(text):

