@@ -426,3 +426,19 @@ def test_run_killed_while_removing_a_document_leaves_nothing_behind(
     ingest(target.store("fresh"), [docs], prune=True)
     assert after == target.dump("fresh")
     assert ingest(target.store(), [docs]).documents.unchanged == (30 if file_back else 29)
+
+
+@pytest.mark.neo4j
+def test_neo4j_lock_retries_contention_but_not_a_real_client_error(bolt_store):
+    from neo4j.exceptions import ClientError
+
+    lock = Neo4jRunLock(bolt_store())
+    calls = []
+
+    def broken(tx):
+        calls.append(1)
+        tx.run("RETURN $missing_parameter AS x").consume()  # the server refuses it
+
+    with pytest.raises(ClientError):
+        lock._run(broken)
+    assert len(calls) == 1  # a client error other than a lost race is not retried
