@@ -429,7 +429,7 @@ def test_run_killed_while_removing_a_document_leaves_nothing_behind(
 
 
 @pytest.mark.neo4j
-def test_neo4j_lock_retries_contention_but_not_a_real_client_error(bolt_store):
+def test_neo4j_lock_does_not_retry_a_real_client_error(bolt_store):
     from neo4j.exceptions import ClientError
 
     lock = Neo4jRunLock(bolt_store())
